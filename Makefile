@@ -1,0 +1,58 @@
+# Two commands on a fresh Debian machine (run as root, or with the Debian packages already there):
+#   make demo   set up and run the main job (audiolab demo)
+#   make test   set up, start a JACK dummy server and run the whole test suite headless
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.audiolab-installed
+DEB_PACKAGES := libportaudio2 jackd2 libglib2.0-0 libgl1 libegl1 libxkbcommon0 libfreetype6 \
+	libfontconfig1 libdbus-1-3 espeak-ng sox
+export OPENBLAS_NUM_THREADS := 1
+export OMP_NUM_THREADS := 1
+export QT_QPA_PLATFORM := offscreen
+
+.PHONY: demo test setup system-packages lint typecheck bench clean
+
+demo: setup
+	$(BIN)/audiolab demo
+
+test: setup
+	bash tests/with_jack.sh $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/ruff check audiolab tests
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/audiolab bench
+
+lint: setup
+	$(BIN)/ruff check audiolab tests
+
+typecheck: setup
+	$(BIN)/mypy
+
+setup: system-packages $(STAMP)
+
+system-packages:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if ! $(PYTHON) -c 'import venv, ensurepip, sysconfig, os; assert os.path.exists(sysconfig.get_paths()["include"] + "/Python.h")' 2>/dev/null; then \
+		missing="$$missing python3-venv python3-dev"; fi; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "audiolab needs these Debian packages:$$missing (run make as root or install them)"; exit 1; fi; \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Editable installs do not rebuild C on change: the stamp depends on the C sources, so a change
+# there reinstalls (and recompiles) the package.
+$(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h) audiolab/_build_kernels.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,cluster]'
+	$(BIN)/python -c 'import audiolab._kernels'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build *.egg-info audiolab/_kernels*.so audiolab/_kernels.c

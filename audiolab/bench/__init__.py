@@ -1,0 +1,13 @@
+"""Benchmarks of audiolab's kernels against what a user would otherwise write with SciPy/NumPy.
+
+Each area contributes a module listed in :data:`CASE_MODULES` with a function
+``cases(quick: bool) -> list[BenchCase]``.
+"""
+
+from audiolab.bench._runner import BenchCase, BenchResult, run_cases
+
+__all__ = ["BenchCase", "BenchResult", "CASE_MODULES", "run_cases"]
+
+CASE_MODULES: tuple[str, ...] = (
+    "audiolab.bench._filterbanks",
+)

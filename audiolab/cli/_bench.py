@@ -1,0 +1,71 @@
+"""``audiolab bench``: time the C kernels against the SciPy/NumPy code they replace."""
+
+import argparse
+import importlib
+import json
+import platform
+import sys
+
+HELP = "time the C kernels against the SciPy/NumPy code they replace, on this machine"
+DESCRIPTION = """\
+Time audiolab's kernels and, in the same run, the equivalent code a user would otherwise write
+with SciPy/NumPy, on one core (BLAS single-threaded). Prints seconds of audio processed per
+second ("x real time") for both and their ratio, beside the quality bar where one is set.
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``audiolab bench``."""
+    p.add_argument("--json", action="store_true", help="print the results as JSON only")
+    p.add_argument(
+        "--quick", action="store_true", help="shorter signals and fewer repeats (a smoke run)"
+    )
+    p.add_argument(
+        "--only", metavar="TEXT", default=None,
+        help="run only the cases whose name contains TEXT (case-insensitive)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark and print the table or JSON."""
+    from audiolab import __version__
+    from audiolab.bench import CASE_MODULES, run_cases
+
+    cases = []
+    for name in CASE_MODULES:
+        cases.extend(importlib.import_module(name).cases(quick=args.quick))
+    if args.only:
+        cases = [c for c in cases if args.only.lower() in c.name.lower()]
+
+    def progress(name: str) -> None:
+        if not args.json:
+            print(f"  timing {name} ...", file=sys.stderr, flush=True)
+
+    results = run_cases(cases, budget_s=0.3 if args.quick else 2.0, progress=progress)
+    if args.json:
+        doc = {
+            "audiolab_version": __version__,
+            "machine": platform.machine(),
+            "processor": platform.processor(),
+            "python": platform.python_version(),
+            "results": [r.as_dict() for r in results],
+        }
+        print(json.dumps(doc, indent=2))
+        return 0
+    header = f"{'case':<58} {'ours xRT':>10} {'ref xRT':>9} {'ratio':>7}  bar"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        ref = "" if r.reference_x_real_time is None else f"{r.reference_x_real_time:9.1f}"
+        ratio = "" if r.ratio is None else f"{r.ratio:6.1f}x"
+        bars = []
+        if r.target_ratio is not None:
+            ok = r.ratio is not None and r.ratio >= r.target_ratio
+            bars.append(f">={r.target_ratio:g}x {'ok' if ok else 'MISSED'}")
+        if r.target_x_real_time is not None:
+            ok = r.ours_x_real_time >= r.target_x_real_time
+            bars.append(f">={r.target_x_real_time:g} xRT {'ok' if ok else 'MISSED'}")
+        print(f"{r.name:<58} {r.ours_x_real_time:10.1f} {ref:>9} {ratio:>7}  {', '.join(bars)}")
+        if r.reference_name:
+            print(f"{'':<4}reference: {r.reference_name}")
+    return 0

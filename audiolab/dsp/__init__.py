@@ -1,0 +1,20 @@
+"""Signal processors: SOS filters, auditory and octave filterbanks, level meters."""
+
+from audiolab.dsp._auditory import erb_bandwidth_hz, erb_number, erb_number_to_hz, erb_space_hz
+from audiolab.dsp._gammatone import GammatoneConfig, GammatoneFilterbank, design_gammatone
+from audiolab.dsp._processor import Processor
+from audiolab.dsp._sos import SOSConfig, SOSFilter, sosfilt
+
+__all__ = [
+    "GammatoneConfig",
+    "GammatoneFilterbank",
+    "design_gammatone",
+    "erb_bandwidth_hz",
+    "erb_number",
+    "erb_number_to_hz",
+    "erb_space_hz",
+    "Processor",
+    "SOSConfig",
+    "SOSFilter",
+    "sosfilt",
+]

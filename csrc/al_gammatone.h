@@ -1,0 +1,39 @@
+/* Hohmann (2002) complex 4th-order gammatone filterbank: analysis, resynthesis and the fused
+ * streaming analysis -> synthesis path. Coefficients are designed in Python
+ * (audiolab/dsp/_gammatone.py); the recursions run here, vectorised across bands. */
+
+enum { AL_GT_ORDER = 4, AL_GT_CHUNK = 64 };
+
+typedef struct {
+    int32_t n_bands;
+    int32_t n_channels;
+    const float *coef_re;   /* (n_bands) pole  lambda * exp(i beta) */
+    const float *coef_im;
+    const float *norm;      /* (n_bands) input gain 2 (1 - lambda)^4 */
+    float *state_re;        /* (n_channels, AL_GT_ORDER, n_bands) */
+    float *state_im;
+    float *scratch;         /* (AL_GT_CHUNK, n_bands, 2) work space */
+} al_gt_analyzer;
+
+typedef struct {
+    int32_t n_bands;
+    int32_t n_channels;
+    const float *weight_re; /* (n_bands) gain * phase factor: band output = Re(weight * z) */
+    const float *weight_im;
+    const int32_t *delay;   /* (n_bands) per-band delay in samples, 0 <= delay < ring_len */
+    int32_t ring_len;       /* power of two */
+    float *ring;            /* (n_channels, ring_len) output accumulator */
+    int32_t *pos;           /* (n_channels) read position in ring */
+    float *scratch;         /* (n_bands) work space */
+} al_gt_synth;
+
+/* One channel x (n) -> out (n_bands, n) complex64 as interleaved float pairs. */
+al_status al_gt_analyze(al_gt_analyzer *a, int32_t channel, const float *x, int64_t n,
+                        float *out);
+
+/* Bands (n_bands, n) complex64 of one channel -> out (n) real. */
+al_status al_gt_synthesize(al_gt_synth *s, int32_t channel, const float *bands, int64_t n,
+                           float *out);
+
+/* Streaming analysis then synthesis of x (n_channels, n) in place, no bands stored. */
+al_status al_gt_process(al_gt_analyzer *a, al_gt_synth *s, float *x, int64_t n);

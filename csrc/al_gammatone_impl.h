@@ -1,0 +1,61 @@
+/* Per-sample building blocks of the gammatone bank, shared by the kernels that fuse it with
+ * other processing (e.g. the hearing-aid compressor). C sources only. */
+#ifndef AL_GAMMATONE_IMPL_H
+#define AL_GAMMATONE_IMPL_H
+
+#include "al_internal.h"
+
+/* Run the 4 cascaded complex one-pole stages of every band for one input sample; writes the
+ * band outputs to zre/zim (n_bands). The loop over bands vectorises. */
+static inline void al_gt_step(int32_t nb, const float *restrict cre, const float *restrict cim,
+                              const float *restrict norm, float *restrict sre,
+                              float *restrict sim, float xin, float *restrict zre,
+                              float *restrict zim)
+{
+    /* ivdep: the stage states of different bands never alias (GCC will not prove it itself). */
+#pragma GCC ivdep
+    for (int32_t b = 0; b < nb; b++) {
+        const float cr = cre[b], ci = cim[b];
+        float ir = norm[b] * xin, ii = 0.0f;
+        for (int k = 0; k < AL_GT_ORDER; k++) {
+            float *s_r = sre + k * nb, *s_i = sim + k * nb;
+            const float r = ir + cr * s_r[b] - ci * s_i[b];
+            const float i = ii + cr * s_i[b] + ci * s_r[b];
+            s_r[b] = r;
+            s_i[b] = i;
+            ir = r;
+            ii = i;
+        }
+        zre[b] = ir;
+        zim[b] = ii;
+    }
+}
+
+/* Add one sample's weighted band values r (n_bands, already Re(weight * z) * gain) into the
+ * ring at each band's delay, and pop the output sample. */
+static inline float al_gt_ring_step(int32_t nb, const float *restrict r,
+                                    const int32_t *restrict delay, float *restrict ring,
+                                    int32_t mask, int32_t *pos)
+{
+    const int32_t p = *pos;
+    for (int32_t b = 0; b < nb; b++) ring[(p + delay[b]) & mask] += r[b];
+    const float y = ring[p];
+    ring[p] = 0.0f;
+    *pos = (p + 1) & mask;
+    return y;
+}
+
+static inline int al_gt_check(const al_gt_analyzer *a)
+{
+    return a && a->coef_re && a->coef_im && a->norm && a->state_re && a->state_im &&
+           a->scratch && a->n_bands > 0 && a->n_channels > 0;
+}
+
+static inline int al_gt_synth_check(const al_gt_synth *s)
+{
+    return s && s->weight_re && s->weight_im && s->delay && s->ring && s->pos && s->scratch &&
+           s->n_bands > 0 && s->n_channels > 0 && s->ring_len > 0 &&
+           (s->ring_len & (s->ring_len - 1)) == 0;
+}
+
+#endif

@@ -1,0 +1,1 @@
+/* Level meter: declarations added by the level kernel. */

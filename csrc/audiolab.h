@@ -1,0 +1,20 @@
+/* audiolab C kernels: the one header.
+ *
+ * Included by every csrc/*.c file and read (includes expanded, other preprocessor lines dropped)
+ * by cffi's cdef() in audiolab/_build_kernels.py.  So: plain declarations only, constants as
+ * enums, no macros, no inline bodies.  Each area keeps its declarations in its own al_*.h file.
+ *
+ * Conventions: kernels work in place on caller-owned buffers, never allocate or do I/O, keep
+ * their state in structs that Python allocates, and return an al_status (AL_OK == 0).
+ */
+#ifndef AUDIOLAB_H
+#define AUDIOLAB_H
+
+#include <stdint.h>
+
+#include "al_common.h"
+#include "al_sos.h"
+#include "al_gammatone.h"
+#include "al_level.h"
+
+#endif

@@ -1,0 +1,24 @@
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Shared 2-core machines: no per-example deadline.
+settings.register_profile(
+    "audiolab",
+    deadline=None,
+    max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile("audiolab")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded generator: every test that draws random numbers is reproducible."""
+    return np.random.default_rng(20261128)
