@@ -1,6 +1,6 @@
 /* audiolab C kernels: the one header.
  *
- * Included by every csrc/*.c file and read (includes expanded, other preprocessor lines dropped)
+ * Included by every C source and read (includes expanded, other preprocessor lines dropped)
  * by cffi's cdef() in audiolab/_build_kernels.py.  So: plain declarations only, constants as
  * enums, no macros, no inline bodies.  Each area keeps its declarations in its own al_*.h file.
  *

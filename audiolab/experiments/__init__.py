@@ -1,0 +1,3 @@
+"""audiolab.experiments (filled in by its issue)."""
+
+__all__: list[str] = []
