@@ -9,3 +9,7 @@ typedef enum {
 } al_status;
 
 int al_abi_version(void);
+
+/* A processing stage the real-time engine can run: x is planar (n_channels, n_frames) float32
+ * sound pressure in Pa, processed in place; state is the stage's own struct. */
+typedef al_status (*al_stage_fn)(void *state, float *x, int32_t n_channels, int64_t n_frames);
