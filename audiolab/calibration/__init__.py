@@ -1,5 +1,31 @@
 """Units, RETSPL tables, device calibration and the output ceiling."""
 
+from audiolab.calibration._calibration import (
+    DEFAULT_MAX_AGE_DAYS,
+    REFERENCE_FREQUENCY_HZ,
+    UNCALIBRATED_CEILING_DBFS,
+    UNCALIBRATED_FULL_SCALE_DB_SPL,
+    Calibration,
+    CalibrationAgeWarning,
+    ChannelCalibration,
+    calibration_to_toml,
+    db_hl_to_dbfs,
+    db_spl_to_dbfs,
+    dbfs_to_db_hl,
+    dbfs_to_db_spl,
+    load_calibration,
+    parse_calibration,
+    write_calibration,
+)
+from audiolab.calibration._retspl import (
+    FREE_FIELD,
+    RETSPL_TABLES,
+    RetsplTable,
+    db_hl_to_db_spl,
+    db_spl_to_db_hl,
+    retspl_table,
+)
+from audiolab.calibration._safety import OutputCeiling, sine_peak_pa
 from audiolab.calibration._units import (
     FULL_SCALE_SINE_RMS,
     P_REF_PA,
@@ -10,10 +36,33 @@ from audiolab.calibration._units import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_AGE_DAYS",
+    "FREE_FIELD",
     "FULL_SCALE_SINE_RMS",
     "P_REF_PA",
+    "REFERENCE_FREQUENCY_HZ",
+    "RETSPL_TABLES",
+    "UNCALIBRATED_CEILING_DBFS",
+    "UNCALIBRATED_FULL_SCALE_DB_SPL",
+    "Calibration",
+    "CalibrationAgeWarning",
+    "ChannelCalibration",
+    "OutputCeiling",
+    "RetsplTable",
+    "calibration_to_toml",
+    "db_hl_to_db_spl",
+    "db_hl_to_dbfs",
+    "db_spl_to_db_hl",
+    "db_spl_to_dbfs",
     "db_spl_to_pa_rms",
+    "dbfs_to_db_hl",
+    "dbfs_to_db_spl",
     "digital_to_pa_scale",
+    "load_calibration",
     "pa_rms_to_db_spl",
+    "parse_calibration",
+    "retspl_table",
     "rms_db_spl",
+    "sine_peak_pa",
+    "write_calibration",
 ]
