@@ -175,7 +175,7 @@ class ChainSpec:
         return load_chain(doc)
 
 
-def _resolve(target: str, type_name: str) -> type:
+def _resolve(target: str, type_name: str) -> Any:
     module_name, _, cls_name = target.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -187,7 +187,7 @@ def _resolve(target: str, type_name: str) -> type:
             ) from None
         raise
     try:
-        return getattr(module, cls_name)  # type: ignore[no-any-return]
+        return getattr(module, cls_name)
     except AttributeError:
         raise ConfigError(
             f"stage type {type_name!r} is not available in this installation "
