@@ -120,14 +120,8 @@ int32_t al_engine_slot_state(al_engine *e, int32_t slot, int64_t *start_frame,
 void al_engine_slot_cancel(al_engine *e, int32_t slot);
 al_status al_engine_slot_release(al_engine *e, int32_t slot);
 
-/* Two simple stages with the al_stage_fn shape: a per-channel gain, and the fused gammatone
- * analysis -> resynthesis of al_gt_process. */
-typedef struct {
-    int32_t n_channels;
-    const float *gain;           /* (n_channels) linear */
-} al_gain_stage;
-al_status al_gain_stage_process(void *state, float *x, int32_t n_channels, int64_t n_frames);
-
+/* The fused gammatone analysis -> resynthesis of al_gt_process as an al_stage_fn stage (the
+ * engine's test stage until the filterbank module offers one itself). */
 typedef struct {
     al_gt_analyzer *analyzer;
     al_gt_synth *synth;

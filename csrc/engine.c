@@ -482,20 +482,7 @@ al_status al_engine_slot_release(al_engine *e, int32_t slot)
     return AL_OK;
 }
 
-/* -- simple stages ------------------------------------------------------------------------------ */
-al_status al_gain_stage_process(void *state, float *x, int32_t n_channels, int64_t n_frames)
-{
-    al_gain_stage *s = state;
-    if (!s || !s->gain || (!x && n_frames > 0)) return AL_ERR_NULL;
-    if (n_channels != s->n_channels || n_frames < 0) return AL_ERR_STATE;
-    for (int32_t c = 0; c < n_channels; c++) {
-        const float k = s->gain[c];
-        float *row = x + (int64_t)c * n_frames;
-        for (int64_t j = 0; j < n_frames; j++) row[j] *= k;
-    }
-    return AL_OK;
-}
-
+/* -- stages ------------------------------------------------------------------------------ */
 al_status al_gt_stage_process(void *state, float *x, int32_t n_channels, int64_t n_frames)
 {
     al_gt_stage *s = state;

@@ -24,6 +24,8 @@ __all__ = ["main", "COMMANDS"]
 # Order is the order shown by `audiolab --help`.
 COMMANDS: tuple[str, ...] = (
     "demo",
+    "process",
+    "simulate",
     "bench",
 )
 
