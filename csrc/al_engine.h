@@ -74,6 +74,8 @@ typedef struct {
     uint64_t dropped_stats;      /* records lost because Python did not drain the ring in time */
     uint64_t dropped_input_frames;
     uint64_t dropped_output_frames;
+    int64_t input_first_frame;   /* stream frame of the first recorded frame, -1: none yet */
+    int64_t output_first_frame;
 } al_engine_counters;
 
 int64_t al_engine_sizeof(void);

@@ -51,6 +51,8 @@ struct al_engine {
     _Atomic uint64_t pub_callbacks;      /* copies for Python */
     _Atomic int64_t pub_frame;
     _Atomic int32_t record[2];
+    _Atomic int64_t rec_first_frame[2];  /* stream frame of each recording's first frame */
+    int32_t rec_was_on[2];               /* callback-private */
     al_ring stats;
     al_ring rec[2];
     al_slot slots[AL_ENGINE_PLAYER_SLOTS];
@@ -137,6 +139,8 @@ al_status al_engine_init(al_engine *e, int32_t n_inputs, int32_t n_outputs, int3
     atomic_init(&e->pub_frame, 0);
     atomic_init(&e->record[0], 0);
     atomic_init(&e->record[1], 0);
+    atomic_init(&e->rec_first_frame[0], -1);
+    atomic_init(&e->rec_first_frame[1], -1);
     if (!ring_setup(&e->stats, stats_buf, stats_capacity, sizeof(al_block_stats)))
         return AL_ERR_SIZE;
     if (rec_in_buf && !ring_setup(&e->rec[0], rec_in_buf, rec_in_frames,
@@ -337,6 +341,19 @@ static void run_block(al_engine *e, const float *in, float *out, int64_t off, in
     calibrate_and_limit(e, out, off, n, st);
 }
 
+/* Recordings start at a block boundary; the first recorded stream frame is published so that
+ * Python can align them (e.g. input against output through a loopback). */
+static void record_block(al_engine *e, int which, const float *data, int64_t n)
+{
+    const int on = atomic_load_explicit(&e->record[which], memory_order_relaxed);
+    if (on && data && e->rec[which].buf && (which == 1 || e->n_inputs > 0)) {
+        if (!e->rec_was_on[which])
+            atomic_store_explicit(&e->rec_first_frame[which], e->frame, memory_order_release);
+        ring_push(&e->rec[which], data, (uint64_t)n);
+    }
+    e->rec_was_on[which] = on;
+}
+
 static int64_t now_ns(void)
 {
     struct timespec ts;
@@ -374,10 +391,8 @@ int al_engine_callback(const void *input, void *output, unsigned long frame_coun
         const int64_t len = (n - off < e->max_frames) ? n - off : e->max_frames;
         run_block(e, in, out, off, len, &st);
     }
-    if (in && atomic_load_explicit(&e->record[0], memory_order_relaxed) && e->n_inputs > 0)
-        ring_push(&e->rec[0], in, (uint64_t)n);
-    if (out && atomic_load_explicit(&e->record[1], memory_order_relaxed))
-        ring_push(&e->rec[1], out, (uint64_t)n);
+    record_block(e, 0, in, n);
+    record_block(e, 1, out, n);
     e->frame += n;
     e->n_callbacks++;
     al_fp_leave(fp);
@@ -430,6 +445,8 @@ void al_engine_get_counters(al_engine *e, al_engine_counters *out)
     out->dropped_stats = atomic_load_explicit(&e->stats.dropped, memory_order_relaxed);
     out->dropped_input_frames = atomic_load_explicit(&e->rec[0].dropped, memory_order_relaxed);
     out->dropped_output_frames = atomic_load_explicit(&e->rec[1].dropped, memory_order_relaxed);
+    out->input_first_frame = atomic_load_explicit(&e->rec_first_frame[0], memory_order_acquire);
+    out->output_first_frame = atomic_load_explicit(&e->rec_first_frame[1], memory_order_acquire);
 }
 
 al_status al_engine_queue(al_engine *e, int32_t slot, const float *data, int32_t n_channels,

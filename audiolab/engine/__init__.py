@@ -1,3 +1,26 @@
-"""audiolab.engine (filled in by its issue)."""
+"""Real-time engine: a C audio path under sounddevice, calibration at the edges, a ceiling."""
 
-__all__: list[str] = []
+from audiolab.engine._engine import STATS_DTYPE, Engine, EngineStats, Playback
+from audiolab.engine._stages import GammatoneStage
+from audiolab.engine._stream import (
+    EngineStream,
+    JackMonitor,
+    ensure_portaudio,
+    jack_server_name,
+    list_devices,
+    resolve_device,
+)
+
+__all__ = [
+    "STATS_DTYPE",
+    "Engine",
+    "EngineStats",
+    "EngineStream",
+    "GammatoneStage",
+    "JackMonitor",
+    "Playback",
+    "ensure_portaudio",
+    "jack_server_name",
+    "list_devices",
+    "resolve_device",
+]

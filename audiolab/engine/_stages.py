@@ -1,0 +1,127 @@
+"""Stages the engine can run that no chain module provides yet: the gammatone resynthesis.
+
+A stage for the engine is any object with ``c_stage(n_channels) -> (al_stage_fn, void *)``
+(INTERFACES.md). :class:`GammatoneStage` wraps the fused Hohmann (2002) analysis -> resynthesis
+kernel (``al_gt_process``) in that shape; it is also a Processor, running the same C state.
+"""
+
+from typing import Any
+
+import numpy as np
+
+from audiolab._ckernel import check, ffi, float_buffer, lib
+from audiolab._errors import ConfigError
+from audiolab.dsp._gammatone import GammatoneFilterbank
+from audiolab.dsp._processor import Processor
+
+__all__ = ["GammatoneStage", "stage_pairs"]
+
+
+class GammatoneStage(Processor):
+    """Gammatone analysis and resynthesis (Hohmann 2002) as a real-time engine stage.
+
+    Parameters
+    ----------
+    fs : float
+        Sample rate in Hz.
+    f_low_hz, f_high_hz, bands_per_erb, delay_ms
+        As for :class:`audiolab.dsp.GammatoneFilterbank`.
+
+    Notes
+    -----
+    ``process`` and the engine share one state: a stage object belongs to one engine graph
+    (or to offline use) at a time. Build a new stage for a new graph.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from audiolab.engine import GammatoneStage
+    >>> st = GammatoneStage(fs=48000)
+    >>> st.process(np.zeros((2, 64), np.float32)).shape, st.latency_samples
+    ((2, 64), 192)
+    """
+
+    def __init__(
+        self,
+        *,
+        fs: float = 48000.0,
+        f_low_hz: float = 70.0,
+        f_high_hz: float = 6700.0,
+        bands_per_erb: float = 1.0,
+        delay_ms: float = 4.0,
+    ) -> None:
+        super().__init__()
+        self._fb = GammatoneFilterbank(
+            fs=fs, f_low_hz=f_low_hz, f_high_hz=f_high_hz, bands_per_erb=bands_per_erb,
+            delay_ms=delay_ms,
+        )
+        self.fs = float(fs)
+        self._keep: tuple[Any, ...] = ()
+        self._stage: Any = None
+
+    @property
+    def latency_samples(self) -> int:
+        """Delay of the resynthesised output in samples."""
+        return self._fb.latency_samples
+
+    def _allocate(self, n_channels: int) -> None:
+        # The filterbank's own state builders (same package family; the structs are its design).
+        analyzer = self._fb._new_analyzer(n_channels)
+        synth = self._fb._new_synth(n_channels)
+        stage = ffi.new("al_gt_stage *")
+        stage.analyzer = analyzer[0]
+        stage.synth = synth[0]
+        self._keep = (analyzer, synth)
+        self._stage = stage
+
+    def _process(self, x: np.ndarray) -> np.ndarray:
+        status = lib.al_gt_stage_process(
+            self._stage, float_buffer(x, "block"), x.shape[0], x.shape[1]
+        )
+        check(status, "al_gt_stage_process")
+        return x
+
+    def c_stage(self, n_channels: int) -> tuple[Any, Any]:
+        """``(al_stage_fn, void *state)`` for ``n_channels`` channels, starting at rest."""
+        if isinstance(n_channels, bool) or not isinstance(n_channels, int) or n_channels < 1:
+            raise ConfigError(f"n_channels must be an integer >= 1, got {n_channels!r}")
+        self.reset()
+        self._allocate(n_channels)
+        self._n_channels = n_channels
+        fn = ffi.cast("al_stage_fn", ffi.addressof(lib, "al_gt_stage_process"))
+        return fn, ffi.cast("void *", self._stage)
+
+
+def stage_pairs(chain: Any, n_channels: int) -> tuple[list[tuple[Any, Any]], list[Any]]:
+    """The ``(al_stage_fn, void *)`` pairs of a chain, and the objects that must stay alive.
+
+    ``chain`` is None (no stages), an object with ``c_stages(n_channels)`` (a
+    :class:`audiolab.hearing.Chain`), or a sequence whose items are stages with
+    ``c_stage(n_channels)`` or ready ``(al_stage_fn, void *)`` pairs.
+    """
+    if chain is None:
+        return [], []
+    if hasattr(chain, "c_stages"):
+        return list(chain.c_stages(n_channels)), [chain]
+    try:
+        stages = list(chain)
+    except TypeError:
+        raise ConfigError(
+            f"chain must be a Chain or a sequence of stages with c_stage(), got "
+            f"{type(chain).__name__}"
+        ) from None
+    pairs = []
+    for i, s in enumerate(stages, 1):
+        if isinstance(s, tuple) and len(s) == 2:
+            # An (al_stage_fn, void *) pair already built, e.g. to keep a stage's state running
+            # across a graph swap; its owner keeps the buffers alive.
+            pairs.append(s)
+            continue
+        c_stage = getattr(s, "c_stage", None)
+        if c_stage is None:
+            raise ConfigError(
+                f"stage {i} ({type(s).__name__}) has no C implementation (c_stage) and cannot "
+                "run in the real-time engine"
+            )
+        pairs.append(c_stage(n_channels))
+    return pairs, stages
