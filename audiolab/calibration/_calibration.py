@@ -504,34 +504,29 @@ def _fmt_freq(f: float) -> str:
 
 def calibration_to_toml(cal: Calibration) -> str:
     """The TOML text of a calibration (what :func:`write_calibration` writes)."""
-    import tomli_w
+    import json
 
     if cal.uncalibrated:
         raise CalibrationError("the uncalibrated mode cannot be written as a calibration file")
-    doc = {
-        "device": cal.device,
-        "host_api": cal.host_api,
-        "transducer": cal.transducer,
-        "date": cal.date,
-        "operator": cal.operator,
-        "ceiling_db_spl": cal.ceiling_db_spl,
-        "channel": [
-            {
-                "index": c.index,
-                "ear": c.ear,
-                "full_scale_db_spl": {
-                    _fmt_freq(float(f)): round(float(v), 2)
-                    for f, v in zip(c.frequencies_hz, c.full_scale_db_spl, strict=True)
-                },
-            }
-            for c in cal.channels
-        ],
-    }
-    head = (
-        "# audiolab calibration: dB SPL produced by a full-scale sine (0 dBFS) per output channel\n"
-        "# and frequency. Written by `audiolab calibrate`; format: calibration/example.toml.\n"
-    )
-    return head + tomli_w.dumps(doc)
+    # Written by hand in the layout of calibration/example.toml; json.dumps quotes TOML strings.
+    lines = [
+        "# audiolab calibration: dB SPL produced by a full-scale sine (0 dBFS) per output channel",
+        "# and frequency. Written by `audiolab calibrate`; format: calibration/example.toml.",
+        f"device = {json.dumps(cal.device)}",
+        f"host_api = {json.dumps(cal.host_api)}",
+        f"transducer = {json.dumps(cal.transducer)}",
+        f"date = {cal.date.isoformat()}",
+        f"operator = {json.dumps(cal.operator)}",
+        f"ceiling_db_spl = {float(cal.ceiling_db_spl)!r}",
+    ]
+    for c in cal.channels:
+        lines += ["", "[[channel]]", f"index = {c.index}", f"ear = {json.dumps(c.ear)}", "",
+                  "[channel.full_scale_db_spl]"]
+        lines += [
+            f'"{_fmt_freq(float(f))}" = {round(float(v), 2)!r}'
+            for f, v in zip(c.frequencies_hz, c.full_scale_db_spl, strict=True)
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def write_calibration(cal: Calibration, path: str | os.PathLike[str]) -> None:

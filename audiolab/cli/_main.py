@@ -26,6 +26,11 @@ COMMANDS: tuple[str, ...] = (
     "demo",
     "process",
     "simulate",
+    "devices",
+    "live",
+    "play",
+    "latency",
+    "calibrate",
     "bench",
 )
 

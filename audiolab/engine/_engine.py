@@ -339,6 +339,8 @@ class Engine:
         self._block_frames = 0
         self._playbacks: dict[int, Playback] = {}
         self._recording: dict[int, list[np.ndarray]] = {0: [], 1: []}
+        self._rec_returned = {0: 0, 1: 0}  # frames already handed out by recording()
+        self.stream_latency_s: Any = None
         self._last_callbacks = 0
         self._last_progress = time.monotonic()
         self._error: str | None = None
@@ -555,6 +557,7 @@ class Engine:
         )
         self._block_frames = block_frames
         self._stream = stream
+        self.stream_latency_s = stream.latency
         self._last_progress = time.monotonic()
         self._error = None
         try:
@@ -670,7 +673,8 @@ class Engine:
         """Switch recording of the device input and/or of the output (after the ceiling).
 
         Recording starts at the next block; :meth:`recording` returns the samples and the
-        stream frame of the first one.
+        stream frame of the first one. Switch it on once (before :meth:`start` for a recording
+        from frame 0) and keep it on: frames are located by counting from the first one.
         """
         for which, on in ((0, input), (1, output)):
             if on is not None:
@@ -691,10 +695,13 @@ class Engine:
             parts = self._recording[idx]
             n_ch = self.n_inputs if idx == 0 else self.n_outputs
             data = np.concatenate(parts) if parts else np.zeros((0, n_ch), np.float32)
+            counters = self.counters()
+            start = counters["input_first_frame" if idx == 0 else "output_first_frame"]
+            first = start + self._rec_returned[idx] if start >= 0 else -1
             if clear:
                 self._recording[idx] = []
-        first = self.counters()["input_first_frame" if idx == 0 else "output_first_frame"]
-        dropped = self.counters()["dropped_input_frames" if idx == 0 else "dropped_output_frames"]
+                self._rec_returned[idx] += data.shape[0]
+        dropped = counters["dropped_input_frames" if idx == 0 else "dropped_output_frames"]
         if dropped:
             raise AudioDeviceError(
                 f"the {which} recording lost {dropped} frames (poll() was not called often "

@@ -1,0 +1,231 @@
+"""``audiolab calibrate``: measure a set-up with a sound level meter and write its calibration."""
+
+import argparse
+
+HELP = "calibrate headphones/loudspeakers with a sound level meter (or --check a file)"
+DESCRIPTION = """\
+Interactive calibration. For each output channel and frequency, a tone plays at a stated digital
+level (default -30 dBFS; at most -20 dBFS, the uncalibrated ceiling) until you type the sound
+level meter's reading in dB SPL (measured in the coupler of the transducer's RETSPL standard).
+The file records, per frequency, the dB SPL a full-scale sine would produce:
+reading - level_dbfs. `--check FILE` validates a file and shows what it implies; add --measure to
+play the tones again and compare new readings with it.
+
+examples:
+  audiolab calibrate --out calibration/lab1.toml --transducer TDH-39 --channels 0,1 \\
+      --operator "J. Doe" --ceiling-db-spl 100
+  audiolab calibrate --check calibration/lab1.toml
+"""
+
+DEFAULT_FREQUENCIES = "125,250,500,750,1000,1500,2000,3000,4000,6000,8000"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``audiolab calibrate``."""
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--out", metavar="CAL.toml", help="calibration file to write")
+    what.add_argument("--check", metavar="CAL.toml", help="validate an existing calibration file")
+    p.add_argument("--measure", action="store_true",
+                   help="with --check: play the tones again and compare new readings")
+    p.add_argument("--tolerance-db", type=float, default=1.0,
+                   help="with --check --measure: largest accepted deviation (default 1 dB)")
+    p.add_argument("--device", default=None, help="device index or part of its name")
+    p.add_argument("--channels", default="0", metavar="0,1", help="output channels (default 0)")
+    p.add_argument("--ears", default=None, metavar="left,right",
+                   help="ear of each channel: left, right or none (default left, right, none...)")
+    p.add_argument("--frequencies", default=DEFAULT_FREQUENCIES, metavar="HZ,HZ",
+                   help=f"tone frequencies in Hz (default {DEFAULT_FREQUENCIES})")
+    p.add_argument("--level-dbfs", type=float, default=-30.0,
+                   help="digital level of the tones, at most -20 dBFS (default -30)")
+    p.add_argument("--transducer", default="TDH-39",
+                   help="RETSPL table (TDH-39, HDA-200, ER-3A/HA-2, ER-3A/IEC-711) or free-field")
+    p.add_argument("--ceiling-db-spl", type=float, default=100.0,
+                   help="output ceiling written to the file (default 100)")
+    p.add_argument("--operator", default=None, help="who measures (written to the file)")
+    p.add_argument("--max-calibration-age-days", type=float, default=None,
+                   help="with --check: warn if older (default 365)")
+
+
+def _numbers(text: str, name: str, cast: type) -> list:
+    from audiolab._errors import ConfigError
+
+    try:
+        values = [cast(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"{name} is empty")
+    return values
+
+
+def _ask(prompt: str) -> float | None:
+    """One reading from stdin: a number in dB SPL, or None for 's' (skip)."""
+    import math
+    import sys
+
+    from audiolab._errors import CalibrationError
+
+    while True:
+        print(prompt, end="", flush=True, file=sys.stderr)
+        line = sys.stdin.readline()
+        if not line:
+            raise CalibrationError("input ended before every reading was given; nothing written")
+        text = line.strip().lower()
+        if text in ("s", "skip"):
+            return None
+        try:
+            v = float(text)
+        except ValueError:
+            v = math.nan
+        if math.isfinite(v) and 0 < v < 200:
+            return v
+        print(f"  not a level in dB SPL: {line.strip()!r} (type a number, or s to skip)",
+              file=sys.stderr)
+
+
+class _TonePlayer:
+    """Plays one looping tone at a time on one channel through the engine (uncalibrated mode)."""
+
+    def __init__(self, device: object, n_outputs: int | None) -> None:
+        from audiolab.calibration import Calibration
+        from audiolab.engine import Engine
+        from audiolab.engine._setup import device_setup
+
+        self.setup = device_setup(device, want_inputs=False, max_outputs=n_outputs,
+                                  block_frames=None)
+        self.engine = Engine(fs=self.setup.fs, n_inputs=0, n_outputs=self.setup.n_outputs,
+                             calibration=Calibration.uncalibrated_mode(self.setup.n_outputs),
+                             max_block_frames=max(4096, self.setup.block_frames))
+        self.engine.configure(None)
+        self.engine.start(device=self.setup.output_device, block_frames=self.setup.block_frames)
+
+    def tone(self, channel: int, frequency_hz: float, level_dbfs: float) -> None:
+        from audiolab.calibration import UNCALIBRATED_FULL_SCALE_DB_SPL
+        from audiolab.engine._setup import make_source
+
+        # In the uncalibrated mode a full-scale sine stands for 100 dB SPL (RMS), so a sine at
+        # level_dbfs is 100 + level_dbfs "dB SPL" there: its digital peak is 10^(level/20).
+        src = make_source("tone", frequency_hz, fs=self.setup.fs, n_channels=1,
+                          level_db_spl=UNCALIBRATED_FULL_SCALE_DB_SPL + level_dbfs)
+        out_map = [-1] * self.setup.n_outputs
+        out_map[channel] = 0
+        self.engine.configure(None, n_channels=1, source_pa=src, output_map=out_map)
+        self.engine.poll()
+
+    def silence(self) -> None:
+        self.engine.configure(None, n_channels=1, output_map=[-1] * self.setup.n_outputs)
+
+    def close(self) -> None:
+        try:
+            self.engine.stop()
+        finally:
+            self.setup.close()
+
+
+def _check(args: argparse.Namespace) -> int:
+    import sys
+
+    from audiolab.calibration import OutputCeiling, load_calibration
+
+    cal = load_calibration(args.check, max_age_days=args.max_calibration_age_days)
+    n_out = max(c.index for c in cal.channels) + 1
+    ceiling = OutputCeiling.for_outputs(cal, n_out)
+    print(f"{cal.source}: valid. {cal.device} via {cal.host_api}, transducer {cal.transducer}, "
+          f"measured {cal.date.isoformat()} by {cal.operator} ({cal.age_days():.0f} days ago), "
+          f"ceiling {cal.ceiling_db_spl:g} dB SPL")
+    import math
+
+    for c in cal.channels:
+        pts = ", ".join(f"{f:g} Hz {v:.1f}" for f, v in zip(c.frequencies_hz,
+                                                           c.full_scale_db_spl, strict=True))
+        peak = float(ceiling.digital_peak[c.index])
+        print(f"  channel {c.index} ({c.ear}): full scale {pts} dB SPL; ceiling = "
+              f"{20 * math.log10(peak):.1f} dBFS")
+    if not args.measure:
+        return 0
+    player = _TonePlayer(args.device, n_out)
+    worst = 0.0
+    try:
+        for c in cal.channels:
+            for f, full_scale in zip(c.frequencies_hz, c.full_scale_db_spl, strict=True):
+                player.tone(c.index, float(f), args.level_dbfs)
+                expected = float(full_scale) + args.level_dbfs
+                reading = _ask(f"channel {c.index}, {f:g} Hz (expect {expected:.1f} dB SPL): "
+                               "reading in dB SPL: ")
+                if reading is None:
+                    continue
+                dev = reading - expected
+                worst = max(worst, abs(dev))
+                print(f"  deviation {dev:+.1f} dB", file=sys.stderr)
+        player.silence()
+    finally:
+        player.close()
+    ok = worst <= args.tolerance_db
+    print(f"largest deviation {worst:.1f} dB: "
+          + ("within" if ok else "OUTSIDE") + f" the {args.tolerance_db:g} dB tolerance")
+    return 0 if ok else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """Walk through the measurement, or check a file."""
+    import datetime as dt
+    import getpass
+    import sys
+
+    import numpy as np
+
+    from audiolab._errors import CalibrationError, ConfigError
+    from audiolab.calibration import (
+        UNCALIBRATED_CEILING_DBFS,
+        Calibration,
+        ChannelCalibration,
+        load_calibration,
+        write_calibration,
+    )
+    from audiolab.calibration._calibration import _transducer
+
+    if args.check:
+        return _check(args)
+    if not args.level_dbfs <= UNCALIBRATED_CEILING_DBFS:
+        raise ConfigError(
+            f"--level-dbfs must be at most {UNCALIBRATED_CEILING_DBFS:g} dBFS (the uncalibrated "
+            f"ceiling), got {args.level_dbfs:g}"
+        )
+    transducer = _transducer("--transducer", args.transducer)
+    if not 0 < args.ceiling_db_spl <= 140:
+        raise ConfigError(f"--ceiling-db-spl must be in (0, 140], got {args.ceiling_db_spl:g}")
+    channels = _numbers(args.channels, "--channels", int)
+    freqs = _numbers(args.frequencies, "--frequencies", float)
+    ears = (args.ears.split(",") if args.ears else
+            [("left", "right")[i] if len(channels) == 2 else "none" for i in range(len(channels))])
+    if len(ears) != len(channels) or any(e not in ("left", "right", "none") for e in ears):
+        raise ConfigError(f"--ears must give left, right or none for each channel, got {ears}")
+    operator = args.operator or getpass.getuser()
+    player = _TonePlayer(args.device, max(channels) + 1)
+    results = []
+    try:
+        for ch, ear in zip(channels, ears, strict=True):
+            points: dict[float, float] = {}
+            for f in freqs:
+                player.tone(ch, f, args.level_dbfs)
+                reading = _ask(f"channel {ch} ({ear}), {f:g} Hz at {args.level_dbfs:g} dBFS: "
+                               "sound level meter reading in dB SPL (s: skip): ")
+                if reading is not None:
+                    points[f] = reading - args.level_dbfs
+            if not points:
+                raise CalibrationError(f"no reading was given for channel {ch}; nothing written")
+            fr = np.array(sorted(points))
+            results.append(ChannelCalibration(ch, ear, fr, np.array([points[f] for f in fr])))
+        player.silence()
+        setup = player.setup
+    finally:
+        player.close()
+    cal = Calibration(
+        device=setup.name, host_api=setup.host_api, transducer=transducer,
+        date=dt.date.today(), operator=operator, ceiling_db_spl=args.ceiling_db_spl,
+        channels=tuple(results), source=args.out,
+    )
+    write_calibration(cal, args.out)
+    load_calibration(args.out)  # what was written must read back
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,191 @@
+"""What the engine commands share: calibration choice, device and channel set-up, sources."""
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from audiolab._errors import CalibrationError, ConfigError
+from audiolab.calibration._calibration import Calibration, load_calibration
+from audiolab.calibration._units import db_spl_to_pa_rms
+from audiolab.engine._stream import JackMonitor, ensure_portaudio, list_devices, resolve_device
+
+__all__ = [
+    "DeviceSetup",
+    "choose_calibration",
+    "device_setup",
+    "make_source",
+    "parse_source",
+]
+
+NOISE_SEED = 20260101
+NOISE_LOOP_S = 10.0
+
+
+def choose_calibration(
+    path: str | None, uncalibrated: bool, *, n_outputs: int, max_age_days: float | None = None
+) -> Calibration:
+    """The calibration a command runs with: a file, or the explicit uncalibrated mode.
+
+    Raises
+    ------
+    CalibrationError
+        Neither or both were given.
+    """
+    if path and uncalibrated:
+        raise CalibrationError("give either --calibration FILE or --uncalibrated, not both")
+    if not path and not uncalibrated:
+        raise CalibrationError(
+            "nothing is played without a calibration: give --calibration FILE (see "
+            "calibration/example.toml, `audiolab calibrate`) or --uncalibrated (ceiling -20 dBFS)"
+        )
+    if uncalibrated:
+        return Calibration.uncalibrated_mode(n_outputs)
+    assert path is not None
+    return load_calibration(path, max_age_days=max_age_days)
+
+
+@dataclass
+class DeviceSetup:
+    """The device a command opens and how many channels it uses."""
+
+    output_device: int
+    input_device: int | None
+    name: str
+    host_api: str
+    fs: float
+    n_outputs: int
+    n_inputs: int
+    block_frames: int
+    jack: JackMonitor | None
+
+    def describe(self) -> dict[str, Any]:
+        """For stats files and manifests."""
+        return {
+            "output_device": self.output_device, "input_device": self.input_device,
+            "name": self.name, "host_api": self.host_api, "fs": self.fs,
+            "n_outputs": self.n_outputs, "n_inputs": self.n_inputs,
+            "block_frames": self.block_frames,
+        }
+
+    def close(self) -> None:
+        """Close the JACK monitor, unless its server is gone (closing would then block)."""
+        if self.jack is not None and self.jack.shutdown_reason is None:
+            self.jack.close()
+
+
+def device_setup(
+    device: Any,
+    *,
+    want_inputs: bool,
+    max_outputs: int | None,
+    block_frames: int | None,
+    fs: float | None = None,
+) -> DeviceSetup:
+    """Pick the device, sample rate, channel counts and block size; open a JACK monitor there.
+
+    Under JACK the block size defaults to the server's period and the rate must be the server's.
+    """
+    ensure_portaudio()
+    out_dev = resolve_device(device, kind="output")
+    devices = list_devices()
+    info = devices[out_dev]
+    in_dev = None
+    n_in = 0
+    if want_inputs:
+        in_dev = resolve_device(device, kind="input")
+        n_in = int(devices[in_dev]["max_input_channels"])
+    n_out = int(info["max_output_channels"])
+    if max_outputs is not None:
+        if max_outputs > n_out:
+            raise CalibrationError(
+                f"the calibration needs {max_outputs} output channels but device {out_dev} "
+                f"({info['name']}) has {n_out}"
+            )
+        n_out = max_outputs
+    n_out = min(n_out, 16)
+    n_in = min(n_in, n_out)
+    rate = float(info["default_samplerate"]) if fs is None else float(fs)
+    jack = None
+    if "JACK" in info["host_api"]:
+        jack = JackMonitor(name=f"audiolab-{os.getpid()}")
+        if rate != jack.samplerate:
+            raise ConfigError(
+                f"the JACK server runs at {jack.samplerate} Hz, not {rate:g} Hz: use a chain "
+                "without fs, or restart the server at the chain's rate"
+            )
+        if block_frames is None:
+            block_frames = jack.blocksize
+    return DeviceSetup(
+        output_device=out_dev, input_device=in_dev, name=str(info["name"]),
+        host_api=str(info["host_api"]), fs=rate, n_outputs=n_out, n_inputs=n_in,
+        block_frames=int(block_frames or 256), jack=jack,
+    )
+
+
+def parse_source(text: str) -> tuple[str, Any]:
+    """``input``, ``noise``, ``tone:FREQ`` or ``file:PATH`` -> (kind, argument)."""
+    kind, _, arg = text.partition(":")
+    if kind in ("input", "noise") and not arg:
+        return kind, None
+    if kind == "tone" and arg:
+        try:
+            f = float(arg)
+        except ValueError:
+            f = math.nan
+        if not (math.isfinite(f) and f > 0):
+            raise ConfigError(f"--source tone:FREQ needs a frequency in Hz, got {arg!r}")
+        return kind, f
+    if kind == "file" and arg:
+        return kind, arg
+    raise ConfigError(
+        f"--source must be input, noise, tone:FREQ or file:PATH, got {text!r}"
+    )
+
+
+def make_source(
+    kind: str, arg: Any, *, fs: float, n_channels: int, level_db_spl: float
+) -> np.ndarray:
+    """A looping source in Pa, ``(n_channels, n)``, at RMS level ``level_db_spl`` per channel.
+
+    ``noise``: white Gaussian noise (seeded, 10 s loop). ``tone``: a sine, a whole number of
+    periods long so that it loops without a click. ``file``: the file, resampled to ``fs``,
+    channel k to channel k (a mono file goes to every channel).
+    """
+    rms_pa = float(db_spl_to_pa_rms(level_db_spl))
+    if kind == "noise":
+        rng = np.random.default_rng(NOISE_SEED)
+        x = rng.standard_normal((n_channels, int(NOISE_LOOP_S * fs)))
+    elif kind == "tone":
+        if arg >= fs / 2:
+            raise ConfigError(f"the tone frequency {arg:g} Hz is not below fs/2 = {fs / 2:g} Hz")
+        periods = max(1, int(round(arg)))
+        n = int(round(periods * fs / arg))
+        t = np.arange(n) * (periods / n)  # exactly `periods` cycles over the loop
+        x = np.tile(np.sin(2 * np.pi * t), (n_channels, 1))
+    elif kind == "file":
+        from audiolab._audio_io import read_audio
+
+        audio = read_audio(arg)
+        x = audio.data.astype(np.float64)
+        if audio.fs != fs:
+            from scipy.signal import resample_poly
+
+            g = math.gcd(int(fs), int(audio.fs))
+            x = resample_poly(x, int(fs) // g, int(audio.fs) // g, axis=1)
+        if x.shape[0] == 1:
+            x = np.repeat(x, n_channels, axis=0)
+        elif x.shape[0] != n_channels:
+            raise ConfigError(
+                f"{arg} has {x.shape[0]} channels; the set-up plays {n_channels} (give a mono "
+                f"file or one with {n_channels} channels)"
+            )
+    else:
+        raise ConfigError(f"make_source: unknown kind {kind!r}")
+    ms = np.mean(x * x, axis=1, keepdims=True)
+    if np.any(ms <= 0):
+        raise ConfigError("the source is silent: its level cannot be set")
+    return np.ascontiguousarray(x * (rms_pa / np.sqrt(ms)), np.float32)
+
