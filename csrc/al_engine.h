@@ -41,9 +41,10 @@ typedef struct {
     void **stage_state;          /* (n_stages) */
     const int32_t *in_map;       /* (n_channels) device input feeding each channel, -1: silence */
     const float *in_gain;        /* (n_channels) Pa per digital unit of that input */
-    const float *source;         /* (n_channels, source_frames) looping source in Pa, or NULL */
+    const float *source;         /* (n_channels, source_frames) looping source in Pa, or NULL;
+                                  * stream frame t plays source[t % source_frames], so a swap
+                                  * between graphs with the same source continues seamlessly */
     int64_t source_frames;
-    int64_t *source_pos;         /* (1) read position in source, advanced by the engine */
     const int32_t *out_map;      /* (n_outputs) channel routed to each device output, -1: none */
     float *work;                 /* (n_channels, max_frames) scratch */
 } al_graph;

@@ -174,7 +174,7 @@ al_status al_engine_publish(al_engine *e, al_graph *g)
     }
     for (int32_t o = 0; o < e->n_outputs; o++)
         if (g->out_map[o] < -1 || g->out_map[o] >= g->n_channels) return AL_ERR_SIZE;
-    if (g->source && (g->source_frames < 1 || !g->source_pos)) return AL_ERR_SIZE;
+    if (g->source && g->source_frames < 1) return AL_ERR_SIZE;
     atomic_store_explicit(&e->pending, g, memory_order_release);
     return AL_OK;
 }
@@ -208,7 +208,7 @@ static inline int is_nonfinite(float v)
 }
 
 static void read_input(al_engine *e, const al_graph *g, const float *in, int64_t off,
-                       int64_t n, uint32_t *nonfinite)
+                       int64_t n, int64_t block_frame, uint32_t *nonfinite)
 {
     const int32_t ni = e->n_inputs;
     for (int32_t c = 0; c < g->n_channels; c++) {
@@ -216,7 +216,7 @@ static void read_input(al_engine *e, const al_graph *g, const float *in, int64_t
         float *x = g->work + (int64_t)c * n;
         if (g->source) {
             const float *src = g->source + (int64_t)c * g->source_frames;
-            int64_t p = *g->source_pos;
+            int64_t p = block_frame % g->source_frames;
             for (int64_t j = 0; j < n; j++) {
                 x[j] = src[p];
                 if (++p == g->source_frames) p = 0;
@@ -237,7 +237,6 @@ static void read_input(al_engine *e, const al_graph *g, const float *in, int64_t
                 (*nonfinite)++;
             }
     }
-    if (g->source) *g->source_pos = (*g->source_pos + n) % g->source_frames;
 }
 
 static void play_slots(al_engine *e, int64_t block_frame, int64_t n)
@@ -322,7 +321,7 @@ static void run_block(al_engine *e, const float *in, float *out, int64_t off, in
     for (int32_t o = 0; o < no; o++) memset(e->out_work + (int64_t)o * e->max_frames, 0,
                                              sizeof(float) * (size_t)n);
     if (g) {
-        read_input(e, g, in, off, n, &st->nonfinite_in);
+        read_input(e, g, in, off, n, e->frame + off, &st->nonfinite_in);
         int ok = 1;
         for (int32_t s = 0; s < g->n_stages && ok; s++)
             if (g->stage_fn[s](g->stage_state[s], g->work, g->n_channels, n) != AL_OK) {

@@ -89,12 +89,10 @@ def run(args: argparse.Namespace) -> int:
         made: list[tuple[str, str]] = []
         try:
             if jack is not None:
-                ours = sorted(set(jack.ports()) - before)
-                out_port = next((p for p in ours if p.endswith(f":out_{args.output_channel}")),
-                                None)
-                in_port = next((p for p in ours if p.endswith(f":in_{args.input_channel}")), None)
-                if out_port is None or in_port is None:
-                    raise AudioDeviceError(f"cannot find this stream's JACK ports among {ours}")
+                ins, outs = jack.stream_ports(before)
+                if len(ins) < n_in or len(outs) < n_out:
+                    raise AudioDeviceError(f"cannot find this stream's JACK ports: {ins + outs}")
+                out_port, in_port = outs[args.output_channel], ins[args.input_channel]
                 for src in jack.connections(in_port):
                     jack.disconnect(src, in_port)
                     restore.append((src, in_port))

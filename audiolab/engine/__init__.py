@@ -1,7 +1,7 @@
 """Real-time engine: a C audio path under sounddevice, calibration at the edges, a ceiling."""
 
 from audiolab.engine._engine import STATS_DTYPE, Engine, EngineStats, Playback
-from audiolab.engine._stages import GammatoneStage
+from audiolab.engine._stages import GammatoneStage, SharedStage
 from audiolab.engine._stream import (
     EngineStream,
     JackMonitor,
@@ -19,6 +19,7 @@ __all__ = [
     "GammatoneStage",
     "JackMonitor",
     "Playback",
+    "SharedStage",
     "ensure_portaudio",
     "jack_server_name",
     "list_devices",

@@ -213,7 +213,6 @@ class _Graph:
         self.out_map = np.ascontiguousarray(out_map, np.int32)
         self.work = np.zeros(n_channels * max_frames, np.float32)
         self.source = source
-        self.source_pos = np.zeros(1, np.int64)
         c.in_map = int_buffer(self.in_map, "in_map", writable=False)
         c.in_gain = float_buffer(self.in_gain, "in_gain", writable=False)
         c.out_map = int_buffer(self.out_map, "out_map", writable=False)
@@ -221,7 +220,6 @@ class _Graph:
         if source is not None:
             c.source = float_buffer(source, "source", writable=False)
             c.source_frames = source.shape[1]
-            c.source_pos = ffi.cast("int64_t *", ffi.from_buffer(self.source_pos))
         self.c = c
         self.id = graph_id
         self.keep = (pairs, keep)
@@ -381,7 +379,8 @@ class Engine:
         n_channels : int, optional
             Processing channels (default: the number of output channels).
         source_pa : array_like, shape (n_channels, n) or (n,), optional
-            A looping source in Pa fed to the chain instead of the device input.
+            A looping source in Pa fed to the chain instead of the device input. Stream frame t
+            plays sample ``t % n``: graphs swapped with the same source continue seamlessly.
         input_channels : sequence of int, optional
             Device input feeding each processing channel (-1: silence). Default: channel c from
             input c where it exists.
@@ -631,12 +630,17 @@ class Engine:
             if callbacks != self._last_callbacks:
                 self._last_callbacks = callbacks
                 self._last_progress = now
-            elif now - self._last_progress > self.stall_timeout_s() or not stream.active:
-                silent = now - self._last_progress
+            elif not stream.active:
                 self._error = (
-                    "the audio stream stopped: no callback for "
-                    f"{silent:.1f} s (stream aborted or the audio server went away)"
+                    "the audio stream stopped by itself (stream aborted, or the audio server "
+                    "went away)"
                 )
+            elif now - self._last_progress > self.stall_timeout_s():
+                self._error = (
+                    f"the audio stream stopped calling back ({now - self._last_progress:.1f} s "
+                    "without a callback: the audio server hangs or went away)"
+                )
+            if self._error is not None:
                 try:
                     self.stop()
                 except AudioDeviceError:

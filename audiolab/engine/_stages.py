@@ -14,7 +14,7 @@ from audiolab._errors import ConfigError
 from audiolab.dsp._gammatone import GammatoneFilterbank
 from audiolab.dsp._processor import Processor
 
-__all__ = ["GammatoneStage", "stage_pairs"]
+__all__ = ["GammatoneStage", "SharedStage", "stage_pairs"]
 
 
 class GammatoneStage(Processor):
@@ -92,12 +92,38 @@ class GammatoneStage(Processor):
         return fn, ffi.cast("void *", self._stage)
 
 
+class SharedStage:
+    """A stage whose running state several graphs share, so that a swap does not restart it.
+
+    ``configure`` normally (re)starts every stage at rest; a graph swap that should only change
+    another stage (a gain, a fitting) lists the same SharedStage in the old and the new graph,
+    and its state runs on seamlessly. Only one graph runs at a time, so the state is never used
+    by two callbacks at once. The wrapper keeps the stage, and so its C buffers, alive.
+
+    Parameters
+    ----------
+    stage : object with ``c_stage(n_channels)``
+        The stage (its state is started at rest here, once).
+    n_channels : int
+        Channels of the graphs it will be part of.
+    """
+
+    def __init__(self, stage: Any, n_channels: int) -> None:
+        c_stage = getattr(stage, "c_stage", None)
+        if c_stage is None:
+            raise ConfigError(f"{type(stage).__name__} has no C implementation (c_stage)")
+        self.stage = stage
+        self.n_channels = n_channels
+        self.pair = c_stage(n_channels)
+        self.latency_samples = int(getattr(stage, "latency_samples", 0))
+
+
 def stage_pairs(chain: Any, n_channels: int) -> tuple[list[tuple[Any, Any]], list[Any]]:
     """The ``(al_stage_fn, void *)`` pairs of a chain, and the objects that must stay alive.
 
     ``chain`` is None (no stages), an object with ``c_stages(n_channels)`` (a
     :class:`audiolab.hearing.Chain`), or a sequence whose items are stages with
-    ``c_stage(n_channels)`` or ready ``(al_stage_fn, void *)`` pairs.
+    ``c_stage(n_channels)`` or :class:`SharedStage` objects.
     """
     if chain is None:
         return [], []
@@ -112,10 +138,12 @@ def stage_pairs(chain: Any, n_channels: int) -> tuple[list[tuple[Any, Any]], lis
         ) from None
     pairs = []
     for i, s in enumerate(stages, 1):
-        if isinstance(s, tuple) and len(s) == 2:
-            # An (al_stage_fn, void *) pair already built, e.g. to keep a stage's state running
-            # across a graph swap; its owner keeps the buffers alive.
-            pairs.append(s)
+        if isinstance(s, SharedStage):
+            if s.n_channels != n_channels:
+                raise ConfigError(
+                    f"stage {i} is shared for {s.n_channels} channels, the graph has {n_channels}"
+                )
+            pairs.append(s.pair)
             continue
         c_stage = getattr(s, "c_stage", None)
         if c_stage is None:

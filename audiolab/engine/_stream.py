@@ -180,7 +180,6 @@ class EngineStream:
         except sd.PortAudioError as exc:
             raise AudioDeviceError(f"cannot open the audio stream: {exc}") from None
         self._closed = False
-        self._started = False
 
     @property
     def active(self) -> bool:
@@ -202,21 +201,19 @@ class EngineStream:
         sd = _sd()
         try:
             self._stream.start()
-            self._started = True
         except sd.PortAudioError as exc:
             raise AudioDeviceError(f"cannot start the audio stream: {exc}") from None
 
-    def close(self, *, timeout_s: float = 5.0) -> None:
-        """Stop and close; never hangs longer than ``timeout_s`` (a dead server can block it)."""
+    def close(self, *, timeout_s: float = 2.0) -> None:
+        """Stop and close; never hangs longer than ``timeout_s``.
+
+        After the audio server died under the stream, PortAudio blocks in abort and close: the
+        attempt is left in a daemon thread and PortAudio is abandoned for this process.
+        """
         if self._closed:
             return
         self._closed = True
         stream = self._stream
-        if self._started and not stream.active:
-            # It stopped by itself: the server died or someone aborted it. Every PortAudio call
-            # may now block forever, so leave the stream alone.
-            abandon_portaudio("the audio stream stopped by itself (audio server gone?)")
-            return
         errors: list[str] = []
 
         def _close() -> None:
@@ -293,6 +290,23 @@ class JackMonitor:
     def ports(self, pattern: str = "", **kwargs: Any) -> list[str]:
         """Names of the JACK ports matching ``pattern``."""
         return [p.name for p in self.client.get_ports(pattern, **kwargs)]
+
+    def stream_ports(self, before: set[str]) -> tuple[list[str], list[str]]:
+        """Input and output ports created since ``before`` (a stream opened since), by channel.
+
+        PortAudio numbers the ports of successive streams on (in_0, in_1, then in_2, ...), so
+        a stream's channel k is its k-th port in creation order, not the port called in_k.
+        """
+        import re
+
+        def number(p: str) -> int:
+            m = re.search(r"(\d+)$", p)
+            return int(m.group(1)) if m else -1
+
+        new = set(self.ports()) - before
+        ins = sorted((p for p in new if re.search(r":in_\d+$", p)), key=number)
+        outs = sorted((p for p in new if re.search(r":out_\d+$", p)), key=number)
+        return ins, outs
 
     def connections(self, port: str) -> list[str]:
         """Names of the ports connected to ``port``."""
