@@ -1,3 +1,21 @@
-"""audiolab.hearing (filled in by its issue)."""
+"""Hearing: audiograms, prescriptions, hearing aid, hearing-loss simulation, SII."""
 
-__all__: list[str] = []
+from audiolab.hearing._audiogram import (
+    STANDARD_AUDIOGRAMS,
+    Audiogram,
+    AudiogramLike,
+    EarAudiogram,
+    load_audiogram,
+    read_audiogram,
+    write_audiogram,
+)
+
+__all__ = [
+    "Audiogram",
+    "AudiogramLike",
+    "EarAudiogram",
+    "STANDARD_AUDIOGRAMS",
+    "load_audiogram",
+    "read_audiogram",
+    "write_audiogram",
+]
