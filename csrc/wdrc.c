@@ -108,27 +108,32 @@ static void wdrc_group(const al_wdrc *s, int32_t c, int32_t g, const float *x, i
     float *hist = s->history + ((int64_t)c * s->n_groups + g) * s->ring_len * L;
     const int32_t mask = s->ring_len - 1;
     int32_t phase = phase0;
-    for (int64_t j = 0; j < len; j++) {
-        /* Eq. (12) in Hohmann (2002): four cascaded complex one-pole filters. */
-        const al_v8 in = nm * x[j];
-        al_v8 tr, ti;
-        tr = in + cr * s0r - ci * s0i;
-        ti = cr * s0i + ci * s0r;
-        s0r = tr; s0i = ti;
-        tr = s0r + cr * s1r - ci * s1i;
-        ti = s0i + cr * s1i + ci * s1r;
-        s1r = tr; s1i = ti;
-        tr = s1r + cr * s2r - ci * s2i;
-        ti = s1i + cr * s2i + ci * s2r;
-        s2r = tr; s2i = ti;
-        tr = s2r + cr * s3r - ci * s3i;
-        ti = s2i + cr * s3i + ci * s3r;
-        s3r = tr; s3i = ti;
-        /* |z|^2 of the analytic band signal: its envelope, free of the carrier's ripple. */
-        acc += s3r * s3r + s3i * s3i;
-        v_store(hist + (int64_t)((pos + j) & mask) * L, (wr * s3r - wi * s3i) * gain);
-        gain += step;
-        if (++phase == grid) {
+    for (int64_t j = 0; j < len;) {
+        /* Run to the next grid point (or the chunk's end) without a branch per sample. */
+        const int64_t end = (len - j < grid - phase) ? len : j + (grid - phase);
+        phase += (int32_t)(end - j);
+        for (; j < end; j++) {
+            /* Eq. (12) in Hohmann (2002): four cascaded complex one-pole filters. */
+            const al_v8 in = nm * x[j];
+            al_v8 tr, ti;
+            tr = in + cr * s0r - ci * s0i;
+            ti = cr * s0i + ci * s0r;
+            s0r = tr; s0i = ti;
+            tr = s0r + cr * s1r - ci * s1i;
+            ti = s0i + cr * s1i + ci * s1r;
+            s1r = tr; s1i = ti;
+            tr = s1r + cr * s2r - ci * s2i;
+            ti = s1i + cr * s2i + ci * s2r;
+            s2r = tr; s2i = ti;
+            tr = s2r + cr * s3r - ci * s3i;
+            ti = s2i + cr * s3i + ci * s3r;
+            s3r = tr; s3i = ti;
+            /* |z|^2 of the analytic band signal: its envelope, free of the carrier's ripple. */
+            acc += s3r * s3r + s3i * s3i;
+            v_store(hist + (int64_t)((pos + j) & mask) * L, (wr * s3r - wi * s3i) * gain);
+            gain += step;
+        }
+        if (phase == grid) {
             phase = 0;
             al_v8 level = v_load(s->level_db_spl + cb);
             /* Band level in dB SPL of the mean square over the grid step; 10/ln 10. */
@@ -190,9 +195,12 @@ al_status al_wdrc_process(al_wdrc *s, float *x, int32_t n_channels, int64_t n_fr
             for (int32_t b = 0; b < s->n_bands; b++) {
                 const float *h = s->history +
                                  ((int64_t)c * s->n_groups + b / L) * s->ring_len * L + b % L;
-                const int32_t d = s->delay[b];
-                for (int64_t j = 0; j < len; j++)
-                    out[j] += h[(int64_t)((pos + j - d) & mask) * L];
+                /* Split at the ring's end so that both runs are plain strided loads. */
+                const int64_t first = (pos - s->delay[b]) & mask;
+                const int64_t n1 = (len < s->ring_len - first) ? len : s->ring_len - first;
+                const float *h1 = h + first * L;
+                for (int64_t j = 0; j < n1; j++) out[j] += h1[j * L];
+                for (int64_t j = n1; j < len; j++) out[j] += h[(j - n1) * L];
             }
             /* Peak limiter without look-ahead: instant attack, so |y| never exceeds the limit. */
             for (int64_t j = 0; j < len; j++) {
