@@ -204,8 +204,8 @@ al_status al_wdrc_process(al_wdrc *s, float *x, int32_t n_channels, int64_t n_fr
             }
             /* Peak limiter without look-ahead: instant attack, so |y| never exceeds the limit. */
             for (int64_t j = 0; j < len; j++) {
-                const float y = out[j], a = y < 0.0f ? -y : y;
-                env = a > env ? a : env * rel;
+                const float y = out[j], a = y < 0.0f ? -y : y, decayed = env * rel;
+                env = a > decayed ? a : decayed;
                 xc[start + j] = env > limit ? y * (limit / env) : y;
             }
             s->pos[c] = (int32_t)((pos + len) & mask);

@@ -9,13 +9,23 @@ from audiolab.hearing._audiogram import (
     read_audiogram,
     write_audiogram,
 )
+from audiolab.hearing._wdrc import (
+    MultibandWdrc,
+    WdrcSettings,
+    ansi_time_constants_ms,
+    static_gain_db,
+)
 
 __all__ = [
     "Audiogram",
     "AudiogramLike",
     "EarAudiogram",
+    "MultibandWdrc",
     "STANDARD_AUDIOGRAMS",
+    "WdrcSettings",
+    "ansi_time_constants_ms",
     "load_audiogram",
     "read_audiogram",
+    "static_gain_db",
     "write_audiogram",
 ]
