@@ -25,6 +25,7 @@ __all__ = ["main", "COMMANDS"]
 COMMANDS: tuple[str, ...] = (
     "demo",
     "bench",
+    "fit",
 )
 
 EXIT_OK = 0
