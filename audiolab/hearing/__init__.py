@@ -9,6 +9,7 @@ from audiolab.hearing._audiogram import (
     read_audiogram,
     write_audiogram,
 )
+from audiolab.hearing._hearing_aid import HearingAid, fit_ear_settings, loudness_discomfort_db_hl
 from audiolab.hearing._prescription import RULE_SOURCES, RULES, prescribe
 from audiolab.hearing._sii import (
     NO_NOISE_SPECTRUM_LEVEL_DB_SPL,
@@ -33,6 +34,7 @@ __all__ = [
     "Audiogram",
     "AudiogramLike",
     "EarAudiogram",
+    "HearingAid",
     "MultibandWdrc",
     "NO_NOISE_SPECTRUM_LEVEL_DB_SPL",
     "RULES",
@@ -44,7 +46,9 @@ __all__ = [
     "WdrcSettings",
     "ansi_time_constants_ms",
     "band_spectrum_levels_db_spl",
+    "fit_ear_settings",
     "load_audiogram",
+    "loudness_discomfort_db_hl",
     "prescribe",
     "read_audiogram",
     "sii_bands",
