@@ -17,5 +17,6 @@
 #include "al_gammatone.h"
 #include "al_level.h"
 #include "al_wdrc.h"
+#include "al_chain.h"
 
 #endif

@@ -24,6 +24,8 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 # Order is the order shown by `audiolab --help`.
 COMMANDS: tuple[str, ...] = (
     "demo",
+    "process",
+    "simulate",
     "bench",
     "fit",
 )

@@ -1,4 +1,4 @@
-"""Hearing: audiograms, prescriptions, hearing aid, hearing-loss simulation, SII."""
+"""Hearing: audiograms, prescriptions, hearing aid, chains, hearing-loss simulation, SII, batch."""
 
 from audiolab.hearing._audiogram import (
     STANDARD_AUDIOGRAMS,
@@ -8,6 +8,17 @@ from audiolab.hearing._audiogram import (
     load_audiogram,
     read_audiogram,
     write_audiogram,
+)
+from audiolab.hearing._chain import (
+    Chain,
+    ChainSpec,
+    GainStage,
+    StageSpec,
+    build_chain,
+    load_chain,
+    register_stage,
+    stage_types,
+    write_chain,
 )
 from audiolab.hearing._hearing_aid import HearingAid, fit_ear_settings, loudness_discomfort_db_hl
 from audiolab.hearing._prescription import RULE_SOURCES, RULES, prescribe
@@ -31,31 +42,40 @@ from audiolab.hearing._wdrc import (
 )
 
 __all__ = [
+    "ansi_time_constants_ms",
     "Audiogram",
     "AudiogramLike",
+    "band_spectrum_levels_db_spl",
+    "build_chain",
+    "Chain",
+    "ChainSpec",
     "EarAudiogram",
+    "fit_ear_settings",
+    "GainStage",
     "HearingAid",
+    "load_audiogram",
+    "load_chain",
+    "loudness_discomfort_db_hl",
     "MultibandWdrc",
     "NO_NOISE_SPECTRUM_LEVEL_DB_SPL",
-    "RULES",
-    "RULE_SOURCES",
-    "SIIBands",
-    "SII_PROCEDURES",
-    "STANDARD_AUDIOGRAMS",
-    "VOCAL_EFFORTS",
-    "WdrcSettings",
-    "ansi_time_constants_ms",
-    "band_spectrum_levels_db_spl",
-    "fit_ear_settings",
-    "load_audiogram",
-    "loudness_discomfort_db_hl",
     "prescribe",
     "read_audiogram",
+    "register_stage",
+    "RULE_SOURCES",
+    "RULES",
     "sii_bands",
     "sii_from_signals",
+    "SII_PROCEDURES",
+    "SIIBands",
     "speech_band_levels_db_spl",
     "speech_intelligibility_index",
-    "static_gain_db",
+    "stage_types",
+    "StageSpec",
+    "STANDARD_AUDIOGRAMS",
     "standard_speech_spectrum_level_db_spl",
+    "static_gain_db",
+    "VOCAL_EFFORTS",
+    "WdrcSettings",
     "write_audiogram",
+    "write_chain",
 ]
