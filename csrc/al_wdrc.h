@@ -4,7 +4,8 @@
  * Per band: complex gammatone analysis -> band power averaged over a grid of `grid` samples ->
  * level in dB SPL smoothed on that grid with attack/release -> static gain curve (knee, ratio,
  * expansion, maximum gain) -> linear gain ramped linearly across the next grid interval ->
- * resynthesis (per-band delay, phase and weight) -> peak limiter at the MPO.
+ * resynthesis (per-band delay, phase and weight) -> limiter at the MPO on the modulus of the
+ * analytic output signal.
  * Bands run in groups of AL_WDRC_LANES vector lanes; per-band arrays are padded to
  * n_groups * AL_WDRC_LANES with zeros (padding lanes stay silent). */
 
@@ -34,7 +35,7 @@ typedef struct {
     const float *release_coef;   /* ... when it falls */
     /* limiter, per channel */
     const float *limit_pa;       /* (n_channels) peak output allowed (MPO sine peak) */
-    float limiter_release_coef;  /* per sample */
+    float limiter_release_coef;  /* per sample decay of the limiter's envelope */
     float power_scale;           /* 1 / (grid * 2 * p_ref^2): summed |z|^2 -> mean square re p_ref */
     float power_floor;           /* lowest mean square re p_ref (level floor) */
     /* state */
@@ -45,10 +46,10 @@ typedef struct {
     float *gain;                 /* current linear gain */
     float *gain_step;            /* per-sample increment towards gain_target */
     float *gain_target;          /* linear gain at the end of this grid step */
-    float *history;              /* (n_channels, n_groups, ring_len, LANES) weighted band output */
+    float *history;              /* (n_channels, n_groups, ring_len, 2, LANES) weighted complex band */
     int32_t *pos;                /* (n_channels) ring position of the next sample */
     int32_t *phase;              /* (n_channels) samples since the last grid point, 0..grid-1 */
-    float *limiter_env;          /* (n_channels) peak envelope of the output */
+    float *limiter_env;          /* (n_channels) envelope of the analytic output, Pa */
 } al_wdrc;
 
 /* x: planar (n_channels, n_frames) float32 Pa, processed in place; any n_frames >= 0. */

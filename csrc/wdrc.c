@@ -1,3 +1,4 @@
+#include <math.h>
 #include <string.h>
 
 #include "al_internal.h"
@@ -105,7 +106,7 @@ static void wdrc_group(const al_wdrc *s, int32_t c, int32_t g, const float *x, i
           s3i = v_load(st_im + 3 * L);
     al_v8 acc = v_load(s->power_acc + cb), gain = v_load(s->gain + cb);
     al_v8 step = v_load(s->gain_step + cb);
-    float *hist = s->history + ((int64_t)c * s->n_groups + g) * s->ring_len * L;
+    float *hist = s->history + ((int64_t)c * s->n_groups + g) * s->ring_len * 2 * L;
     const int32_t mask = s->ring_len - 1;
     int32_t phase = phase0;
     for (int64_t j = 0; j < len;) {
@@ -130,7 +131,11 @@ static void wdrc_group(const al_wdrc *s, int32_t c, int32_t g, const float *x, i
             s3r = tr; s3i = ti;
             /* |z|^2 of the analytic band signal: its envelope, free of the carrier's ripple. */
             acc += s3r * s3r + s3i * s3i;
-            v_store(hist + (int64_t)((pos + j) & mask) * L, (wr * s3r - wi * s3i) * gain);
+            /* Keep the whole complex band (weight * z * gain): the real parts sum to the
+             * output, the complex sum is its analytic signal, whose modulus the limiter uses. */
+            float *slot = hist + (int64_t)((pos + j) & mask) * 2 * L;
+            v_store(slot, (wr * s3r - wi * s3i) * gain);
+            v_store(slot + L, (wr * s3i + wi * s3r) * gain);
             gain += step;
         }
         if (phase == grid) {
@@ -190,23 +195,33 @@ al_status al_wdrc_process(al_wdrc *s, float *x, int32_t n_channels, int64_t n_fr
                 wdrc_group(s, c, g, xc + start, len, pos, phase);
             /* Resynthesis: each output sample sums the bands' delayed values in band order, so
              * the result does not depend on how the signal was split into blocks. */
-            float out[AL_WDRC_CHUNK];
-            for (int64_t j = 0; j < len; j++) out[j] = 0.0f;
+            float out_re[AL_WDRC_CHUNK], out_im[AL_WDRC_CHUNK];
+            for (int64_t j = 0; j < len; j++) out_re[j] = out_im[j] = 0.0f;
             for (int32_t b = 0; b < s->n_bands; b++) {
                 const float *h = s->history +
-                                 ((int64_t)c * s->n_groups + b / L) * s->ring_len * L + b % L;
+                                 ((int64_t)c * s->n_groups + b / L) * s->ring_len * 2 * L + b % L;
                 /* Split at the ring's end so that both runs are plain strided loads. */
                 const int64_t first = (pos - s->delay[b]) & mask;
                 const int64_t n1 = (len < s->ring_len - first) ? len : s->ring_len - first;
-                const float *h1 = h + first * L;
-                for (int64_t j = 0; j < n1; j++) out[j] += h1[j * L];
-                for (int64_t j = n1; j < len; j++) out[j] += h[(j - n1) * L];
+                const float *h1 = h + first * 2 * L;
+                for (int64_t j = 0; j < n1; j++) {
+                    out_re[j] += h1[j * 2 * L];
+                    out_im[j] += h1[j * 2 * L + L];
+                }
+                for (int64_t j = n1; j < len; j++) {
+                    out_re[j] += h[(j - n1) * 2 * L];
+                    out_im[j] += h[(j - n1) * 2 * L + L];
+                }
             }
-            /* Peak limiter without look-ahead: instant attack, so |y| never exceeds the limit. */
+            /* Limiter on the modulus of the analytic output: |y| <= |y + i H{y}|, so the output
+             * never exceeds the limit, and a steady tone is scaled, not clipped (no harmonics).
+             * Instant attack; release with a short time constant (the modulus has no carrier
+             * ripple to follow). */
             for (int64_t j = 0; j < len; j++) {
-                const float y = out[j], a = y < 0.0f ? -y : y, decayed = env * rel;
-                env = a > decayed ? a : decayed;
-                xc[start + j] = env > limit ? y * (limit / env) : y;
+                const float m = sqrtf(out_re[j] * out_re[j] + out_im[j] * out_im[j]);
+                const float decayed = env * rel;
+                env = m > decayed ? m : decayed;
+                xc[start + j] = env > limit ? out_re[j] * (limit / env) : out_re[j];
             }
             s->pos[c] = (int32_t)((pos + len) & mask);
             s->phase[c] = (int32_t)((phase + len) % s->grid);

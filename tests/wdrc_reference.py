@@ -67,15 +67,16 @@ def reference_wdrc(aid: MultibandWdrc, x: np.ndarray) -> np.ndarray:
             gain = target
             step = (new_target - gain) / grid
             target = new_target
-        r = (w[:, None] * z).real * g
-        y = np.zeros(n)
+        r = w[:, None] * z * g
+        ya = np.zeros(n, complex)
         for b in range(nb):
-            y[delays[b] :] += r[b, : n - delays[b]]
+            ya[delays[b] :] += r[b, : n - delays[b]]
+        y = ya.real.copy()
         limit = float(np.float32(aid.limit_pa(c)))
         env = 0.0
         for j in range(n):
-            a = abs(y[j])
-            env = max(a, env * rel)
+            # Limiter on the modulus of the analytic output (the complex band sum).
+            env = max(abs(ya[j]), env * rel)
             if env > limit:
                 y[j] *= limit / env
         out[c] = y

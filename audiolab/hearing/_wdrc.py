@@ -71,7 +71,7 @@ ATTACK_TOLERANCE_DB = 3.0  # ANSI S3.22: attack ends within 3 dB of the final ou
 RELEASE_TOLERANCE_DB = 4.0  # ... release within 4 dB
 LEVEL_FLOOR_DB_SPL = 0.0
 """Band levels below this are taken as this (silence does not drive the expansion to -inf)."""
-LIMITER_RELEASE_MS = 50.0
+LIMITER_RELEASE_MS = 2.0  # the analytic envelope is smooth: a short release does not distort
 GRID_MS = 1.0 / 3.0  # gain update interval: 16 samples at 48 kHz
 
 
@@ -412,7 +412,7 @@ class MultibandWdrc(Processor):
             "gain": gain0.copy(),
             "gain_step": np.zeros((n_channels, nl), np.float32),
             "gain_target": gain0,
-            "history": np.zeros((n_channels, ng, self._ring_len, LANES), np.float32),
+            "history": np.zeros((n_channels, ng, self._ring_len, 2, LANES), np.float32),
             "limiter_env": np.zeros(n_channels, np.float32),
         }
         ints = {"pos": np.zeros(n_channels, np.int32), "phase": np.zeros(n_channels, np.int32)}
