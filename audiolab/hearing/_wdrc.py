@@ -71,7 +71,7 @@ ATTACK_TOLERANCE_DB = 3.0  # ANSI S3.22: attack ends within 3 dB of the final ou
 RELEASE_TOLERANCE_DB = 4.0  # ... release within 4 dB
 LEVEL_FLOOR_DB_SPL = 0.0
 """Band levels below this are taken as this (silence does not drive the expansion to -inf)."""
-LIMITER_RELEASE_MS = 2.0  # the analytic envelope is smooth: a short release does not distort
+LIMITER_RELEASE_MS = 0.25  # faster than any gain change of the compressor: no dips after onsets
 GRID_MS = 1.0 / 3.0  # gain update interval: 16 samples at 48 kHz
 
 
