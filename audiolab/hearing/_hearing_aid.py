@@ -23,9 +23,8 @@ Compressive fitting (``compression="wdrc"``), per ear and per gammatone band k w
 5. MPO: LDL(mean threshold at 0.5, 1, 2, 4 kHz), limited to [100, 120] dB SPL.
 6. Band overlap: neighbouring gammatone bands overlap, so the band gains are corrected by the
    same fixed-point iteration Hohmann (2002) uses for the resynthesis weights, until the mean
-   power gain that all bands together realise over the one-third octave around every centre
-   frequency equals the target's (for steady 65 dB SPL speech; in linear mode at every
-   level).
+   power gain that all bands together realise over each band's cell of the ERB-number scale
+   equals the target's (for steady 65 dB SPL speech; in linear mode at every level).
 
 ``compression="linear"`` keeps steps 1, 5 and 6 only: frequency-shaped gain up to the MPO
 limiter, no compression, no expansion. The attack and release times are the ANSI S3.22 times;
@@ -41,7 +40,7 @@ from numpy.typing import ArrayLike
 
 from audiolab._errors import ConfigError, SignalError
 from audiolab._validate import check_choice, check_real
-from audiolab.dsp import erb_bandwidth_hz
+from audiolab.dsp import erb_bandwidth_hz, erb_number, erb_number_to_hz
 from audiolab.dsp._gammatone import real_part_responses
 from audiolab.dsp._processor import Processor
 from audiolab.hearing._audiogram import (
@@ -96,19 +95,21 @@ def loudness_discomfort_db_hl(threshold_db_hl: ArrayLike) -> np.ndarray:
 def _overlap_corrected_gain_db(
     mb: MultibandWdrc, target_db: Callable[[np.ndarray], np.ndarray]
 ) -> np.ndarray:
-    """Band gains (dB) whose sum realises the target in every band's one-third octave.
+    """Band gains (dB) whose sum realises the target's power in every band's frequency cell.
 
     Neighbouring bands overlap, and between centre frequencies the bank's response ripples
     (0.9 dB at 1 band/ERB, Hohmann 2002). The gains are found by the fixed-point iteration that
-    Hohmann (2002) uses for the resynthesis weights, here on the mean power response over the
-    one-third octave around each centre (what a noise measurement in that band sees).
+    Hohmann (2002) uses for the resynthesis weights, here on the mean power response over each
+    band's cell (what a noise measurement in a band sees).
     """
     d = mb.design
     fc = d.center_frequencies_hz
     phase = d.weights / np.abs(d.weights)
-    offsets = 2.0 ** np.linspace(-1 / 6, 1 / 6, 9)
-    f = (fc[:, None] * offsets[None, :]).reshape(-1)
-    f = np.minimum(f, 0.49 * mb.fs)
+    # Each band's own cell on the ERB-number scale (the cells tile the frequency axis, so the
+    # fit is well posed; a one-third octave spans one to three cells).
+    half = 0.5 / mb.filterbank.bands_per_erb
+    cells = erb_number(fc)[:, None] + np.linspace(-half, half, 9)[None, :]
+    f = np.minimum(erb_number_to_hz(cells).reshape(-1), 0.49 * mb.fs)
     # r[i, k]: band k's resynthesis path at frequency i (9 per band).
     r = real_part_responses(
         d.coefficients, d.normalization, phase, d.band_delays_samples, f, mb.fs

@@ -40,6 +40,7 @@ __all__ = [
     "measure_attack_release_ms",
     "measure_tone_output_db_spl",
     "verify_chain",
+    "verify_chain_file",
 ]
 
 ANSI_FREQUENCIES_HZ = np.array(
@@ -312,4 +313,55 @@ def verify_chain(
         thd_percent=thd,
         sii=sii,
         declared=dict(declared or {}),
+    )
+
+
+def _declared(aid: Any) -> dict[str, Any]:
+    """What a hearing-aid stage declares, in the report's terms (for its ``ear``)."""
+    s = aid.ear_settings[aid.ear]
+    fc = aid.center_frequencies_hz
+    k = int(np.argmin(np.abs(fc - AGC_FREQUENCY_HZ)))
+    levels = np.array(IO_LEVELS_DB_SPL)
+    return {
+        "audiogram": aid.audiogram.name,
+        "ear": aid.ear,
+        "rule": aid.rule,
+        "compression": aid.compression,
+        "attack_ms": aid.attack_ms,
+        "release_ms": aid.release_ms,
+        "mpo_db_spl": s.mpo_db_spl,
+        "ratio_at_2_khz": float(s.ratio[k]),
+        "io_output_db_spl": [float(v) for v in
+                             levels + aid.tone_gain_db(AGC_FREQUENCY_HZ, levels, side=aid.ear)],
+    }
+
+
+def verify_chain_file(path: Any) -> VerifyReport:
+    """Load a chain file and run :func:`verify_chain` on it (at its ``fs``, else 48 kHz).
+
+    Parameters
+    ----------
+    path : str or path-like or dict
+        A chain file, or its content (see :func:`audiolab.hearing.load_chain`).
+
+    Returns
+    -------
+    VerifyReport
+    """
+    from audiolab.hearing._chain import build_chain, load_chain
+    from audiolab.hearing._hearing_aid import HearingAid
+
+    spec = load_chain(path)
+    fs = spec.fs if spec.fs is not None else 48000.0
+    chain = build_chain(spec, fs=fs)
+    aids = [s for s in chain.stages if isinstance(s, HearingAid)]
+
+    def factory() -> Processor:
+        chain.reset()
+        return chain
+
+    return verify_chain(
+        factory, fs=fs, latency_samples=chain.latency_samples,
+        hearing_aid=aids[0] if aids else None,
+        declared=_declared(aids[0]) if aids else None,
     )
