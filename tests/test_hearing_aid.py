@@ -1,4 +1,4 @@
-"""HearingAid: compressive fitting, ANSI S3.22 times, I/O curve, linear NAL-R realisation, chains."""
+"""HearingAid: compressive fit, ANSI S3.22 times, I/O curve, linear NAL-R realisation, chains."""
 
 import math
 

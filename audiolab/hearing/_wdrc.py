@@ -297,8 +297,7 @@ class MultibandWdrc(Processor):
         *, fs: float = 48000.0, f_low_hz: float = 100.0, f_high_hz: float = 8000.0,
         bands_per_erb: float = 1.0,
     ) -> np.ndarray:
-        """Centre frequencies (Hz) of the bands a :class:`MultibandWdrc` with these
-        parameters has."""
+        """Centre frequencies (Hz) of the bands of a :class:`MultibandWdrc` built with these."""
         return design_gammatone(
             GammatoneConfig(fs=fs, f_low_hz=f_low_hz, f_high_hz=f_high_hz,
                             bands_per_erb=bands_per_erb)
@@ -346,7 +345,9 @@ class MultibandWdrc(Processor):
         return float(math.sqrt(2.0) * P_REF_PA * 10.0 ** (mpo / 20.0))
 
     # -- steady state of a pure tone -----------------------------------------------------------
-    def tone_gain_db(self, f_hz: ArrayLike, level_db_spl: ArrayLike, *, channel: int = 0) -> np.ndarray:
+    def tone_gain_db(
+        self, f_hz: ArrayLike, level_db_spl: ArrayLike, *, channel: int = 0
+    ) -> np.ndarray:
         """Steady-state gain (dB) for pure tones, exactly as the kernel settles to it.
 
         A tone of frequency f and level L gives band k the constant level L + 20 log10 |H_k(f)|
