@@ -413,7 +413,7 @@ class MultibandWdrc(Processor):
             "gain": gain0.copy(),
             "gain_step": np.zeros((n_channels, nl), np.float32),
             "gain_target": gain0,
-            "history": np.zeros((n_channels, ng, self._ring_len, 2, LANES), np.float32),
+            "input_ring": np.zeros((n_channels, self._ring_len), np.float32),
             "limiter_env": np.zeros(n_channels, np.float32),
         }
         ints = {"pos": np.zeros(n_channels, np.int32), "phase": np.zeros(n_channels, np.int32)}
