@@ -124,7 +124,9 @@ class OctaveFilterbankConfig:
     def __post_init__(self) -> None:
         check_real("fs", self.fs, low=8000, high=384000)
         if isinstance(self.fraction, bool) or self.fraction not in (1, 3):
-            raise ConfigError(f"fraction must be 1 (octave) or 3 (one-third octave), got {self.fraction!r}")
+            raise ConfigError(
+                f"fraction must be 1 (octave) or 3 (one-third octave), got {self.fraction!r}"
+            )
         check_real("f_low_hz", self.f_low_hz, low=_F_MIN_HZ, high=_F_MAX_HZ)
         if self.f_high_hz is not None:
             check_real("f_high_hz", self.f_high_hz, low=_F_MIN_HZ, high=_F_MAX_HZ)
@@ -187,7 +189,8 @@ def design_octave_bands(config: OctaveFilterbankConfig) -> np.ndarray:
         order, edge_db = ZERO_PHASE_ORDER, 10.0 * math.log10(2.0) / 2
     else:
         order, edge_db = CAUSAL_ORDER, 10.0 * math.log10(2.0)
-    return np.stack([_butter_band(fs, lo, hi, order, edge_db) for lo, hi in zip(f1, f2, strict=True)])
+    bands = [_butter_band(fs, lo, hi, order, edge_db) for lo, hi in zip(f1, f2, strict=True)]
+    return np.stack(bands)
 
 
 class _Bank:
@@ -280,17 +283,16 @@ class OctaveFilterbank(Processor):
         super().__init__()
         self.config = OctaveFilterbankConfig(
             fs=fs, fraction=fraction, f_low_hz=f_low_hz, f_high_hz=f_high_hz,
-            zero_phase=bool(zero_phase),
+            zero_phase=zero_phase,
         )
         self.fs = float(fs)
         self._index = self.config.band_indices()
-        self.sos = design_octave_bands(self.config)
-        self.sos.setflags(write=False)
-        self.n_bands, self.n_sections = int(self.sos.shape[0]), int(self.sos.shape[1])
+        self._sos = design_octave_bands(self.config)
+        self.n_bands, self.n_sections = int(self._sos.shape[0]), int(self._sos.shape[1])
         # Kernel layout (n_sections, 5, stride): b0 b1 b2 a1 a2 with bands in SIMD lanes; the
         # band count is padded with all-zero (silent) bands to a multiple of LANES.
         stride = -(-self.n_bands // LANES) * LANES
-        coef = self.sos[:, :, [0, 1, 2, 4, 5]] / self.sos[:, :, 3:4]
+        coef = self._sos[:, :, [0, 1, 2, 4, 5]] / self._sos[:, :, 3:4]
         self._coef = np.zeros((self.n_sections, 5, stride))
         self._coef[:, :, : self.n_bands] = coef.transpose(1, 2, 0)
         self._one = self._new_bank(1)
@@ -298,6 +300,14 @@ class OctaveFilterbank(Processor):
 
     def _new_bank(self, n_channels: int) -> _Bank:
         return _Bank(self._coef, self.n_bands, n_channels)
+
+    @property
+    def sos(self) -> np.ndarray:
+        """Second-order sections of the bands, (n_bands, n_sections, 6) float64 (a copy).
+
+        For a zero-phase bank these are one pass: the bank runs them forward then backward.
+        """
+        return self._sos.copy()
 
     @property
     def center_frequencies_hz(self) -> np.ndarray:
