@@ -9,6 +9,7 @@ from audiolab.hearing._audiogram import (
     read_audiogram,
     write_audiogram,
 )
+from audiolab.hearing._fitting import EarFitting, Fitting, fit_hearing_aid
 from audiolab.hearing._prescription import RULE_SOURCES, RULES, prescribe
 from audiolab.hearing._sii import (
     NO_NOISE_SPECTRUM_LEVEL_DB_SPL,
@@ -27,6 +28,8 @@ __all__ = [
     "Audiogram",
     "AudiogramLike",
     "EarAudiogram",
+    "EarFitting",
+    "Fitting",
     "NO_NOISE_SPECTRUM_LEVEL_DB_SPL",
     "RULES",
     "RULE_SOURCES",
@@ -35,6 +38,7 @@ __all__ = [
     "STANDARD_AUDIOGRAMS",
     "VOCAL_EFFORTS",
     "band_spectrum_levels_db_spl",
+    "fit_hearing_aid",
     "load_audiogram",
     "prescribe",
     "read_audiogram",
