@@ -25,6 +25,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 COMMANDS: tuple[str, ...] = (
     "demo",
     "bench",
+    "fit",
 )
 
 EXIT_OK = 0
