@@ -26,7 +26,7 @@ import scipy.signal
 
 from audiolab._ckernel import check, double_buffer, ffi, float_buffer, lib
 from audiolab._errors import ConfigError, SignalError
-from audiolab._validate import as_mono, check_real
+from audiolab._validate import as_mono, check_out, check_real
 from audiolab.calibration._units import P_REF_PA
 from audiolab.dsp._processor import Processor
 
@@ -382,17 +382,7 @@ class OctaveFilterbank(Processor):
             then backward from rest, as a whole signal.
         """
         xs = as_mono(x, name="x")
-        shape = (self.n_bands, xs.size)
-        if out is None:
-            out = np.empty(shape, np.float32)
-        elif not isinstance(out, np.ndarray) or out.dtype != np.float32:
-            raise TypeError(
-                f"out must be a float32 numpy array, got {getattr(out, 'dtype', type(out))}"
-            )
-        elif out.shape != shape:
-            raise SignalError(f"out must have shape {shape}, got {out.shape}")
-        elif not out.flags.c_contiguous or not out.flags.writeable:
-            raise SignalError("out must be a writable C-contiguous array")
+        out = check_out(out, (self.n_bands, xs.size), np.float32)
         if self.config.zero_phase:
             self._new_bank(1).analyze(0, xs, out)
             self._new_bank(1).filter_reversed(0, out)
