@@ -15,8 +15,10 @@ import numpy as np
 
 from audiolab._ckernel import check, ffi, float_buffer, lib
 from audiolab._validate import check_choice, check_int, check_real
-from audiolab.calibration._units import P_REF_PA
 from audiolab.dsp._processor import Processor
+
+# The dB SPL reference, 20 uPa (also audiolab.calibration.P_REF_PA, a layer above dsp).
+P_REF_PA = 20e-6
 
 __all__ = ["TIME_CONSTANTS_S", "LevelMeter", "LevelMeterConfig"]
 
@@ -76,8 +78,9 @@ class LevelMeter(Processor):
     -----
     ``process(block)`` returns the level after each sample, in dB, with the shape of the block
     (float32; ``-inf`` while the mean square is zero, e.g. before any sound). The meter starts
-    at rest (mean square 0), as a meter switched on in silence. ``current_level_db()`` gives
-    the level now, per channel, in float64.
+    at rest (mean square 0), as a meter switched on in silence. Samples smaller than the
+    smallest normal float32 (1.2e-38) count as 0 (the kernel flushes denormals).
+    ``current_level_db()`` gives the level now, per channel, in float64.
 
     Examples
     --------

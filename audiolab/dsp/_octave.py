@@ -27,7 +27,7 @@ import scipy.signal
 from audiolab._ckernel import check, double_buffer, ffi, float_buffer, lib
 from audiolab._errors import ConfigError, SignalError
 from audiolab._validate import as_mono, check_out, check_real
-from audiolab.calibration._units import P_REF_PA
+from audiolab.dsp._level import P_REF_PA
 from audiolab.dsp._processor import Processor
 
 __all__ = [
