@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 from audiolab import ConfigError, SignalError, SignalTypeError
 from audiolab.dsp import OctaveFilterbank
 
-G = 10.0 ** (3.0 / 10.0)  # IEC 61260-1:2014 Eq. (2), base-10 octave ratio
+G = 10.0 ** (3.0 / 10.0)  # IEC 61260-1:2014 base-10 octave ratio (REFERENCE.md)
 
 # IEC 61260-1:2014 Table 1, class 1: acceptance limits on the relative attenuation (dB) of an
 # octave filter (b = 1) at normalised frequency Omega = f / f_m = G^e, e = 0, 1/8, 1/4, 3/8,
@@ -28,7 +28,7 @@ MAX_DB = np.array([0.4, 0.5, 0.7, 1.4, 5.3, np.inf, np.inf, np.inf, np.inf])
 
 
 def breakpoints(b):
-    """Breakpoints Omega_b >= 1 of a 1/b-octave filter (IEC 61260-1:2014, 5.10):
+    """Breakpoints Omega_b >= 1 of a 1/b-octave filter (IEC 61260-1:2014, via REFERENCE.md):
     Omega_b = 1 + (G^(1/(2b)) - 1) / (G^(1/2) - 1) * (Omega - 1); below 1 by reciprocity."""
     k = (G ** (1 / (2 * b)) - 1) / (G**0.5 - 1)
     return 1 + k * (G**BREAK_EXP - 1)
@@ -118,7 +118,7 @@ def test_band_edges_are_3_db_down(fs, fraction, zero_phase):
 
 def test_mid_band_frequencies_are_base_10_and_nominal_labels_follow_the_standard():
     fb = OctaveFilterbank(fs=48000, fraction=3, f_low_hz=25, f_high_hz=20000)
-    # IEC 61260-1:2014 Annex E, nominal one-third-octave mid-band frequencies 25 Hz .. 20 kHz.
+    # The nominal one-third-octave mid-band frequencies 25 Hz .. 20 kHz of IEC 61260-1:2014.
     nominal = [25, 31.5, 40, 50, 63, 80, 100, 125, 160, 200, 250, 315, 400, 500, 630, 800,
                1000, 1250, 1600, 2000, 2500, 3150, 4000, 5000, 6300, 8000, 10000, 12500,
                16000, 20000]
@@ -267,6 +267,7 @@ def test_zero_phase_refuses_streaming():
     [
         ({"fraction": 2}, "fraction"),
         ({"fraction": True}, "fraction"),
+        ({"fraction": 3.0}, "fraction"),
         ({"f_low_hz": 5}, "f_low_hz"),
         ({"f_low_hz": 1000, "f_high_hz": 500}, "f_high_hz"),
         ({"f_high_hz": 25000}, "f_high_hz"),

@@ -1,6 +1,6 @@
 """Octave and one-third-octave filterbanks meeting IEC 61260-1:2014 class 1.
 
-Mid-band frequencies are the base-10 ones of IEC 61260-1:2014 (5.2-5.4): octave ratio
+Mid-band frequencies are the base-10 ones of IEC 61260-1:2014: octave ratio
 G = 10^(3/10), exact mid-band frequency f_m = 1000 G^(x/b) Hz for odd b, band edges
 f_m G^(+-1/(2b)). Each band is a Butterworth band-pass designed by the bilinear transform with
 its edges pre-warped, so its -3 dB points fall exactly on the band edges. The cascades run in
@@ -26,7 +26,7 @@ import scipy.signal
 
 from audiolab._ckernel import check, double_buffer, ffi, float_buffer, lib
 from audiolab._errors import ConfigError, SignalError
-from audiolab._validate import as_mono, check_out, check_real
+from audiolab._validate import as_mono, check_int, check_out, check_real
 from audiolab.dsp._level import P_REF_PA
 from audiolab.dsp._processor import Processor
 
@@ -48,7 +48,7 @@ CHUNK = 64  # must equal AL_SOSBANK_CHUNK in csrc/al_sosbank.h
 LANES = 8  # must equal AL_SOSBANK_LANES
 _F_MIN_HZ = 10.0
 _F_MAX_HZ = 20000.0
-# The R10 series of preferred numbers: nominal mid-band frequencies (IEC 61260-1:2014 Annex E).
+# The R10 series of preferred numbers: the nominal mid-band frequencies of IEC 61260-1:2014.
 _R10 = (1.0, 1.25, 1.6, 2.0, 2.5, 3.15, 4.0, 5.0, 6.3, 8.0)
 
 
@@ -78,7 +78,7 @@ def mid_band_frequencies_hz(fraction: int, index: Any) -> np.ndarray:
     Returns
     -------
     ndarray of float64
-        Eq. (1) of IEC 61260-1:2014 for odd b.
+        The exact mid-band frequencies of IEC 61260-1:2014 (base 10, odd b).
     """
     return 1000.0 * OCTAVE_RATIO ** (np.asarray(index, float) / fraction)
 
@@ -109,7 +109,7 @@ class OctaveFilterbankConfig:
         1 for octave bands, 3 for one-third-octave bands.
     f_low_hz, f_high_hz : float
         The bands whose mid-band frequency (exact or nominal) lies in [f_low_hz, f_high_hz],
-        with ``10 <= f_low_hz < f_high_hz <= 20000``. ``f_high_hz=None`` takes every band up
+        with ``10 <= f_low_hz <= f_high_hz <= 20000``. ``f_high_hz=None`` takes every band up
         to 20 kHz whose upper band edge lies below fs / 2.
     zero_phase : bool
         False: causal filters, streaming. True: forward-backward filtering of whole signals.
@@ -123,7 +123,7 @@ class OctaveFilterbankConfig:
 
     def __post_init__(self) -> None:
         check_real("fs", self.fs, low=8000, high=384000)
-        if isinstance(self.fraction, bool) or self.fraction not in (1, 3):
+        if check_int("fraction", self.fraction, low=1, high=3) not in (1, 3):
             raise ConfigError(
                 f"fraction must be 1 (octave) or 3 (one-third octave), got {self.fraction!r}"
             )
