@@ -1,3 +1,25 @@
-"""audiolab.hearing (filled in by its issue)."""
+"""audiolab.hearing: audiograms, prescriptions, hearing aid, simulators, speech material."""
 
-__all__: list[str] = []
+from audiolab.hearing._speech_material import (
+    BUNDLED_SPEECH_DIR,
+    MATRIX_WORD_CLASSES,
+    MatrixSentence,
+    SpeechCorpus,
+    SpeechItem,
+    load_speech_corpus,
+    matrix_sentence,
+    speech_ltass,
+    speech_shaped_noise,
+)
+
+__all__ = [
+    "BUNDLED_SPEECH_DIR",
+    "MATRIX_WORD_CLASSES",
+    "MatrixSentence",
+    "SpeechCorpus",
+    "SpeechItem",
+    "load_speech_corpus",
+    "matrix_sentence",
+    "speech_ltass",
+    "speech_shaped_noise",
+]
