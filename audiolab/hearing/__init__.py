@@ -1,5 +1,13 @@
 """audiolab.hearing: audiograms, prescriptions, hearing aid, simulators, speech material."""
 
+from audiolab.hearing._ci import (
+    CIConfig,
+    CIDesign,
+    CochlearImplantSimulator,
+    design_ci,
+    greenwood_frequency_hz,
+    greenwood_place,
+)
 from audiolab.hearing._speech_material import (
     BUNDLED_SPEECH_DIR,
     MATRIX_WORD_CLASSES,
@@ -14,6 +22,12 @@ from audiolab.hearing._speech_material import (
 
 __all__ = [
     "BUNDLED_SPEECH_DIR",
+    "CIConfig",
+    "CIDesign",
+    "CochlearImplantSimulator",
+    "design_ci",
+    "greenwood_frequency_hz",
+    "greenwood_place",
     "MATRIX_WORD_CLASSES",
     "MatrixSentence",
     "SpeechCorpus",
