@@ -1,8 +1,9 @@
 /* Cochlear-implant simulation: a noise- or sine-carrier channel vocoder (Shannon et al. 1995).
  * Filters, carrier frequencies and the channel-interaction matrix are designed in Python
- * (audiolab/hearing/_ci.py); the per-sample work runs here. */
+ * (audiolab/hearing/_ci.py); the per-sample work runs here, vectorised across bands, so every
+ * per-band array has the band index innermost. */
 
-enum { AL_CI_CHUNK = 128, AL_CI_MAX_BANDS = 64, AL_CI_NOISE = 0, AL_CI_SINE = 1 };
+enum { AL_CI_MAX_BANDS = 64, AL_CI_NOISE = 0, AL_CI_SINE = 1 };
 
 typedef struct {
     int32_t n_channels;            /* signal channels the state was allocated for */
@@ -14,17 +15,17 @@ typedef struct {
     uint64_t seed;                 /* noise carriers: key of the counter-based generator */
     int64_t position;              /* frames processed since rest: the noise/phase counter */
     double envelope_gain;          /* rectified-mean to RMS factor */
-    const double *analysis_sos;    /* (n_bands, n_analysis_sections, 6), a0 == 1 */
-    const double *envelope_sos;    /* (n_envelope_sections, 6) */
-    const double *synthesis_sos;   /* (n_bands, n_synthesis_sections, 6); unused for sine */
+    const double *analysis_coef;   /* (n_analysis_sections, 5, n_bands): b0 b1 b2 a1 a2, a0 = 1 */
+    const double *envelope_sos;    /* (n_envelope_sections, 6): b0 b1 b2 a0 a1 a2, a0 = 1 */
+    const double *synthesis_coef;  /* (n_synthesis_sections, 5, n_bands); unused for sine */
     const double *carrier_gain;    /* (n_bands) makes each carrier's band power 1 */
-    const double *spread;          /* (n_bands, n_bands) envelope mixing, or NULL for none */
-    const double *rotation;        /* (n_bands, 2) cos, sin of the sine carrier's phase step */
-    double *analysis_state;        /* (n_channels, n_bands, n_analysis_sections, 2) */
-    double *envelope_state;        /* (n_channels, n_bands, n_envelope_sections, 2) */
-    double *synthesis_state;       /* (n_channels, n_bands, n_synthesis_sections, 2) */
-    double *oscillator;            /* (n_channels, n_bands, 2) cos, sin of the carrier phase */
-    double *scratch;               /* (2 * n_bands + 1, AL_CI_CHUNK) work space */
+    const double *spread;          /* (n_bands, n_bands): [j, i] weight of envelope j on
+                                    * electrode i; NULL for independent channels */
+    const double *rotation;        /* (2, n_bands) cos, sin of the sine carrier's phase step */
+    double *analysis_state;        /* (n_channels, n_analysis_sections, 2, n_bands) */
+    double *envelope_state;        /* (n_channels, n_envelope_sections, 2, n_bands) */
+    double *synthesis_state;       /* (n_channels, n_synthesis_sections, 2, n_bands) */
+    double *oscillator;            /* (n_channels, 2, n_bands) cos, sin of the carrier phase */
 } al_ci;
 
 /* x: planar (n_channels, n_frames) float32 sound pressure, vocoded in place; n_frames >= 0.

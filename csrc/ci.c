@@ -3,7 +3,8 @@
  * mixing of envelopes across bands (current spread), then envelope x carrier, summed.
  * Noise carriers come from a counter-based generator keyed by (seed, channel, band) and indexed
  * by the absolute sample number, so the output does not depend on how the signal is split
- * into blocks, nor on which process runs it. */
+ * into blocks, nor on which process runs it. The recursions run sample by sample with the
+ * bands in the inner loop: the bands are independent, so that loop vectorises. */
 #include <math.h>
 
 #include "al_internal.h"
@@ -28,34 +29,54 @@ static inline uint64_t al_ci_stream_key(uint64_t seed, int32_t channel, int32_t 
 static inline double al_ci_noise(uint64_t key, uint64_t index)
 {
     const uint64_t h = al_ci_mix(key + index * 0x9e3779b97f4a7c15ULL);
-    return (((double)(h >> 40) + 0.5) * (1.0 / 16777216.0) - 0.5) * 3.4641016151377544;
+    return (((double)(int32_t)(h >> 40) + 0.5) * (1.0 / 16777216.0) - 0.5) * 3.4641016151377544;
 }
 
-/* Cascade of biquads (transposed direct form II, as csrc/sos.c) over v[0..m), in place. */
-static void al_ci_sos(const double *sos, double *state, int32_t n_sections, double *v, int32_t m)
+/* One sample through per-band biquad cascades (transposed direct form II, as csrc/sos.c):
+ * coef (n_sections, 5, nb), state (n_sections, 2, nb), v (nb) in place. */
+static inline void al_ci_sections(const double *restrict coef, double *restrict state,
+                                  int32_t n_sections, int32_t nb, double *restrict v)
+{
+    for (int32_t k = 0; k < n_sections; k++) {
+        const double *b0 = coef + (int64_t)k * 5 * nb, *b1 = b0 + nb, *b2 = b1 + nb,
+                     *a1 = b2 + nb, *a2 = a1 + nb;
+        double *z0 = state + (int64_t)k * 2 * nb, *z1 = z0 + nb;
+#pragma GCC ivdep
+        for (int32_t b = 0; b < nb; b++) {
+            const double in = v[b];
+            const double out = b0[b] * in + z0[b];
+            z0[b] = b1[b] * in - a1[b] * out + z1[b];
+            z1[b] = b2[b] * in - a2[b] * out;
+            v[b] = out;
+        }
+    }
+}
+
+/* The same with one coefficient set for every band (the envelope low-pass). */
+static inline void al_ci_shared_sections(const double *restrict sos, double *restrict state,
+                                         int32_t n_sections, int32_t nb, double *restrict v)
 {
     for (int32_t k = 0; k < n_sections; k++) {
         const double *q = sos + 6 * k;
         const double b0 = q[0], b1 = q[1], b2 = q[2], a1 = q[4], a2 = q[5];
-        double z0 = state[2 * k], z1 = state[2 * k + 1];
-        for (int32_t n = 0; n < m; n++) {
-            const double in = v[n];
-            const double out = b0 * in + z0;
-            z0 = b1 * in - a1 * out + z1;
-            z1 = b2 * in - a2 * out;
-            v[n] = out;
+        double *z0 = state + (int64_t)k * 2 * nb, *z1 = z0 + nb;
+#pragma GCC ivdep
+        for (int32_t b = 0; b < nb; b++) {
+            const double in = v[b];
+            const double out = b0 * in + z0[b];
+            z0[b] = b1 * in - a1 * out + z1[b];
+            z1[b] = b2 * in - a2 * out;
+            v[b] = out;
         }
-        state[2 * k] = z0;
-        state[2 * k + 1] = z1;
     }
 }
 
-static int al_ci_valid(const al_ci *s)
+static al_status al_ci_valid(const al_ci *s)
 {
-    if (!s->analysis_sos || !s->envelope_sos || !s->carrier_gain || !s->rotation ||
-        !s->analysis_state || !s->envelope_state || !s->oscillator || !s->scratch)
+    if (!s->analysis_coef || !s->envelope_sos || !s->carrier_gain || !s->rotation ||
+        !s->analysis_state || !s->envelope_state || !s->oscillator)
         return AL_ERR_NULL;
-    if (s->carrier == AL_CI_NOISE && (!s->synthesis_sos || !s->synthesis_state))
+    if (s->carrier == AL_CI_NOISE && (!s->synthesis_coef || !s->synthesis_state))
         return AL_ERR_NULL;
     if (s->n_bands < 1 || s->n_bands > AL_CI_MAX_BANDS || s->n_analysis_sections < 1 ||
         s->n_envelope_sections < 1 ||
@@ -65,104 +86,94 @@ static int al_ci_valid(const al_ci *s)
     return AL_OK;
 }
 
-/* Envelopes of every band of one chunk of one channel into env (n_bands, AL_CI_CHUNK). */
-static void al_ci_envelopes(al_ci *s, int32_t c, const float *xc, int32_t m, double *env)
+/* Keep the sine rotators on the unit circle. Done at absolute sample numbers, so that the
+ * result does not depend on block boundaries. */
+static inline void al_ci_renormalise(double *restrict co, double *restrict si, int32_t nb)
 {
-    const int32_t nb = s->n_bands, na = s->n_analysis_sections, ne = s->n_envelope_sections;
     for (int32_t b = 0; b < nb; b++) {
-        double *e = env + (int64_t)b * AL_CI_CHUNK;
-        for (int32_t n = 0; n < m; n++) e[n] = isfinite(xc[n]) ? (double)xc[n] : 0.0;
-        al_ci_sos(s->analysis_sos + (int64_t)b * na * 6,
-                  s->analysis_state + ((int64_t)c * nb + b) * na * 2, na, e, m);
-        for (int32_t n = 0; n < m; n++) e[n] = fabs(e[n]);
-        al_ci_sos(s->envelope_sos, s->envelope_state + ((int64_t)c * nb + b) * ne * 2, ne, e, m);
+        const double r = 1.5 - 0.5 * (co[b] * co[b] + si[b] * si[b]);
+        co[b] *= r;
+        si[b] *= r;
+    }
+}
+
+/* Sum of v[0..nb) in four interleaved partial sums: a serial sum would wait out the adder's
+ * latency at every band. The order is fixed, so results are reproducible. */
+static inline double al_ci_sum(const double *v, int32_t nb)
+{
+    double p[4] = {0.0, 0.0, 0.0, 0.0};
+    int32_t b = 0;
+    for (; b + 4 <= nb; b += 4)
+        for (int k = 0; k < 4; k++) p[k] += v[b + k];
+    for (int k = 0; b < nb; b++, k++) p[k] += v[b];
+    return (p[0] + p[1]) + (p[2] + p[3]);
+}
+
+static void al_ci_channel(al_ci *s, int32_t c, float *xc, int64_t n_frames)
+{
+    const int32_t nb = s->n_bands, na = s->n_analysis_sections, ne = s->n_envelope_sections,
+                  ns = s->n_synthesis_sections;
+    double *ast = s->analysis_state + (int64_t)c * na * 2 * nb;
+    double *est = s->envelope_state + (int64_t)c * ne * 2 * nb;
+    double *co = s->oscillator + (int64_t)c * 2 * nb, *si = co + nb;
+    const double *cr = s->rotation, *sr = s->rotation + nb, *gain = s->carrier_gain;
+    const double eg = s->envelope_gain;
+    const int noise = s->carrier == AL_CI_NOISE;
+    double *sst = noise ? s->synthesis_state + (int64_t)c * ns * 2 * nb : NULL;
+    double v[AL_CI_MAX_BANDS], env[AL_CI_MAX_BANDS], mixed[AL_CI_MAX_BANDS];
+    uint64_t key[AL_CI_MAX_BANDS];
+    for (int32_t b = 0; b < nb; b++) key[b] = al_ci_stream_key(s->seed, c, b);
+
+    for (int64_t n = 0; n < n_frames; n++) {
+        const uint64_t index = (uint64_t)(s->position + n);
+        const double in = isfinite(xc[n]) ? (double)xc[n] : 0.0;
+        for (int32_t b = 0; b < nb; b++) v[b] = in;
+        al_ci_sections(s->analysis_coef, ast, na, nb, v);
+        for (int32_t b = 0; b < nb; b++) v[b] = fabs(v[b]);
+        al_ci_shared_sections(s->envelope_sos, est, ne, nb, v);
         /* The low-passed rectified signal can dip below zero after a sharp offset. */
-        for (int32_t n = 0; n < m; n++) e[n] = e[n] > 0.0 ? e[n] * s->envelope_gain : 0.0;
-    }
-}
-
-/* Current spread: out row i = sum_j spread[i, j] * env row j. */
-static void al_ci_spread(const al_ci *s, const double *env, double *out, int32_t m)
-{
-    const int32_t nb = s->n_bands;
-    for (int32_t i = 0; i < nb; i++) {
-        double *o = out + (int64_t)i * AL_CI_CHUNK;
-        for (int32_t n = 0; n < m; n++) o[n] = 0.0;
-        for (int32_t j = 0; j < nb; j++) {
-            const double w = s->spread[(int64_t)i * nb + j];
-            const double *e = env + (int64_t)j * AL_CI_CHUNK;
-            if (w != 0.0)
-                for (int32_t n = 0; n < m; n++) o[n] += w * e[n];
+        for (int32_t b = 0; b < nb; b++) env[b] = v[b] > 0.0 ? v[b] * eg : 0.0;
+        const double *e = env;
+        if (s->spread) {
+            /* Current spread: electrode i carries sum_j spread[j, i] * envelope j, summed over
+             * j in order; the loop over i vectorises. */
+            for (int32_t i = 0; i < nb; i++) mixed[i] = 0.0;
+            for (int32_t j = 0; j < nb; j++) {
+                const double *w = s->spread + (int64_t)j * nb;
+                const double ej = env[j];
+#pragma GCC ivdep
+                for (int32_t i = 0; i < nb; i++) mixed[i] += w[i] * ej;
+            }
+            e = mixed;
         }
-    }
-}
-
-/* Add band b's modulated carrier for one chunk to acc. work may alias e. */
-static void al_ci_carrier(al_ci *s, int32_t c, int32_t b, const double *e, double *work,
-                          uint64_t first, int32_t m, double *acc)
-{
-    const int32_t nb = s->n_bands, ns = s->n_synthesis_sections;
-    const double g = s->carrier_gain[b];
-    if (s->carrier == AL_CI_NOISE) {
-        /* Modulate white noise, then band-limit it with the synthesis filter (Shannon 1995). */
-        const uint64_t key = al_ci_stream_key(s->seed, c, b);
-        for (int32_t n = 0; n < m; n++) work[n] = e[n] * al_ci_noise(key, first + (uint64_t)n);
-        al_ci_sos(s->synthesis_sos + (int64_t)b * ns * 6,
-                  s->synthesis_state + ((int64_t)c * nb + b) * ns * 2, ns, work, m);
-        for (int32_t n = 0; n < m; n++) acc[n] += g * work[n];
-        return;
-    }
-    double *osc = s->oscillator + ((int64_t)c * nb + b) * 2;
-    const double cr = s->rotation[2 * b], sr = s->rotation[2 * b + 1];
-    double co = osc[0], si = osc[1];
-    for (int32_t n = 0; n < m; n++) {
-        acc[n] += g * e[n] * si;
-        const double t = co * cr - si * sr;
-        si = si * cr + co * sr;
-        co = t;
-        /* Keep the rotator on the unit circle; at absolute sample numbers, so that the result
-         * does not depend on block boundaries. */
-        if (((first + (uint64_t)n + 1u) & 4095u) == 0) {
-            const double r = 1.5 - 0.5 * (co * co + si * si);
-            co *= r;
-            si *= r;
+        if (noise) {
+            /* Modulate white noise, then band-limit it with the synthesis filter (Shannon 1995). */
+            for (int32_t b = 0; b < nb; b++) v[b] = e[b] * al_ci_noise(key[b], index);
+            al_ci_sections(s->synthesis_coef, sst, ns, nb, v);
+            for (int32_t b = 0; b < nb; b++) v[b] *= gain[b];
+        } else {
+            for (int32_t b = 0; b < nb; b++) v[b] = gain[b] * e[b] * si[b];
+#pragma GCC ivdep
+            for (int32_t b = 0; b < nb; b++) {
+                const double t = co[b] * cr[b] - si[b] * sr[b];
+                si[b] = si[b] * cr[b] + co[b] * sr[b];
+                co[b] = t;
+            }
+            if (((index + 1u) & 4095u) == 0) al_ci_renormalise(co, si, nb);
         }
+        xc[n] = (float)al_ci_sum(v, nb);
     }
-    osc[0] = co;
-    osc[1] = si;
 }
 
 al_status al_ci_process(al_ci *s, float *x, int32_t n_channels, int64_t n_frames)
 {
     if (!s || (!x && n_frames > 0)) return AL_ERR_NULL;
-    const int status = al_ci_valid(s);
-    if (status != AL_OK) return (al_status)status;
+    const al_status status = al_ci_valid(s);
+    if (status != AL_OK) return status;
     if (n_frames < 0) return AL_ERR_SIZE;
     if (n_channels < 1 || n_channels != s->n_channels) return AL_ERR_STATE;
-    const int32_t nb = s->n_bands;
-    double *env = s->scratch;
-    double *mixed = s->scratch + (int64_t)nb * AL_CI_CHUNK;
-    double *acc = s->scratch + (int64_t)2 * nb * AL_CI_CHUNK;
     al_fpmode fp = al_fp_enter();
-    for (int32_t c = 0; c < n_channels; c++) {
-        float *xc = x + (int64_t)c * n_frames;
-        for (int64_t start = 0; start < n_frames; start += AL_CI_CHUNK) {
-            const int32_t m = (int32_t)(n_frames - start < AL_CI_CHUNK ? n_frames - start
-                                                                       : AL_CI_CHUNK);
-            const uint64_t first = (uint64_t)(s->position + start);
-            al_ci_envelopes(s, c, xc + start, m, env);
-            const double *use = env;
-            if (s->spread) {
-                al_ci_spread(s, env, mixed, m);
-                use = mixed;
-            }
-            for (int32_t n = 0; n < m; n++) acc[n] = 0.0;
-            for (int32_t b = 0; b < nb; b++)
-                al_ci_carrier(s, c, b, use + (int64_t)b * AL_CI_CHUNK,
-                              env + (int64_t)b * AL_CI_CHUNK, first, m, acc);
-            for (int32_t n = 0; n < m; n++) xc[start + n] = (float)acc[n];
-        }
-    }
+    for (int32_t c = 0; c < n_channels; c++) al_ci_channel(s, c, x + (int64_t)c * n_frames, n_frames);
     s->position += n_frames;
     al_fp_leave(fp);
     return AL_OK;

@@ -46,7 +46,7 @@ GREENWOOD_K = 0.88
 
 CARRIERS = ("noise", "sine")
 MAX_BANDS = 22  # the most electrodes of a clinical array (Cochlear's 22)
-CHUNK = 128  # must equal AL_CI_CHUNK in csrc/al_ci.h
+LANES = 8  # bands are padded to a multiple of this for the C kernel's vector loops
 ANALYSIS_ORDER = 3  # Butterworth band-pass of order 2 x 3 = 6 (18 dB/octave per side)
 ENVELOPE_ORDER = 2  # Butterworth low-pass, 12 dB/octave
 # Mean of |A sin| is 2 A / pi, its RMS A / sqrt(2): the factor turns the rectified mean into the
@@ -260,6 +260,11 @@ def design_ci(config: CIConfig) -> CIDesign:
     )
 
 
+def _band_inner(sos: np.ndarray) -> np.ndarray:
+    """(n_bands, n_sections, 6) scipy sections -> (n_sections, 5, n_bands) b0 b1 b2 a1 a2."""
+    return np.ascontiguousarray(sos[:, :, [0, 1, 2, 4, 5]].transpose(1, 2, 0))
+
+
 class CochlearImplantSimulator(Processor):
     """Channel vocoder simulating what a cochlear-implant user hears (Shannon et al. 1995).
 
@@ -344,36 +349,46 @@ class CochlearImplantSimulator(Processor):
     def _new_state(self, n_channels: int) -> tuple[Any, list[Any]]:
         d = self.design
         nb = self.config.n_bands
-        noise = self.config.carrier == "noise"
+        # The C loops run over bands with SIMD: pad to whole 8-double vectors with silent bands
+        # (zero coefficients, gain and spread weights) appended after the real ones, so the
+        # real bands keep their noise streams.
+        lanes = -(-nb // LANES) * LANES
+        na, ns, ne = d.analysis_sos.shape[1], d.synthesis_sos.shape[1], d.envelope_sos.shape[0]
+
+        def pad(a: np.ndarray, axis: int, fill: float = 0.0) -> np.ndarray:
+            widths = [(0, 0)] * a.ndim
+            widths[axis] = (0, lanes - nb)
+            return np.ascontiguousarray(np.pad(a, widths, constant_values=fill))
+
         arrays = {
-            "analysis_sos": d.analysis_sos,
+            "analysis_coef": pad(_band_inner(d.analysis_sos), 2),
             "envelope_sos": d.envelope_sos,
-            "synthesis_sos": d.synthesis_sos,
-            "carrier_gain": np.ascontiguousarray(d.carrier_gain),
-            "rotation": d.rotation,
-            "analysis_state": np.zeros((n_channels, nb, d.analysis_sos.shape[1], 2)),
-            "envelope_state": np.zeros((n_channels, nb, d.envelope_sos.shape[0], 2)),
-            "synthesis_state": np.zeros((n_channels, nb, d.synthesis_sos.shape[1], 2)),
-            "oscillator": np.tile(np.array([1.0, 0.0]), (n_channels, nb, 1)),
-            "scratch": np.zeros((2 * nb + 1, CHUNK)),
+            "synthesis_coef": pad(_band_inner(d.synthesis_sos), 2),
+            "carrier_gain": pad(d.carrier_gain, 0),
+            "rotation": np.stack([pad(d.rotation[:, 0], 0, 1.0), pad(d.rotation[:, 1], 0)]),
+            "analysis_state": np.zeros((n_channels, na, 2, lanes)),
+            "envelope_state": np.zeros((n_channels, ne, 2, lanes)),
+            "synthesis_state": np.zeros((n_channels, ns, 2, lanes)),
+            "oscillator": np.ascontiguousarray(
+                np.broadcast_to(np.array([1.0, 0.0])[None, :, None], (n_channels, 2, lanes))),
         }
         if d.spread is not None:
-            arrays["spread"] = np.ascontiguousarray(d.spread)
+            # C reads [source, electrode].
+            arrays["spread"] = pad(pad(d.spread.T, 0), 1)
         c = ffi.new("al_ci *")
         c.n_channels = n_channels
-        c.n_bands = nb
-        c.carrier = lib.AL_CI_NOISE if noise else lib.AL_CI_SINE
-        c.n_analysis_sections = d.analysis_sos.shape[1]
-        c.n_envelope_sections = d.envelope_sos.shape[0]
-        c.n_synthesis_sections = d.synthesis_sos.shape[1]
+        c.n_bands = lanes
+        c.carrier = lib.AL_CI_NOISE if self.config.carrier == "noise" else lib.AL_CI_SINE
+        c.n_analysis_sections = na
+        c.n_envelope_sections = ne
+        c.n_synthesis_sections = ns
         c.seed = self.config.seed
         c.position = 0
         c.envelope_gain = ENVELOPE_GAIN
         # C holds pointers into these arrays: keep them (and their cffi views) with the struct.
         keep: list[Any] = [arrays]
         for name, arr in arrays.items():
-            ptr = double_buffer(arr, name, writable=name.endswith(("_state", "oscillator",
-                                                                   "scratch")))
+            ptr = double_buffer(arr, name, writable=name.endswith(("_state", "oscillator")))
             keep.append(ptr)
             setattr(c, name, ptr)
         return c, keep
