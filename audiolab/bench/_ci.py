@@ -45,7 +45,7 @@ def cases(quick: bool) -> list[BenchCase]:
     x = (0.1 * np.random.default_rng(0).standard_normal((2, int(seconds * FS)))).astype(
         np.float32)
     out = []
-    settings = [
+    settings: list[tuple[str, dict[str, Any]]] = [
         ("8-channel noise vocoder", {"n_bands": 8, "carrier": "noise"}),
         ("22-channel sine vocoder, current spread 2 dB/mm",
          {"n_bands": 22, "carrier": "sine", "spread_db_per_mm": 2.0}),
