@@ -1,7 +1,10 @@
 """Cochlear-implant vocoder: Greenwood map, band layout, C vs NumPy reference, streaming,
 determinism, level tracking, sine-carrier spectra, current spread, chain tables, hostile input."""
 
+import hashlib
 import math
+import subprocess
+import sys
 import tomllib
 
 import numpy as np
@@ -95,6 +98,12 @@ def test_band_edges_equal_steps_in_place(n_bands):
     assert np.all((d.carrier_frequencies_hz > d.synthesis_edges_hz[:-1])
                   & (d.carrier_frequencies_hz < d.synthesis_edges_hz[1:]))
     assert d.analysis_sos.shape[:1] == (n_bands,)
+
+
+def test_default_upper_edge_follows_the_rate():
+    assert CochlearImplantSimulator(fs=16000).design.analysis_edges_hz[-1] == 7000
+    assert CochlearImplantSimulator(fs=8000).design.analysis_edges_hz[-1] == 3600
+    assert "f_high_hz" not in CochlearImplantSimulator(fs=8000).to_chain_table()
 
 
 def test_insertion_depth_shifts_bands_basally():
@@ -209,6 +218,23 @@ def test_noise_is_fixed_by_the_seed(rng):
     np.testing.assert_array_equal(
         CochlearImplantSimulator(fs=FS, carrier="sine", seed=1).process(x),
         CochlearImplantSimulator(fs=FS, carrier="sine", seed=2).process(x))
+
+
+def test_output_is_the_same_in_another_process(rng):
+    # No hidden global state: a fresh interpreter (as a Dask worker would be) gives the same bytes.
+    code = (
+        "import numpy as np, hashlib\n"
+        "from audiolab.hearing import CochlearImplantSimulator\n"
+        "x = np.random.default_rng(1).standard_normal((2, 5000)).astype(np.float32)\n"
+        "y = CochlearImplantSimulator(fs=16000, n_bands=12, seed=42,"
+        " spread_db_per_mm=3.0).process(x)\n"
+        "print(hashlib.sha256(y.tobytes()).hexdigest())\n"
+    )
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    x = np.random.default_rng(1).standard_normal((2, 5000)).astype(np.float32)
+    y = CochlearImplantSimulator(fs=16000, n_bands=12, seed=42, spread_db_per_mm=3.0).process(x)
+    assert hashlib.sha256(y.tobytes()).hexdigest() == other
 
 
 def test_reset_returns_to_rest(rng):
@@ -356,6 +382,7 @@ def test_chain_table_errors_name_the_key(table, words):
         ({"n_bands": 0}, "n_bands"),
         ({"n_bands": 23}, "n_bands"),
         ({"f_high_hz": 9000}, "f_high_hz"),
+        ({"f_low_hz": 7500}, "f_high_hz must be above"),
         ({"f_low_hz": 3000, "f_high_hz": 2000}, "f_high_hz must be above"),
         ({"envelope_cutoff_hz": 600}, "envelope_cutoff_hz"),
         ({"insertion_depth_mm": 40}, "insertion_depth_mm"),

@@ -101,8 +101,11 @@ class CIConfig:
         Number of vocoder channels (electrodes), in [1, 22]. Called ``n_channels`` in chain files.
     carrier : {"noise", "sine"}
         Band-limited noise (Shannon et al. 1995) or a sine at each synthesis band's centre place.
-    f_low_hz, f_high_hz : float
-        Range of the analysis bands in Hz, 50 <= f_low_hz < f_high_hz < fs / 2.
+    f_low_hz : float
+        Lower edge of the analysis range in Hz, in [50, fs / 2).
+    f_high_hz : float or None
+        Upper edge of the analysis range in Hz, f_low_hz < f_high_hz < fs / 2. None: 7000 Hz,
+        or 0.45 fs at rates below 15.6 kHz (see :attr:`high_hz`).
     envelope_cutoff_hz : float
         Cut-off of the envelope low-pass in Hz, in [10, 500] (Shannon et al.: 16-500 Hz).
     insertion_depth_mm : float or None
@@ -124,7 +127,7 @@ class CIConfig:
     n_bands: int = 8
     carrier: str = "noise"
     f_low_hz: float = 200.0
-    f_high_hz: float = 7000.0
+    f_high_hz: float | None = None
     envelope_cutoff_hz: float = 160.0
     insertion_depth_mm: float | None = None
     electrode_span_mm: float | None = None
@@ -132,16 +135,24 @@ class CIConfig:
     spread_db_per_mm: float | None = None
     seed: int = 0
 
+    @property
+    def high_hz(self) -> float:
+        """Upper edge of the analysis range in Hz (``f_high_hz`` or its rate-aware default)."""
+        if self.f_high_hz is not None:
+            return float(self.f_high_hz)
+        return min(7000.0, 0.45 * float(self.fs))
+
     def __post_init__(self) -> None:
         check_real("fs", self.fs, low=8000, high=384000)
         check_int("n_bands", self.n_bands, low=1, high=MAX_BANDS)
         check_choice("carrier", self.carrier, CARRIERS)
         check_real("f_low_hz", self.f_low_hz, low=50, high=self.fs / 2, high_open=True)
-        check_real("f_high_hz", self.f_high_hz, low=0, high=self.fs / 2, low_open=True,
-                   high_open=True)
-        if self.f_high_hz <= self.f_low_hz:
+        if self.f_high_hz is not None:
+            check_real("f_high_hz", self.f_high_hz, low=0, high=self.fs / 2, low_open=True,
+                       high_open=True)
+        if self.high_hz <= self.f_low_hz:
             raise ConfigError(
-                f"f_high_hz must be above f_low_hz ({self.f_low_hz:g} Hz), got {self.f_high_hz!r}"
+                f"f_high_hz must be above f_low_hz ({self.f_low_hz:g} Hz), got {self.high_hz:g}"
             )
         check_real("envelope_cutoff_hz", self.envelope_cutoff_hz, low=10, high=500)
         check_real("cochlear_length_mm", self.cochlear_length_mm, low=25, high=45)
@@ -204,10 +215,10 @@ def design_ci(config: CIConfig) -> CIDesign:
     length = float(config.cochlear_length_mm)
     n = int(config.n_bands)
     # Analysis: equal steps in Greenwood place between f_low_hz and f_high_hz.
-    place_lo, place_hi = greenwood_place([config.f_low_hz, config.f_high_hz])
+    place_lo, place_hi = greenwood_place([config.f_low_hz, config.high_hz])
     analysis_places = np.linspace(place_lo, place_hi, n + 1)
     analysis_edges = greenwood_frequency_hz(analysis_places)
-    analysis_edges[[0, -1]] = config.f_low_hz, config.f_high_hz
+    analysis_edges[[0, -1]] = config.f_low_hz, config.high_hz
     if config.insertion_depth_mm is None:
         synthesis_places = analysis_places
         synthesis_edges = analysis_edges.copy()
@@ -278,6 +289,7 @@ class CochlearImplantSimulator(Processor):
         Carrier of each channel.
     f_low_hz, f_high_hz : float
         Analysis range in Hz; band edges are equally spaced in cochlear place (Greenwood 1990).
+        ``f_high_hz=None`` (default): 7000 Hz, or 0.45 fs at rates below 15.6 kHz.
     envelope_cutoff_hz : float
         Envelope low-pass cut-off in Hz (10-500).
     insertion_depth_mm : float, optional
@@ -320,7 +332,7 @@ class CochlearImplantSimulator(Processor):
         n_bands: int = 8,
         carrier: str = "noise",
         f_low_hz: float = 200.0,
-        f_high_hz: float = 7000.0,
+        f_high_hz: float | None = None,
         envelope_cutoff_hz: float = 160.0,
         insertion_depth_mm: float | None = None,
         electrode_span_mm: float | None = None,
