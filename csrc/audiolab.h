@@ -17,5 +17,6 @@
 #include "al_gammatone.h"
 #include "al_level.h"
 #include "al_sosbank.h"
+#include "al_ci.h"
 
 #endif
