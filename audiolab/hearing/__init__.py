@@ -1,5 +1,4 @@
-<<<<<<< HEAD
-"""Hearing: audiograms, prescriptions, hearing aid, hearing-loss simulation, SII."""
+"""audiolab.hearing: audiograms, prescriptions, hearing aid, simulators, speech material."""
 
 from audiolab.hearing._audiogram import (
     STANDARD_AUDIOGRAMS,
@@ -10,8 +9,24 @@ from audiolab.hearing._audiogram import (
     read_audiogram,
     write_audiogram,
 )
-from audiolab.hearing._fitting import EarFitting, Fitting, fit_hearing_aid
-from audiolab.hearing._prescription import RULE_SOURCES, RULES, prescribe
+from audiolab.hearing._ci import (
+    CIConfig,
+    CIDesign,
+    CochlearImplantSimulator,
+    design_ci,
+    greenwood_frequency_hz,
+    greenwood_place,
+)
+from audiolab.hearing._fitting import (
+    EarFitting,
+    Fitting,
+    fit_hearing_aid,
+)
+from audiolab.hearing._prescription import (
+    RULE_SOURCES,
+    RULES,
+    prescribe,
+)
 from audiolab.hearing._sii import (
     NO_NOISE_SPECTRUM_LEVEL_DB_SPL,
     SII_PROCEDURES,
@@ -23,6 +38,17 @@ from audiolab.hearing._sii import (
     speech_band_levels_db_spl,
     speech_intelligibility_index,
     standard_speech_spectrum_level_db_spl,
+)
+from audiolab.hearing._speech_material import (
+    BUNDLED_SPEECH_DIR,
+    MATRIX_WORD_CLASSES,
+    MatrixSentence,
+    SpeechCorpus,
+    SpeechItem,
+    load_speech_corpus,
+    matrix_sentence,
+    speech_ltass,
+    speech_shaped_noise,
 )
 
 __all__ = [
@@ -49,30 +75,6 @@ __all__ = [
     "speech_intelligibility_index",
     "standard_speech_spectrum_level_db_spl",
     "write_audiogram",
-=======
-"""audiolab.hearing: audiograms, prescriptions, hearing aid, simulators, speech material."""
-
-from audiolab.hearing._ci import (
-    CIConfig,
-    CIDesign,
-    CochlearImplantSimulator,
-    design_ci,
-    greenwood_frequency_hz,
-    greenwood_place,
-)
-from audiolab.hearing._speech_material import (
-    BUNDLED_SPEECH_DIR,
-    MATRIX_WORD_CLASSES,
-    MatrixSentence,
-    SpeechCorpus,
-    SpeechItem,
-    load_speech_corpus,
-    matrix_sentence,
-    speech_ltass,
-    speech_shaped_noise,
-)
-
-__all__ = [
     "BUNDLED_SPEECH_DIR",
     "CIConfig",
     "CIDesign",
@@ -88,5 +90,4 @@ __all__ = [
     "matrix_sentence",
     "speech_ltass",
     "speech_shaped_noise",
->>>>>>> cisim
 ]
