@@ -18,5 +18,7 @@
 #include "al_level.h"
 #include "al_wdrc.h"
 #include "al_chain.h"
+#include "al_sosbank.h"
+#include "al_ci.h"
 
 #endif

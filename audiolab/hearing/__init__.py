@@ -1,4 +1,4 @@
-"""Hearing: audiograms, prescriptions, hearing aid, chains, hearing-loss simulation, SII, batch."""
+"""audiolab.hearing: audiograms, prescriptions, hearing aid, simulators, speech material."""
 
 from audiolab.hearing._audiogram import (
     STANDARD_AUDIOGRAMS,
@@ -20,8 +20,29 @@ from audiolab.hearing._chain import (
     stage_types,
     write_chain,
 )
-from audiolab.hearing._hearing_aid import HearingAid, fit_ear_settings, loudness_discomfort_db_hl
-from audiolab.hearing._prescription import RULE_SOURCES, RULES, prescribe
+from audiolab.hearing._ci import (
+    CIConfig,
+    CIDesign,
+    CochlearImplantSimulator,
+    design_ci,
+    greenwood_frequency_hz,
+    greenwood_place,
+)
+from audiolab.hearing._fitting import (
+    EarFitting,
+    Fitting,
+    fit_hearing_aid,
+)
+from audiolab.hearing._hearing_aid import (
+    HearingAid,
+    fit_ear_settings,
+    loudness_discomfort_db_hl,
+)
+from audiolab.hearing._prescription import (
+    RULE_SOURCES,
+    RULES,
+    prescribe,
+)
 from audiolab.hearing._sii import (
     NO_NOISE_SPECTRUM_LEVEL_DB_SPL,
     SII_PROCEDURES,
@@ -34,6 +55,17 @@ from audiolab.hearing._sii import (
     speech_intelligibility_index,
     standard_speech_spectrum_level_db_spl,
 )
+from audiolab.hearing._speech_material import (
+    BUNDLED_SPEECH_DIR,
+    MATRIX_WORD_CLASSES,
+    MatrixSentence,
+    SpeechCorpus,
+    SpeechItem,
+    load_speech_corpus,
+    matrix_sentence,
+    speech_ltass,
+    speech_shaped_noise,
+)
 from audiolab.hearing._wdrc import (
     MultibandWdrc,
     WdrcSettings,
@@ -42,40 +74,58 @@ from audiolab.hearing._wdrc import (
 )
 
 __all__ = [
-    "ansi_time_constants_ms",
     "Audiogram",
     "AudiogramLike",
-    "band_spectrum_levels_db_spl",
-    "build_chain",
-    "Chain",
-    "ChainSpec",
     "EarAudiogram",
-    "fit_ear_settings",
-    "GainStage",
-    "HearingAid",
-    "load_audiogram",
-    "load_chain",
-    "loudness_discomfort_db_hl",
-    "MultibandWdrc",
+    "EarFitting",
+    "Fitting",
     "NO_NOISE_SPECTRUM_LEVEL_DB_SPL",
+    "RULES",
+    "RULE_SOURCES",
+    "SIIBands",
+    "SII_PROCEDURES",
+    "STANDARD_AUDIOGRAMS",
+    "VOCAL_EFFORTS",
+    "band_spectrum_levels_db_spl",
+    "fit_hearing_aid",
+    "load_audiogram",
     "prescribe",
     "read_audiogram",
-    "register_stage",
-    "RULE_SOURCES",
-    "RULES",
     "sii_bands",
     "sii_from_signals",
-    "SII_PROCEDURES",
-    "SIIBands",
     "speech_band_levels_db_spl",
     "speech_intelligibility_index",
-    "stage_types",
-    "StageSpec",
-    "STANDARD_AUDIOGRAMS",
     "standard_speech_spectrum_level_db_spl",
-    "static_gain_db",
-    "VOCAL_EFFORTS",
-    "WdrcSettings",
     "write_audiogram",
+    "BUNDLED_SPEECH_DIR",
+    "CIConfig",
+    "CIDesign",
+    "CochlearImplantSimulator",
+    "design_ci",
+    "greenwood_frequency_hz",
+    "greenwood_place",
+    "MATRIX_WORD_CLASSES",
+    "MatrixSentence",
+    "SpeechCorpus",
+    "SpeechItem",
+    "load_speech_corpus",
+    "matrix_sentence",
+    "speech_ltass",
+    "speech_shaped_noise",
+    "Chain",
+    "ChainSpec",
+    "GainStage",
+    "StageSpec",
+    "build_chain",
+    "load_chain",
+    "register_stage",
+    "stage_types",
     "write_chain",
+    "HearingAid",
+    "fit_ear_settings",
+    "loudness_discomfort_db_hl",
+    "MultibandWdrc",
+    "WdrcSettings",
+    "ansi_time_constants_ms",
+    "static_gain_db",
 ]
