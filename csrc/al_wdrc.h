@@ -52,5 +52,6 @@ typedef struct {
     float *limiter_env;          /* (n_channels) envelope of the analytic output, Pa */
 } al_wdrc;
 
-/* x: planar (n_channels, n_frames) float32 Pa, processed in place; any n_frames >= 0. */
+/* x: planar (n_channels, n_frames) float32 Pa, processed in place; any n_frames >= 0.
+ * Non-finite input samples are taken as 0 (the state stays finite). */
 al_status al_wdrc_process(al_wdrc *s, float *x, int32_t n_channels, int64_t n_frames);

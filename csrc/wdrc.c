@@ -191,7 +191,12 @@ al_status al_wdrc_process(al_wdrc *s, float *x, int32_t n_channels, int64_t n_fr
                                                                    : AL_WDRC_CHUNK;
             const int32_t pos = s->pos[c], phase = s->phase[c];
             float *ring = s->input_ring + (int64_t)c * s->ring_len;
-            for (int64_t j = 0; j < len; j++) ring[(pos + j) & mask] = xc[start + j];
+            /* A non-finite sample (possible on the engine path, which skips Python's checks)
+             * would poison the recursions for good: it enters as silence instead. */
+            for (int64_t j = 0; j < len; j++) {
+                const float v = xc[start + j];
+                ring[(pos + j) & mask] = isfinite(v) ? v : 0.0f;
+            }
             /* Hohmann's resynthesis delays each band's output; the bands are time-invariant
              * apart from their gains, which follow their own signal, so delaying each band's
              * input instead gives the same output, and the bands of one output sample are then
