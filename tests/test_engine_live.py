@@ -95,11 +95,11 @@ class _GilHog:
         sys.setswitchinterval(self._old)
 
 
-# -- live == offline --------------------------------------------------------------------------------
+# -- live == offline ------------------------------------------------------------------------------
 def test_live_output_equals_offline_through_a_jack_loopback(jack, rng):
     """What comes back through the loopback equals the offline run of the same C graph."""
     src = _noise(rng)
-    for attempt in range(ATTEMPTS):
+    for _ in range(ATTEMPTS):
         eng = _engine()
         eng.configure([GainStage(gain_db=-6.0, fs=FS), GammatoneStage(fs=FS)], source_pa=src)
         eng.record(input=True, output=True)
@@ -140,68 +140,79 @@ def test_live_output_equals_offline_through_a_jack_loopback(jack, rng):
     assert n - start > FS  # compared over more than a second of audio
 
 
-# -- configuration swap under load ------------------------------------------------------------------
+# -- configuration swap under load ----------------------------------------------------------------
+GAINS_DB = [0.0, -6.0, 4.0, -12.0]
+
+
+def _swap_run(jack, src):
+    """One run: swaps while a thread hogs the GIL; returns what to compare."""
+    eng = _engine(n_inputs=0)
+    gt = SharedStage(GammatoneStage(fs=FS), 2)
+    gains = [SharedStage(GainStage(gain_db=g, fs=FS), 2) for g in GAINS_DB]
+    ids = {eng.configure([gt, gains[0]], source_pa=src): 0}
+    eng.record(output=True)
+    x0 = jack.count()
+    state = {"k": 0, "last": time.monotonic()}
+
+    def swap():
+        if time.monotonic() - state["last"] > 0.05:
+            state["k"] += 1
+            k = state["k"] % len(GAINS_DB)
+            ids[eng.configure([gt, gains[k]], source_pa=src)] = k
+            state["last"] = time.monotonic()
+
+    with _GilHog():
+        eng.start(block_frames=PERIOD)
+        # Each swap waits for adoption, and the hog takes the GIL 50 ms at every wait.
+        _run(eng, 20.0, swap=swap, until=lambda: state["k"] >= 15)
+        eng.stop()
+    rec, first = eng.recording("output")
+    return eng, ids, rec, first, jack.count() - x0
+
+
+def _offline_with_swaps(recs, ids, src):
+    """The same graphs run offline, switched at the blocks where the live callback switched."""
+    ref = _engine(n_inputs=0)
+    gt = SharedStage(GammatoneStage(fs=FS), 2)
+    gains = [SharedStage(GainStage(gain_db=g, fs=FS), 2) for g in GAINS_DB]
+    graph = recs["graph_id"].astype(int)
+    edges = np.concatenate([[0], np.flatnonzero(np.diff(graph)) + 1, [graph.size]])
+    parts = []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        ref.configure([gt, gains[ids[graph[a]]]], source_pa=src)
+        parts.append(ref.process_offline(n_frames=int(recs["n_frames"][a:b].sum()),
+                                         block_frames=PERIOD))
+    return np.concatenate(parts, axis=1), len(edges) - 1
+
+
 def test_configuration_swap_under_load_has_no_glitch(jack, rng):
-    """Swaps every ~50 ms while a thread hogs the GIL: each block is exactly its graph's output,
-    the gammatone state runs on across swaps, and no callback is lost or overruns."""
+    """Swaps every ~50 ms while a thread hogs the GIL.
+
+    Each block is exactly its graph's output, the gammatone state runs on across swaps, and no
+    callback is lost or overruns.
+    """
     src = _noise(rng)
-    gains_db = [0.0, -6.0, 4.0, -12.0]
-    for attempt in range(ATTEMPTS):
-        eng = _engine(n_inputs=0)
-        gt = SharedStage(GammatoneStage(fs=FS), 2)
-        gains = [SharedStage(GainStage(gain_db=g, fs=FS), 2) for g in gains_db]
-        ids = {}
-        ids[eng.configure([gt, gains[0]], source_pa=src)] = 0
-        eng.record(output=True)
-        x0 = jack.count()
-        k = [0]
-        last = [time.monotonic()]
-
-        def swap():
-            if time.monotonic() - last[0] > 0.05:
-                k[0] += 1
-                ids[eng.configure([gt, gains[k[0] % 4]], source_pa=src)] = k[0] % 4
-                last[0] = time.monotonic()
-
-        with _GilHog():
-            eng.start(block_frames=PERIOD)
-            # Each swap waits for adoption, and the hog takes the GIL 50 ms at every wait.
-            _run(eng, 20.0, swap=swap, until=lambda: k[0] >= 15)
-            eng.stop()
-        xruns = jack.count() - x0
-        rec, first = eng.recording("output")
-        recs = eng.stats.records
-        summary = eng.summary()
-        # Offline reconstruction: the same graphs, switched at the same blocks.
-        ref = _engine(n_inputs=0)
-        gt_ref = SharedStage(GammatoneStage(fs=FS), 2)
-        ref_gains = [SharedStage(GainStage(gain_db=g, fs=FS), 2) for g in gains_db]
-        parts = []
-        graph = recs["graph_id"].astype(int)
-        edges = np.concatenate([[0], np.flatnonzero(np.diff(graph)) + 1, [graph.size]])
-        for a, b in zip(edges[:-1], edges[1:], strict=True):
-            ref.configure([gt_ref, ref_gains[ids[graph[a]]]], source_pa=src)
-            parts.append(ref.process_offline(n_frames=int(recs["n_frames"][a:b].sum()),
-                                             block_frames=PERIOD))
-        offline = np.concatenate(parts, axis=1)
-        ok = (first == 0 and np.array_equal(rec, offline) and summary["lost_callbacks"] == 0
-              and summary["overruns"] == 0)
-        if ok:
+    for _ in range(ATTEMPTS):
+        eng, ids, rec, first, xruns = _swap_run(jack, src)
+        offline, n_graphs = _offline_with_swaps(eng.stats.records, ids, src)
+        s = eng.summary()
+        equal = first == 0 and np.array_equal(rec, offline)
+        if equal and s["lost_callbacks"] == 0 and s["overruns"] == 0:
             break
         assert xruns > 0, (
-            f"glitch without a driver xrun: equal={np.array_equal(rec, offline)}, "
-            f"lost={summary['lost_callbacks']}, overruns={summary['overruns']}"
+            f"glitch without a driver xrun: equal={equal}, lost={s['lost_callbacks']}, "
+            f"overruns={s['overruns']}"
         )
     else:
         pytest.fail(f"every one of {ATTEMPTS} runs was disturbed by driver xruns")
-    assert len(edges) - 1 >= 15  # many swaps happened, each adopted at a block boundary
+    assert n_graphs >= 15  # many swaps happened, each adopted at a block boundary
 
 
-# -- a GIL-hogging Python thread ------------------------------------------------------------------------
+# -- a GIL-hogging Python thread ---------------------------------------------------------------
 def test_gil_hog_loses_no_callback_and_causes_no_overrun(jack, rng):
     """Issue 5: while a Python thread hogs the GIL for 50 ms at a time, no callback is lost."""
     results = []
-    for attempt in range(ATTEMPTS):
+    for _ in range(ATTEMPTS):
         eng = _engine()
         eng.configure([GammatoneStage(fs=FS)], source_pa=_noise(rng))
         x0 = jack.count()
@@ -223,7 +234,7 @@ def test_gil_hog_loses_no_callback_and_causes_no_overrun(jack, rng):
         assert lost <= 2 * xruns, results
 
 
-# -- the ceiling, live -------------------------------------------------------------------------------
+# -- the ceiling, live ----------------------------------------------------------------------------
 def test_ceiling_holds_live_with_hostile_source_and_huge_gain(jack, rng):
     eng = _engine(n_inputs=0)
     src = _noise(rng, seconds=0.5, rms_pa=1.0)
@@ -240,7 +251,7 @@ def test_ceiling_holds_live_with_hostile_source_and_huge_gain(jack, rng):
     assert s["nonfinite_samples"] > 0 and s["limited_samples"] > 0
 
 
-# -- player, live ------------------------------------------------------------------------------------
+# -- player, live ---------------------------------------------------------------------------------
 def test_player_start_is_sample_accurate_live(jack):
     eng = _engine(n_inputs=0)
     eng.configure(None)
@@ -258,7 +269,7 @@ def test_player_start_is_sample_accurate_live(jack):
     assert np.flatnonzero(y[1]).tolist() == [target - first]
 
 
-# -- failures: a clean error, never a hang --------------------------------------------------------------
+# -- failures: a clean error, never a hang --------------------------------------------------------
 def test_killing_the_stream_gives_a_clean_error(jack):
     eng = _engine()
     eng.configure(None)

@@ -13,4 +13,5 @@ CASE_MODULES: tuple[str, ...] = (
     "audiolab.bench._octave",
     "audiolab.bench._ci",
     "audiolab.bench._hearing_aid",
+    "audiolab.bench._engine",
 )

@@ -69,7 +69,8 @@ def _ask(prompt: str) -> float | None:
         print(prompt, end="", flush=True, file=sys.stderr)
         line = sys.stdin.readline()
         if not line:
-            raise CalibrationError("input ended before every reading was given; nothing written")
+            print(file=sys.stderr)  # end the prompt's line
+            raise CalibrationError("input ended before every reading was given")
         text = line.strip().lower()
         if text in ("s", "skip"):
             return None
@@ -186,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.check:
         return _check(args)
+    if args.measure:
+        raise ConfigError("--measure goes with --check FILE")
     if not args.level_dbfs <= UNCALIBRATED_CEILING_DBFS:
         raise ConfigError(
             f"--level-dbfs must be at most {UNCALIBRATED_CEILING_DBFS:g} dBFS (the uncalibrated "

@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     from audiolab.engine._setup import choose_calibration, device_setup, make_source, parse_source
 
     kind, arg = parse_source(args.source)
+    if not args.calibration and not args.uncalibrated:
+        choose_calibration(None, False, n_outputs=1)  # raises: says what to give
     if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
         raise ConfigError(f"--duration must be a positive number of seconds, got {args.duration}")
     chain = spec = None

@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not math.isfinite(args.level_db_spl):
         raise ConfigError(f"--level-db-spl must be a finite number, got {args.level_db_spl}")
+    if not args.calibration and not args.uncalibrated:
+        choose_calibration(None, False, n_outputs=1)  # raises: says what to give
     audio = read_audio(args.file)
     chans = _channels(args.channels, audio.n_channels)
     setup = device_setup(args.device, want_inputs=False, max_outputs=None, block_frames=None)
