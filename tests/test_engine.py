@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from audiolab import CalibrationError, ConfigError, SafetyError, SignalError
+from audiolab import CalibrationError, ConfigError, SafetyError, SignalError, SignalTypeError
 from audiolab._ckernel import ffi, lib
 from audiolab.calibration import Calibration, digital_to_pa_scale, parse_calibration
 from audiolab.dsp import GammatoneFilterbank
@@ -351,3 +351,62 @@ def test_ceiling_holds_over_ten_thousand_fuzzed_cases(rng):
             n_cases += 1
     assert n_cases >= 10_000
     assert n_nonfinite_seen > 0  # the hostile stages did produce NaN/inf, and it became silence
+
+
+# -- hostile arguments to the public API ----------------------------------------------------------
+@pytest.mark.parametrize(
+    "bad, exc, words",
+    [
+        (np.zeros((1, 8), np.int16), SignalTypeError, "dtype"),
+        (np.zeros((1, 2, 8), np.float32), SignalError, "shape"),
+        ("audio", SignalTypeError, "numpy array"),
+        (np.zeros((2, 8), np.float32), ConfigError, "1 channels"),
+    ],
+)
+def test_process_offline_hostile_input(bad, exc, words):
+    eng = _engine(n_inputs=1, n_outputs=1)
+    eng.configure(None)
+    with pytest.raises(exc, match=words):
+        eng.process_offline(bad)
+
+
+def test_offline_edge_cases(rng):
+    eng = _engine(n_inputs=1, n_outputs=1)
+    eng.configure([GammatoneStage(fs=FS)])
+    assert eng.process_offline(np.zeros((1, 0), np.float32)).shape == (1, 0)
+    x = (0.01 * rng.standard_normal((1, 200))).astype(np.float64)[:, ::2]  # float64, strided
+    y = eng.process_offline(x, block_frames=1)
+    ref = _engine(n_inputs=1, n_outputs=1)
+    ref.configure([GammatoneStage(fs=FS)])
+    np.testing.assert_array_equal(y, ref.process_offline(x.astype(np.float32), block_frames=100))
+    with pytest.raises(ConfigError, match="block_frames"):
+        eng.process_offline(x, block_frames=0)
+    assert eng.latency_samples == 192
+
+
+@pytest.mark.parametrize(
+    "stim, channels, exc, words",
+    [
+        (np.zeros((2, 8), np.float32), [0], ConfigError, "2 channels but channels lists 1"),
+        (np.zeros((1, 8), np.float32), [5], ConfigError, "distinct outputs"),
+        (np.zeros((1, 0), np.float32), [0], ConfigError, "empty"),
+        (np.zeros((1, 8), np.complex64), [0], SignalTypeError, "dtype"),
+    ],
+)
+def test_play_hostile_arguments(stim, channels, exc, words):
+    eng = _engine(n_inputs=0, n_outputs=2)
+    eng.configure(None)
+    with pytest.raises(exc, match=words):
+        eng.play(stim, channels=channels)
+
+
+def test_meters_report_recent_levels():
+    eng = _engine(n_inputs=1, n_outputs=1)
+    eng.configure(None)
+    x = np.zeros((1, 48000), np.float32)
+    x[0, -4800:] = 0.01 * np.sqrt(2) * np.sin(2 * np.pi * 1000 * np.arange(4800) / FS)
+    eng.process_offline(x, block_frames=480)
+    rms, peak = eng.stats.meters(last_s=0.1)
+    # 0.01 digital RMS at the input, 100 dB SPL full scale: 100 + 20 log10(0.01 sqrt 2) dB SPL
+    assert rms[0] == pytest.approx(100 + 20 * math.log10(0.01 * math.sqrt(2)), abs=0.01)
+    assert peak[0] == pytest.approx(rms[0], abs=0.01)

@@ -116,6 +116,15 @@ def test_live_writes_stats_and_recording(server, tmp_path, chain_file, capsys):
 
 
 @jack
+def test_live_from_the_device_input(server, tmp_path, capsys):
+    stats = tmp_path / "s.json"
+    assert main(["live", "--uncalibrated", "--source", "input", "--duration", "1", "--quiet",
+                 "--stats-json", str(stats)]) == 0
+    s = json.loads(stats.read_text())
+    assert s["source"] == "input" and s["device"]["n_inputs"] == 2 and s["callbacks"] > 100
+
+
+@jack
 def test_live_refuses_a_source_above_the_ceiling(server, capsys):
     assert main(["live", "--calibration", str(EXAMPLE), "--source", "noise",
                  "--level-db-spl", "99", "--duration", "1", "--quiet"]) == 2

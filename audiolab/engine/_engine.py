@@ -181,6 +181,15 @@ class Playback:
         return self.end_frame is not None
 
 
+def _latency_of(chain: Any) -> int:
+    """Algorithmic latency of a chain (a Chain, or a sequence of stages), in samples."""
+    if chain is None:
+        return 0
+    if hasattr(chain, "latency_samples"):
+        return int(chain.latency_samples)
+    return sum(int(getattr(s, "latency_samples", 0)) for s in chain)
+
+
 class _Graph:
     """Owner of one ``al_graph`` and every buffer it points to."""
 
@@ -448,7 +457,7 @@ class Engine:
             self._graph = graph
             # The callback now runs `graph`; every older graph is unreachable from C.
             self._alive = [graph]
-            self.latency_samples = int(getattr(chain, "latency_samples", 0) or 0) if chain else 0
+            self.latency_samples = _latency_of(chain)
             return graph.id
 
     def _wait_adopted(self, graph: _Graph, timeout_s: float) -> None:
