@@ -561,7 +561,7 @@ class Engine:
         stream = EngineStream(
             self._e, fs=self.fs, n_inputs=self.n_inputs, n_outputs=self.n_outputs,
             input_device=in_dev, output_device=out_dev, block_frames=block_frames,
-            latency=latency,
+            latency=latency, keepalive=self,
         )
         self._block_frames = block_frames
         self._stream = stream
@@ -590,6 +590,16 @@ class Engine:
     def close(self) -> None:
         """Stop the stream; the engine keeps its statistics and recordings."""
         self.stop()
+
+    def __del__(self) -> None:
+        # A running stream holds a reference to the engine, so this runs only once stopped;
+        # kept as a guard should that ever change.
+        stream = getattr(self, "_stream", None)
+        if stream is not None:
+            try:
+                stream.close()
+            except Exception:  # noqa: BLE001 - nothing useful to do at collection time
+                pass
 
     def __enter__(self) -> "Engine":
         return self

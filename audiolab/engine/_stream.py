@@ -26,6 +26,7 @@ __all__ = [
 
 
 _PORTAUDIO_DEAD: list[str] = []
+_LEAKED: list[Any] = []  # engines a hung stream may still call: kept alive for the process
 
 
 def abandon_portaudio(reason: str) -> None:
@@ -154,7 +155,11 @@ class EngineStream:
         output_device: int,
         block_frames: int,
         latency: Any = "low",
+        keepalive: Any = None,
     ) -> None:
+        # The callback dereferences engine_ptr for as long as PortAudio runs the stream: hold
+        # whatever owns that memory (the Engine) until the stream is closed.
+        self._keepalive = keepalive
         if _PORTAUDIO_DEAD:
             raise AudioDeviceError(
                 f"audio is unusable in this process since {_PORTAUDIO_DEAD[0]}; restart it"
@@ -227,6 +232,8 @@ class EngineStream:
         t.start()
         t.join(timeout_s)
         if t.is_alive():
+            # PortAudio may still call back into the engine: never let its memory go.
+            _LEAKED.append(self._keepalive)
             abandon_portaudio("closing the audio stream hung")
             raise AudioDeviceError(
                 f"the audio stream did not close within {timeout_s:g} s (the audio server "
