@@ -10,6 +10,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -47,6 +48,9 @@ MANIFEST_NAME = "manifest.json"
 BLOCK_FRAMES = 1 << 16
 _BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 _OK_STATUSES = ("processed", "up-to-date")
+_SCHEDULER_ADDRESS = re.compile(
+    r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9a-fA-F:.]+\]|[\w.\-]+):\d+$"
+)
 
 CONVENTION = (
     "Samples in the input and output files are digital full scale 1.0; a full-scale sine "
@@ -448,10 +452,17 @@ def _run_dask(
         ) from None
     if scheduler.endswith(".json") and Path(scheduler).is_file():
         where: dict[str, Any] = {"scheduler_file": scheduler}
-    else:
+    elif _SCHEDULER_ADDRESS.match(scheduler):
         where = {"address": scheduler}
+    else:
+        # Checked here: distributed's own error for a malformed address leaves a client behind
+        # that blocks for 20 s at exit.
+        raise ConfigError(
+            f"--scheduler must be a Dask scheduler address tcp://HOST:PORT (or tls://, ws://, "
+            f"wss://, ucx://) or an existing scheduler file (.json), got {scheduler!r}"
+        )
     try:
-        client = distributed.Client(**where, timeout="15s", set_as_default=False)
+        client = distributed.Client(**where, timeout="10s", set_as_default=False)
     except Exception as exc:  # OSError, TimeoutError, ValueError for a malformed address
         raise ConfigError(
             f"cannot connect to the Dask scheduler {scheduler} ({type(exc).__name__}: {exc}); "
@@ -460,7 +471,7 @@ def _run_dask(
     with client:
         futures = client.map(process_file, list(tasks), pure=False)
         by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
-        for fut in distributed.as_completed(futures):
+        for fut in distributed.as_completed(futures, loop=client.loop):
             try:
                 emit(fut.result())
             except Exception as exc:  # the worker died or could not run the function
