@@ -39,8 +39,10 @@ def check_real(
     return v
 
 
-def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
-    """Return ``value`` as int if it is an integer in ``[low, high]``, else raise naming ``name``."""
+def check_int(
+    name: str, value: Any, *, low: int | None = None, high: int | None = None
+) -> int:
+    """Return ``value`` as int if it is an integer in ``[low, high]``, else raise."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise ConfigError(f"{name} must be an integer, got {value!r}")
     v = int(value)
@@ -71,7 +73,8 @@ def as_block(x: Any, *, name: str = "block", allow_nonfinite: bool = False) -> n
             raise SignalTypeError(f"{name} must be a numpy array, got {type(x).__name__}")
     if not np.issubdtype(x.dtype, np.floating):
         raise SignalTypeError(
-            f"{name} must hold real floating-point samples (float32 or float64), got dtype {x.dtype}"
+            f"{name} must hold real floating-point samples (float32 or float64), "
+            f"got dtype {x.dtype}"
         )
     if x.ndim == 1:
         x = x[np.newaxis, :]

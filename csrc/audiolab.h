@@ -16,6 +16,7 @@
 #include "al_sos.h"
 #include "al_gammatone.h"
 #include "al_level.h"
+#include "al_wdrc.h"
 #include "al_chain.h"
 
 #endif

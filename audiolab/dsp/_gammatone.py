@@ -24,7 +24,8 @@ from audiolab.dsp._processor import Processor
 __all__ = ["GammatoneConfig", "GammatoneDesign", "GammatoneFilterbank", "design_gammatone"]
 
 ORDER = 4
-CHUNK = 64  # must equal AL_GT_CHUNK in csrc/al_gammatone.h
+CHUNK = int(lib.AL_GT_CHUNK)
+LANES = int(lib.AL_GT_LANES)
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,9 @@ class GammatoneConfig:
 
     def __post_init__(self) -> None:
         check_real("fs", self.fs, low=8000, high=384000)
-        check_real("f_low_hz", self.f_low_hz, low=0, high=self.fs / 2, low_open=True, high_open=True)
-        check_real("f_high_hz", self.f_high_hz, low=0, high=self.fs / 2, low_open=True, high_open=True)
+        nyquist = self.fs / 2
+        check_real("f_low_hz", self.f_low_hz, low=0, high=nyquist, low_open=True, high_open=True)
+        check_real("f_high_hz", self.f_high_hz, low=0, high=nyquist, low_open=True, high_open=True)
         if self.f_high_hz <= self.f_low_hz:
             raise ConfigError(
                 f"f_high_hz must be above f_low_hz ({self.f_low_hz:g} Hz), got {self.f_high_hz!r}"
@@ -202,9 +204,10 @@ class GammatoneFilterbank(Processor):
         self.design = design_gammatone(self.config)
         d = self.design
         self.n_bands = int(d.center_frequencies_hz.size)
-        self._coef_re = np.ascontiguousarray(d.coefficients.real, np.float32)
-        self._coef_im = np.ascontiguousarray(d.coefficients.imag, np.float32)
-        self._norm = np.ascontiguousarray(d.normalization, np.float32)
+        self.n_lanes = -(-self.n_bands // LANES) * LANES
+        self._coef_re = self._lanes(d.coefficients.real)
+        self._coef_im = self._lanes(d.coefficients.imag)
+        self._norm = self._lanes(d.normalization)
         self._w_re = np.ascontiguousarray(d.weights.real, np.float32)
         self._w_im = np.ascontiguousarray(d.weights.imag, np.float32)
         self._delays = np.ascontiguousarray(d.band_delays_samples, np.int32)
@@ -214,6 +217,12 @@ class GammatoneFilterbank(Processor):
         self._synth_1 = self._new_synth(1)
         self._analysis_n: Any = None
         self._synth_n: Any = None
+
+    def _lanes(self, values: np.ndarray) -> np.ndarray:
+        """Per-band values as float32, zero-padded to ``n_lanes`` (padding lanes stay silent)."""
+        out = np.zeros(self.n_lanes, np.float32)
+        out[: self.n_bands] = values
+        return out
 
     @property
     def center_frequencies_hz(self) -> np.ndarray:
@@ -227,12 +236,13 @@ class GammatoneFilterbank(Processor):
 
     # -- C state -----------------------------------------------------------------------------
     def _new_analyzer(self, n_channels: int) -> Any:
-        nb = self.n_bands
-        state_re = np.zeros((n_channels, ORDER, nb), np.float32)
-        state_im = np.zeros((n_channels, ORDER, nb), np.float32)
-        scratch = np.zeros((2 * CHUNK * nb,), np.float32)
+        nl = self.n_lanes
+        state_re = np.zeros((n_channels, ORDER, nl), np.float32)
+        state_im = np.zeros((n_channels, ORDER, nl), np.float32)
+        scratch = np.zeros((2 * CHUNK * nl,), np.float32)
         c = ffi.new("al_gt_analyzer *")
-        c.n_bands = nb
+        c.n_bands = self.n_bands
+        c.n_lanes = nl
         c.n_channels = n_channels
         bufs = {
             "coef_re": float_buffer(self._coef_re, "coef_re", writable=False),

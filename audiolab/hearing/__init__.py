@@ -1,5 +1,14 @@
-"""Hearing: chains of stages (hearing aid, hearing-loss and cochlear-implant simulation), batch."""
+"""Hearing: audiograms, prescriptions, hearing aid, chains, hearing-loss simulation, SII, batch."""
 
+from audiolab.hearing._audiogram import (
+    STANDARD_AUDIOGRAMS,
+    Audiogram,
+    AudiogramLike,
+    EarAudiogram,
+    load_audiogram,
+    read_audiogram,
+    write_audiogram,
+)
 from audiolab.hearing._chain import (
     Chain,
     ChainSpec,
@@ -11,15 +20,62 @@ from audiolab.hearing._chain import (
     stage_types,
     write_chain,
 )
+from audiolab.hearing._hearing_aid import HearingAid, fit_ear_settings, loudness_discomfort_db_hl
+from audiolab.hearing._prescription import RULE_SOURCES, RULES, prescribe
+from audiolab.hearing._sii import (
+    NO_NOISE_SPECTRUM_LEVEL_DB_SPL,
+    SII_PROCEDURES,
+    VOCAL_EFFORTS,
+    SIIBands,
+    band_spectrum_levels_db_spl,
+    sii_bands,
+    sii_from_signals,
+    speech_band_levels_db_spl,
+    speech_intelligibility_index,
+    standard_speech_spectrum_level_db_spl,
+)
+from audiolab.hearing._wdrc import (
+    MultibandWdrc,
+    WdrcSettings,
+    ansi_time_constants_ms,
+    static_gain_db,
+)
 
 __all__ = [
+    "ansi_time_constants_ms",
+    "Audiogram",
+    "AudiogramLike",
+    "band_spectrum_levels_db_spl",
+    "build_chain",
     "Chain",
     "ChainSpec",
+    "EarAudiogram",
+    "fit_ear_settings",
     "GainStage",
-    "StageSpec",
-    "build_chain",
+    "HearingAid",
+    "load_audiogram",
     "load_chain",
+    "loudness_discomfort_db_hl",
+    "MultibandWdrc",
+    "NO_NOISE_SPECTRUM_LEVEL_DB_SPL",
+    "prescribe",
+    "read_audiogram",
     "register_stage",
+    "RULE_SOURCES",
+    "RULES",
+    "sii_bands",
+    "sii_from_signals",
+    "SII_PROCEDURES",
+    "SIIBands",
+    "speech_band_levels_db_spl",
+    "speech_intelligibility_index",
     "stage_types",
+    "StageSpec",
+    "STANDARD_AUDIOGRAMS",
+    "standard_speech_spectrum_level_db_spl",
+    "static_gain_db",
+    "VOCAL_EFFORTS",
+    "WdrcSettings",
+    "write_audiogram",
     "write_chain",
 ]
