@@ -354,6 +354,25 @@ def test_chain_rate_that_does_not_fit_a_file_fails_that_file_only(tmp_path):
     assert "cannot run at 44100 Hz" in report.results[0].error
 
 
+def test_reused_chain_gives_the_same_samples_as_a_fresh_one(tmp_path, rng):
+    from audiolab.hearing import _batch
+
+    good = _good_files(tmp_path / "in", rng)
+    chain = {"stage": [{"type": "hearing-aid", "audiogram": "N3", "rule": "nal-r"}]}
+    b = good["stereo48"]
+    a = tmp_path / "long.wav"  # bigger, so the batch runs it first (longest first)
+    sf.write(a, 0.3 * rng.standard_normal((20000, 2)).astype(np.float32), 48000, subtype="FLOAT")
+    _batch._CACHE.chains = None
+    assert a.stat().st_size > b.stat().st_size
+    run_batch([b, a], chain=chain, out_dir=tmp_path / "after_a", jobs=1)
+    _batch._CACHE.chains = None
+    run_batch([b], chain=chain, out_dir=tmp_path / "fresh", jobs=1)
+    after_a, _ = _read(tmp_path / "after_a" / "stereo48.wav")
+    fresh, _ = _read(tmp_path / "fresh" / "stereo48.wav")
+    assert np.abs(fresh).max() > 0
+    np.testing.assert_array_equal(after_a, fresh)
+
+
 # -- inputs and bad commands
 def test_inputs_files_folders_and_globs(tmp_path, rng):
     good = _good_files(tmp_path / "in", rng)
@@ -480,7 +499,13 @@ def test_dask_cluster_outputs_are_bit_identical_to_local(tmp_path, rng, capsys):
     distributed = pytest.importorskip("distributed")  # installed by both make targets
     _good_files(tmp_path / "in", rng)
     _bad_files(tmp_path / "in" / "bad")
-    chain = _chain(tmp_path, fs=48000)  # resampling too: 44.1 kHz files go through it
+    # A fitted hearing aid (gammatone analysis, WDRC, resynthesis, limiter, all stateful) at
+    # 48 kHz, so the 44.1 kHz files are resampled too.
+    chain = tmp_path / "aided.toml"
+    chain.write_text(
+        'fs = 48000\n[[stage]]\ntype = "hearing-aid"\naudiogram = "N3"\nrule = "nal-r"\n'
+        '[[stage]]\ntype = "gain"\ngain_db = -3.0\n'
+    )
     local, remote = tmp_path / "local", tmp_path / "dask"
     assert main(["process", str(tmp_path / "in"), "--chain", str(chain), "--out", str(local),
                  "--jobs", "2"]) == 1
