@@ -9,7 +9,7 @@
  * Bands run in groups of AL_WDRC_LANES vector lanes; per-band arrays are padded to
  * n_groups * AL_WDRC_LANES with zeros (padding lanes stay silent). */
 
-enum { AL_WDRC_LANES = 8, AL_WDRC_CHUNK = 64 };
+enum { AL_WDRC_LANES = 16, AL_WDRC_CHUNK = 64 };
 
 typedef struct {
     int32_t n_bands;

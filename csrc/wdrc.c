@@ -18,7 +18,7 @@ static inline al_v8 v_load(const float *p)
 
 static inline void v_store(float *p, al_v8 v) { memcpy(p, &v, sizeof v); }
 
-static inline al_v8 v_splat(float a) { return (al_v8){a, a, a, a, a, a, a, a}; }
+static inline al_v8 v_splat(float a) { return (al_v8){0} + a; }
 
 static inline al_v8 v_select(al_v8i mask, al_v8 a, al_v8 b)
 {

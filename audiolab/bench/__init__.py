@@ -10,5 +10,6 @@ __all__ = ["BenchCase", "BenchResult", "CASE_MODULES", "run_cases"]
 
 CASE_MODULES: tuple[str, ...] = (
     "audiolab.bench._filterbanks",
+    "audiolab.bench._hearing_aid",
     "audiolab.bench._batch",
 )

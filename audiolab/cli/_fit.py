@@ -30,8 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="prescription rule (default nal-r)",
     )
     p.add_argument(
-        "--compression", default="linear", metavar="{linear,wdrc}",
-        help="linear: frequency-shaped gain only (default); wdrc: multiband compression",
+        "--compression", default="wdrc", metavar="{linear,wdrc}",
+        help="wdrc: multiband compression (default); linear: frequency-shaped gain only",
     )
     p.add_argument("--attack-ms", default=None, metavar="A",
                    help="ANSI S3.22 attack time of a wdrc fit, ms")
@@ -148,7 +148,14 @@ def plot_fit(fit: Any, path: str) -> None:
                     color=colours[side], label="target at audiogram frequencies")
         realised = realised_gain_db(fit, side, dense)
         if realised is not None:
-            bottom.plot(dense, realised, color=colours[side], ls="--", label="realised")
+            bottom.plot(dense, realised, color=colours[side], ls="--",
+                        label="realised, 65 dB SPL speech")
+        bands = e.extra.get("compression", {}).get("bands")
+        if bands:  # wdrc: realised gains for pure tones at each band's centre
+            for level, style in (("50", ":"), ("80", "-.")):
+                bottom.plot(bands["center_frequencies_hz"], bands[f"gain_{level}_db_spl_db"],
+                            color=colours[side], ls=style, lw=1,
+                            label=f"realised, {level} dB SPL tones")
         bottom.set_ylabel("insertion gain (dB)")
         bottom.set_xlabel("frequency (Hz)")
         bottom.grid(True, which="both", alpha=0.3)

@@ -28,6 +28,7 @@ COMMANDS: tuple[str, ...] = (
     "simulate",
     "bench",
     "fit",
+    "verify",
 )
 
 EXIT_OK = 0

@@ -22,15 +22,16 @@ Compressive fitting (``compression="wdrc"``), per ear and per gammatone band k w
    to the maximum gain of 80 dB (REFERENCE.md: openMHA, Tympan).
 5. MPO: LDL(mean threshold at 0.5, 1, 2, 4 kHz), limited to [100, 120] dB SPL.
 6. Band overlap: neighbouring gammatone bands overlap, so the band gains are corrected by the
-   same fixed-point iteration Hohmann (2002) uses for the resynthesis weights, until the gain
-   realised at every centre frequency (all bands together) equals the target (for steady
-   65 dB SPL speech; in linear mode at every level).
+   same fixed-point iteration Hohmann (2002) uses for the resynthesis weights, until the mean
+   power gain that all bands together realise over each band's cell of the ERB-number scale
+   equals the target's (for steady 65 dB SPL speech; in linear mode at every level).
 
 ``compression="linear"`` keeps steps 1, 5 and 6 only: frequency-shaped gain up to the MPO
 limiter, no compression, no expansion. The attack and release times are the ANSI S3.22 times;
 their conversion to time constants is derived in :mod:`audiolab.hearing._wdrc`.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from numpy.typing import ArrayLike
 
 from audiolab._errors import ConfigError, SignalError
 from audiolab._validate import check_choice, check_real
-from audiolab.dsp import erb_bandwidth_hz
+from audiolab.dsp import erb_bandwidth_hz, erb_number, erb_number_to_hz
 from audiolab.dsp._gammatone import real_part_responses
 from audiolab.dsp._processor import Processor
 from audiolab.hearing._audiogram import (
@@ -91,20 +92,33 @@ def loudness_discomfort_db_hl(threshold_db_hl: ArrayLike) -> np.ndarray:
     return 100.0 + 0.5 * np.maximum(h - 50.0, 0.0)
 
 
-def _overlap_corrected_gain_db(mb: MultibandWdrc, target_db: np.ndarray) -> np.ndarray:
-    """Band gains whose sum realises ``target_db`` at every centre frequency (Hohmann 2002)."""
+def _overlap_corrected_gain_db(
+    mb: MultibandWdrc, target_db: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Band gains (dB) whose sum realises the target's power in every band's frequency cell.
+
+    Neighbouring bands overlap, and between centre frequencies the bank's response ripples
+    (0.9 dB at 1 band/ERB, Hohmann 2002). The gains are found by the fixed-point iteration that
+    Hohmann (2002) uses for the resynthesis weights, here on the mean power response over each
+    band's cell (what a noise measurement in a band sees).
+    """
     d = mb.design
+    fc = d.center_frequencies_hz
     phase = d.weights / np.abs(d.weights)
-    # r[j, k]: band k's resynthesis path at centre frequency j.
+    # Each band's own cell on the ERB-number scale (the cells tile the frequency axis, so the
+    # fit is well posed; a one-third octave spans one to three cells).
+    half = 0.5 / mb.filterbank.bands_per_erb
+    cells = erb_number(fc)[:, None] + np.linspace(-half, half, 9)[None, :]
+    f = np.minimum(erb_number_to_hz(cells).reshape(-1), 0.49 * mb.fs)
+    # r[i, k]: band k's resynthesis path at frequency i (9 per band).
     r = real_part_responses(
-        d.coefficients, d.normalization, phase, d.band_delays_samples,
-        d.center_frequencies_hz, mb.fs,
+        d.coefficients, d.normalization, phase, d.band_delays_samples, f, mb.fs
     ) * np.abs(d.weights)
-    want = 10 ** (np.asarray(target_db) / 20)
-    g = want.copy()
+    want = np.mean(10 ** (target_db(f).reshape(fc.size, -1) / 10), axis=1)
+    g = np.sqrt(want)
     for _ in range(60):
-        g = g * want / np.abs(r @ g)
-        g = np.clip(g, 10 ** (-40 / 20), 10 ** (MAX_GAIN_DB / 20))
+        got = np.mean((np.abs(r @ g) ** 2).reshape(fc.size, -1), axis=1)
+        g = np.clip(g * np.sqrt(want / got), 10 ** (-40 / 20), 10 ** (MAX_GAIN_DB / 20))
     return 20 * np.log10(g)
 
 
@@ -154,7 +168,7 @@ def fit_ear_settings(
     )
     fc = probe.center_frequencies_hz
     hl = ear.threshold_db_hl_at(fc)
-    target = _overlap_corrected_gain_db(probe, prescribe(ear, rule, fc))
+    target = _overlap_corrected_gain_db(probe, lambda f: prescribe(ear, rule, f))
     if mpo_db_spl is None:
         pta = float(np.mean(ear.threshold_db_hl_at([500.0, 1000.0, 2000.0, 4000.0])))
         mpo = float(np.clip(loudness_discomfort_db_hl(pta), *MPO_RANGE_DB_SPL))
@@ -307,14 +321,9 @@ class HearingAid(Processor):
     @classmethod
     def from_chain_table(cls, table: dict[str, Any], *, fs: float) -> "HearingAid":
         """Build from a chain file's ``hearing-aid`` stage (without its ``type`` key)."""
-        if not isinstance(table, dict):
-            raise ConfigError(f"a hearing-aid stage must be a table, got {type(table).__name__}")
-        for key in table:
-            if key not in _CHAIN_KEYS:
-                raise ConfigError(
-                    f"hearing-aid: unknown key {key!r}; allowed keys are "
-                    + ", ".join(map(repr, _CHAIN_KEYS))
-                )
+        from audiolab.hearing._chain import check_chain_table
+
+        check_chain_table(table, stage_type="hearing-aid", allowed=_CHAIN_KEYS)
         if "audiogram" not in table:
             raise ConfigError("hearing-aid: missing key 'audiogram' (a preset name, a file path "
                               "or an inline table)")

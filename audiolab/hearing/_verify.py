@@ -40,6 +40,7 @@ __all__ = [
     "measure_attack_release_ms",
     "measure_tone_output_db_spl",
     "verify_chain",
+    "verify_chain_file",
 ]
 
 ANSI_FREQUENCIES_HZ = np.array(
@@ -96,7 +97,7 @@ def _envelope_db(y: np.ndarray, fs: float, f_hz: float) -> np.ndarray:
 
 def measure_attack_release_ms(
     factory: ProcessorFactory, *, fs: float, latency_samples: int, f_hz: float = AGC_FREQUENCY_HZ,
-    low_db_spl: float = 55.0, high_db_spl: float = 90.0, hold_s: float = 1.0,
+    low_db_spl: float = 55.0, high_db_spl: float = 90.0, hold_s: float | None = None,
 ) -> tuple[float, float]:
     """ANSI S3.22 attack and release times (ms) of a processor, measured.
 
@@ -104,8 +105,27 @@ def measure_attack_release_ms(
     ``low_db_spl`` for ``hold_s``; the level steps at zero crossings. Each time runs from the
     step's arrival at the output (the step plus ``latency_samples``) until the output envelope
     stays within 3 dB (attack) or 4 dB (release) of its final value (the median over the
-    fifth before the next step).
+    fifth before the next step). Without ``hold_s`` each level is held 1 s, and twice as long
+    (up to 16 s) while the output still drifts by more than 0.05 dB before the next step, so
+    that slow settling is not cut short.
     """
+    if hold_s is not None:
+        return _attack_release_once(factory, fs, latency_samples, f_hz, low_db_spl, high_db_spl,
+                                    hold_s)[0]
+    hold = 1.0
+    while True:
+        times, drift_db = _attack_release_once(factory, fs, latency_samples, f_hz, low_db_spl,
+                                               high_db_spl, hold)
+        if drift_db <= 0.05 or hold >= 16.0:
+            return times
+        hold *= 2
+
+
+def _attack_release_once(
+    factory: ProcessorFactory, fs: float, latency_samples: int, f_hz: float, low_db_spl: float,
+    high_db_spl: float, hold_s: float,
+) -> tuple[tuple[float, float], float]:
+    """(attack_ms, release_ms) and how far the output still drifted before each next step."""
     n = int(hold_s * fs)
     t = np.arange(3 * n) / fs
     amp = np.concatenate([
@@ -115,16 +135,19 @@ def measure_attack_release_ms(
     y = _run(factory, amp * np.sin(2 * np.pi * f_hz * t))
     env = _envelope_db(y, fs, f_hz)
     times = []
+    drift = 0.0
     for seg, tol in ((1, 3.0), (2, 4.0)):
         start = seg * n + latency_samples
         # Judge only the first 80 % of the segment: the envelope near its end already feels
         # the next step (the Hilbert transform and the smoothing are not causal).
         e = env[start : start + int(0.8 * n)]
         final = float(np.median(e[int(0.6 * n) :]))
+        drift = max(drift, abs(float(np.median(e[int(0.6 * n) : int(0.7 * n)]))
+                               - float(np.median(e[int(0.7 * n) :]))))
         outside = np.flatnonzero(np.abs(e - final) > tol)
         last = int(outside[-1]) + 1 if outside.size else 0
         times.append(1e3 * last / fs)
-    return times[0], times[1]
+    return (times[0], times[1]), drift
 
 
 def _thd_percent(factory: ProcessorFactory, f_hz: float, level_db_spl: float, fs: float) -> float:
@@ -186,12 +209,13 @@ def _hfa(values: np.ndarray, freqs: np.ndarray) -> float:
 
 
 def _third_octave_gain_db(factory: ProcessorFactory, fs: float, latency: int,
-                          centres_hz: np.ndarray, level_db_spl: float) -> np.ndarray:
+                          centres_hz: np.ndarray, level_db_spl: float, *,
+                          duration_s: float = 2.0) -> np.ndarray:
     """Gain (dB) in one-third-octave bands for speech-shaped noise at ``level_db_spl``."""
     from audiolab.hearing._sii import speech_band_levels_db_spl
 
     rng = np.random.default_rng(0)
-    n = int(2.0 * fs)
+    n = int(duration_s * fs)
     spec = np.fft.rfft(rng.standard_normal(n))
     freqs = np.fft.rfftfreq(n, 1 / fs)
     # Shape white noise to the standard speech spectrum (band level per one-third octave is
@@ -289,4 +313,55 @@ def verify_chain(
         thd_percent=thd,
         sii=sii,
         declared=dict(declared or {}),
+    )
+
+
+def _declared(aid: Any) -> dict[str, Any]:
+    """What a hearing-aid stage declares, in the report's terms (for its ``ear``)."""
+    s = aid.ear_settings[aid.ear]
+    fc = aid.center_frequencies_hz
+    k = int(np.argmin(np.abs(fc - AGC_FREQUENCY_HZ)))
+    levels = np.array(IO_LEVELS_DB_SPL)
+    return {
+        "audiogram": aid.audiogram.name,
+        "ear": aid.ear,
+        "rule": aid.rule,
+        "compression": aid.compression,
+        "attack_ms": aid.attack_ms,
+        "release_ms": aid.release_ms,
+        "mpo_db_spl": s.mpo_db_spl,
+        "ratio_at_2_khz": float(s.ratio[k]),
+        "io_output_db_spl": [float(v) for v in
+                             levels + aid.tone_gain_db(AGC_FREQUENCY_HZ, levels, side=aid.ear)],
+    }
+
+
+def verify_chain_file(path: Any) -> VerifyReport:
+    """Load a chain file and run :func:`verify_chain` on it (at its ``fs``, else 48 kHz).
+
+    Parameters
+    ----------
+    path : str or path-like or dict
+        A chain file, or its content (see :func:`audiolab.hearing.load_chain`).
+
+    Returns
+    -------
+    VerifyReport
+    """
+    from audiolab.hearing._chain import build_chain, load_chain
+    from audiolab.hearing._hearing_aid import HearingAid
+
+    spec = load_chain(path)
+    fs = spec.fs if spec.fs is not None else 48000.0
+    chain = build_chain(spec, fs=fs)
+    aids = [s for s in chain.stages if isinstance(s, HearingAid)]
+
+    def factory() -> Processor:
+        chain.reset()
+        return chain
+
+    return verify_chain(
+        factory, fs=fs, latency_samples=chain.latency_samples,
+        hearing_aid=aids[0] if aids else None,
+        declared=_declared(aids[0]) if aids else None,
     )

@@ -71,7 +71,7 @@ ATTACK_TOLERANCE_DB = 3.0  # ANSI S3.22: attack ends within 3 dB of the final ou
 RELEASE_TOLERANCE_DB = 4.0  # ... release within 4 dB
 LEVEL_FLOOR_DB_SPL = 0.0
 """Band levels below this are taken as this (silence does not drive the expansion to -inf)."""
-LIMITER_RELEASE_MS = 2.0  # the analytic envelope is smooth: a short release does not distort
+LIMITER_RELEASE_MS = 0.25  # faster than any gain change of the compressor: no dips after onsets
 GRID_MS = 1.0 / 3.0  # gain update interval: 16 samples at 48 kHz
 
 
@@ -297,8 +297,7 @@ class MultibandWdrc(Processor):
         *, fs: float = 48000.0, f_low_hz: float = 100.0, f_high_hz: float = 8000.0,
         bands_per_erb: float = 1.0,
     ) -> np.ndarray:
-        """Centre frequencies (Hz) of the bands a :class:`MultibandWdrc` with these
-        parameters has."""
+        """Centre frequencies (Hz) of the bands of a :class:`MultibandWdrc` built with these."""
         return design_gammatone(
             GammatoneConfig(fs=fs, f_low_hz=f_low_hz, f_high_hz=f_high_hz,
                             bands_per_erb=bands_per_erb)
@@ -346,7 +345,9 @@ class MultibandWdrc(Processor):
         return float(math.sqrt(2.0) * P_REF_PA * 10.0 ** (mpo / 20.0))
 
     # -- steady state of a pure tone -----------------------------------------------------------
-    def tone_gain_db(self, f_hz: ArrayLike, level_db_spl: ArrayLike, *, channel: int = 0) -> np.ndarray:
+    def tone_gain_db(
+        self, f_hz: ArrayLike, level_db_spl: ArrayLike, *, channel: int = 0
+    ) -> np.ndarray:
         """Steady-state gain (dB) for pure tones, exactly as the kernel settles to it.
 
         A tone of frequency f and level L gives band k the constant level L + 20 log10 |H_k(f)|
