@@ -18,5 +18,6 @@
 #include "al_level.h"
 #include "al_wdrc.h"
 #include "al_chain.h"
+#include "al_ci.h"
 
 #endif

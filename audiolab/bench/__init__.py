@@ -12,4 +12,5 @@ CASE_MODULES: tuple[str, ...] = (
     "audiolab.bench._filterbanks",
     "audiolab.bench._hearing_aid",
     "audiolab.bench._batch",
+    "audiolab.bench._ci",
 )

@@ -20,6 +20,14 @@ from audiolab.hearing._chain import (
     stage_types,
     write_chain,
 )
+from audiolab.hearing._ci import (
+    CIConfig,
+    CIDesign,
+    CochlearImplantSimulator,
+    design_ci,
+    greenwood_frequency_hz,
+    greenwood_place,
+)
 from audiolab.hearing._hearing_aid import HearingAid, fit_ear_settings, loudness_discomfort_db_hl
 from audiolab.hearing._prescription import RULE_SOURCES, RULES, prescribe
 from audiolab.hearing._sii import (
@@ -34,6 +42,17 @@ from audiolab.hearing._sii import (
     speech_intelligibility_index,
     standard_speech_spectrum_level_db_spl,
 )
+from audiolab.hearing._speech_material import (
+    BUNDLED_SPEECH_DIR,
+    MATRIX_WORD_CLASSES,
+    MatrixSentence,
+    SpeechCorpus,
+    SpeechItem,
+    load_speech_corpus,
+    matrix_sentence,
+    speech_ltass,
+    speech_shaped_noise,
+)
 from audiolab.hearing._wdrc import (
     MultibandWdrc,
     WdrcSettings,
@@ -47,15 +66,26 @@ __all__ = [
     "AudiogramLike",
     "band_spectrum_levels_db_spl",
     "build_chain",
+    "BUNDLED_SPEECH_DIR",
     "Chain",
     "ChainSpec",
+    "CIConfig",
+    "CIDesign",
+    "CochlearImplantSimulator",
+    "design_ci",
     "EarAudiogram",
     "fit_ear_settings",
     "GainStage",
+    "greenwood_frequency_hz",
+    "greenwood_place",
     "HearingAid",
     "load_audiogram",
     "load_chain",
+    "load_speech_corpus",
     "loudness_discomfort_db_hl",
+    "matrix_sentence",
+    "MATRIX_WORD_CLASSES",
+    "MatrixSentence",
     "MultibandWdrc",
     "NO_NOISE_SPECTRUM_LEVEL_DB_SPL",
     "prescribe",
@@ -69,6 +99,10 @@ __all__ = [
     "SIIBands",
     "speech_band_levels_db_spl",
     "speech_intelligibility_index",
+    "speech_ltass",
+    "speech_shaped_noise",
+    "SpeechCorpus",
+    "SpeechItem",
     "stage_types",
     "StageSpec",
     "STANDARD_AUDIOGRAMS",
