@@ -16,5 +16,6 @@
 #include "al_sos.h"
 #include "al_gammatone.h"
 #include "al_level.h"
+#include "al_hlsim.h"
 
 #endif
