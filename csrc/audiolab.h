@@ -19,5 +19,6 @@
 #include "al_wdrc.h"
 #include "al_chain.h"
 #include "al_ci.h"
+#include "al_hlsim.h"
 
 #endif
