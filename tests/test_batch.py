@@ -490,6 +490,27 @@ def test_simulate_runs_the_hearing_loss_stage_as_a_batch(tmp_path, rng, capsys, 
     assert code == 2 and "audiogram must be a preset or a file" in err and err.count("\n") == 1
 
 
+def test_simulate_with_the_real_simulators(tmp_path, rng):
+    # Moderate loss N3 (Bisgaard 2010) at 65 dB SPL: the simulated listener hears the noise
+    # quieter than it is (threshold elevation, recruitment); the CI vocoder follows it.
+    x = 0.1 * rng.standard_normal((2, 24000)).astype(np.float32)
+    sf.write(tmp_path / "noise.wav", x.T, 48000, subtype="FLOAT")
+    sf.write(tmp_path / "tone.wav", _tone(1000, 44100, 22050), 44100, subtype="FLOAT")
+    out = tmp_path / "out"
+    code = main(["simulate", str(tmp_path / "noise.wav"), str(tmp_path / "tone.wav"),
+                 "--audiogram", "N3", "--ci-channels", "8", "--out", str(out),
+                 "--level-db-spl", "65", "--jobs", "2"])
+    assert code == 0
+    m = _manifest(out)
+    assert m["chain"] == {"stage": [{"type": "hearing-loss", "audiogram": "N3"},
+                                    {"type": "ci-vocoder", "n_channels": 8, "seed": 1}]}
+    for entry in m["files"]:
+        assert entry["status"] == "processed" and entry["latency_samples"] > 0
+        assert entry["output_level_db_spl"] < entry["input_level_db_spl"] - 10
+    y, fs = _read(out / "tone.wav")
+    assert fs == 44100 and y.shape == (2, 22050) and np.isfinite(y).all()
+
+
 # -- a real Dask cluster
 def _start(cmd, env, log):
     return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
