@@ -511,6 +511,40 @@ def test_simulate_with_the_real_simulators(tmp_path, rng):
     assert fs == 44100 and y.shape == (2, 22050) and np.isfinite(y).all()
 
 
+class InterruptOnSecondFile(FakeHearingLoss):
+    """A stage whose second file is interrupted (Ctrl-C) while it is being processed."""
+
+    files_started = 0
+
+    def _allocate(self, n_channels):
+        type(self).files_started += 1
+        if type(self).files_started == 2:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_batch_records_what_finished(tmp_path, rng, monkeypatch):
+    from audiolab.hearing import _batch, _chain
+
+    monkeypatch.setitem(_chain._REGISTRY, "hearing-loss", f"{__name__}:InterruptOnSecondFile")
+    _good_files(tmp_path / "in", rng)
+    _batch._CACHE.chains = None
+    InterruptOnSecondFile.files_started = 0
+    with pytest.raises(KeyboardInterrupt):
+        run_batch([tmp_path / "in"], chain={"stage": [{"type": "hearing-loss", "audiogram": "N1"}]},
+                  out_dir=tmp_path / "out", jobs=1)
+    m = _manifest(tmp_path / "out")
+    assert m["complete"] is False and m["summary"]["inputs"] == 1
+    assert m["files"][0]["status"] == "processed"
+
+
+def test_symbolic_links_keep_their_own_name(tmp_path, rng):
+    good = _good_files(tmp_path / "in", rng)
+    link = tmp_path / "speaker1.wav"
+    link.symlink_to(good["mono48"])
+    report = run_batch([link], chain=_chain(tmp_path), out_dir=tmp_path / "out", jobs=1)
+    assert report.results[0].output == str(tmp_path / "out" / "speaker1.wav")
+
+
 # -- a real Dask cluster
 def _start(cmd, env, log):
     return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -350,7 +350,8 @@ def collect_inputs(
         r = p.resolve()
         if r not in seen:
             seen.add(r)
-            unique.append(r)
+            # Absolute but not resolved: a symbolic link keeps its own name (and output stem).
+            unique.append(Path(os.path.abspath(p)))
     return unique
 
 
@@ -369,7 +370,7 @@ def _output_paths(files: Sequence[Path], out_dir: Path) -> list[Path]:
         )
     outputs = [out_dir / f"{f.stem}.wav" for f in files]
     for f, o in zip(files, outputs, strict=True):
-        if f == o:
+        if f.resolve() == o.resolve():
             raise ConfigError(
                 f"input {f} would be overwritten by its own output; choose another --out"
             )
@@ -452,13 +453,17 @@ def _run_local(tasks: Sequence[FileTask], jobs: int, emit: Callable[[FileResult]
     ctx.set_forkserver_preload([__name__])
     crashed: list[FileTask] = []
     with _single_threaded_blas():
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx)
+        try:
             futures = {pool.submit(process_file, t): t for t in tasks}
             for fut in as_completed(futures):
                 try:
                     emit(fut.result())
                 except BrokenProcessPool:
                     crashed.append(futures[fut])
+        finally:
+            # Interrupted: drop the queued files instead of waiting for the whole batch.
+            pool.shutdown(wait=True, cancel_futures=True)
         # A crash (e.g. the OOM killer) takes the pool down with every file in flight: give
         # each of those files a process of its own, so only the culprit fails.
         for t in crashed:
@@ -469,9 +474,8 @@ def _run_local(tasks: Sequence[FileTask], jobs: int, emit: Callable[[FileResult]
                     emit(_crashed(t, exc))
 
 
-def _run_dask(
-    tasks: Sequence[FileTask], scheduler: str, emit: Callable[[FileResult], None]
-) -> None:
+def _connect_dask(scheduler: str) -> Any:
+    """A Dask client for ``scheduler`` (address or scheduler file); ConfigError if unreachable."""
     try:
         import distributed
     except ImportError:
@@ -490,15 +494,20 @@ def _run_dask(
             f"wss://, ucx://) or an existing scheduler file (.json), got {scheduler!r}"
         )
     try:
-        client = distributed.Client(**where, timeout="10s", set_as_default=False)
-    except Exception as exc:  # OSError, TimeoutError, ValueError for a malformed address
+        return distributed.Client(**where, timeout="10s", set_as_default=False)
+    except Exception as exc:  # OSError, TimeoutError
         raise ConfigError(
             f"cannot connect to the Dask scheduler {scheduler} ({type(exc).__name__}: {exc}); "
             "give its address as tcp://HOST:PORT or a scheduler file"
         ) from None
-    with client:
-        futures = client.map(process_file, list(tasks), pure=False)
-        by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
+
+
+def _run_dask(client: Any, tasks: Sequence[FileTask], emit: Callable[[FileResult], None]) -> None:
+    import distributed
+
+    futures = client.map(process_file, list(tasks), pure=False)
+    by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
+    try:
         for fut in distributed.as_completed(futures, loop=client.loop):
             try:
                 emit(fut.result())
@@ -508,6 +517,8 @@ def _run_dask(
                     input=t.input, output=t.output, status="failed",
                     error=f"the Dask cluster could not process it ({type(exc).__name__}: {exc})",
                 ))
+    finally:
+        client.cancel(futures)  # interrupted: do not leave the cluster busy with this batch
 
 
 # -- progress
@@ -627,8 +638,6 @@ def run_batch(
         Before anything runs: a bad chain, a missing input, two inputs with the same stem, bad
         options, or an unreachable scheduler.
     """
-    from audiolab import __version__
-
     levels = LevelOptions() if levels is None else levels
     if not isinstance(levels, LevelOptions):
         raise ConfigError(f"levels must be a LevelOptions, got {type(levels).__name__}")
@@ -649,17 +658,42 @@ def run_batch(
         FileTask(input=str(f), output=str(o), chain=spec, levels=levels)
         for f, o in zip(files, outputs, strict=True)
     ]
-    out.mkdir(parents=True, exist_ok=True)
+    client = None if scheduler is None else _connect_dask(scheduler)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return _run_tasks(
+            tasks, out=out, spec=spec, levels=levels, client=client, scheduler=scheduler,
+            jobs=jobs, chain_file=chain_file, force=force, command=command, progress=progress,
+        )
+    finally:
+        if client is not None:
+            client.close()
 
-    header = {
+
+def _run_tasks(
+    tasks: list[FileTask],
+    *,
+    out: Path,
+    spec: ChainSpec,
+    levels: LevelOptions,
+    client: Any,
+    scheduler: str | None,
+    jobs: int,
+    chain_file: Path | None,
+    force: bool,
+    command: str,
+    progress: IO[str] | None,
+) -> BatchReport:
+    from audiolab import __version__
+
+    header: dict[str, Any] = {
         "audiolab_version": __version__,
         "command": command,
         "chain": spec.to_dict(),
         "chain_file": None if chain_file is None else str(chain_file),
         "levels": levels.as_dict(),
     }
-    manifest_path = out / MANIFEST_NAME
-    old = None if force else _read_manifest(manifest_path)
+    old = None if force else _read_manifest(out / MANIFEST_NAME)
     same_setup = old is not None and all(
         _normalised(header[k]) == old.get(k) for k in ("audiolab_version", "chain", "levels")
     )
@@ -669,6 +703,8 @@ def run_batch(
             if isinstance(e, dict) and isinstance(e.get("output"), str):
                 old_entries[e["output"]] = e
 
+    # Inputs are stat'ed before they are read: a file changed during the run is then stale.
+    before = {t.input: _stat(t.input) for t in tasks}
     results: dict[str, FileResult] = {}
     todo = []
     for t in tasks:
@@ -680,7 +716,7 @@ def run_batch(
         else:
             todo.append(t)
     # Biggest first: a long file started last would leave the other workers idle at the end.
-    todo.sort(key=lambda t: -os.stat(t.input).st_size if os.path.exists(t.input) else 0)
+    todo.sort(key=lambda t: -before[t.input][0])
 
     bar = _Progress(len(todo), stream=progress, label=command)
 
@@ -689,44 +725,61 @@ def run_batch(
         bar.update(result)
 
     if scheduler is not None:
-        executor: dict[str, Any] = {"kind": "dask", "scheduler": scheduler}
-        _run_dask(todo, scheduler, emit)
+        header["executor"] = {"kind": "dask", "scheduler": scheduler}
     else:
-        executor = {"kind": "local", "jobs": jobs}
-        _run_local(todo, jobs, emit)
+        header["executor"] = {"kind": "local", "jobs": jobs}
+    try:
+        if client is not None:
+            _run_dask(client, todo, emit)
+        else:
+            _run_local(todo, jobs, emit)
+    finally:
+        # Also when interrupted: what finished is recorded, so the next run skips it.
+        ordered = tuple(
+            _stamped(results[t.input], before[t.input]) for t in tasks if t.input in results
+        )
+        report = BatchReport(results=ordered, manifest_path=out / MANIFEST_NAME, out_dir=out)
+        _write_manifest(report, header, complete=len(ordered) == len(tasks))
+    return report
 
-    ordered = tuple(_stamped(results[t.input]) for t in tasks)
-    report = BatchReport(results=ordered, manifest_path=manifest_path, out_dir=out)
+
+def _stat(path: str) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (0, 0)
+    return (st.st_size, st.st_mtime_ns)
+
+
+def _write_manifest(report: BatchReport, header: dict[str, Any], *, complete: bool) -> None:
     manifest = {
         **header,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "convention": CONVENTION,
-        "executor": executor,
+        "complete": complete,
         "summary": {
-            "inputs": len(ordered),
+            "inputs": len(report.results),
             "processed": len(report.processed),
             "up_to_date": len(report.skipped),
             "failed": len(report.failed),
         },
-        "files": [r.as_dict() for r in ordered],
+        "files": [r.as_dict() for r in report.results],
         "failures": [{"input": r.input, "error": r.error} for r in report.failed],
     }
-    tmp = manifest_path.with_name(f".{MANIFEST_NAME}.{os.getpid()}.part")
+    path = report.manifest_path
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     tmp.write_text(json.dumps(_normalised(manifest), indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, manifest_path)
-    return report
+    os.replace(tmp, path)
 
 
-def _stamped(r: FileResult) -> FileResult:
-    """Add the input's size and time and the output's size: what the next run compares."""
+def _stamped(r: FileResult, before: tuple[int, int]) -> FileResult:
+    """Add the input's size and time (as before the run) and the output's size."""
     if r.status == "failed":
         return r
     extra = dict(r.extra)
+    extra.update(input_size=before[0], input_mtime_ns=before[1])
     try:
-        src = os.stat(r.input)
-        extra.update(input_size=src.st_size, input_mtime_ns=src.st_mtime_ns)
         extra["output_size"] = os.stat(r.output).st_size
     except OSError:
         pass
     return FileResult(**{**asdict(r), "extra": extra})
-
