@@ -545,6 +545,40 @@ def test_symbolic_links_keep_their_own_name(tmp_path, rng):
     assert report.results[0].output == str(tmp_path / "out" / "speaker1.wav")
 
 
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--ci-channels", "0"], "--ci-channels must be at least 1, got 0"),
+        (["--ci-channels", "40"], "stage 2 (ci-vocoder): n_channels must be in"),
+    ],
+)
+def test_simulate_bad_options_exit_2(tmp_path, capsys, extra, words):
+    sf.write(tmp_path / "x.wav", _tone(500, 48000, 480), 48000)
+    code = _cli(["simulate", tmp_path / "x.wav", "--audiogram", "N3", "--out", tmp_path / "out",
+                 *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_progress_bar_redraws_one_line_on_a_terminal():
+    import io
+
+    from audiolab.hearing._batch import FileResult, _Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    bar = _Progress(3, stream=stream, label="process")
+    for status in ("processed", "failed", "processed"):
+        bar.update(FileResult(input="i", output="o", status=status))
+    text = stream.getvalue()
+    assert text.count("\r") == 3 and text.endswith("\n") and text.count("\n") == 1
+    assert "3/3 files, 1 failed" in text and "[" + "#" * 30 + "]" in text
+
+
 # -- a real Dask cluster
 def _start(cmd, env, log):
     return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
