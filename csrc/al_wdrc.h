@@ -16,14 +16,14 @@ typedef struct {
     int32_t n_groups;            /* ceil(n_bands / AL_WDRC_LANES) */
     int32_t n_channels;
     int32_t grid;                /* gains are computed every `grid` samples, 1..256 */
-    int32_t ring_len;            /* power of two > max(delay) + AL_WDRC_CHUNK */
+    int32_t ring_len;            /* power of two > max(delay) + AL_WDRC_CHUNK (input ring) */
     /* filterbank, shared by the channels, (n_groups * LANES) */
     const float *coef_re;        /* pole lambda * exp(i beta) */
     const float *coef_im;
     const float *norm;           /* input gain 2 (1 - lambda)^4 */
     const float *weight_re;      /* band output = Re(weight * z) */
     const float *weight_im;
-    const int32_t *delay;        /* (n_bands) resynthesis delay, samples */
+    const int32_t *delay;        /* (n_bands) resynthesis delay, samples, applied to the band's input */
     /* gain curve per channel and band, (n_channels, n_groups * LANES) */
     const float *gain_db;        /* gain between the expansion knee and the compression knee */
     const float *knee_db_spl;    /* compression knee (band level) */
@@ -46,11 +46,12 @@ typedef struct {
     float *gain;                 /* current linear gain */
     float *gain_step;            /* per-sample increment towards gain_target */
     float *gain_target;          /* linear gain at the end of this grid step */
-    float *history;              /* (n_channels, n_groups, ring_len, 2, LANES) weighted complex band */
+    float *input_ring;           /* (n_channels, ring_len) past input, for the band delays */
     int32_t *pos;                /* (n_channels) ring position of the next sample */
     int32_t *phase;              /* (n_channels) samples since the last grid point, 0..grid-1 */
     float *limiter_env;          /* (n_channels) envelope of the analytic output, Pa */
 } al_wdrc;
 
-/* x: planar (n_channels, n_frames) float32 Pa, processed in place; any n_frames >= 0. */
+/* x: planar (n_channels, n_frames) float32 Pa, processed in place; any n_frames >= 0.
+ * Non-finite input samples are taken as 0 (the state stays finite). */
 al_status al_wdrc_process(al_wdrc *s, float *x, int32_t n_channels, int64_t n_frames);

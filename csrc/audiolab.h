@@ -20,5 +20,6 @@
 #include "al_chain.h"
 #include "al_ci.h"
 #include "al_hlsim.h"
+#include "al_sosbank.h"
 
 #endif

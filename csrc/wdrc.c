@@ -85,13 +85,15 @@ static inline int wdrc_check(const al_wdrc *s)
            s->gain_db && s->knee_db_spl && s->comp_slope && s->exp_knee_db_spl && s->exp_slope &&
            s->max_gain_db && s->attack_coef && s->release_coef && s->limit_pa && s->state_re &&
            s->state_im && s->power_acc && s->level_db_spl && s->gain && s->gain_step &&
-           s->gain_target && s->history && s->pos && s->phase && s->limiter_env;
+           s->gain_target && s->input_ring && s->pos && s->phase && s->limiter_env;
 }
 
-/* Analysis, level, gain and weighting of one group of bands over `len` samples of one channel;
- * writes the weighted, gain-applied band outputs into the group's history ring. */
-static void wdrc_group(const al_wdrc *s, int32_t c, int32_t g, const float *x, int64_t len,
-                       int32_t pos, int32_t phase0)
+/* Analysis, level, gain and weighting of one group of bands over `len` samples of one channel.
+ * xin holds each lane's input, already delayed by its band's resynthesis delay (len x LANES);
+ * the weighted, gain-applied complex band values are added lane-wise into out_re / out_im
+ * (len x LANES). */
+static void wdrc_group(const al_wdrc *s, int32_t c, int32_t g, const float *xin, int64_t len,
+                       int32_t phase0, float *out_re, float *out_im)
 {
     const int32_t L = AL_WDRC_LANES, nl = s->n_groups * L, grid = s->grid;
     const int64_t band = (int64_t)g * L, cb = (int64_t)c * nl + band;
@@ -106,8 +108,6 @@ static void wdrc_group(const al_wdrc *s, int32_t c, int32_t g, const float *x, i
           s3i = v_load(st_im + 3 * L);
     al_v8 acc = v_load(s->power_acc + cb), gain = v_load(s->gain + cb);
     al_v8 step = v_load(s->gain_step + cb);
-    float *hist = s->history + ((int64_t)c * s->n_groups + g) * s->ring_len * 2 * L;
-    const int32_t mask = s->ring_len - 1;
     int32_t phase = phase0;
     for (int64_t j = 0; j < len;) {
         /* Run to the next grid point (or the chunk's end) without a branch per sample. */
@@ -115,7 +115,7 @@ static void wdrc_group(const al_wdrc *s, int32_t c, int32_t g, const float *x, i
         phase += (int32_t)(end - j);
         for (; j < end; j++) {
             /* Eq. (12) in Hohmann (2002): four cascaded complex one-pole filters. */
-            const al_v8 in = nm * x[j];
+            const al_v8 in = nm * v_load(xin + j * L);
             al_v8 tr, ti;
             tr = in + cr * s0r - ci * s0i;
             ti = cr * s0i + ci * s0r;
@@ -133,9 +133,8 @@ static void wdrc_group(const al_wdrc *s, int32_t c, int32_t g, const float *x, i
             acc += s3r * s3r + s3i * s3i;
             /* Keep the whole complex band (weight * z * gain): the real parts sum to the
              * output, the complex sum is its analytic signal, whose modulus the limiter uses. */
-            float *slot = hist + (int64_t)((pos + j) & mask) * 2 * L;
-            v_store(slot, (wr * s3r - wi * s3i) * gain);
-            v_store(slot + L, (wr * s3i + wi * s3r) * gain);
+            v_store(out_re + j * L, v_load(out_re + j * L) + (wr * s3r - wi * s3i) * gain);
+            v_store(out_im + j * L, v_load(out_im + j * L) + (wr * s3i + wi * s3r) * gain);
             gain += step;
         }
         if (phase == grid) {
@@ -191,27 +190,42 @@ al_status al_wdrc_process(al_wdrc *s, float *x, int32_t n_channels, int64_t n_fr
             const int64_t len = (n_frames - start < AL_WDRC_CHUNK) ? n_frames - start
                                                                    : AL_WDRC_CHUNK;
             const int32_t pos = s->pos[c], phase = s->phase[c];
-            for (int32_t g = 0; g < s->n_groups; g++)
-                wdrc_group(s, c, g, xc + start, len, pos, phase);
-            /* Resynthesis: each output sample sums the bands' delayed values in band order, so
-             * the result does not depend on how the signal was split into blocks. */
+            float *ring = s->input_ring + (int64_t)c * s->ring_len;
+            /* A non-finite sample (possible on the engine path, which skips Python's checks)
+             * would poison the recursions for good: it enters as silence instead. */
+            for (int64_t j = 0; j < len; j++) {
+                const float v = xc[start + j];
+                ring[(pos + j) & mask] = isfinite(v) ? v : 0.0f;
+            }
+            /* Hohmann's resynthesis delays each band's output; the bands are time-invariant
+             * apart from their gains, which follow their own signal, so delaying each band's
+             * input instead gives the same output, and the bands of one output sample are then
+             * all computed at once (a lane-wise sum, no per-band output delay lines). */
+            float xin[AL_WDRC_CHUNK * AL_WDRC_LANES];
+            float acc_re[AL_WDRC_CHUNK * AL_WDRC_LANES], acc_im[AL_WDRC_CHUNK * AL_WDRC_LANES];
+            memset(acc_re, 0, sizeof(float) * (size_t)(len * L));
+            memset(acc_im, 0, sizeof(float) * (size_t)(len * L));
+            for (int32_t g = 0; g < s->n_groups; g++) {
+                for (int32_t l = 0; l < L; l++) {
+                    const int32_t b = g * L + l;
+                    const int32_t d = b < s->n_bands ? s->delay[b] : 0;
+                    const int64_t first = (pos - d) & mask;
+                    const int64_t n1 = (len < s->ring_len - first) ? len : s->ring_len - first;
+                    for (int64_t j = 0; j < n1; j++) xin[j * L + l] = ring[first + j];
+                    for (int64_t j = n1; j < len; j++) xin[j * L + l] = ring[j - n1];
+                }
+                wdrc_group(s, c, g, xin, len, phase, acc_re, acc_im);
+            }
+            /* Sum the lanes in a fixed order: the result does not depend on block sizes. */
             float out_re[AL_WDRC_CHUNK], out_im[AL_WDRC_CHUNK];
-            for (int64_t j = 0; j < len; j++) out_re[j] = out_im[j] = 0.0f;
-            for (int32_t b = 0; b < s->n_bands; b++) {
-                const float *h = s->history +
-                                 ((int64_t)c * s->n_groups + b / L) * s->ring_len * 2 * L + b % L;
-                /* Split at the ring's end so that both runs are plain strided loads. */
-                const int64_t first = (pos - s->delay[b]) & mask;
-                const int64_t n1 = (len < s->ring_len - first) ? len : s->ring_len - first;
-                const float *h1 = h + first * 2 * L;
-                for (int64_t j = 0; j < n1; j++) {
-                    out_re[j] += h1[j * 2 * L];
-                    out_im[j] += h1[j * 2 * L + L];
+            for (int64_t j = 0; j < len; j++) {
+                float sr = 0.0f, si = 0.0f;
+                for (int32_t l = 0; l < L; l++) {
+                    sr += acc_re[j * L + l];
+                    si += acc_im[j * L + l];
                 }
-                for (int64_t j = n1; j < len; j++) {
-                    out_re[j] += h[(j - n1) * 2 * L];
-                    out_im[j] += h[(j - n1) * 2 * L + L];
-                }
+                out_re[j] = sr;
+                out_im[j] = si;
             }
             /* Limiter on the modulus of the analytic output: |y| <= |y + i H{y}|, so the output
              * never exceeds the limit, and a steady tone is scaled, not clipped (no harmonics).

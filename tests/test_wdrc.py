@@ -209,3 +209,16 @@ def test_any_finite_input_gives_finite_output_within_the_limit(samples):
     y = aid.process(np.array(samples, np.float32))
     assert np.isfinite(y).all()
     assert np.abs(y).max() <= aid.limit_pa(0) * (1 + 1e-6)
+
+
+def test_engine_path_survives_non_finite_samples(rng):
+    # The engine calls the C stage directly (no Python NaN check): a NaN or inf sample must not
+    # poison the state; it counts as silence.
+    aid = MultibandWdrc(_settings(), fs=FS)
+    fn, state = aid.c_stage(1)
+    x = _bursty_noise(rng, 1, 2000)
+    clean = x.copy()
+    clean[0, [100, 700]] = 0.0
+    x[0, 100], x[0, 700] = np.nan, np.inf
+    assert fn(state, float_buffer(x, "x"), 1, x.shape[1]) == 0
+    np.testing.assert_array_equal(x, MultibandWdrc(_settings(), fs=FS).process(clean))

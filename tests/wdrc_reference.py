@@ -1,8 +1,9 @@
 """Slow NumPy/SciPy reference of the fused WDRC kernel (csrc/wdrc.c), in float64.
 
 Written from the algorithm's description in audiolab/hearing/_wdrc.py, not from the C: complex
-gammatone bands by scipy.signal.lfilter, grid-wise level smoothing and gain curve in a Python
-loop over grid steps, linear gain ramps, delayed weighted sum, sample-by-sample peak limiter.
+gammatone bands by scipy.signal.lfilter on the input delayed per band, grid-wise level
+smoothing and gain curve in a Python loop over grid steps, linear gain ramps, weighted sum,
+sample-by-sample limiter on the modulus of the analytic output.
 """
 
 import math
@@ -38,8 +39,11 @@ def reference_wdrc(aid: MultibandWdrc, x: np.ndarray) -> np.ndarray:
         n = xc.size
         z = np.empty((nb, n), complex)
         for b in range(nb):
-            # Four identical complex one-pole stages: norm / (1 - c z^-1)^4 (Hohmann 2002).
-            z[b] = scipy.signal.lfilter([norm[b]], np.poly([coef[b]] * 4), xc)
+            # Four identical complex one-pole stages: norm / (1 - c z^-1)^4 (Hohmann 2002), on
+            # the input delayed by the band's resynthesis delay (the kernel delays each band's
+            # input rather than its output; the gains then follow the delayed band).
+            xd = np.concatenate([np.zeros(delays[b]), xc[: n - delays[b]]])
+            z[b] = scipy.signal.lfilter([norm[b]], np.poly([coef[b]] * 4), xd)
         power = np.abs(z) ** 2
 
         def curve(level, p=p):
@@ -68,9 +72,7 @@ def reference_wdrc(aid: MultibandWdrc, x: np.ndarray) -> np.ndarray:
             step = (new_target - gain) / grid
             target = new_target
         r = w[:, None] * z * g
-        ya = np.zeros(n, complex)
-        for b in range(nb):
-            ya[delays[b] :] += r[b, : n - delays[b]]
+        ya = r.sum(axis=0)
         y = ya.real.copy()
         limit = float(np.float32(aid.limit_pa(c)))
         env = 0.0

@@ -17,7 +17,7 @@ import numpy as np
 
 from audiolab._ckernel import check, complex_buffer, ffi, float_buffer, int_buffer, lib
 from audiolab._errors import ConfigError, SignalError
-from audiolab._validate import as_mono, check_real
+from audiolab._validate import as_mono, check_out, check_real
 from audiolab.dsp._auditory import erb_bandwidth_hz, erb_space_hz
 from audiolab.dsp._processor import Processor
 
@@ -323,17 +323,7 @@ class GammatoneFilterbank(Processor):
             Real part: band signal; imaginary part: its Hilbert transform. ``out`` if given.
         """
         xs = as_mono(x, name="x")
-        shape = (self.n_bands, xs.size)
-        if out is None:
-            out = np.empty(shape, np.complex64)
-        elif not isinstance(out, np.ndarray) or out.dtype != np.complex64:
-            raise TypeError(
-                f"out must be a complex64 numpy array, got {getattr(out, 'dtype', type(out))}"
-            )
-        elif out.shape != shape:
-            raise SignalError(f"out must have shape {shape}, got {out.shape}")
-        elif not out.flags.c_contiguous or not out.flags.writeable:
-            raise SignalError("out must be a writable C-contiguous array")
+        out = check_out(out, (self.n_bands, xs.size), np.complex64)
         if xs.size:
             status = lib.al_gt_analyze(
                 self._analysis_1[0], 0, float_buffer(xs, "x", writable=False), xs.size,

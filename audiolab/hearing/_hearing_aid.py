@@ -296,9 +296,21 @@ class HearingAid(Processor):
             for side in EARS
         }
         self._wdrc: MultibandWdrc | None = None
+        self._compressors: dict[tuple[str, ...], MultibandWdrc] = {}
+        self._engine_stages: list[MultibandWdrc] = []
 
     def compressor(self, sides: tuple[str, ...] = EARS) -> MultibandWdrc:
-        """A fresh :class:`MultibandWdrc` running these ears' settings (one channel each)."""
+        """The :class:`MultibandWdrc` running these ears' settings (one channel each).
+
+        Built once per ``sides`` and kept (its filterbank design and time constants are reused
+        after :meth:`reset`).
+        """
+        comp = self._compressors.get(sides)
+        if comp is None:
+            comp = self._compressors[sides] = self._new_compressor(sides)
+        return comp
+
+    def _new_compressor(self, sides: tuple[str, ...]) -> MultibandWdrc:
         return MultibandWdrc(
             tuple(self.ear_settings[s] for s in sides), fs=self.fs, f_low_hz=self.f_low_hz,
             f_high_hz=self.f_high_hz, bands_per_erb=self.bands_per_erb, delay_ms=self.delay_ms,
@@ -358,15 +370,19 @@ class HearingAid(Processor):
         )
 
     def c_stage(self, n_channels: int) -> tuple[Any, Any]:
-        """(``al_stage_fn``, ``void *`` state) of the fused C kernel for ``n_channels`` (1 or 2)."""
-        self.reset()
-        self._wdrc = self.compressor(self._sides(n_channels))
-        self._n_channels = n_channels
-        return self._wdrc.c_stage(n_channels)
+        """(``al_stage_fn``, ``void *`` state) of the fused C kernel for ``n_channels`` (1 or 2).
+
+        The state is at rest and belongs to the engine: it is separate from the one
+        :meth:`process` uses, and this object keeps it (and every buffer it points to) alive.
+        """
+        comp = self._new_compressor(self._sides(n_channels))
+        self._engine_stages.append(comp)
+        return comp.c_stage(n_channels)
 
     # -- processor protocol -------------------------------------------------------------------
     def _allocate(self, n_channels: int) -> None:
         self._wdrc = self.compressor(self._sides(n_channels))
+        self._wdrc.reset()
         self._wdrc._allocate(n_channels)
         self._wdrc._n_channels = n_channels
 

@@ -63,8 +63,8 @@ class SIIBands:
     procedure : str
         "octave", "one-third-octave" or "critical-band".
     centre_frequencies_hz, lower_edges_hz, upper_edges_hz, bandwidths_hz : numpy.ndarray
-        Band centres and limits in Hz (the one-third-octave limits are F 2^(+-1/6) of the exact
-        base-2 mid-band frequency), and upper - lower.
+        Band centres and limits in Hz (the one-third-octave limits are those of IEC 61260-1
+        base-10 bands around the exact mid-band frequency), and upper - lower.
     band_importance : numpy.ndarray
         Average-speech band-importance function I_i (sums to 1).
     internal_noise_spectrum_level_db : numpy.ndarray
@@ -120,10 +120,12 @@ def sii_bands(procedure: str) -> SIIBands:
     t = _tables()["procedures"][procedure]
     centres = _read_only(t["centre_frequencies_hz"])
     if procedure == "one-third-octave":
-        # Exact base-2 mid-band frequencies 1000 * 2^(k/3) behind the nominal ones.
-        k = np.round(3 * np.log2(centres / 1000.0))
-        exact = 1000.0 * 2.0 ** (k / 3)
-        lower, upper = exact * 2 ** (-1 / 6), exact * 2 ** (1 / 6)
+        # Exact base-10 mid-band frequencies 1000 G^(k/3), G = 10^(3/10) (IEC 61260-1) behind
+        # the nominal ones, band limits at G^(+-1/6): 10 log10 of the bandwidth is then within
+        # 0.02 dB of Table 3's bandwidth adjustment.
+        k = np.round(10 * np.log10(centres / 1000.0))
+        exact = 1000.0 * 10.0 ** (k / 10)
+        lower, upper = exact * 10 ** -0.05, exact * 10**0.05
     else:
         edges = np.array(t["band_edges_hz"], dtype=np.float64)
         lower, upper = edges[:-1], edges[1:]
