@@ -192,7 +192,10 @@ def _chain_at(spec: ChainSpec, fs: float) -> Chain:
 
 
 def _run_chain(spec: ChainSpec, x: np.ndarray, fs: float) -> tuple[np.ndarray, int]:
-    chain = _chain_at(spec, fs)
+    try:
+        chain = _chain_at(spec, fs)
+    except ConfigError as exc:  # e.g. a stage that does not support this rate
+        raise ConfigError(f"the chain cannot run at {fs:g} Hz: {exc}") from None
     y = np.empty_like(x)
     for start in range(0, x.shape[1], BLOCK_FRAMES):
         stop = min(start + BLOCK_FRAMES, x.shape[1])
@@ -213,8 +216,9 @@ def process_file(task: FileTask) -> FileResult:
     """Process one file through the chain and write its output; never raises for a bad file.
 
     Reads ``task.input``, converts it to Pa by ``task.levels``, presents a mono file to both
-    ears, resamples to the chain's ``fs`` and back if they differ, runs a freshly built chain in
+    ears, resamples to the chain's ``fs`` and back if they differ, runs the chain from rest in
     blocks, and writes ``task.output`` (float32 WAV, input rate and frame count, unclipped).
+    The result depends on the task only, not on the process or the files processed before.
 
     Returns
     -------
@@ -253,10 +257,7 @@ def process_file(task: FileTask) -> FileResult:
             ratio = Fraction(int(rate), audio.fs)
             n_in = -(-audio.n_frames * ratio.numerator // ratio.denominator)
             x_pa = _resample(x_pa, ratio.numerator, ratio.denominator, n_in)
-        try:
-            y, latency = _run_chain(task.chain, x_pa, rate)
-        except ConfigError as exc:
-            raise ConfigError(f"the chain cannot run at {rate:g} Hz: {exc}") from None
+        y, latency = _run_chain(task.chain, x_pa, rate)
         if resampled:
             y = _resample(y, ratio.denominator, ratio.numerator, audio.n_frames)
         if not np.isfinite(y).all():
