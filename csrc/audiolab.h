@@ -18,8 +18,9 @@
 #include "al_level.h"
 #include "al_wdrc.h"
 #include "al_chain.h"
-#include "al_sosbank.h"
 #include "al_ci.h"
+#include "al_hlsim.h"
+#include "al_sosbank.h"
 #include "al_engine.h"
 
 #endif

@@ -16,7 +16,11 @@ second ("x real time") for both and their ratio, beside the quality bar where on
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``audiolab bench``."""
-    p.add_argument("--json", action="store_true", help="print the results as JSON only")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the results as JSON only")
+    out.add_argument(
+        "--markdown", action="store_true", help="print the results as a Markdown table"
+    )
     p.add_argument(
         "--quick", action="store_true", help="shorter signals and fewer repeats (a smoke run)"
     )
@@ -38,8 +42,7 @@ def run(args: argparse.Namespace) -> int:
         cases = [c for c in cases if args.only.lower() in c.name.lower()]
 
     def progress(name: str) -> None:
-        if not args.json:
-            print(f"  timing {name} ...", file=sys.stderr, flush=True)
+        print(f"  timing {name} ...", file=sys.stderr, flush=True)
 
     results = run_cases(cases, budget_s=0.3 if args.quick else 2.0, progress=progress)
     if args.json:
@@ -51,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
             "results": [r.as_dict() for r in results],
         }
         print(json.dumps(doc, indent=2))
+        return 0
+    if args.markdown:
+        print(_markdown(results))
         return 0
     header = f"{'':<4}{'ours xRT':>10} {'ref xRT':>9} {'ratio':>7}  bar"
     print("xRT = seconds of audio processed per second, one core; ratio = ours / reference")
@@ -71,3 +77,22 @@ def run(args: argparse.Namespace) -> int:
         if r.reference_name:
             print(f"{'':<4}reference: {r.reference_name}")
     return 0
+
+
+def _markdown(results: list) -> str:
+    """The results as a Markdown table (for the README)."""
+    lines = [
+        "| case | audiolab (x real time) | reference (x real time) | ratio | bar |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        ref = "" if r.reference_x_real_time is None else f"{r.reference_x_real_time:.0f}"
+        ratio = "" if r.ratio is None else f"{r.ratio:.1f}x"
+        bars = []
+        if r.target_ratio is not None:
+            bars.append(f">= {r.target_ratio:g}x")
+        if r.target_x_real_time is not None:
+            bars.append(f">= {r.target_x_real_time:g} x real time")
+        name = r.name + (f" (vs {r.reference_name})" if r.reference_name else "")
+        lines.append(f"| {name} | {r.ours_x_real_time:.0f} | {ref} | {ratio} | {', '.join(bars)} |")
+    return "\n".join(lines)

@@ -32,7 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate the audiogram on every input."""
+    from audiolab._errors import ConfigError
     from audiolab.hearing._batch import simulation_chain
 
+    if args.ci_channels is not None and args.ci_channels < 1:
+        raise ConfigError(f"--ci-channels must be at least 1, got {args.ci_channels}")
     chain = simulation_chain(args.audiogram, ci_channels=args.ci_channels)
     return run_and_report(args, chain, "simulate")

@@ -42,6 +42,9 @@ class GammatoneConfig:
         Band density on the ERB-number scale, in [0.25, 8].
     delay_ms : float
         Target delay of the resynthesised signal in ms, in [0.5, 50].
+    bandwidth_factor : float
+        Bandwidth of every band as a multiple of the normal ERB, in [0.5, 4] (1 = normal
+        hearing; broadened filters model impaired frequency selectivity).
     """
 
     fs: float = 48000.0
@@ -49,6 +52,7 @@ class GammatoneConfig:
     f_high_hz: float = 6700.0
     bands_per_erb: float = 1.0
     delay_ms: float = 4.0
+    bandwidth_factor: float = 1.0
 
     def __post_init__(self) -> None:
         check_real("fs", self.fs, low=8000, high=384000)
@@ -61,6 +65,7 @@ class GammatoneConfig:
             )
         check_real("bands_per_erb", self.bands_per_erb, low=0.25, high=8)
         check_real("delay_ms", self.delay_ms, low=0.5, high=50)
+        check_real("bandwidth_factor", self.bandwidth_factor, low=0.5, high=4)
 
 
 @dataclass(frozen=True)
@@ -75,14 +80,16 @@ class GammatoneDesign:
     weights: np.ndarray  # complex: gain * phase factor per band
 
 
-def _pole(fs: float, fc_hz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pole(
+    fs: float, fc_hz: np.ndarray, bandwidth_factor: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     # Eq. (13)-(14) in Hohmann (2002): a_gamma relates the ERB to the filter's bandwidth
     # parameter; for order 4, b = 1.019 ERB (REFERENCE.md).
     a_gamma = (
         math.pi * math.factorial(2 * ORDER - 2) * 2.0 ** -(2 * ORDER - 2)
         / math.factorial(ORDER - 1) ** 2
     )
-    b_hz = erb_bandwidth_hz(fc_hz) / a_gamma
+    b_hz = bandwidth_factor * erb_bandwidth_hz(fc_hz) / a_gamma
     lam = np.exp(-2 * np.pi * b_hz / fs)
     coef = lam * np.exp(2j * np.pi * fc_hz / fs)
     # Unity gain of the real part at the centre frequency: the complex filter passes only the
@@ -125,7 +132,7 @@ def design_gammatone(config: GammatoneConfig) -> GammatoneDesign:
     fc = erb_space_hz(config.f_low_hz, config.f_high_hz, bands_per_erb=config.bands_per_erb)
     if fc.size < 1:
         raise ConfigError("the frequency range holds no band: widen f_low_hz..f_high_hz")
-    coef, norm = _pole(fs, fc)
+    coef, norm = _pole(fs, fc, config.bandwidth_factor)
     delay = int(round(config.delay_ms * 1e-3 * fs))
 
     # Section 4 of Hohmann (2002): each band is delayed so that its envelope peak falls at the
@@ -167,6 +174,8 @@ class GammatoneFilterbank(Processor):
         Bands per ERB, in [0.25, 8].
     delay_ms : float
         Delay of the resynthesised output in ms (= ``latency_samples / fs``).
+    bandwidth_factor : float
+        Band bandwidth as a multiple of the normal ERB (1 = normal auditory filters).
 
     Notes
     -----
@@ -194,11 +203,12 @@ class GammatoneFilterbank(Processor):
         f_high_hz: float = 6700.0,
         bands_per_erb: float = 1.0,
         delay_ms: float = 4.0,
+        bandwidth_factor: float = 1.0,
     ) -> None:
         super().__init__()
         self.config = GammatoneConfig(
             fs=fs, f_low_hz=f_low_hz, f_high_hz=f_high_hz, bands_per_erb=bands_per_erb,
-            delay_ms=delay_ms,
+            delay_ms=delay_ms, bandwidth_factor=bandwidth_factor,
         )
         self.fs = float(fs)
         self.design = design_gammatone(self.config)

@@ -10,7 +10,10 @@ import json
 import math
 import multiprocessing
 import os
+import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -27,7 +30,7 @@ from audiolab._audio_io import AUDIO_EXTENSIONS, read_audio, write_audio
 from audiolab._errors import AudiolabError, ConfigError, SignalError
 from audiolab._validate import check_int, check_real
 from audiolab.calibration import db_spl_to_pa_rms, digital_to_pa_scale, rms_db_spl
-from audiolab.hearing._chain import ChainSpec, build_chain, load_chain
+from audiolab.hearing._chain import Chain, ChainSpec, build_chain, load_chain
 
 __all__ = [
     "BatchReport",
@@ -47,6 +50,9 @@ MANIFEST_NAME = "manifest.json"
 BLOCK_FRAMES = 1 << 16
 _BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 _OK_STATUSES = ("processed", "up-to-date")
+_SCHEDULER_ADDRESS = re.compile(
+    r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9a-fA-F:.]+\]|[\w.\-]+):\d+$"
+)
 
 CONVENTION = (
     "Samples in the input and output files are digital full scale 1.0; a full-scale sine "
@@ -159,8 +165,37 @@ class BatchReport:
 
 
 # -- the per-file work
+_CACHE = threading.local()
+_CACHE_SIZE = 4
+
+
+def _chain_at(spec: ChainSpec, fs: float) -> Chain:
+    """A chain at rest for ``spec`` at ``fs``: built once per worker thread, then reset.
+
+    Building a fitted hearing aid costs about a third of processing a 30 s file with it, so a
+    worker keeps the chains it built (per thread: Dask runs several tasks at once in one
+    process). ``reset()`` returns a processor exactly to rest (the processor protocol, tested
+    for every stage), so a reused chain gives the same samples as a fresh one.
+    """
+    cache: OrderedDict[tuple[str, float], Chain] = getattr(_CACHE, "chains", None) or OrderedDict()
+    _CACHE.chains = cache
+    key = (json.dumps([spec.to_dict(), [s.target for s in spec.stages]], sort_keys=True), fs)
+    chain = cache.pop(key, None)
+    if chain is None:
+        chain = build_chain(spec, fs=fs)
+    else:
+        chain.reset()
+    cache[key] = chain
+    while len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+    return chain
+
+
 def _run_chain(spec: ChainSpec, x: np.ndarray, fs: float) -> tuple[np.ndarray, int]:
-    chain = build_chain(spec, fs=fs)
+    try:
+        chain = _chain_at(spec, fs)
+    except ConfigError as exc:  # e.g. a stage that does not support this rate
+        raise ConfigError(f"the chain cannot run at {fs:g} Hz: {exc}") from None
     y = np.empty_like(x)
     for start in range(0, x.shape[1], BLOCK_FRAMES):
         stop = min(start + BLOCK_FRAMES, x.shape[1])
@@ -181,8 +216,9 @@ def process_file(task: FileTask) -> FileResult:
     """Process one file through the chain and write its output; never raises for a bad file.
 
     Reads ``task.input``, converts it to Pa by ``task.levels``, presents a mono file to both
-    ears, resamples to the chain's ``fs`` and back if they differ, runs a freshly built chain in
+    ears, resamples to the chain's ``fs`` and back if they differ, runs the chain from rest in
     blocks, and writes ``task.output`` (float32 WAV, input rate and frame count, unclipped).
+    The result depends on the task only, not on the process or the files processed before.
 
     Returns
     -------
@@ -221,10 +257,7 @@ def process_file(task: FileTask) -> FileResult:
             ratio = Fraction(int(rate), audio.fs)
             n_in = -(-audio.n_frames * ratio.numerator // ratio.denominator)
             x_pa = _resample(x_pa, ratio.numerator, ratio.denominator, n_in)
-        try:
-            y, latency = _run_chain(task.chain, x_pa, rate)
-        except ConfigError as exc:
-            raise ConfigError(f"the chain cannot run at {rate:g} Hz: {exc}") from None
+        y, latency = _run_chain(task.chain, x_pa, rate)
         if resampled:
             y = _resample(y, ratio.denominator, ratio.numerator, audio.n_frames)
         if not np.isfinite(y).all():
@@ -318,7 +351,8 @@ def collect_inputs(
         r = p.resolve()
         if r not in seen:
             seen.add(r)
-            unique.append(r)
+            # Absolute but not resolved: a symbolic link keeps its own name (and output stem).
+            unique.append(Path(os.path.abspath(p)))
     return unique
 
 
@@ -337,7 +371,7 @@ def _output_paths(files: Sequence[Path], out_dir: Path) -> list[Path]:
         )
     outputs = [out_dir / f"{f.stem}.wav" for f in files]
     for f, o in zip(files, outputs, strict=True):
-        if f == o:
+        if f.resolve() == o.resolve():
             raise ConfigError(
                 f"input {f} would be overwritten by its own output; choose another --out"
             )
@@ -420,13 +454,17 @@ def _run_local(tasks: Sequence[FileTask], jobs: int, emit: Callable[[FileResult]
     ctx.set_forkserver_preload([__name__])
     crashed: list[FileTask] = []
     with _single_threaded_blas():
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx)
+        try:
             futures = {pool.submit(process_file, t): t for t in tasks}
             for fut in as_completed(futures):
                 try:
                     emit(fut.result())
                 except BrokenProcessPool:
                     crashed.append(futures[fut])
+        finally:
+            # Interrupted: drop the queued files instead of waiting for the whole batch.
+            pool.shutdown(wait=True, cancel_futures=True)
         # A crash (e.g. the OOM killer) takes the pool down with every file in flight: give
         # each of those files a process of its own, so only the culprit fails.
         for t in crashed:
@@ -437,9 +475,8 @@ def _run_local(tasks: Sequence[FileTask], jobs: int, emit: Callable[[FileResult]
                     emit(_crashed(t, exc))
 
 
-def _run_dask(
-    tasks: Sequence[FileTask], scheduler: str, emit: Callable[[FileResult], None]
-) -> None:
+def _connect_dask(scheduler: str) -> Any:
+    """A Dask client for ``scheduler`` (address or scheduler file); ConfigError if unreachable."""
     try:
         import distributed
     except ImportError:
@@ -448,19 +485,31 @@ def _run_dask(
         ) from None
     if scheduler.endswith(".json") and Path(scheduler).is_file():
         where: dict[str, Any] = {"scheduler_file": scheduler}
-    else:
+    elif _SCHEDULER_ADDRESS.match(scheduler):
         where = {"address": scheduler}
+    else:
+        # Checked here: distributed's own error for a malformed address leaves a client behind
+        # that blocks for 20 s at exit.
+        raise ConfigError(
+            f"--scheduler must be a Dask scheduler address tcp://HOST:PORT (or tls://, ws://, "
+            f"wss://, ucx://) or an existing scheduler file (.json), got {scheduler!r}"
+        )
     try:
-        client = distributed.Client(**where, timeout="15s", set_as_default=False)
-    except Exception as exc:  # OSError, TimeoutError, ValueError for a malformed address
+        return distributed.Client(**where, timeout="10s", set_as_default=False)
+    except Exception as exc:  # OSError, TimeoutError
         raise ConfigError(
             f"cannot connect to the Dask scheduler {scheduler} ({type(exc).__name__}: {exc}); "
             "give its address as tcp://HOST:PORT or a scheduler file"
         ) from None
-    with client:
-        futures = client.map(process_file, list(tasks), pure=False)
-        by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
-        for fut in distributed.as_completed(futures):
+
+
+def _run_dask(client: Any, tasks: Sequence[FileTask], emit: Callable[[FileResult], None]) -> None:
+    import distributed
+
+    futures = client.map(process_file, list(tasks), pure=False)
+    by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
+    try:
+        for fut in distributed.as_completed(futures, loop=client.loop):
             try:
                 emit(fut.result())
             except Exception as exc:  # the worker died or could not run the function
@@ -469,6 +518,8 @@ def _run_dask(
                     input=t.input, output=t.output, status="failed",
                     error=f"the Dask cluster could not process it ({type(exc).__name__}: {exc})",
                 ))
+    finally:
+        client.cancel(futures)  # interrupted: do not leave the cluster busy with this batch
 
 
 # -- progress
@@ -588,8 +639,6 @@ def run_batch(
         Before anything runs: a bad chain, a missing input, two inputs with the same stem, bad
         options, or an unreachable scheduler.
     """
-    from audiolab import __version__
-
     levels = LevelOptions() if levels is None else levels
     if not isinstance(levels, LevelOptions):
         raise ConfigError(f"levels must be a LevelOptions, got {type(levels).__name__}")
@@ -610,17 +659,42 @@ def run_batch(
         FileTask(input=str(f), output=str(o), chain=spec, levels=levels)
         for f, o in zip(files, outputs, strict=True)
     ]
-    out.mkdir(parents=True, exist_ok=True)
+    client = None if scheduler is None else _connect_dask(scheduler)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return _run_tasks(
+            tasks, out=out, spec=spec, levels=levels, client=client, scheduler=scheduler,
+            jobs=jobs, chain_file=chain_file, force=force, command=command, progress=progress,
+        )
+    finally:
+        if client is not None:
+            client.close()
 
-    header = {
+
+def _run_tasks(
+    tasks: list[FileTask],
+    *,
+    out: Path,
+    spec: ChainSpec,
+    levels: LevelOptions,
+    client: Any,
+    scheduler: str | None,
+    jobs: int,
+    chain_file: Path | None,
+    force: bool,
+    command: str,
+    progress: IO[str] | None,
+) -> BatchReport:
+    from audiolab import __version__
+
+    header: dict[str, Any] = {
         "audiolab_version": __version__,
         "command": command,
         "chain": spec.to_dict(),
         "chain_file": None if chain_file is None else str(chain_file),
         "levels": levels.as_dict(),
     }
-    manifest_path = out / MANIFEST_NAME
-    old = None if force else _read_manifest(manifest_path)
+    old = None if force else _read_manifest(out / MANIFEST_NAME)
     same_setup = old is not None and all(
         _normalised(header[k]) == old.get(k) for k in ("audiolab_version", "chain", "levels")
     )
@@ -630,6 +704,8 @@ def run_batch(
             if isinstance(e, dict) and isinstance(e.get("output"), str):
                 old_entries[e["output"]] = e
 
+    # Inputs are stat'ed before they are read: a file changed during the run is then stale.
+    before = {t.input: _stat(t.input) for t in tasks}
     results: dict[str, FileResult] = {}
     todo = []
     for t in tasks:
@@ -641,7 +717,7 @@ def run_batch(
         else:
             todo.append(t)
     # Biggest first: a long file started last would leave the other workers idle at the end.
-    todo.sort(key=lambda t: -os.stat(t.input).st_size if os.path.exists(t.input) else 0)
+    todo.sort(key=lambda t: -before[t.input][0])
 
     bar = _Progress(len(todo), stream=progress, label=command)
 
@@ -650,44 +726,61 @@ def run_batch(
         bar.update(result)
 
     if scheduler is not None:
-        executor: dict[str, Any] = {"kind": "dask", "scheduler": scheduler}
-        _run_dask(todo, scheduler, emit)
+        header["executor"] = {"kind": "dask", "scheduler": scheduler}
     else:
-        executor = {"kind": "local", "jobs": jobs}
-        _run_local(todo, jobs, emit)
+        header["executor"] = {"kind": "local", "jobs": jobs}
+    try:
+        if client is not None:
+            _run_dask(client, todo, emit)
+        else:
+            _run_local(todo, jobs, emit)
+    finally:
+        # Also when interrupted: what finished is recorded, so the next run skips it.
+        ordered = tuple(
+            _stamped(results[t.input], before[t.input]) for t in tasks if t.input in results
+        )
+        report = BatchReport(results=ordered, manifest_path=out / MANIFEST_NAME, out_dir=out)
+        _write_manifest(report, header, complete=len(ordered) == len(tasks))
+    return report
 
-    ordered = tuple(_stamped(results[t.input]) for t in tasks)
-    report = BatchReport(results=ordered, manifest_path=manifest_path, out_dir=out)
+
+def _stat(path: str) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (0, 0)
+    return (st.st_size, st.st_mtime_ns)
+
+
+def _write_manifest(report: BatchReport, header: dict[str, Any], *, complete: bool) -> None:
     manifest = {
         **header,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "convention": CONVENTION,
-        "executor": executor,
+        "complete": complete,
         "summary": {
-            "inputs": len(ordered),
+            "inputs": len(report.results),
             "processed": len(report.processed),
             "up_to_date": len(report.skipped),
             "failed": len(report.failed),
         },
-        "files": [r.as_dict() for r in ordered],
+        "files": [r.as_dict() for r in report.results],
         "failures": [{"input": r.input, "error": r.error} for r in report.failed],
     }
-    tmp = manifest_path.with_name(f".{MANIFEST_NAME}.{os.getpid()}.part")
+    path = report.manifest_path
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     tmp.write_text(json.dumps(_normalised(manifest), indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, manifest_path)
-    return report
+    os.replace(tmp, path)
 
 
-def _stamped(r: FileResult) -> FileResult:
-    """Add the input's size and time and the output's size: what the next run compares."""
+def _stamped(r: FileResult, before: tuple[int, int]) -> FileResult:
+    """Add the input's size and time (as before the run) and the output's size."""
     if r.status == "failed":
         return r
     extra = dict(r.extra)
+    extra.update(input_size=before[0], input_mtime_ns=before[1])
     try:
-        src = os.stat(r.input)
-        extra.update(input_size=src.st_size, input_mtime_ns=src.st_mtime_ns)
         extra["output_size"] = os.stat(r.output).st_size
     except OSError:
         pass
     return FileResult(**{**asdict(r), "extra": extra})
-

@@ -1,0 +1,797 @@
+"""Hearing-loss simulation after the Cambridge MSBG model, streaming, in C.
+
+The model (Moore, Stone, Baer & Glasberg; as in the MSBG simulator that pyclarity ports) has two
+stages, run per ear on sound pressure in Pa:
+
+1. **Spectral smearing** for broadened auditory filters (Baer & Moore 1993, 1994). Frames of
+   about 5.8 ms (256 samples at 44.1 kHz, a power of two at every rate), Hann window, hop of a
+   quarter frame, FFT of twice the frame. The power spectrum of each frame is multiplied by a
+   smearing matrix chosen so that *normal* auditory filters (roex, Patterson 1976) applied to
+   the smeared spectrum give the excitation that *broadened* filters (lower/upper slopes widened
+   by the given factors) give for the original; the phase of the frame is kept, and the frames
+   are overlap-added. The smearing is computed at the cochlea: the frame spectrum is taken from
+   free field (frontal, MSBG ``src_pos="ff"``) to the cochlea with MSBG's free-field-to-eardrum
+   (Shaw 1974) and middle-ear corrections before smearing and back after it.
+2. **Threshold elevation and loudness recruitment** (Moore & Glasberg 1993). A complex
+   gammatone filterbank (Hohmann 2002) with broadened bands splits the smeared signal; in each
+   band the envelope ``e`` (|z| of the complex band signal, smoothed) is expanded:
+   ``gain = (e / e_catch_up) ** (ER - 1)`` with ``ER = L_cu / (L_cu - HL)``, ``HL`` the
+   threshold (dB HL) at the band's centre frequency and ``L_cu`` the catch-up level (105 dB SPL
+   at the cochlea, MSBG's value). A sound at the impaired threshold is mapped to the normal
+   threshold; levels at or above the catch-up level pass unchanged. The bands are resynthesised
+   (Hohmann 2002) with the gains applied.
+
+Severity classes (MSBG, from the mean threshold at the audiogram frequencies within 2-8 kHz):
+above 15 / 35 / 56 dB HL is mild / moderate / severe, with smearing factors (lower, upper) of
+(1.6, 1.1), (2.4, 1.6), (4.0, 2.0) and recruitment bands 1.5 / 2 / 3 ERB wide spaced
+1.125 / 1.5 / 2.3 ERB apart; below 15 dB HL there is no smearing and the bank is the mild one.
+
+Differences from MSBG, by design (see docs/readme/hearing-loss.md for measured agreement):
+
+- causal and streaming: MSBG's zero-phase envelope filter (an elliptic low-pass run forwards and
+  backwards) is replaced by two one-pole low-passes with the same noise bandwidth, and the
+  time-advance of its filterbank by the resynthesis delay of Hohmann's bank; the delay is not
+  compensated but reported as ``latency_samples`` (about 10 ms);
+- gains are recomputed every ``gain_interval`` samples (about 0.35 ms) and ramped linearly in
+  between: the envelope is smoothed below 75 Hz, so nothing is lost, and ``powf`` per band and
+  sample is avoided;
+- the outer- and middle-ear transfer is applied as a gain per band (band-power-weighted) to the
+  envelope that drives the expansion and, for smearing, inside the smearing frame, instead of
+  MSBG's 1013-tap FIR filters before and after the model (which add ~23 ms of delay);
+- any sample rate in [16, 96] kHz (MSBG: 44.1 kHz only); no level renormalisation of the input
+  and no NaN for quiet input (MSBG returns NaN below about 40 dB SPL);
+- thresholds are interpolated on log frequency (MSBG: linear), floored at 0 dB HL (better than
+  normal hearing is not simulated) and capped at ``catch_up_db_spl - 10`` dB HL (MSBG warns
+  that results above 80-90 dB HL become unrealistic; above the catch-up level the model has no
+  meaning).
+
+Limits of the model itself: it simulates the audibility and loudness of a cochlear loss for a
+normal-hearing listener; it does not simulate temporal-processing deficits, dead regions,
+binaural or central effects, and a listener's own residual hearing adds to the simulated
+thresholds (the simulation is meant for normal-hearing listeners).
+
+References: Moore & Glasberg (1993) J. Acoust. Soc. Am. 94:2050-2062; Baer & Moore (1993)
+J. Acoust. Soc. Am. 94:1229-1241 and (1994) 95:2277-2280; Nejime & Moore (1997) J. Acoust.
+Soc. Am. 102:603-615; Hohmann (2002) Acta Acustica 88:433-442.
+"""
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.signal
+
+from audiolab._ckernel import check, ffi, float_buffer, int_buffer, lib
+from audiolab._errors import ConfigError, SignalError
+from audiolab._validate import check_choice, check_real
+from audiolab.calibration import P_REF_PA
+from audiolab.dsp._auditory import erb_bandwidth_hz, erb_space_hz
+from audiolab.dsp._gammatone import GammatoneConfig, design_gammatone, real_part_responses
+from audiolab.dsp._processor import Processor
+from audiolab.hearing._audiogram import (
+    EARS,
+    Audiogram,
+    AudiogramLike,
+    EarAudiogram,
+    _from_json_doc,
+    load_audiogram,
+)
+
+__all__ = [
+    "HearingLossConfig",
+    "HearingLossSimulator",
+    "HearingLossEarDesign",
+    "SEVERITY_CLASSES",
+    "design_hearing_loss_ear",
+    "outer_middle_ear_db",
+    "severity_class",
+    "smearing_matrix",
+]
+
+FS_MIN_HZ = 16000.0
+FS_MAX_HZ = 96000.0
+
+# MSBG severity classes: (smearing lower, upper factor, bank bandwidth / ERB, spacing / ERB).
+# Mean threshold at 2-8 kHz above 15 / 35 / 56 dB HL (Nejime & Moore 1997; pyclarity MSBG).
+SEVERITY_CLASSES: dict[str, tuple[float, float, float, float]] = {
+    "none": (1.0, 1.0, 1.5, 1.125),
+    "mild": (1.6, 1.1, 1.5, 1.125),
+    "moderate": (2.4, 1.6, 2.0, 1.5),
+    "severe": (4.0, 2.0, 3.0, 2.3),
+}
+_SEVERITY_LIMITS_DB_HL = ((56.0, "severe"), (35.0, "moderate"), (15.0, "mild"))
+SMEARING_CHOICES = ("auto", "none", "mild", "moderate", "severe")
+
+# Outer and middle ear as in MSBG (src_pos "ff"), in dB at these frequencies (Hz): free-field
+# (frontal) to eardrum, Shaw (1974), relative to 1 kHz; middle-ear transfer (its inverse shape).
+# The free-field-to-cochlea correction is FF_ED - MIDEAR, 0 dB at 1 kHz.
+_OME_HZ = (
+    0.0, 20.0, 25.0, 31.5, 40.0, 50.0, 63.0, 80.0, 100.0, 125.0, 160.0, 200.0, 250.0, 315.0,
+    400.0, 500.0, 630.0, 750.0, 800.0, 1000.0, 1250.0, 1500.0, 1600.0, 2000.0, 2500.0, 3000.0,
+    3150.0, 4000.0, 5000.0, 6000.0, 6300.0, 8000.0, 9000.0, 10000.0, 11200.0, 12500.0, 14000.0,
+    15000.0, 16000.0, 20000.0, 48000.0,
+)
+_FF_ED_DB = (
+    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.3, 0.5, 0.9, 1.4, 1.6, 1.7, 2.5, 2.7,
+    2.6, 2.6, 3.2, 5.2, 6.6, 12.0, 16.8, 15.3, 15.2, 14.2, 10.7, 7.1, 6.4, 1.8, -0.9, -1.6, 1.9,
+    4.9, 2.0, -2.0, 2.5, 2.5, 2.5,
+)
+_MIDEAR_DB = (
+    50.0, 39.6, 32.0, 25.85, 21.4, 18.5, 15.9, 14.1, 12.4, 11.0, 9.6, 8.3, 7.4, 6.2, 4.8, 3.8,
+    3.3, 2.9, 2.6, 2.6, 4.5, 5.4, 6.1, 8.5, 10.4, 7.3, 7.0, 6.6, 7.0, 9.2, 10.2, 12.2, 10.8,
+    10.1, 12.7, 15.0, 18.2, 23.8, 32.3, 50.0, 50.0,
+)
+
+CATCH_UP_DB_SPL = 105.0  # MSBG's loudness catch-up level
+_MAX_HL_BELOW_CATCH_UP_DB = 10.0
+_ENV_FLOOR_DB_SPL = -60.0  # MSBG floors the envelope at 1e-9 of a 120 dB SPL full scale
+_FRAME_S = 256 / 44100.0  # MSBG's smearing frame
+_GAIN_UPDATE_S = 16 / 44100.0
+_GT_DELAY_MS = 4.0
+_GT_F_LOW_HZ = 40.0
+_GT_F_HIGH_HZ = 19200.0  # MSBG's top band is at 19.18 kHz
+_SMEAR_PRUNE = 1e-5  # matrix entries below this fraction of their row's largest are dropped
+_HIST_ROWS = 1024  # rows of band history between moves of its tail to the front
+
+
+def outer_middle_ear_db(f_hz: Any) -> np.ndarray:
+    """Free-field (frontal) to cochlea transfer in dB, 0 dB at 1 kHz (MSBG's ``FF_ED - MIDEAR``).
+
+    Linear interpolation in frequency between the tabulated points, as in MSBG.
+
+    Parameters
+    ----------
+    f_hz : array_like
+        Frequencies in Hz, in [0, 48000].
+
+    Returns
+    -------
+    numpy.ndarray
+        Gain in dB (float64, shape of ``f_hz``).
+    """
+    corr = np.asarray(_FF_ED_DB) - np.asarray(_MIDEAR_DB)
+    return np.asarray(np.interp(np.asarray(f_hz, float), _OME_HZ, corr), dtype=np.float64)
+
+
+def severity_class(ear: EarAudiogram) -> str:
+    """MSBG severity class of one ear: ``"none"``, ``"mild"``, ``"moderate"`` or ``"severe"``.
+
+    The mean threshold at the audiogram's frequencies within 2-8 kHz (at 2, 4 kHz interpolated
+    if none was measured there) above 56 / 35 / 15 dB HL is severe / moderate / mild.
+    """
+    f = ear.frequencies_hz
+    sel = (f >= 2000.0) & (f <= 8000.0)
+    levels = ear.thresholds_db_hl[sel] if sel.any() else ear.threshold_db_hl_at([2000, 4000])
+    mean = float(np.mean(levels))
+    for limit, name in _SEVERITY_LIMITS_DB_HL:
+        if mean > limit:
+            return name
+    return "none"
+
+
+def _roex_matrix(
+    n_bins: int, n_cols: int, bin_hz: float, lower: float, upper: float
+) -> np.ndarray:
+    """Rows: roex(p) auditory filters centred on bins 0..n_bins-1, over bins 0..n_cols-1.
+
+    W(g) = (1 + p g) exp(-p g), g = |f - fc| / fc, p = 4 fc / (ERB(fc) r) with r the
+    broadening factor of that side (Patterson 1976; Baer & Moore 1993). Rows are divided by the
+    filter's ERB (in units of ERB(0)) so that the excitation pattern has no spectral tilt.
+    """
+    a = np.zeros((n_bins, n_cols))
+    a[0, 0] = 2.0 / (lower + upper)
+    i = np.arange(1, n_bins)[:, None].astype(float)
+    j = np.arange(n_cols)[None, :].astype(float)
+    fc = i * bin_hz
+    erb = erb_bandwidth_hz(fc)
+    g = np.abs(j - i) / i
+    p = np.where(j < i, 4.0 * fc / (erb * lower), 4.0 * fc / (erb * upper))
+    a[1:] = (1.0 + p * g) * np.exp(-p * g) / (erb * (lower + upper) / (2.0 * 24.7))
+    return a
+
+
+def smearing_matrix(n_bins: int, bin_hz: float, lower: float, upper: float) -> np.ndarray:
+    """Power-spectrum smearing matrix S (n_bins, n_bins) of Baer & Moore (1993).
+
+    S solves ``A_normal S = A_wide`` in the least-squares sense, so that normal filters applied
+    to the smeared spectrum ``S @ P`` see what broadened filters see in ``P``. As in MSBG, the
+    normal filters are extended up to 1.5 x Nyquist (their upper skirts, for filters whose
+    skirt reaches past Nyquist) so that the solution is not distorted near Nyquist; the rows for
+    those extra bins are then dropped.
+
+    Parameters
+    ----------
+    n_bins : int
+        Number of FFT bins below Nyquist (half the FFT size).
+    bin_hz : float
+        Bin spacing in Hz.
+    lower, upper : float
+        Broadening factors of the lower and upper filter slopes (1 = normal).
+    """
+    n_ext = n_bins + n_bins // 2
+    normal = _roex_matrix(n_bins, n_ext, bin_hz, 1.0, 1.0)
+    # Keep the extension only where the mirrored filter is still defined (below 2 fc).
+    j = np.arange(n_ext)[None, :]
+    i = np.arange(n_bins)[:, None]
+    normal[(j >= n_bins) & (j >= 2 * i - 1)] = 0.0
+    wide = _roex_matrix(n_bins, n_bins, bin_hz, lower, upper)
+    s = np.linalg.lstsq(normal, wide, rcond=None)[0]
+    return np.asarray(s[:n_bins], dtype=np.float64)
+
+
+def _envelope_smoother(fs: float, erb_n_hz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One-pole coefficients and DC gains matching MSBG's envelope low-pass per band.
+
+    MSBG low-passes the rectified band signal with a 2nd-order elliptic filter (0.25 dB ripple,
+    35 dB stop band) at 0.75 min(100 Hz, ERB_N(cf)), run forwards and backwards. Ours is two
+    cascaded causal one-pole low-passes with the same equivalent noise bandwidth (so the
+    envelope fluctuates alike and the expansion gives the same mean gain for noise). The
+    elliptic filter's DC gain (-0.25 dB, twice) also sets MSBG's envelope level; it is returned
+    so that our envelope matches it.
+    """
+    coefs = np.empty(erb_n_hz.size)
+    dc = np.empty(erb_n_hz.size)
+    imp = np.zeros(1 << 16)
+    imp[0] = 1.0
+    for k, erb in enumerate(erb_n_hz):
+        fc = 0.75 * min(100.0, float(erb))
+        b, a = scipy.signal.ellip(2, 0.25, 35, fc / (fs / 2))
+        h = scipy.signal.lfilter(b, a, scipy.signal.lfilter(b, a, imp))
+        dc_gain = float(np.sum(b) / np.sum(a)) ** 2
+        target = float(np.sum(h * h)) / dc_gain**2  # noise bandwidth re DC, x fs/2 in Hz
+        # Two one-poles y += a (x - y), pole c = 1 - a: sum h^2 = a^4 (1 + c^2) / (1 - c^2)^3.
+        lo, hi = 1e-9, 1.0
+        for _ in range(100):
+            mid = 0.5 * (lo + hi)
+            c = 1.0 - mid
+            val = mid**4 * (1 + c * c) / (1 - c * c) ** 3
+            lo, hi = (mid, hi) if val < target else (lo, mid)
+        coefs[k] = 0.5 * (lo + hi)
+        dc[k] = dc_gain
+    return coefs, dc
+
+
+@dataclass(frozen=True, eq=False)
+class HearingLossEarDesign:
+    """Everything the C kernel and the NumPy reference run for one ear (float64 arrays)."""
+
+    fs: float
+    severity: str
+    smear_factors: tuple[float, float] | None  # None: no smearing for this ear
+    frame_len: int
+    hop: int
+    window: np.ndarray
+    smear: np.ndarray | None  # (frame_len, frame_len), outer/middle ear folded in
+    center_frequencies_hz: np.ndarray
+    bandwidth_factor: float
+    coefficients: np.ndarray
+    normalization: np.ndarray
+    weights: np.ndarray
+    band_delays_samples: np.ndarray
+    gt_delay_samples: int
+    thresholds_db_hl: np.ndarray
+    exponents: np.ndarray  # expansion ratio - 1
+    env_coef: np.ndarray
+    env_scale: np.ndarray  # |z| (Pa) -> envelope relative to the catch-up level
+    env_floor: float
+    gain_interval: int
+
+
+def _frame_len(fs: float) -> int:
+    return int(2 ** round(math.log2(_FRAME_S * fs)))
+
+
+def _gain_interval(fs: float) -> int:
+    return int(2 ** round(math.log2(_GAIN_UPDATE_S * fs)))
+
+
+def design_hearing_loss_ear(
+    ear: EarAudiogram,
+    *,
+    fs: float,
+    smearing: str | tuple[float, float] = "auto",
+    catch_up_db_spl: float = CATCH_UP_DB_SPL,
+) -> HearingLossEarDesign:
+    """Design the simulator of one ear (see the module docstring for the model).
+
+    Parameters
+    ----------
+    ear : EarAudiogram
+        Thresholds of the ear.
+    fs : float
+        Sample rate in Hz, in [16000, 96000].
+    smearing : str or (float, float)
+        ``"auto"`` (MSBG severity class of this ear), ``"none"``, ``"mild"``, ``"moderate"``,
+        ``"severe"``, or explicit (lower, upper) broadening factors, each in [1, 8].
+    catch_up_db_spl : float
+        Level at the cochlea where impaired loudness catches up with normal, dB SPL.
+    """
+    fs = check_real("fs", fs, low=FS_MIN_HZ, high=FS_MAX_HZ)
+    if isinstance(smearing, str):
+        name = severity_class(ear) if smearing == "auto" else smearing
+        lower, upper, bw, spacing = SEVERITY_CLASSES[name]
+        factors: tuple[float, float] | None = None if name == "none" else (lower, upper)
+    else:
+        lower, upper = smearing
+        name = "explicit"
+        # The recruitment bank widens with the smearing as in MSBG's three classes
+        # (mean factor 1.35 -> 1.5 ERB, 2.0 -> 2.0, 3.0 -> 3.0; spaced 3/4 of the width).
+        bw = max(1.5, 0.5 * (lower + upper))
+        spacing = 0.75 * bw
+        factors = None if lower == upper == 1.0 else (lower, upper)
+
+    # -- smearing frame ------------------------------------------------------------------------
+    nf = _frame_len(fs)
+    hop = nf // 4
+    n = np.arange(nf)
+    # Hann window, used for analysis and synthesis; at a hop of a quarter frame the squared
+    # windows add up to 1.5, hence the 1/sqrt(1.5) on each.
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * (n + 0.5) / nf)) / math.sqrt(1.5)
+    smear = None
+    if factors is not None:
+        bin_hz = fs / (2 * nf)
+        s = smearing_matrix(nf, bin_hz, *factors)
+        # Smear at the cochlea: from free field to the cochlea before, and back after.
+        w2 = 10.0 ** (outer_middle_ear_db(np.arange(nf) * bin_hz) / 10.0)
+        smear = s * w2[None, :] / w2[:, None]
+
+    # -- recruitment bands ---------------------------------------------------------------------
+    gt = design_gammatone(
+        GammatoneConfig(
+            fs=fs, f_low_hz=_GT_F_LOW_HZ, f_high_hz=min(_GT_F_HIGH_HZ, 0.45 * fs),
+            bands_per_erb=1.0 / spacing, delay_ms=_GT_DELAY_MS, bandwidth_factor=bw,
+        )
+    )
+    cf = gt.center_frequencies_hz
+    hl = np.clip(ear.threshold_db_hl_at(cf), 0.0, catch_up_db_spl - _MAX_HL_BELOW_CATCH_UP_DB)
+    # Moore & Glasberg (1993) expansion ratio: threshold HL maps to 0, catch-up to itself.
+    exponents = hl / (catch_up_db_spl - hl)
+    env_coef, env_dc = _envelope_smoother(fs, erb_bandwidth_hz(cf))
+    # Level of each band at the cochlea: the outer/middle-ear gain weighted by the band's power
+    # response (for a flat spectrum), as MSBG filters the whole signal before its filterbank.
+    f_grid = np.linspace(20.0, 0.5 * fs, 4096)
+    resp = np.abs(
+        real_part_responses(
+            gt.coefficients, gt.normalization, np.ones(cf.size), np.zeros(cf.size), f_grid, fs
+        )
+    ) ** 2
+    ome_pow = 10.0 ** (outer_middle_ear_db(f_grid) / 10.0)
+    band_ome = np.sqrt((ome_pow @ resp) / resp.sum(axis=0))
+    # MSBG's envelope is the low-passed rectified band signal: mean |x| = (2/pi) |z| for a
+    # narrow-band signal, times the DC gain of its elliptic low-pass.
+    p_catch_pa = P_REF_PA * 10.0 ** (catch_up_db_spl / 20.0)
+    env_scale = (2.0 / math.pi) * env_dc * band_ome / p_catch_pa
+    return HearingLossEarDesign(
+        fs=fs,
+        severity=name,
+        smear_factors=factors,
+        frame_len=nf,
+        hop=hop,
+        window=window,
+        smear=smear,
+        center_frequencies_hz=cf,
+        bandwidth_factor=bw,
+        coefficients=gt.coefficients,
+        normalization=gt.normalization,
+        weights=gt.weights,
+        band_delays_samples=gt.band_delays_samples,
+        gt_delay_samples=gt.delay_samples,
+        thresholds_db_hl=hl,
+        exponents=exponents,
+        env_coef=env_coef,
+        env_scale=env_scale,
+        env_floor=10.0 ** ((_ENV_FLOOR_DB_SPL - catch_up_db_spl) / 20.0),
+        gain_interval=_gain_interval(fs),
+    )
+
+
+def _check_smearing(value: Any) -> str | tuple[float, float]:
+    if isinstance(value, str):
+        return check_choice("smearing", value, SMEARING_CHOICES)
+    if isinstance(value, list | tuple) and len(value) == 2:
+        lower = check_real("smearing lower factor", value[0], low=1.0, high=8.0)
+        upper = check_real("smearing upper factor", value[1], low=1.0, high=8.0)
+        return (lower, upper)
+    raise ConfigError(
+        "smearing must be one of 'auto', 'none', 'mild', 'moderate', 'severe' or a pair "
+        f"(lower, upper) of broadening factors in [1, 8], got {value!r}"
+    )
+
+
+@dataclass(frozen=True)
+class HearingLossConfig:
+    """Validated parameters of a :class:`HearingLossSimulator`.
+
+    Parameters
+    ----------
+    audiogram : Audiogram
+        Thresholds of both ears.
+    fs : float
+        Sample rate in Hz, in [16000, 96000] (16, 22.05, 44.1 and 48 kHz are tested).
+    ear : str
+        Ear simulated for one-channel input: ``"left"`` or ``"right"``.
+    smearing : str or (float, float)
+        ``"auto"``, ``"none"``, ``"mild"``, ``"moderate"``, ``"severe"`` or (lower, upper).
+    catch_up_db_spl : float
+        Loudness catch-up level at the cochlea in dB SPL, in [90, 120].
+    """
+
+    audiogram: Audiogram
+    fs: float
+    ear: str = "left"
+    smearing: str | tuple[float, float] = "auto"
+    catch_up_db_spl: float = CATCH_UP_DB_SPL
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.audiogram, Audiogram):
+            raise ConfigError(
+                f"audiogram must be an Audiogram, got {type(self.audiogram).__name__}"
+            )
+        if isinstance(self.fs, int | float) and not isinstance(self.fs, bool):
+            if math.isfinite(self.fs) and not FS_MIN_HZ <= self.fs <= FS_MAX_HZ:
+                raise ConfigError(
+                    f"fs must be in [16000, 96000] Hz for hearing-loss simulation, got {self.fs!r};"
+                    " resample the signal first"
+                )
+        object.__setattr__(self, "fs", check_real("fs", self.fs, low=FS_MIN_HZ, high=FS_MAX_HZ))
+        check_choice("ear", self.ear, EARS)
+        object.__setattr__(self, "smearing", _check_smearing(self.smearing))
+        check_real("catch_up_db_spl", self.catch_up_db_spl, low=90.0, high=120.0)
+
+
+class _EarState:
+    """C state of one ear plus every NumPy buffer it points into (kept alive here)."""
+
+    def __init__(self, d: HearingLossEarDesign, mode: int, c: Any, fft_tables: dict[str, Any]):
+        nb = d.center_frequencies_hz.size
+        f32 = np.float32
+        delays = d.band_delays_samples.astype(np.int64)
+        max_delay = int(delays.max())
+        self.arrays: dict[str, np.ndarray] = {
+            "coef_re": d.coefficients.real.astype(f32),
+            "coef_im": d.coefficients.imag.astype(f32),
+            "norm": d.normalization.astype(f32),
+            "weight_re": d.weights.real.astype(f32),
+            "weight_im": d.weights.imag.astype(f32),
+            "env_coef": d.env_coef.astype(f32),
+            "env_scale": d.env_scale.astype(f32),
+            "exponent": d.exponents.astype(f32),
+            "state_re": np.zeros(4 * nb, f32),
+            "state_im": np.zeros(4 * nb, f32),
+            "env": np.zeros(2 * nb, f32),
+            "gain": np.zeros(nb, f32),
+            "gain_step": np.zeros(nb, f32),
+            "hist": np.zeros((max_delay + _HIST_ROWS) * nb, f32),
+            "scratch": np.zeros(2 * nb, f32),
+        }
+        ints = {"read_offset": (np.arange(nb) - delays * nb).astype(np.int32)}
+        c.n_bands = nb
+        c.gain_interval = d.gain_interval
+        c.count = 0
+        c.max_delay = max_delay
+        c.hist_rows = _HIST_ROWS
+        c.row = max_delay
+        c.env_floor = d.env_floor
+        c.smear_mode = mode
+        nf = d.frame_len
+        if mode != lib.AL_HLSIM_SMEAR_OFF:
+            c.frame_len = nf
+            c.hop = d.hop
+            c.phase = 0
+            self.arrays.update(
+                window=d.window.astype(f32),
+                window_sq=(d.window**2).astype(f32),
+                in_buf=np.zeros(nf, f32),
+                acc=np.zeros(nf, f32),
+            )
+        if mode == lib.AL_HLSIM_SMEAR_ON:
+            assert d.smear is not None
+            values, start, length, offset = _blocked(d.smear)
+            self.arrays.update(
+                smear=values,
+                frame=np.zeros(2 * nf, f32),
+                spec_re=np.zeros(nf + 1, f32),
+                spec_im=np.zeros(nf + 1, f32),
+                power=np.zeros(nf, f32),
+                smeared=np.zeros(nf, f32),
+            )
+            ints.update(smear_start=start, smear_len=length, smear_offset=offset)
+            c.fft = fft_tables["plan"]
+        self.ints = ints
+        self.ptrs = {}
+        for name, arr in self.arrays.items():
+            self.ptrs[name] = float_buffer(arr, name)
+            setattr(c, name, self.ptrs[name])
+        for name, arr in ints.items():
+            self.ptrs[name] = int_buffer(arr, name)
+            setattr(c, name, self.ptrs[name])
+        self.fft_tables = fft_tables
+
+
+def _blocked(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Storage of the smearing matrix for the C kernel (see ``al_hlsim_ear`` in al_hlsim.h).
+
+    Rows are grouped in blocks of ``AL_HLSIM_ROWS``; each block keeps the columns from the first
+    to the last holding an entry of at least _SMEAR_PRUNE of that row's largest, stored
+    column by column (``(n_cols_kept, AL_HLSIM_ROWS)``). Pruned entries are zero.
+    """
+    rows = int(lib.AL_HLSIM_ROWS)
+    keep = np.abs(m) >= _SMEAR_PRUNE * np.abs(m).max(axis=1, keepdims=True)
+    values, start, length, offset = [], [], [], []
+    pos = 0
+    for b in range(m.shape[0] // rows):
+        blk = slice(b * rows, (b + 1) * rows)
+        cols = np.flatnonzero(keep[blk].any(axis=0))
+        lo, hi = int(cols[0]), int(cols[-1]) + 1
+        v = np.where(keep[blk, lo:hi], m[blk, lo:hi], 0.0)
+        values.append(np.ascontiguousarray(v.T).ravel())
+        start.append(lo)
+        length.append(hi - lo)
+        offset.append(pos)
+        pos += v.size
+    return (
+        np.ascontiguousarray(np.concatenate(values), np.float32),
+        np.asarray(start, np.int32),
+        np.asarray(length, np.int32),
+        np.asarray(offset, np.int32),
+    )
+
+
+def pruned_smearing(m: np.ndarray) -> np.ndarray:
+    """The smearing matrix as the C kernel runs it (pruned, float32 values), for references."""
+    rows = int(lib.AL_HLSIM_ROWS)
+    values, start, length, offset = _blocked(m)
+    out = np.zeros_like(m)
+    for b in range(start.size):
+        v = values[offset[b]: offset[b] + length[b] * rows].reshape(length[b], rows)
+        out[b * rows: (b + 1) * rows, start[b]: start[b] + length[b]] = v.T
+    return out
+
+
+def rfft_tables(n: int) -> dict[str, np.ndarray]:
+    """Twiddle and bit-reversal tables of the C real FFT of size ``n`` (power of two >= 4)."""
+    k = n // 2
+    bits = max(int(math.log2(k)), 0)
+    idx = np.arange(k)
+    rev = np.zeros(k, np.int64)
+    for b in range(bits):
+        rev |= ((idx >> b) & 1) << (bits - 1 - b)
+    tw = []
+    h = 1
+    while h < k:
+        tw.append(np.exp(-1j * np.pi * np.arange(h) / h))
+        h *= 2
+    twc = np.concatenate(tw) if tw else np.zeros(0, complex)
+    rtw = np.exp(-2j * np.pi * np.arange(k + 1) / n)
+    return {
+        "bitrev": rev.astype(np.int32),
+        "tw_re": np.ascontiguousarray(twc.real, np.float32),
+        "tw_im": np.ascontiguousarray(twc.imag, np.float32),
+        "rtw_re": np.ascontiguousarray(rtw.real, np.float32),
+        "rtw_im": np.ascontiguousarray(rtw.imag, np.float32),
+        "work_re": np.zeros(k, np.float32),
+        "work_im": np.zeros(k, np.float32),
+    }
+
+
+def new_rfft_plan(n: int) -> dict[str, Any]:
+    """An ``al_rfft *`` for size ``n`` with its tables; keep the dict alive while C uses it."""
+    if n < 4 or n & (n - 1):
+        raise ConfigError(f"n must be a power of two >= 4, got {n!r}")
+    tables: dict[str, Any] = rfft_tables(n)
+    plan = ffi.new("al_rfft *")
+    plan.n = n
+    ptrs = {}
+    for name, arr in tables.items():
+        ptrs[name] = (
+            int_buffer(arr, name) if arr.dtype == np.int32 else float_buffer(arr, name)
+        )
+        setattr(plan, name, ptrs[name])
+    tables["ptrs"] = ptrs
+    tables["plan"] = plan
+    return tables
+
+
+class HearingLossSimulator(Processor):
+    """Simulate a cochlear hearing loss (MSBG model), streaming, for normal-hearing listeners.
+
+    Parameters
+    ----------
+    audiogram : Audiogram or str or pathlib.Path
+        The listener's thresholds: an :class:`~audiolab.hearing.Audiogram`, a preset name
+        (``"N1"``..``"N7"``, ``"S1"``..``"S3"``) or an audiogram file.
+    fs : float
+        Sample rate in Hz, in [16000, 96000].
+    ear : {"left", "right"}
+        Which ear's audiogram a one-channel block is simulated with. Two-channel blocks are
+        (left, right), each with its own ear.
+    smearing : str or (float, float)
+        Spectral smearing: ``"auto"`` (MSBG severity class of each ear, from its mean threshold
+        at 2-8 kHz), ``"none"``, ``"mild"``, ``"moderate"``, ``"severe"``, or explicit
+        (lower, upper) broadening factors of the auditory filters, each in [1, 8].
+    catch_up_db_spl : float
+        Level (dB SPL at the cochlea) where the impaired loudness catches up with normal;
+        MSBG uses 105.
+
+    Notes
+    -----
+    Input and output are sound pressure in Pa, free-field frontal (levels in dB SPL as a
+    free-field measurement at the listener's head position, as MSBG's ``src_pos="ff"``).
+    Output has the input's length and is delayed by ``latency_samples`` (not compensated).
+    See :mod:`audiolab.hearing._hearing_loss` for the model, its differences from MSBG and its
+    limits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from audiolab.hearing import HearingLossSimulator
+    >>> sim = HearingLossSimulator("N3", fs=44100)
+    >>> t = np.arange(44100) / 44100
+    >>> x = (0.02 * np.sqrt(2) * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)  # 60 dB SPL
+    >>> y = sim.process(np.stack([x, x]))
+    >>> y.shape, sim.latency_samples
+    ((2, 44100), 431)
+    """
+
+    def __init__(
+        self,
+        audiogram: AudiogramLike,
+        *,
+        fs: float,
+        ear: str = "left",
+        smearing: str | tuple[float, float] = "auto",
+        catch_up_db_spl: float = CATCH_UP_DB_SPL,
+    ) -> None:
+        super().__init__()
+        self._audiogram_source = audiogram
+        ag = load_audiogram(audiogram)
+        self.config = HearingLossConfig(
+            audiogram=ag, fs=fs, ear=ear, smearing=smearing, catch_up_db_spl=catch_up_db_spl
+        )
+        self.fs = self.config.fs
+        self.designs: dict[str, HearingLossEarDesign] = {
+            side: design_hearing_loss_ear(
+                ag.ear(side), fs=self.fs, smearing=self.config.smearing,
+                catch_up_db_spl=self.config.catch_up_db_spl,
+            )
+            for side in EARS
+        }
+        self._any_smear = any(d.smear is not None for d in self.designs.values())
+        self._state: Any = None
+        self._c_stages: list[Any] = []
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def audiogram(self) -> Audiogram:
+        """The audiogram simulated."""
+        return self.config.audiogram
+
+    @property
+    def any_smearing(self) -> bool:
+        """True if either ear smears; both ears then run the smearing frame's delay."""
+        return self._any_smear
+
+    @property
+    def latency_samples(self) -> int:
+        """Delay of the output in samples: smearing frame - 1 (if any ear smears) + 4 ms bank."""
+        d = self.designs["left"]
+        return (d.frame_len - 1 if self._any_smear else 0) + d.gt_delay_samples
+
+    def ears_for(self, n_channels: int) -> tuple[str, ...]:
+        """The ear each channel is simulated with: (left, right) for 2, (``ear``,) for 1."""
+        if n_channels == 2:
+            return EARS
+        if n_channels == 1:
+            return (self.config.ear,)
+        raise SignalError(
+            f"hearing-loss simulation takes 1 channel (one ear, chosen by ear=) or 2 channels "
+            f"(left, right), got {n_channels} channels"
+        )
+
+    # -- C state ------------------------------------------------------------------------------
+    def _new_state(self, n_channels: int) -> tuple[Any, list[Any]]:
+        sides = self.ears_for(n_channels)
+        ears = ffi.new("al_hlsim_ear[]", n_channels)
+        keep: list[Any] = [ears]
+        for c, side in enumerate(sides):
+            d = self.designs[side]
+            if d.smear is not None:
+                mode = lib.AL_HLSIM_SMEAR_ON
+            elif self._any_smear:
+                mode = lib.AL_HLSIM_SMEAR_DELAY
+            else:
+                mode = lib.AL_HLSIM_SMEAR_OFF
+            fft = new_rfft_plan(2 * d.frame_len) if mode == lib.AL_HLSIM_SMEAR_ON else {}
+            keep.append(_EarState(d, mode, ears[c], fft))
+        s = ffi.new("al_hlsim *")
+        s.n_channels = n_channels
+        s.ears = ears
+        keep.append(s)
+        return s, keep
+
+    def _allocate(self, n_channels: int) -> None:
+        self._state = self._new_state(n_channels)
+
+    def _process(self, x: np.ndarray) -> np.ndarray:
+        status = lib.al_hlsim_process(
+            self._state[0], float_buffer(x, "block"), x.shape[0], x.shape[1]
+        )
+        check(status, "al_hlsim_process")
+        return x
+
+    def c_stage(self, n_channels: int) -> tuple[Any, Any]:
+        """C stage for the real-time engine: (``al_stage_fn``, ``void *`` state) at rest.
+
+        Parameters
+        ----------
+        n_channels : int
+            1 (the ``ear``) or 2 (left, right).
+
+        Returns
+        -------
+        tuple
+            The function pointer and the state pointer; this object keeps the state's buffers
+            alive.
+        """
+        self.ears_for(n_channels)
+        state, keep = self._new_state(n_channels)
+        self._c_stages.append(keep)
+        fn = ffi.cast("al_stage_fn", ffi.addressof(lib, "al_hlsim_process"))
+        return fn, ffi.cast("void *", state)
+
+    # -- chain stage --------------------------------------------------------------------------
+    _CHAIN_KEYS = ("audiogram", "ear", "smearing", "catch_up_db_spl")
+
+    @classmethod
+    def from_chain_table(cls, table: dict[str, Any], *, fs: float) -> "HearingLossSimulator":
+        """Build from a chain file's ``[[stage]]`` table (without ``type``).
+
+        Keys: ``audiogram`` (preset name, file path, or an inline table with ``left`` and
+        ``right`` as in audiolab's audiogram JSON; required), ``ear``, ``smearing`` (a name or
+        ``[lower, upper]``), ``catch_up_db_spl``.
+        """
+        if not isinstance(table, dict):
+            raise ConfigError(f"hearing-loss stage must be a table, got {type(table).__name__}")
+        unknown = sorted(set(table) - set(cls._CHAIN_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"hearing-loss stage: unknown key {unknown[0]!r}; allowed keys are "
+                + ", ".join(map(repr, cls._CHAIN_KEYS))
+            )
+        if "audiogram" not in table:
+            raise ConfigError(
+                "hearing-loss stage needs 'audiogram' (a preset such as \"N3\", a file path, "
+                "or a table with left and right)"
+            )
+        source = table["audiogram"]
+        if isinstance(source, dict):
+            source = _from_json_doc(
+                source, where="hearing-loss stage 'audiogram'", name="audiogram", listener=None
+            )
+        elif not isinstance(source, str):
+            raise ConfigError(
+                "hearing-loss stage 'audiogram' must be a preset name, a file path or a table, "
+                f"got {type(source).__name__}"
+            )
+        kwargs = {k: table[k] for k in ("ear", "smearing", "catch_up_db_spl") if k in table}
+        if isinstance(kwargs.get("smearing"), list):
+            kwargs["smearing"] = tuple(kwargs["smearing"])
+        return cls(source, fs=fs, **kwargs)
+
+    def to_chain_table(self) -> dict[str, Any]:
+        """The ``[[stage]]`` table (without ``type``) that rebuilds this simulator."""
+        src = self._audiogram_source
+        audiogram: Any
+        if isinstance(src, str | Path):
+            audiogram = str(src)
+        else:
+            audiogram = self.audiogram.to_dict()
+        smearing = self.config.smearing
+        return {
+            "audiogram": audiogram,
+            "ear": self.config.ear,
+            "smearing": list(smearing) if isinstance(smearing, tuple) else smearing,
+            "catch_up_db_spl": self.config.catch_up_db_spl,
+        }

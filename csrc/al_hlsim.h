@@ -1,0 +1,84 @@
+/* Hearing-loss simulator after the Cambridge MSBG model: spectral smearing (Baer & Moore 1993)
+ * on a fixed FFT frame with overlap-add, then threshold elevation and loudness recruitment by
+ * envelope expansion in complex gammatone bands (Moore & Glasberg 1993). Everything is designed
+ * in Python (audiolab/hearing/_hearing_loss.py); the streaming kernels run here. */
+
+/* Real FFT of size n (power of two, >= 4) via a complex FFT of size n/2. Tables are filled by
+ * Python; work buffers are scratch owned by the plan. */
+typedef struct {
+    int32_t n;
+    const int32_t *bitrev;  /* (n/2) bit-reversal permutation of 0..n/2-1 */
+    const float *tw_re;     /* (n/2 - 1) twiddles exp(-i pi j / h), j < h, for h = 1, 2, 4.. */
+    const float *tw_im;
+    const float *rtw_re;    /* (n/2 + 1) exp(-2 pi i k / n), k = 0..n/2 */
+    const float *rtw_im;
+    float *work_re;         /* (n/2) */
+    float *work_im;
+} al_rfft;
+
+/* x (n) real -> spectrum (n/2 + 1) as split re/im arrays; same as numpy.fft.rfft. */
+al_status al_rfft_forward(al_rfft *f, const float *x, float *spec_re, float *spec_im);
+/* Spectrum (n/2 + 1) split re/im -> x (n) real; same as numpy.fft.irfft (scaled by 1/n). */
+al_status al_rfft_inverse(al_rfft *f, const float *spec_re, const float *spec_im, float *x);
+
+enum { AL_HLSIM_SMEAR_OFF = 0, AL_HLSIM_SMEAR_DELAY = 1, AL_HLSIM_SMEAR_ON = 2 };
+enum { AL_HLSIM_ROWS = 16 };  /* output bins per block of the stored smearing matrix */
+
+/* State and design of one ear (one channel). */
+typedef struct {
+    /* -- spectral smearing: frames of frame_len, hop frame_len/4, FFT of 2 frame_len ------- */
+    int32_t smear_mode;       /* AL_HLSIM_SMEAR_*: OFF = no stage, DELAY = same latency only */
+    int32_t frame_len;        /* power of two; the FFT plan has n == 2 frame_len */
+    int32_t hop;
+    int32_t phase;            /* samples received since the last frame, 0..hop-1 */
+    al_rfft *fft;
+    const float *window;      /* (frame_len) analysis = synthesis window */
+    const float *window_sq;   /* (frame_len) window^2, used by DELAY mode */
+    /* Smearing matrix in blocks of AL_HLSIM_ROWS output bins (rows): block b covers input
+     * bins smear_start[b] .. + smear_len[b], stored from smear[smear_offset[b]] as
+     * (smear_len[b], AL_HLSIM_ROWS), i.e. the block's rows side by side for each input bin. */
+    const float *smear;
+    const int32_t *smear_start;  /* (frame_len / AL_HLSIM_ROWS) */
+    const int32_t *smear_len;
+    const int32_t *smear_offset;
+    float *in_buf;            /* (frame_len) most recent input */
+    float *acc;               /* (frame_len) overlap-add accumulator */
+    float *frame;             /* (2 frame_len) work */
+    float *spec_re;           /* (frame_len + 1) work */
+    float *spec_im;
+    float *power;             /* (frame_len) work */
+    float *smeared;           /* (frame_len) work */
+
+    /* -- gammatone bands with envelope expansion ------------------------------------------ */
+    int32_t n_bands;
+    int32_t gain_interval;    /* gains are recomputed every gain_interval samples, ramped */
+    int32_t count;            /* absolute sample index modulo gain_interval */
+    int32_t max_delay;        /* largest resynthesis delay in samples */
+    int32_t hist_rows;        /* rows of hist written before its tail is moved to the front */
+    int32_t row;              /* current row of hist, max_delay <= row < max_delay + hist_rows */
+    float env_floor;          /* lowest relative envelope, a positive normal float */
+    const float *coef_re;     /* (n_bands) gammatone poles */
+    const float *coef_im;
+    const float *norm;        /* (n_bands) */
+    const float *weight_re;   /* (n_bands) resynthesis weights */
+    const float *weight_im;
+    const int32_t *read_offset; /* (n_bands) b - delay[b] n_bands: the delayed band value */
+    const float *env_coef;    /* (n_bands) one-pole coefficient of the envelope smoother */
+    const float *env_scale;   /* (n_bands) |z| -> envelope relative to the catch-up level */
+    const float *exponent;    /* (n_bands) expansion ratio - 1, >= 0 */
+    float *state_re;          /* (AL_GT_ORDER, n_bands) */
+    float *state_im;
+    float *env;               /* (2, n_bands) two smoother stages */
+    float *gain;              /* (n_bands) current gain */
+    float *gain_step;         /* (n_bands) per-sample gain increment */
+    float *hist;              /* (max_delay + hist_rows, n_bands) weighted band values */
+    float *scratch;           /* (2, n_bands) */
+} al_hlsim_ear;
+
+typedef struct {
+    int32_t n_channels;
+    al_hlsim_ear *ears;       /* (n_channels) */
+} al_hlsim;
+
+/* x (n_channels, n_frames) planar float32 Pa, processed in place; channel c uses ears[c]. */
+al_status al_hlsim_process(al_hlsim *s, float *x, int32_t n_channels, int64_t n_frames);

@@ -1,0 +1,408 @@
+#include <math.h>
+#include <string.h>
+
+#include "al_gammatone_impl.h"
+
+/* ---- real FFT ------------------------------------------------------------------------------ */
+
+/* Butterflies of one radix-2 stage over one group; split arrays so the loop vectorises. */
+static inline void fft_group(int32_t h, float *restrict ar, float *restrict ai, float *restrict br,
+                             float *restrict bi, const float *restrict wr,
+                             const float *restrict wi)
+{
+    for (int32_t j = 0; j < h; j++) {
+        const float tr = br[j] * wr[j] - bi[j] * wi[j];
+        const float ti = br[j] * wi[j] + bi[j] * wr[j];
+        br[j] = ar[j] - tr;
+        bi[j] = ai[j] - ti;
+        ar[j] += tr;
+        ai[j] += ti;
+    }
+}
+
+/* One radix-2 stage of half-size h (a compile-time constant where inlined: short groups are
+ * unrolled into vector code instead of a scalar loop per group). */
+static inline void fft_stage(int32_t k, int32_t h, const float *tw_re, const float *tw_im,
+                             float *re, float *im)
+{
+    const float *wr = tw_re + (h - 1), *wi = tw_im + (h - 1);
+    for (int32_t g = 0; g < k; g += 2 * h)
+        fft_group(h, re + g, im + g, re + g + h, im + g + h, wr, wi);
+}
+
+/* In-place complex FFT (forward, unnormalised) of size k >= 4 on split arrays in bit-reversed
+ * order (iterative radix-2 decimation in time). The first two stages (twiddles 1 and -i) are
+ * done together as radix-4 butterflies without multiplications. */
+static void cfft_stages(int32_t k, const float *tw_re, const float *tw_im, float *re, float *im)
+{
+    for (int32_t g = 0; g < k; g += 4) {
+        float *r = re + g, *q = im + g;
+        const float s0r = r[0] + r[1], s0i = q[0] + q[1], d0r = r[0] - r[1], d0i = q[0] - q[1];
+        const float s1r = r[2] + r[3], s1i = q[2] + q[3], d1r = r[2] - r[3], d1i = q[2] - q[3];
+        r[0] = s0r + s1r;
+        q[0] = s0i + s1i;
+        r[2] = s0r - s1r;
+        q[2] = s0i - s1i;
+        /* d1 * (-i) = (d1i, -d1r) */
+        r[1] = d0r + d1i;
+        q[1] = d0i - d1r;
+        r[3] = d0r - d1i;
+        q[3] = d0i + d1r;
+    }
+    if (k > 4) fft_stage(k, 4, tw_re, tw_im, re, im);
+    if (k > 8) fft_stage(k, 8, tw_re, tw_im, re, im);
+    for (int32_t h = 16; h < k; h *= 2) fft_stage(k, h, tw_re, tw_im, re, im);
+}
+
+static int rfft_ok(const al_rfft *f)
+{
+    return f && f->bitrev && f->tw_re && f->tw_im && f->rtw_re && f->rtw_im && f->work_re &&
+           f->work_im && f->n >= 8 && (f->n & (f->n - 1)) == 0;
+}
+
+/* Combine the complex FFT Z of the n/2 (even, odd) sample pairs into the spectrum of the real
+ * signal: X[m] = E[m] + exp(-2 pi i m / n) O[m], with E = (Z[m] + conj Z[k-m]) / 2 and
+ * O = (Z[m] - conj Z[k-m]) / (2i), m = 0..k (k = n/2; Z[k] = Z[0]). */
+static void rfft_split(int32_t k, const float *restrict re, const float *restrict im,
+                       const float *restrict twr, const float *restrict twi,
+                       float *restrict out_re, float *restrict out_im)
+{
+    out_re[0] = re[0] + im[0];
+    out_im[0] = 0.0f;
+    out_re[k] = re[0] - im[0];
+    out_im[k] = 0.0f;
+    for (int32_t m = 1; m < k; m++) {
+        const float zr = re[m], zi = im[m], cr = re[k - m], ci = -im[k - m];
+        const float er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
+        const float or_ = 0.5f * (zi - ci), oi = -0.5f * (zr - cr);
+        out_re[m] = er + twr[m] * or_ - twi[m] * oi;
+        out_im[m] = ei + twr[m] * oi + twi[m] * or_;
+    }
+}
+
+/* Inverse of rfft_split, conjugated: fills Z* so that a forward FFT gives k * conj(z). The
+ * imaginary parts of bins 0 and k are ignored. */
+static void rfft_merge(int32_t k, const float *restrict in_re, const float *restrict in_im,
+                       const float *restrict twr, const float *restrict twi,
+                       float *restrict re, float *restrict im)
+{
+    re[0] = 0.5f * (in_re[0] + in_re[k]) - 0.5f * (in_re[0] - in_re[k]) * twi[0];
+    im[0] = -0.5f * (in_re[0] - in_re[k]) * twr[0];
+    for (int32_t m = 1; m < k; m++) {
+        const float xr = in_re[m], xi = in_im[m], cr = in_re[k - m], ci = -in_im[k - m];
+        const float er = 0.5f * (xr + cr), ei = 0.5f * (xi + ci);
+        const float dr = 0.5f * (xr - cr), di = 0.5f * (xi - ci);
+        /* O = (X - conj X') / 2 * exp(+2 pi i m / n); Z = E + i O, stored conjugated */
+        const float or_ = dr * twr[m] + di * twi[m], oi = di * twr[m] - dr * twi[m];
+        re[m] = er - oi;
+        im[m] = -(ei + or_);
+    }
+}
+
+static void bitrev_swap(int32_t k, const int32_t *bitrev, float *re, float *im)
+{
+    for (int32_t i = 0; i < k; i++) {
+        const int32_t j = bitrev[i];
+        if (j > i) {
+            float t = re[i];
+            re[i] = re[j];
+            re[j] = t;
+            t = im[i];
+            im[i] = im[j];
+            im[j] = t;
+        }
+    }
+}
+
+/* Forward real FFT of x (n), where only x[0..n_nonzero) may be non-zero (the rest is taken as
+ * zero without being read), times an optional window on those samples. */
+static void rfft_forward_win(al_rfft *f, const float *x, const float *win, int32_t n_nonzero,
+                             float *out_re, float *out_im)
+{
+    const int32_t k = f->n / 2;
+    float *re = f->work_re, *im = f->work_im;
+    for (int32_t i = 0; i < k; i++) {
+        const int32_t s = 2 * f->bitrev[i];
+        if (s < n_nonzero) {
+            re[i] = win ? win[s] * x[s] : x[s];
+            im[i] = win ? win[s + 1] * x[s + 1] : x[s + 1];
+        } else {
+            re[i] = 0.0f;
+            im[i] = 0.0f;
+        }
+    }
+    cfft_stages(k, f->tw_re, f->tw_im, re, im);
+    rfft_split(k, re, im, f->rtw_re, f->rtw_im, out_re, out_im);
+}
+
+/* Inverse real FFT (scaled by 1/n as numpy.fft.irfft); writes x[0..n_out). */
+static void rfft_inverse_part(al_rfft *f, const float *in_re, const float *in_im, float *x,
+                              int32_t n_out)
+{
+    const int32_t k = f->n / 2;
+    float *re = f->work_re, *im = f->work_im;
+    rfft_merge(k, in_re, in_im, f->rtw_re, f->rtw_im, re, im);
+    bitrev_swap(k, f->bitrev, re, im);
+    cfft_stages(k, f->tw_re, f->tw_im, re, im);
+    const float scale = 1.0f / (float)k;
+    for (int32_t i = 0; i < n_out / 2; i++) {
+        x[2 * i] = re[i] * scale;
+        x[2 * i + 1] = -im[i] * scale;
+    }
+}
+
+static void rfft_forward(al_rfft *f, const float *x, float *out_re, float *out_im)
+{
+    rfft_forward_win(f, x, NULL, f->n, out_re, out_im);
+}
+
+static void rfft_inverse(al_rfft *f, const float *in_re, const float *in_im, float *x)
+{
+    rfft_inverse_part(f, in_re, in_im, x, f->n);
+}
+
+al_status al_rfft_forward(al_rfft *f, const float *x, float *spec_re, float *spec_im)
+{
+    if (!rfft_ok(f) || !x || !spec_re || !spec_im) return AL_ERR_NULL;
+    rfft_forward(f, x, spec_re, spec_im);
+    return AL_OK;
+}
+
+al_status al_rfft_inverse(al_rfft *f, const float *spec_re, const float *spec_im, float *x)
+{
+    if (!rfft_ok(f) || !x || !spec_re || !spec_im) return AL_ERR_NULL;
+    rfft_inverse(f, spec_re, spec_im, x);
+    return AL_OK;
+}
+
+/* ---- spectral smearing -------------------------------------------------------------------- */
+
+/* 16 floats as one vector (GCC/Clang vector extension; split into narrower registers where
+ * the target has no 512-bit vectors). Unaligned loads and stores go through memcpy. */
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+static inline v16f load16(const float *p)
+{
+    v16f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void store16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
+
+/* One frame: window, FFT, smear the power spectrum, keep the phase, inverse FFT, window and add.
+ * The smeared magnitude is |X| sqrt(S / P) with P the power spectrum: no phasor division.
+ * P is normalised by its maximum first so that loud frames cannot overflow float32. */
+static void smear_frame(al_hlsim_ear *e)
+{
+    const int32_t nf = e->frame_len;
+    float *restrict acc = e->acc;
+    if (e->smear_mode == AL_HLSIM_SMEAR_DELAY) {
+        for (int32_t i = 0; i < nf; i++) acc[i] += e->window_sq[i] * e->in_buf[i];
+        return;
+    }
+    float *restrict sr = e->spec_re, *restrict si = e->spec_im, *restrict p = e->power;
+    float *restrict sm = e->smeared, *restrict fr = e->frame;
+    /* The FFT is twice the frame: the upper half is zero padding. */
+    rfft_forward_win(e->fft, e->in_buf, e->window, nf, sr, si);
+    v16f vmax = {0.0f};
+    for (int32_t k = 0; k < nf; k += AL_HLSIM_ROWS) {
+        const v16f a = load16(sr + k), b = load16(si + k);
+        const v16f pk = a * a + b * b;
+        store16(p + k, pk);
+        const v16i gt = pk > vmax;
+        vmax = (v16f)(((v16i)pk & gt) | ((v16i)vmax & ~gt));
+    }
+    float pmax = 0.0f;
+    for (int l = 0; l < AL_HLSIM_ROWS; l++) pmax = vmax[l] > pmax ? vmax[l] : pmax;
+    if (!(pmax > 0.0f) || !isfinite(pmax)) return; /* silent frame adds nothing */
+    const float inv = 1.0f / pmax;
+    for (int32_t k = 0; k < nf; k++) p[k] *= inv;
+    /* S = M P by blocks of AL_HLSIM_ROWS output bins: each block stores, for every input bin
+     * in its band, the AL_HLSIM_ROWS matrix entries contiguously, so the sums stay in vector
+     * registers (two accumulators hide the FMA latency). */
+    for (int32_t blk = 0; blk < nf / AL_HLSIM_ROWS; blk++) {
+        const float *v = e->smear + e->smear_offset[blk];
+        const float *pj = p + e->smear_start[blk];
+        const int32_t len = e->smear_len[blk];
+        v16f a0 = {0.0f}, a1 = {0.0f};
+        int32_t j = 0;
+        for (; j + 1 < len; j += 2) {
+            a0 += load16(v + (int64_t)j * AL_HLSIM_ROWS) * pj[j];
+            a1 += load16(v + (int64_t)(j + 1) * AL_HLSIM_ROWS) * pj[j + 1];
+        }
+        if (j < len) a0 += load16(v + (int64_t)j * AL_HLSIM_ROWS) * pj[j];
+        store16(sm + blk * AL_HLSIM_ROWS, a0 + a1);
+    }
+    for (int32_t k = 0; k < nf; k++) {
+        /* The smearing matrix deconvolves, so a sum can dip below zero: no energy there. */
+        const float g = (sm[k] > 0.0f && p[k] > 0.0f) ? sqrtf(sm[k] / p[k]) : 0.0f;
+        sr[k] *= g;
+        si[k] *= g;
+    }
+    sr[nf] = 0.0f;
+    si[nf] = 0.0f;
+    rfft_inverse_part(e->fft, sr, si, fr, nf);
+    for (int32_t i = 0; i < nf; i++) acc[i] += e->window[i] * fr[i];
+}
+
+/* Streaming overlap-add: frame m covers input [m hop, m hop + frame_len) and is processed when
+ * its last sample arrives; output is the input delayed by frame_len - 1 samples. */
+static void smear_run(al_hlsim_ear *e, float *x, int64_t n)
+{
+    const int32_t nf = e->frame_len, hop = e->hop;
+    int64_t j = 0;
+    while (j < n) {
+        const int64_t left = n - j;
+        const int32_t len = (int32_t)((left < hop - e->phase) ? left : hop - e->phase);
+        memcpy(e->in_buf + (nf - hop + e->phase), x + j, sizeof(float) * (size_t)len);
+        const int event = (e->phase + len == hop);
+        const int32_t n_plain = event ? len - 1 : len;
+        for (int32_t i = 0; i < n_plain; i++) x[j + i] = e->acc[e->phase + i + 1];
+        if (event) {
+            memmove(e->acc, e->acc + hop, sizeof(float) * (size_t)(nf - hop));
+            memset(e->acc + (nf - hop), 0, sizeof(float) * (size_t)hop);
+            smear_frame(e);
+            memmove(e->in_buf, e->in_buf + hop, sizeof(float) * (size_t)(nf - hop));
+            e->phase = 0;
+            x[j + len - 1] = e->acc[0];
+        } else {
+            e->phase += len;
+        }
+        j += len;
+    }
+}
+
+/* ---- recruitment in gammatone bands -------------------------------------------------------- */
+
+/* log2 and exp2 for the expansion gains, written so that loops over bands vectorise (libm's
+ * powf does not). log2: v = 2^e m, m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) with
+ * s = (m - 1) / (m + 1), |s| < 0.172, series to s^9 (error < 1e-7). v must be a positive
+ * normal number. */
+static inline float hl_log2(float v)
+{
+    int32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    float e = (float)(((bits >> 23) & 0xff) - 127);
+    bits = (bits & 0x007fffff) | 0x3f800000;
+    float m;
+    memcpy(&m, &bits, sizeof m);
+    const int big = m > 1.41421356f;
+    m = big ? 0.5f * m : m;
+    e = big ? e + 1.0f : e;
+    const float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
+    const float ln_m =
+        s * (2.0f + s2 * (2.0f / 3.0f + s2 * (2.0f / 5.0f + s2 * (2.0f / 7.0f + s2 * (2.0f / 9.0f)))));
+    return e + 1.44269504f * ln_m;
+}
+
+/* 2^y for y <= 0 (clamped at -126, the smallest normal): 2^y = 2^k e^(f ln 2), k = round(y),
+ * |f| <= 1/2, Taylor series to degree 7 (error < 1e-8). */
+static inline float hl_exp2(float y)
+{
+    y = y < -126.0f ? -126.0f : y;
+    const float k = floorf(y + 0.5f);
+    const float t = (y - k) * 0.693147181f;
+    const float ex =
+        1.0f + t * (1.0f + t * (0.5f + t * (1.0f / 6.0f + t * (1.0f / 24.0f +
+        t * (1.0f / 120.0f + t * (1.0f / 720.0f + t * (1.0f / 5040.0f)))))));
+    const int32_t bits = ((int32_t)k + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return ex * scale;
+}
+
+static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
+{
+    const int32_t nb = e->n_bands, interval = e->gain_interval;
+    const int32_t wrap = e->max_delay + e->hist_rows;
+    const float inv_interval = 1.0f / (float)interval, lo = e->env_floor;
+    float *restrict zre = e->scratch, *restrict zim = e->scratch + nb;
+    float *restrict e1 = e->env, *restrict e2 = e->env + nb;
+    float *restrict gain = e->gain, *restrict step = e->gain_step;
+    const float *restrict a = e->env_coef, *restrict wre = e->weight_re;
+    const float *restrict wim = e->weight_im, *restrict scale = e->env_scale;
+    const float *restrict expo = e->exponent;
+    const int32_t *restrict off = e->read_offset;
+    for (int64_t j = 0; j < n; j++) {
+        al_gt_step(nb, e->coef_re, e->coef_im, e->norm, e->state_re, e->state_im, x[j], zre,
+                   zim);
+        /* Envelope: |z| (Hilbert envelope), smoothed by two one-pole low-passes. */
+        for (int32_t b = 0; b < nb; b++) {
+            const float mag = sqrtf(zre[b] * zre[b] + zim[b] * zim[b]);
+            e1[b] += a[b] * (mag - e1[b]);
+            e2[b] += a[b] * (e1[b] - e2[b]);
+        }
+        if (e->count == 0) {
+            /* Moore & Glasberg (1993): gain = (envelope / catch-up)^(ER - 1), <= 1. */
+            for (int32_t b = 0; b < nb; b++) {
+                float v = e2[b] * scale[b];
+                v = v < lo ? lo : (v > 1.0f ? 1.0f : v);
+                step[b] = (hl_exp2(expo[b] * hl_log2(v)) - gain[b]) * inv_interval;
+            }
+        }
+        e->count = (e->count + 1 == interval) ? 0 : e->count + 1;
+        /* Resynthesis (Hohmann 2002): y[t] = sum_b Re(w_b z_b)[t - d_b] g_b. Each sample's band
+         * values are one row of a history buffer; the delayed values are read at fixed offsets
+         * from the current row. */
+        float *restrict row = e->hist + (int64_t)e->row * nb;
+        for (int32_t b = 0; b < nb; b++) {
+            gain[b] += step[b];
+            row[b] = (wre[b] * zre[b] - wim[b] * zim[b]) * gain[b];
+        }
+        float y0 = 0.0f, y1 = 0.0f, y2 = 0.0f, y3 = 0.0f;
+        int32_t b = 0;
+        for (; b + 3 < nb; b += 4) {
+            y0 += row[off[b]];
+            y1 += row[off[b + 1]];
+            y2 += row[off[b + 2]];
+            y3 += row[off[b + 3]];
+        }
+        for (; b < nb; b++) y0 += row[off[b]];
+        x[j] = (y0 + y1) + (y2 + y3);
+        if (++e->row == wrap) {
+            memmove(e->hist, e->hist + (int64_t)e->hist_rows * nb,
+                    sizeof(float) * (size_t)e->max_delay * (size_t)nb);
+            e->row = e->max_delay;
+        }
+    }
+}
+
+static int ear_ok(const al_hlsim_ear *e)
+{
+    if (!e || !e->coef_re || !e->coef_im || !e->norm || !e->weight_re || !e->weight_im ||
+        !e->read_offset || !e->env_coef || !e->env_scale || !e->exponent || !e->state_re ||
+        !e->state_im || !e->env || !e->gain || !e->gain_step || !e->hist || !e->scratch)
+        return 0;
+    if (e->n_bands < 1 || e->gain_interval < 1 || e->count < 0 ||
+        e->count >= e->gain_interval || e->max_delay < 0 || e->hist_rows < 1 ||
+        e->row < e->max_delay || e->row >= e->max_delay + e->hist_rows || !(e->env_floor > 0.0f))
+        return 0;
+    if (e->smear_mode == AL_HLSIM_SMEAR_OFF) return 1;
+    if (e->smear_mode != AL_HLSIM_SMEAR_DELAY && e->smear_mode != AL_HLSIM_SMEAR_ON) return 0;
+    const int32_t nf = e->frame_len;
+    if (nf < AL_HLSIM_ROWS || (nf & (nf - 1)) || e->hop < 1 || nf % e->hop || e->phase < 0 ||
+        e->phase >= e->hop || !e->window || !e->window_sq || !e->in_buf || !e->acc)
+        return 0;
+    if (e->smear_mode == AL_HLSIM_SMEAR_DELAY) return 1;
+    return rfft_ok(e->fft) && e->fft->n == 2 * nf && e->smear && e->smear_start &&
+           e->smear_len && e->smear_offset && e->frame && e->spec_re && e->spec_im && e->power &&
+           e->smeared;
+}
+
+al_status al_hlsim_process(al_hlsim *s, float *x, int32_t n_channels, int64_t n_frames)
+{
+    if (!s || !s->ears || (!x && n_frames > 0)) return AL_ERR_NULL;
+    if (n_frames < 0) return AL_ERR_SIZE;
+    if (n_channels != s->n_channels) return AL_ERR_STATE;
+    for (int32_t c = 0; c < n_channels; c++)
+        if (!ear_ok(&s->ears[c])) return AL_ERR_STATE;
+    al_fpmode fp = al_fp_enter();
+    for (int32_t c = 0; c < n_channels; c++) {
+        al_hlsim_ear *e = &s->ears[c];
+        float *xc = x + (int64_t)c * n_frames;
+        if (e->smear_mode != AL_HLSIM_SMEAR_OFF) smear_run(e, xc, n_frames);
+        bands_run(e, xc, n_frames);
+    }
+    al_fp_leave(fp);
+    return AL_OK;
+}
