@@ -12,7 +12,9 @@ jackd -n "$name" -d dummy -r 48000 -p 256 >"$log" 2>&1 &
 jack_pid=$!
 cleanup() {
     kill "$jack_pid" 2>/dev/null
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$jack_pid" 2>/dev/null || break; sleep 0.2; done
+    # SIGKILL leaves the server's slot in /dev/shm/jack-shm-registry (JACK allows 8): give
+    # SIGTERM up to 10 s before resorting to it.
+    for _ in $(seq 50); do kill -0 "$jack_pid" 2>/dev/null || break; sleep 0.2; done
     kill -9 "$jack_pid" 2>/dev/null
     rm -f "$log"
 }
