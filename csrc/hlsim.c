@@ -322,7 +322,7 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
     const float *restrict a = e->env_coef, *restrict wre = e->weight_re;
     const float *restrict wim = e->weight_im, *restrict scale = e->env_scale;
     const float *restrict expo = e->exponent;
-    const int32_t *restrict off = e->read_offset;
+    const int32_t *restrict off_r = e->read_offset, *restrict off_g = e->read_offset + nb;
     for (int64_t j = 0; j < n; j++) {
         al_gt_step(nb, e->coef_re, e->coef_im, e->norm, e->state_re, e->state_im, x[j], zre,
                    zim);
@@ -341,27 +341,28 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
             }
         }
         e->count = (e->count + 1 == interval) ? 0 : e->count + 1;
-        /* Resynthesis (Hohmann 2002): y[t] = sum_b Re(w_b z_b)[t - d_b] g_b. Each sample's band
-         * values are one row of a history buffer; the delayed values are read at fixed offsets
-         * from the current row. */
-        float *restrict row = e->hist + (int64_t)e->row * nb;
+        /* Resynthesis (Hohmann 2002) with the gains centred on the envelope they came from:
+         * y[t] = sum_b Re(w_b z_b)[t - dr_b] g_b[t - dg_b]. Each sample's band values and gains
+         * are one row of a history buffer; delayed values are read at fixed offsets from it. */
+        float *restrict row = e->hist + (int64_t)e->row * 2 * nb;
         for (int32_t b = 0; b < nb; b++) {
             gain[b] += step[b];
-            row[b] = (wre[b] * zre[b] - wim[b] * zim[b]) * gain[b];
+            row[b] = wre[b] * zre[b] - wim[b] * zim[b];
+            row[nb + b] = gain[b];
         }
         float y0 = 0.0f, y1 = 0.0f, y2 = 0.0f, y3 = 0.0f;
         int32_t b = 0;
         for (; b + 3 < nb; b += 4) {
-            y0 += row[off[b]];
-            y1 += row[off[b + 1]];
-            y2 += row[off[b + 2]];
-            y3 += row[off[b + 3]];
+            y0 += row[off_r[b]] * row[off_g[b]];
+            y1 += row[off_r[b + 1]] * row[off_g[b + 1]];
+            y2 += row[off_r[b + 2]] * row[off_g[b + 2]];
+            y3 += row[off_r[b + 3]] * row[off_g[b + 3]];
         }
-        for (; b < nb; b++) y0 += row[off[b]];
+        for (; b < nb; b++) y0 += row[off_r[b]] * row[off_g[b]];
         x[j] = (y0 + y1) + (y2 + y3);
         if (++e->row == wrap) {
-            memmove(e->hist, e->hist + (int64_t)e->hist_rows * nb,
-                    sizeof(float) * (size_t)e->max_delay * (size_t)nb);
+            memmove(e->hist, e->hist + (int64_t)e->hist_rows * 2 * nb,
+                    sizeof(float) * (size_t)e->max_delay * 2 * (size_t)nb);
             e->row = e->max_delay;
         }
     }

@@ -130,6 +130,10 @@ _ENV_FLOOR_DB_SPL = -60.0  # MSBG floors the envelope at 1e-9 of a 120 dB SPL fu
 _FRAME_S = 256 / 44100.0  # MSBG's smearing frame
 _GAIN_UPDATE_S = 16 / 44100.0
 _GT_DELAY_MS = 4.0
+# Gains are applied to the band signal delayed by this much (less the band's own resynthesis
+# delay), so that the causal envelope smoother's output is centred on the samples it scales, as
+# MSBG's forward-backward smoother is. 4 ms covers the smoother's delay in bands above 250 Hz.
+_CENTRE_MS = 4.0
 _GT_F_LOW_HZ = 40.0
 _GT_F_HIGH_HZ = 19200.0  # MSBG's top band is at 19.18 kHz
 _SMEAR_PRUNE = 1e-5  # matrix entries below this fraction of their row's largest are dropped
@@ -269,8 +273,11 @@ class HearingLossEarDesign:
     coefficients: np.ndarray
     normalization: np.ndarray
     weights: np.ndarray
-    band_delays_samples: np.ndarray
+    band_delays_samples: np.ndarray  # Hohmann resynthesis delays
     gt_delay_samples: int
+    signal_delays_samples: np.ndarray  # delay of each band signal before its gain multiplies it
+    gain_delays_samples: np.ndarray  # delay of each band's gain
+    centre_delay_samples: int  # added latency for centring the gains
     thresholds_db_hl: np.ndarray
     exponents: np.ndarray  # expansion ratio - 1
     env_coef: np.ndarray
@@ -333,9 +340,10 @@ def design_hearing_loss_ear(
     if factors is not None:
         bin_hz = fs / (2 * nf)
         s = smearing_matrix(nf, bin_hz, *factors)
-        # Smear at the cochlea: from free field to the cochlea before, and back after.
+        # Smear at the cochlea: the frame's power spectrum is taken from free field to the
+        # cochlea first, and the smeared frame stays there (the filterbank takes it back).
         w2 = 10.0 ** (outer_middle_ear_db(np.arange(nf) * bin_hz) / 10.0)
-        smear = s * w2[None, :] / w2[:, None]
+        smear = s * w2[None, :]
 
     # -- recruitment bands ---------------------------------------------------------------------
     gt = design_gammatone(
@@ -349,6 +357,11 @@ def design_hearing_loss_ear(
     # Moore & Glasberg (1993) expansion ratio: threshold HL maps to 0, catch-up to itself.
     exponents = hl / (catch_up_db_spl - hl)
     env_coef, env_dc = _envelope_smoother(fs, erb_bandwidth_hz(cf))
+    # Centroid of the two one-poles' impulse response (n + 1) c^n: 2 c / (1 - c) samples.
+    env_lag = np.rint(2.0 * (1.0 - env_coef) / env_coef).astype(np.int64)
+    centre = int(round(_CENTRE_MS * 1e-3 * fs))
+    signal_delays = gt.band_delays_samples + centre
+    gain_delays = np.maximum(signal_delays - env_lag, 0)
     # Level of each band at the cochlea: the outer/middle-ear gain weighted by the band's power
     # response (for a flat spectrum), as MSBG filters the whole signal before its filterbank.
     f_grid = np.linspace(20.0, 0.5 * fs, 4096)
@@ -362,7 +375,17 @@ def design_hearing_loss_ear(
     # MSBG's envelope is the low-passed rectified band signal: mean |x| = (2/pi) |z| for a
     # narrow-band signal, times the DC gain of its elliptic low-pass.
     p_catch_pa = P_REF_PA * 10.0 ** (catch_up_db_spl / 20.0)
-    env_scale = (2.0 / math.pi) * env_dc * band_ome / p_catch_pa
+    env_scale = (2.0 / math.pi) * env_dc / p_catch_pa
+    weights = gt.weights
+    if smear is None:
+        # Free-field signal: the envelope is taken to the cochlea by the band's gain.
+        env_scale = env_scale * band_ome
+    else:
+        # Smeared signal, already at the cochlea: the output is taken back to free field by
+        # each band. (Per band rather than per FFT bin, as MSBG's backward filter is followed
+        # by its 18 kHz low-pass: smeared energy that spills into the steeply falling high end
+        # of the middle-ear response is not amplified by the inverse of that slope.)
+        weights = weights / band_ome
     return HearingLossEarDesign(
         fs=fs,
         severity=name,
@@ -375,9 +398,12 @@ def design_hearing_loss_ear(
         bandwidth_factor=bw,
         coefficients=gt.coefficients,
         normalization=gt.normalization,
-        weights=gt.weights,
+        weights=weights,
         band_delays_samples=gt.band_delays_samples,
         gt_delay_samples=gt.delay_samples,
+        signal_delays_samples=signal_delays,
+        gain_delays_samples=gain_delays,
+        centre_delay_samples=centre,
         thresholds_db_hl=hl,
         exponents=exponents,
         env_coef=env_coef,
@@ -447,8 +473,9 @@ class _EarState:
     def __init__(self, d: HearingLossEarDesign, mode: int, c: Any, fft_tables: dict[str, Any]):
         nb = d.center_frequencies_hz.size
         f32 = np.float32
-        delays = d.band_delays_samples.astype(np.int64)
-        max_delay = int(delays.max())
+        sig = d.signal_delays_samples.astype(np.int64)
+        gain = d.gain_delays_samples.astype(np.int64)
+        max_delay = int(max(sig.max(), gain.max()))
         self.arrays: dict[str, np.ndarray] = {
             "coef_re": d.coefficients.real.astype(f32),
             "coef_im": d.coefficients.imag.astype(f32),
@@ -463,10 +490,14 @@ class _EarState:
             "env": np.zeros(2 * nb, f32),
             "gain": np.zeros(nb, f32),
             "gain_step": np.zeros(nb, f32),
-            "hist": np.zeros((max_delay + _HIST_ROWS) * nb, f32),
+            "hist": np.zeros((max_delay + _HIST_ROWS) * 2 * nb, f32),
             "scratch": np.zeros(2 * nb, f32),
         }
-        ints = {"read_offset": (np.arange(nb) - delays * nb).astype(np.int32)}
+        # Offsets from the current row (2 nb floats: band values, then gains) of the delayed
+        # band value and the delayed gain.
+        bands = np.arange(nb)
+        offsets = np.concatenate([bands - sig * 2 * nb, nb + bands - gain * 2 * nb])
+        ints = {"read_offset": offsets.astype(np.int32)}
         c.n_bands = nb
         c.gain_interval = d.gain_interval
         c.count = 0
@@ -632,7 +663,7 @@ class HearingLossSimulator(Processor):
     >>> x = (0.02 * np.sqrt(2) * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)  # 60 dB SPL
     >>> y = sim.process(np.stack([x, x]))
     >>> y.shape, sim.latency_samples
-    ((2, 44100), 431)
+    ((2, 44100), 607)
     """
 
     def __init__(
@@ -675,9 +706,14 @@ class HearingLossSimulator(Processor):
 
     @property
     def latency_samples(self) -> int:
-        """Delay of the output in samples: smearing frame - 1 (if any ear smears) + 4 ms bank."""
+        """Delay of the output in samples.
+
+        Smearing frame - 1 (if either ear smears) + 4 ms of the filterbank + 4 ms that centre
+        the gains on their envelopes: 607 samples (13.8 ms) at 44.1 kHz.
+        """
         d = self.designs["left"]
-        return (d.frame_len - 1 if self._any_smear else 0) + d.gt_delay_samples
+        smear = d.frame_len - 1 if self._any_smear else 0
+        return smear + d.gt_delay_samples + d.centre_delay_samples
 
     def ears_for(self, n_channels: int) -> tuple[str, ...]:
         """The ear each channel is simulated with: (left, right) for 2, (``ear``,) for 1."""
