@@ -10,4 +10,5 @@ __all__ = ["BenchCase", "BenchResult", "CASE_MODULES", "run_cases"]
 
 CASE_MODULES: tuple[str, ...] = (
     "audiolab.bench._filterbanks",
+    "audiolab.bench._hearing_loss",
 )

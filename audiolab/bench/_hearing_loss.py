@@ -29,7 +29,8 @@ _FFTW = {"planner_effort": "FFTW_ESTIMATE", "threads": 1}
 
 def reference_smear(d: HearingLossEarDesign, x: np.ndarray, *, delay_only: bool) -> np.ndarray:
     """Smearing stage of one ear: frames q = 1, 2, .. cover x[q hop - frame_len, q hop) and are
-    overlap-added from output sample q hop - 1 on (delay frame_len - 1)."""
+    overlap-added from output sample q hop - 1 on (delay frame_len - 1).
+    """
     nf, hop, n = d.frame_len, d.hop, x.size
     n_frames = n // hop
     xp = np.concatenate([np.zeros(nf), x])

@@ -9,11 +9,14 @@ from audiolab.hearing._audiogram import (
     read_audiogram,
     write_audiogram,
 )
+from audiolab.hearing._hearing_loss import HearingLossConfig, HearingLossSimulator
 
 __all__ = [
     "Audiogram",
     "AudiogramLike",
     "EarAudiogram",
+    "HearingLossConfig",
+    "HearingLossSimulator",
     "STANDARD_AUDIOGRAMS",
     "load_audiogram",
     "read_audiogram",

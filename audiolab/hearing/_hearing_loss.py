@@ -67,7 +67,7 @@ from audiolab._ckernel import check, ffi, float_buffer, int_buffer, lib
 from audiolab._errors import ConfigError, SignalError
 from audiolab._validate import check_choice, check_real
 from audiolab.calibration import P_REF_PA
-from audiolab.dsp._auditory import erb_bandwidth_hz, erb_space_hz
+from audiolab.dsp._auditory import erb_bandwidth_hz
 from audiolab.dsp._gammatone import GammatoneConfig, design_gammatone, real_part_responses
 from audiolab.dsp._processor import Processor
 from audiolab.hearing._audiogram import (
@@ -455,13 +455,13 @@ class HearingLossConfig:
             raise ConfigError(
                 f"audiogram must be an Audiogram, got {type(self.audiogram).__name__}"
             )
-        if isinstance(self.fs, int | float) and not isinstance(self.fs, bool):
-            if math.isfinite(self.fs) and not FS_MIN_HZ <= self.fs <= FS_MAX_HZ:
-                raise ConfigError(
-                    f"fs must be in [16000, 96000] Hz for hearing-loss simulation, got {self.fs!r};"
-                    " resample the signal first"
-                )
-        object.__setattr__(self, "fs", check_real("fs", self.fs, low=FS_MIN_HZ, high=FS_MAX_HZ))
+        fs = check_real("fs", self.fs)
+        if not FS_MIN_HZ <= fs <= FS_MAX_HZ:
+            raise ConfigError(
+                f"fs must be in [{FS_MIN_HZ:g}, {FS_MAX_HZ:g}] Hz for hearing-loss simulation, "
+                f"got {self.fs!r}; resample the signal first"
+            )
+        object.__setattr__(self, "fs", fs)
         check_choice("ear", self.ear, EARS)
         object.__setattr__(self, "smearing", _check_smearing(self.smearing))
         check_real("catch_up_db_spl", self.catch_up_db_spl, low=90.0, high=120.0)
