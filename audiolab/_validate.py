@@ -13,6 +13,7 @@ __all__ = [
     "as_mono",
     "check_choice",
     "check_int",
+    "check_out",
     "check_real",
 ]
 
@@ -39,8 +40,10 @@ def check_real(
     return v
 
 
-def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
-    """Return ``value`` as int if it is an integer in ``[low, high]``, else raise naming ``name``."""
+def check_int(
+    name: str, value: Any, *, low: int | None = None, high: int | None = None
+) -> int:
+    """Return ``value`` as int if it is an integer in ``[low, high]``, else raise."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise ConfigError(f"{name} must be an integer, got {value!r}")
     v = int(value)
@@ -71,7 +74,8 @@ def as_block(x: Any, *, name: str = "block", allow_nonfinite: bool = False) -> n
             raise SignalTypeError(f"{name} must be a numpy array, got {type(x).__name__}")
     if not np.issubdtype(x.dtype, np.floating):
         raise SignalTypeError(
-            f"{name} must hold real floating-point samples (float32 or float64), got dtype {x.dtype}"
+            f"{name} must hold real floating-point samples (float32 or float64), "
+            f"got dtype {x.dtype}"
         )
     if x.ndim == 1:
         x = x[np.newaxis, :]
@@ -98,3 +102,21 @@ def as_mono(x: Any, *, name: str = "x", allow_nonfinite: bool = False) -> np.nda
     if isinstance(x, np.ndarray) and x.ndim != 1:
         raise SignalError(f"{name} must be 1-D (one channel), got shape {x.shape}")
     return as_block(x, name=name, allow_nonfinite=allow_nonfinite)[0]
+
+
+def check_out(out: Any, shape: tuple[int, ...], dtype: type, *, name: str = "out") -> np.ndarray:
+    """Return a preallocated output array after checking it, or a new one when ``out`` is None.
+
+    ``out`` must be a writable C-contiguous numpy array of exactly ``shape`` and ``dtype``:
+    kernels write into it directly.
+    """
+    if out is None:
+        return np.empty(shape, dtype)
+    if not isinstance(out, np.ndarray) or out.dtype != dtype:
+        got = getattr(out, "dtype", type(out).__name__)
+        raise SignalTypeError(f"{name} must be a {np.dtype(dtype).name} numpy array, got {got}")
+    if out.shape != shape:
+        raise SignalError(f"{name} must have shape {shape}, got {out.shape}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise SignalError(f"{name} must be a writable C-contiguous array")
+    return out

@@ -4,15 +4,20 @@
 
 enum { AL_GT_ORDER = 4, AL_GT_CHUNK = 64 };
 
+/* The recursion runs on n_lanes >= n_bands lanes (a multiple of AL_GT_LANES): the padding lanes
+ * have zero coefficients, so every vector is full and no scalar remainder loop runs. */
+enum { AL_GT_LANES = 16 };
+
 typedef struct {
     int32_t n_bands;
+    int32_t n_lanes;        /* n_bands rounded up to a multiple of AL_GT_LANES */
     int32_t n_channels;
-    const float *coef_re;   /* (n_bands) pole  lambda * exp(i beta) */
+    const float *coef_re;   /* (n_lanes) pole  lambda * exp(i beta); 0 in padding lanes */
     const float *coef_im;
-    const float *norm;      /* (n_bands) input gain 2 (1 - lambda)^4 */
-    float *state_re;        /* (n_channels, AL_GT_ORDER, n_bands) */
+    const float *norm;      /* (n_lanes) input gain 2 (1 - lambda)^4; 0 in padding lanes */
+    float *state_re;        /* (n_channels, AL_GT_ORDER, n_lanes) */
     float *state_im;
-    float *scratch;         /* (AL_GT_CHUNK, n_bands, 2) work space */
+    float *scratch;         /* (2, AL_GT_CHUNK, n_lanes) work space */
 } al_gt_analyzer;
 
 typedef struct {

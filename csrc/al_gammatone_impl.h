@@ -5,8 +5,8 @@
 
 #include "al_internal.h"
 
-/* Run the 4 cascaded complex one-pole stages of every band for one input sample; writes the
- * band outputs to zre/zim (n_bands). The loop over bands vectorises. */
+/* Run the 4 cascaded complex one-pole stages of every lane for one input sample; writes the
+ * band outputs to zre/zim (nb = n_lanes values). The loop over lanes vectorises. */
 static inline void al_gt_step(int32_t nb, const float *restrict cre, const float *restrict cim,
                               const float *restrict norm, float *restrict sre,
                               float *restrict sim, float xin, float *restrict zre,
@@ -48,7 +48,8 @@ static inline float al_gt_ring_step(int32_t nb, const float *restrict r,
 static inline int al_gt_check(const al_gt_analyzer *a)
 {
     return a && a->coef_re && a->coef_im && a->norm && a->state_re && a->state_im &&
-           a->scratch && a->n_bands > 0 && a->n_channels > 0;
+           a->scratch && a->n_bands > 0 && a->n_channels > 0 && a->n_lanes >= a->n_bands &&
+           a->n_lanes % AL_GT_LANES == 0;
 }
 
 static inline int al_gt_synth_check(const al_gt_synth *s)

@@ -16,6 +16,10 @@
 #include "al_sos.h"
 #include "al_gammatone.h"
 #include "al_level.h"
+#include "al_wdrc.h"
+#include "al_chain.h"
+#include "al_ci.h"
 #include "al_hlsim.h"
+#include "al_sosbank.h"
 
 #endif

@@ -32,7 +32,9 @@ ISO_389_7_FREE_FIELD_DB_SPL = {500: 4.4, 1000: 2.4, 2000: -1.3, 4000: -5.4}
 
 
 def _load_reference_module():
-    spec = importlib.util.spec_from_file_location("make_msbg_reference", DATA / "make_msbg_reference.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_msbg_reference", DATA / "make_msbg_reference.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -40,9 +42,8 @@ def _load_reference_module():
 
 def _tone(f_hz, level_db_spl, fs, seconds=1.0):
     t = np.arange(int(seconds * fs)) / fs
-    return (np.sqrt(2) * float(db_spl_to_pa_rms(level_db_spl)) * np.sin(2 * np.pi * f_hz * t)).astype(
-        np.float32
-    )
+    peak_pa = np.sqrt(2) * float(db_spl_to_pa_rms(level_db_spl))
+    return (peak_pa * np.sin(2 * np.pi * f_hz * t)).astype(np.float32)
 
 
 def _steady_level(y, fs):
@@ -62,11 +63,12 @@ def test_real_fft_matches_numpy(rng, n):
     x = rng.standard_normal(n).astype(np.float32)
     re = np.zeros(n // 2 + 1, np.float32)
     im = np.zeros(n // 2 + 1, np.float32)
-    lib.al_rfft_forward(plan["plan"], float_buffer(x, "x"), float_buffer(re, "re"), float_buffer(im, "im"))
+    c = plan["plan"]
+    lib.al_rfft_forward(c, float_buffer(x, "x"), float_buffer(re, "re"), float_buffer(im, "im"))
     spec = np.fft.rfft(x.astype(np.float64))
     np.testing.assert_allclose(re + 1j * im, spec, atol=2e-6 * np.abs(spec).max() * np.log2(n))
     y = np.zeros(n, np.float32)
-    lib.al_rfft_inverse(plan["plan"], float_buffer(re, "re"), float_buffer(im, "im"), float_buffer(y, "y"))
+    lib.al_rfft_inverse(c, float_buffer(re, "re"), float_buffer(im, "im"), float_buffer(y, "y"))
     np.testing.assert_allclose(y, x, atol=2e-6 * np.log2(n) * np.abs(x).max())
 
 
@@ -360,6 +362,16 @@ def test_chain_table_round_trip(rng):
     np.testing.assert_array_equal(again.process(x), sim.process(x))
 
 
+def test_chain_file_runs_the_stage(tmp_path, rng):
+    from audiolab.hearing import build_chain, load_chain
+
+    path = tmp_path / "sim.toml"
+    path.write_text('fs = 16000\n[[stage]]\ntype = "hearing-loss"\naudiogram = "N2"\n')
+    chain = build_chain(load_chain(path), fs=16000)
+    x = rng.standard_normal((2, 1600)).astype(np.float32)
+    np.testing.assert_array_equal(chain.process(x), HearingLossSimulator("N2", fs=16000).process(x))
+
+
 def test_chain_table_with_inline_audiogram():
     ag = Audiogram.symmetric([500, 1000, 2000, 4000], [20, 30, 40, 50], name="mine")
     table = HearingLossSimulator(ag, fs=16000).to_chain_table()
@@ -370,7 +382,7 @@ def test_chain_table_with_inline_audiogram():
 @pytest.mark.parametrize(
     "table, words",
     [
-        ({"audiogram": "N3", "gain_db": 3}, "unknown key 'gain_db'"),
+        ({"audiogram": "N3", "gain_db": 3}, "unknown key 'gain_db' in a 'hearing-loss' stage"),
         ({"ear": "left"}, "needs 'audiogram'"),
         ({"audiogram": 3}, "audiogram"),
         ({"audiogram": "N3", "smearing": "lots"}, "smearing"),

@@ -10,5 +10,9 @@ __all__ = ["BenchCase", "BenchResult", "CASE_MODULES", "run_cases"]
 
 CASE_MODULES: tuple[str, ...] = (
     "audiolab.bench._filterbanks",
+    "audiolab.bench._octave",
+    "audiolab.bench._hearing_aid",
+    "audiolab.bench._ci",
+    "audiolab.bench._batch",
     "audiolab.bench._hearing_loss",
 )

@@ -28,8 +28,10 @@ _FFTW = {"planner_effort": "FFTW_ESTIMATE", "threads": 1}
 
 
 def reference_smear(d: HearingLossEarDesign, x: np.ndarray, *, delay_only: bool) -> np.ndarray:
-    """Smearing stage of one ear: frames q = 1, 2, .. cover x[q hop - frame_len, q hop) and are
-    overlap-added from output sample q hop - 1 on (delay frame_len - 1).
+    """Smearing stage of one ear (delay frame_len - 1).
+
+    Frames q = 1, 2, .. cover x[q hop - frame_len, q hop) and are overlap-added from output
+    sample q hop - 1 on.
     """
     nf, hop, n = d.frame_len, d.hop, x.size
     n_frames = n // hop
@@ -117,8 +119,8 @@ def cases(quick: bool) -> list[BenchCase]:
         cases.append(
             BenchCase(
                 name=(
-                    f"hearing-loss simulation {profile} ({d.severity}: {d.center_frequencies_hz.size}"
-                    " bands, smearing), 44.1 kHz stereo"
+                    f"hearing-loss simulation {profile} ({d.severity}: "
+                    f"{d.center_frequencies_hz.size} bands, smearing), 44.1 kHz stereo"
                 ),
                 audio_s=seconds,
                 ours=ours,

@@ -9,11 +9,6 @@ import argparse
 import importlib
 import os
 import sys
-
-# Parallelism in audiolab is across files and bands, never inside BLAS: threaded BLAS on 2 cores
-# slowed the reference simulator down (DESIGN.md). Must be set before numpy is first imported.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
 from collections.abc import Sequence
 
 from audiolab import __version__
@@ -21,10 +16,19 @@ from audiolab._errors import AudiolabError
 
 __all__ = ["main", "COMMANDS"]
 
+# Parallelism in audiolab is across files and bands, never inside BLAS: threaded BLAS on 2 cores
+# slowed the reference simulator down (DESIGN.md). Must be set before numpy is first imported.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 # Order is the order shown by `audiolab --help`.
 COMMANDS: tuple[str, ...] = (
     "demo",
+    "process",
+    "simulate",
     "bench",
+    "fit",
+    "verify",
 )
 
 EXIT_OK = 0

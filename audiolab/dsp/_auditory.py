@@ -15,7 +15,7 @@ def erb_bandwidth_hz(f_hz: ArrayLike) -> np.ndarray:
 
 
 def erb_number(f_hz: ArrayLike) -> np.ndarray:
-    """ERB-number ("Cams") of frequency ``f_hz``: 21.4 log10(1 + 0.00437 f), Glasberg & Moore (1990)."""
+    """ERB-number ("Cams") of ``f_hz``: 21.4 log10(1 + 0.00437 f), Glasberg & Moore (1990)."""
     return 21.4 * np.log10(1.0 + 0.00437 * np.asarray(f_hz, dtype=float))
 
 

@@ -17,14 +17,15 @@ import numpy as np
 
 from audiolab._ckernel import check, complex_buffer, ffi, float_buffer, int_buffer, lib
 from audiolab._errors import ConfigError, SignalError
-from audiolab._validate import as_mono, check_real
+from audiolab._validate import as_mono, check_out, check_real
 from audiolab.dsp._auditory import erb_bandwidth_hz, erb_space_hz
 from audiolab.dsp._processor import Processor
 
 __all__ = ["GammatoneConfig", "GammatoneDesign", "GammatoneFilterbank", "design_gammatone"]
 
 ORDER = 4
-CHUNK = 64  # must equal AL_GT_CHUNK in csrc/al_gammatone.h
+CHUNK = int(lib.AL_GT_CHUNK)
+LANES = int(lib.AL_GT_LANES)
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,9 @@ class GammatoneConfig:
 
     def __post_init__(self) -> None:
         check_real("fs", self.fs, low=8000, high=384000)
-        check_real("f_low_hz", self.f_low_hz, low=0, high=self.fs / 2, low_open=True, high_open=True)
-        check_real("f_high_hz", self.f_high_hz, low=0, high=self.fs / 2, low_open=True, high_open=True)
+        nyquist = self.fs / 2
+        check_real("f_low_hz", self.f_low_hz, low=0, high=nyquist, low_open=True, high_open=True)
+        check_real("f_high_hz", self.f_high_hz, low=0, high=nyquist, low_open=True, high_open=True)
         if self.f_high_hz <= self.f_low_hz:
             raise ConfigError(
                 f"f_high_hz must be above f_low_hz ({self.f_low_hz:g} Hz), got {self.f_high_hz!r}"
@@ -212,9 +214,10 @@ class GammatoneFilterbank(Processor):
         self.design = design_gammatone(self.config)
         d = self.design
         self.n_bands = int(d.center_frequencies_hz.size)
-        self._coef_re = np.ascontiguousarray(d.coefficients.real, np.float32)
-        self._coef_im = np.ascontiguousarray(d.coefficients.imag, np.float32)
-        self._norm = np.ascontiguousarray(d.normalization, np.float32)
+        self.n_lanes = -(-self.n_bands // LANES) * LANES
+        self._coef_re = self._lanes(d.coefficients.real)
+        self._coef_im = self._lanes(d.coefficients.imag)
+        self._norm = self._lanes(d.normalization)
         self._w_re = np.ascontiguousarray(d.weights.real, np.float32)
         self._w_im = np.ascontiguousarray(d.weights.imag, np.float32)
         self._delays = np.ascontiguousarray(d.band_delays_samples, np.int32)
@@ -224,6 +227,12 @@ class GammatoneFilterbank(Processor):
         self._synth_1 = self._new_synth(1)
         self._analysis_n: Any = None
         self._synth_n: Any = None
+
+    def _lanes(self, values: np.ndarray) -> np.ndarray:
+        """Per-band values as float32, zero-padded to ``n_lanes`` (padding lanes stay silent)."""
+        out = np.zeros(self.n_lanes, np.float32)
+        out[: self.n_bands] = values
+        return out
 
     @property
     def center_frequencies_hz(self) -> np.ndarray:
@@ -237,12 +246,13 @@ class GammatoneFilterbank(Processor):
 
     # -- C state -----------------------------------------------------------------------------
     def _new_analyzer(self, n_channels: int) -> Any:
-        nb = self.n_bands
-        state_re = np.zeros((n_channels, ORDER, nb), np.float32)
-        state_im = np.zeros((n_channels, ORDER, nb), np.float32)
-        scratch = np.zeros((2 * CHUNK * nb,), np.float32)
+        nl = self.n_lanes
+        state_re = np.zeros((n_channels, ORDER, nl), np.float32)
+        state_im = np.zeros((n_channels, ORDER, nl), np.float32)
+        scratch = np.zeros((2 * CHUNK * nl,), np.float32)
         c = ffi.new("al_gt_analyzer *")
-        c.n_bands = nb
+        c.n_bands = self.n_bands
+        c.n_lanes = nl
         c.n_channels = n_channels
         bufs = {
             "coef_re": float_buffer(self._coef_re, "coef_re", writable=False),
@@ -313,17 +323,7 @@ class GammatoneFilterbank(Processor):
             Real part: band signal; imaginary part: its Hilbert transform. ``out`` if given.
         """
         xs = as_mono(x, name="x")
-        shape = (self.n_bands, xs.size)
-        if out is None:
-            out = np.empty(shape, np.complex64)
-        elif not isinstance(out, np.ndarray) or out.dtype != np.complex64:
-            raise TypeError(
-                f"out must be a complex64 numpy array, got {getattr(out, 'dtype', type(out))}"
-            )
-        elif out.shape != shape:
-            raise SignalError(f"out must have shape {shape}, got {out.shape}")
-        elif not out.flags.c_contiguous or not out.flags.writeable:
-            raise SignalError("out must be a writable C-contiguous array")
+        out = check_out(out, (self.n_bands, xs.size), np.complex64)
         if xs.size:
             status = lib.al_gt_analyze(
                 self._analysis_1[0], 0, float_buffer(xs, "x", writable=False), xs.size,

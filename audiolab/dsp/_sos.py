@@ -20,7 +20,8 @@ class SOSConfig:
     Parameters
     ----------
     sos : array_like, shape (n_sections, 6)
-        Second-order sections ``b0 b1 b2 a0 a1 a2`` as from ``scipy.signal.butter(..., output="sos")``.
+        Second-order sections ``b0 b1 b2 a0 a1 a2``, as ``scipy.signal.butter(output="sos")``
+        returns them.
         Each ``a0`` must be non-zero; sections are normalised so that ``a0 == 1``.
     fs : float
         Sample rate in Hz, in (0, 768000].
@@ -34,7 +35,9 @@ class SOSConfig:
         try:
             sos = np.array(self.sos, dtype=np.float64)
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"sos must be a numeric array of shape (n_sections, 6): {exc}") from None
+            raise ConfigError(
+                f"sos must be a numeric array of shape (n_sections, 6): {exc}"
+            ) from None
         if sos.ndim != 2 or sos.shape[1] != 6 or sos.shape[0] < 1:
             raise ConfigError(f"sos must have shape (n_sections >= 1, 6), got {sos.shape}")
         if not np.isfinite(sos).all():

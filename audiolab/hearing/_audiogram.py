@@ -291,8 +291,8 @@ class Audiogram:
         }
 
 
-AudiogramLike = Audiogram | str | Path
-"""What every audiolab function accepts as an audiogram: object, preset name or file path."""
+AudiogramLike = Audiogram | str | Path | Mapping[str, Any]
+"""What audiolab accepts as an audiogram: object, preset name, file path or inline table."""
 
 
 def _load_presets() -> dict[str, Audiogram]:
@@ -319,11 +319,12 @@ def load_audiogram(audiogram: AudiogramLike) -> Audiogram:
 
     Parameters
     ----------
-    audiogram : Audiogram or str or pathlib.Path
+    audiogram : Audiogram or str or pathlib.Path or dict
         An :class:`Audiogram` (returned as is), a preset name ``"N1"``..``"N7"``,
-        ``"S1"``..``"S3"`` (case-insensitive), or the path of an audiogram file (audiolab or
+        ``"S1"``..``"S3"`` (case-insensitive), the path of an audiogram file (audiolab or
         Clarity JSON, or CSV; ``PATH#LISTENER_ID`` picks one listener of a Clarity
-        ``listeners.json``).
+        ``listeners.json``), or a mapping laid out like the audiolab JSON (as a chain file's
+        inline table).
 
     Returns
     -------
@@ -347,10 +348,14 @@ def load_audiogram(audiogram: AudiogramLike) -> Audiogram:
         preset = STANDARD_AUDIOGRAMS.get(audiogram.strip().upper())
         if preset is not None:
             return preset
+    if isinstance(audiogram, Mapping):
+        # An inline table (e.g. in a chain file): our JSON layout or one Clarity listener.
+        return _from_json_doc(dict(audiogram), where="audiogram table", name="audiogram",
+                              listener=None)
     if not isinstance(audiogram, str | Path):
         raise ConfigError(
-            "audiogram must be an Audiogram, a preset name or a file path, "
-            f"got {type(audiogram).__name__}"
+            "audiogram must be an Audiogram, a preset name, a file path or a table with "
+            f"'left' and 'right', got {type(audiogram).__name__}"
         )
     return read_audiogram(audiogram)
 

@@ -72,6 +72,7 @@ from audiolab.dsp._gammatone import GammatoneConfig, design_gammatone, real_part
 from audiolab.dsp._processor import Processor
 from audiolab.hearing._audiogram import (
     EARS,
+    STANDARD_AUDIOGRAMS,
     Audiogram,
     AudiogramLike,
     EarAudiogram,
@@ -788,14 +789,9 @@ class HearingLossSimulator(Processor):
         ``right`` as in audiolab's audiogram JSON; required), ``ear``, ``smearing`` (a name or
         ``[lower, upper]``), ``catch_up_db_spl``.
         """
-        if not isinstance(table, dict):
-            raise ConfigError(f"hearing-loss stage must be a table, got {type(table).__name__}")
-        unknown = sorted(set(table) - set(cls._CHAIN_KEYS))
-        if unknown:
-            raise ConfigError(
-                f"hearing-loss stage: unknown key {unknown[0]!r}; allowed keys are "
-                + ", ".join(map(repr, cls._CHAIN_KEYS))
-            )
+        from audiolab.hearing._chain import check_chain_table
+
+        check_chain_table(table, stage_type="hearing-loss", allowed=cls._CHAIN_KEYS)
         if "audiogram" not in table:
             raise ConfigError(
                 "hearing-loss stage needs 'audiogram' (a preset such as \"N3\", a file path, "
@@ -822,6 +818,8 @@ class HearingLossSimulator(Processor):
         audiogram: Any
         if isinstance(src, str | Path):
             audiogram = str(src)
+        elif STANDARD_AUDIOGRAMS.get(self.audiogram.name) == self.audiogram:
+            audiogram = self.audiogram.name
         else:
             audiogram = self.audiogram.to_dict()
         smearing = self.config.smearing

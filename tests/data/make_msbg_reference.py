@@ -122,7 +122,9 @@ def main() -> None:
     }
     for severity in ("MILD", "MODERATE", "SEVERE"):
         out["passthrough_gain_db"][severity.lower()] = {
-            noise: [round(float(g), 2) for g in passthrough(stationary_noise(noise, n, rng), severity)]
+            noise: [
+                round(float(g), 2) for g in passthrough(stationary_noise(noise, n, rng), severity)
+            ]
             for noise in NOISES
         }
     ear = Ear(src_pos="ff", sample_rate=FS, equiv_0db_spl=100, ahr=20)

@@ -1,0 +1,111 @@
+"""``audiolab process``: run a chain file over sound files, locally or on a Dask cluster."""
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from audiolab.hearing._batch import LevelOptions
+
+HELP = "run a chain (hearing aid, simulators, gains) over sound files, folders or globs"
+DESCRIPTION = """\
+Run the chain in CHAIN.toml over every input and write OUT/<stem>.wav (float32, never clipped,
+stereo (left, right), the input's sample rate and frame count; the chain's delay is not
+compensated) plus OUT/manifest.json. A mono input is presented to both ears. A chain with its own
+fs resamples files at other rates in and back out. Outputs already up to date are skipped.
+A bad file is reported at the end and does not stop the batch (exit code 1); a bad command
+exits with code 2 before anything runs.
+
+example:
+  audiolab process recordings/ --chain aided.toml --out processed --level-db-spl 65
+"""
+
+
+def add_level_arguments(p: argparse.ArgumentParser) -> None:
+    """``--full-scale-db-spl`` / ``--level-db-spl`` (shared with ``audiolab simulate``)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--full-scale-db-spl", type=float, default=None, metavar="X",
+        help="a full-scale sine in the files is X dB SPL, on input and output (default 100)",
+    )
+    g.add_argument(
+        "--level-db-spl", type=float, default=None, metavar="X",
+        help="scale each input so that its RMS over all channels is X dB SPL "
+        "(outputs: a full-scale sine is 100 dB SPL)",
+    )
+
+
+def add_batch_arguments(p: argparse.ArgumentParser) -> None:
+    """Inputs, ``--out``, levels and executor options (shared with ``audiolab simulate``)."""
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="sound files, folders or globs")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    add_level_arguments(p)
+    p.add_argument(
+        "--jobs", type=int, default=None, metavar="N",
+        help="local worker processes (default: all cores)",
+    )
+    p.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help="run on a Dask distributed cluster: tcp://HOST:PORT or a scheduler file",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="process every input, even if its output is up to date"
+    )
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``audiolab process``."""
+    add_batch_arguments(p)
+    p.add_argument("--chain", required=True, metavar="CHAIN.toml", help="chain file (TOML)")
+
+
+def levels_from(args: argparse.Namespace) -> "LevelOptions":
+    """The LevelOptions that the level options describe (errors name the option)."""
+    from audiolab._errors import ConfigError
+    from audiolab.hearing._batch import LevelOptions
+
+    full_scale = 100.0 if args.full_scale_db_spl is None else args.full_scale_db_spl
+    try:
+        return LevelOptions(full_scale_db_spl=full_scale, level_db_spl=args.level_db_spl)
+    except ConfigError as exc:
+        message = str(exc)
+        for name in ("full_scale_db_spl", "level_db_spl"):
+            if message.startswith(name):
+                message = "--" + name.replace("_", "-") + message[len(name):]
+        raise ConfigError(message) from None
+
+
+def run_and_report(args: argparse.Namespace, chain: Any, command: str) -> int:
+    """Run the batch, print the summary (stdout) and the failures (stderr); return the exit code."""
+    import sys
+
+    from audiolab.hearing._batch import run_batch
+
+    if args.jobs is not None and args.jobs < 1:
+        from audiolab._errors import ConfigError
+
+        raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
+    report = run_batch(
+        args.inputs, chain=chain, out_dir=args.out, levels=levels_from(args), jobs=args.jobs,
+        scheduler=args.scheduler, force=args.force, command=command, progress=sys.stderr,
+    )
+    resampled: dict[tuple[int, float], int] = {}
+    for r in report.processed:
+        if r.resampled and r.fs is not None and r.processing_fs is not None:
+            key = (r.fs, r.processing_fs)
+            resampled[key] = resampled.get(key, 0) + 1
+    for (fs, rate), n in sorted(resampled.items()):
+        print(
+            f"resampled {n} file(s) from {fs} Hz to the chain's {rate:g} Hz and back to {fs} Hz"
+        )
+    print(
+        f"{command}: {len(report.processed)} processed, {len(report.skipped)} up to date "
+        f"(skipped), {len(report.failed)} failed; outputs and manifest in {report.out_dir}"
+    )
+    for r in report.failed:
+        print(f"{command}: failed: {r.input}: {r.error}", file=sys.stderr)
+    return report.exit_code
+
+
+def run(args: argparse.Namespace) -> int:
+    """Process the inputs through the chain file."""
+    return run_and_report(args, args.chain, "process")

@@ -1,0 +1,41 @@
+"""``audiolab simulate``: hear sound files as a listener with a given audiogram (batch)."""
+
+import argparse
+
+from audiolab.cli._process import add_batch_arguments, run_and_report
+
+HELP = "simulate hearing loss (and optionally a cochlear implant) on sound files, as a batch"
+DESCRIPTION = """\
+Process every input through a hearing-loss simulation for AUDIOGRAM (a preset N1..N7, S1..S3
+or an audiogram file) and write OUT/<stem>.wav and OUT/manifest.json, with the same
+conventions, options and exit codes as `audiolab process` (it runs the chain
+[[stage]] type = "hearing-loss", audiogram = AUDIOGRAM). With --ci-channels N an N-channel
+cochlear-implant vocoder (type = "ci-vocoder", seed 1) follows the hearing-loss stage.
+
+example:
+  audiolab simulate speech/ --audiogram N3 --out heard --level-db-spl 65
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``audiolab simulate``."""
+    add_batch_arguments(p)
+    p.add_argument(
+        "--audiogram", required=True, metavar="A",
+        help="audiogram: preset N1..N7, S1..S3, or a file (.json audiolab/Clarity, .csv)",
+    )
+    p.add_argument(
+        "--ci-channels", type=int, default=None, metavar="N",
+        help="add a cochlear-implant vocoder with N channels after the hearing-loss simulation",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Simulate the audiogram on every input."""
+    from audiolab._errors import ConfigError
+    from audiolab.hearing._batch import simulation_chain
+
+    if args.ci_channels is not None and args.ci_channels < 1:
+        raise ConfigError(f"--ci-channels must be at least 1, got {args.ci_channels}")
+    chain = simulation_chain(args.audiogram, ci_channels=args.ci_channels)
+    return run_and_report(args, chain, "simulate")
