@@ -322,7 +322,7 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
     const float *restrict a = e->env_coef, *restrict wre = e->weight_re;
     const float *restrict wim = e->weight_im, *restrict scale = e->env_scale;
     const float *restrict expo = e->exponent;
-    const int32_t *restrict off_r = e->read_offset, *restrict off_g = e->read_offset + nb;
+    const int32_t *restrict off = e->read_offset;
     for (int64_t j = 0; j < n; j++) {
         al_gt_step(nb, e->coef_re, e->coef_im, e->norm, e->state_re, e->state_im, x[j], zre,
                    zim);
@@ -341,24 +341,26 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
             }
         }
         e->count = (e->count + 1 == interval) ? 0 : e->count + 1;
-        /* Resynthesis (Hohmann 2002) with the gains centred on the envelope they came from:
-         * y[t] = sum_b Re(w_b z_b)[t - dr_b] g_b[t - dg_b]. Each sample's band values and gains
-         * are one row of a history buffer; delayed values are read at fixed offsets from it. */
+        /* Gains centred on the envelope they came from: the band value is delayed by the
+         * smoother's lag before its gain multiplies it. Each sample's band values and products
+         * are one row of a history buffer (contiguous reads for the common lag). */
         float *restrict row = e->hist + (int64_t)e->row * 2 * nb;
+        const float *restrict lagged = row - (int64_t)e->lag * 2 * nb;
         for (int32_t b = 0; b < nb; b++) {
             gain[b] += step[b];
             row[b] = wre[b] * zre[b] - wim[b] * zim[b];
-            row[nb + b] = gain[b];
+            row[nb + b] = lagged[b] * gain[b];
         }
+        /* Resynthesis (Hohmann 2002): y[t] = sum_b product_b[t - d_b]. */
         float y0 = 0.0f, y1 = 0.0f, y2 = 0.0f, y3 = 0.0f;
         int32_t b = 0;
         for (; b + 3 < nb; b += 4) {
-            y0 += row[off_r[b]] * row[off_g[b]];
-            y1 += row[off_r[b + 1]] * row[off_g[b + 1]];
-            y2 += row[off_r[b + 2]] * row[off_g[b + 2]];
-            y3 += row[off_r[b + 3]] * row[off_g[b + 3]];
+            y0 += row[off[b]];
+            y1 += row[off[b + 1]];
+            y2 += row[off[b + 2]];
+            y3 += row[off[b + 3]];
         }
-        for (; b < nb; b++) y0 += row[off_r[b]] * row[off_g[b]];
+        for (; b < nb; b++) y0 += row[off[b]];
         x[j] = (y0 + y1) + (y2 + y3);
         if (++e->row == wrap) {
             memmove(e->hist, e->hist + (int64_t)e->hist_rows * 2 * nb,
@@ -375,7 +377,8 @@ static int ear_ok(const al_hlsim_ear *e)
         !e->state_im || !e->env || !e->gain || !e->gain_step || !e->hist || !e->scratch)
         return 0;
     if (e->n_bands < 1 || e->gain_interval < 1 || e->count < 0 ||
-        e->count >= e->gain_interval || e->max_delay < 0 || e->hist_rows < 1 ||
+        e->count >= e->gain_interval || e->max_delay < 0 || e->hist_rows < 1 || e->lag < 0 ||
+        e->lag > e->max_delay ||
         e->row < e->max_delay || e->row >= e->max_delay + e->hist_rows || !(e->env_floor > 0.0f))
         return 0;
     if (e->smear_mode == AL_HLSIM_SMEAR_OFF) return 1;

@@ -78,10 +78,10 @@ def reference_bands(d: HearingLossEarDesign, x: np.ndarray) -> np.ndarray:
         prev = np.concatenate([[0.0], targets[:-1]])
         frac = (k % big_d + 1) / big_d
         gain = prev[k // big_d] + (targets[k // big_d] - prev[k // big_d]) * frac
-        # y[t] += r[t - ds] gain[t - dg], ds >= dg: the gain is centred on its envelope.
-        r = (d.weights[b] * z).real
-        ds, dg = int(d.signal_delays_samples[b]), int(d.gain_delays_samples[b])
-        y[ds:] += r[: n - ds] * gain[ds - dg: n - dg]
+        # y[t] += r[t - d - lag] gain[t - d]: the gain is centred on its envelope.
+        r = np.concatenate([np.zeros(d.lag_samples), (d.weights[b] * z).real])[:n]
+        delay = int(d.band_delays_samples[b])
+        y[delay:] += (r * gain)[: n - delay]
     return y
 
 

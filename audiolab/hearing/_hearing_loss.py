@@ -131,13 +131,9 @@ _ENV_FLOOR_DB_SPL = -60.0  # MSBG floors the envelope at 1e-9 of a 120 dB SPL fu
 _FRAME_S = 256 / 44100.0  # MSBG's smearing frame
 _GAIN_UPDATE_S = 16 / 44100.0
 _GT_DELAY_MS = 4.0
-# Gains are applied to the band signal delayed by this much (less the band's own resynthesis
-# delay), so that the causal envelope smoother's output is centred on the samples it scales, as
-# MSBG's forward-backward smoother is. 4 ms covers the smoother's delay in bands above 250 Hz.
-_CENTRE_MS = 4.0
 _GT_F_LOW_HZ = 40.0
 _GT_F_HIGH_HZ = 19200.0  # MSBG's top band is at 19.18 kHz
-_SMEAR_PRUNE = 1e-5  # matrix entries below this fraction of their row's largest are dropped
+_SMEAR_PRUNE = 1e-3  # matrix entries below this fraction of their row's largest are dropped
 _HIST_ROWS = 1024  # rows of band history between moves of its tail to the front
 
 
@@ -276,9 +272,7 @@ class HearingLossEarDesign:
     weights: np.ndarray
     band_delays_samples: np.ndarray  # Hohmann resynthesis delays
     gt_delay_samples: int
-    signal_delays_samples: np.ndarray  # delay of each band signal before its gain multiplies it
-    gain_delays_samples: np.ndarray  # delay of each band's gain
-    centre_delay_samples: int  # added latency for centring the gains
+    lag_samples: int  # band signals are delayed this much before their gains multiply them
     thresholds_db_hl: np.ndarray
     exponents: np.ndarray  # expansion ratio - 1
     env_coef: np.ndarray
@@ -358,11 +352,12 @@ def design_hearing_loss_ear(
     # Moore & Glasberg (1993) expansion ratio: threshold HL maps to 0, catch-up to itself.
     exponents = hl / (catch_up_db_spl - hl)
     env_coef, env_dc = _envelope_smoother(fs, erb_bandwidth_hz(cf))
-    # Centroid of the two one-poles' impulse response (n + 1) c^n: 2 c / (1 - c) samples.
-    env_lag = np.rint(2.0 * (1.0 - env_coef) / env_coef).astype(np.int64)
-    centre = int(round(_CENTRE_MS * 1e-3 * fs))
-    signal_delays = gt.band_delays_samples + centre
-    gain_delays = np.maximum(signal_delays - env_lag, 0)
+    # MSBG's envelope is zero-phase; ours lags by the centroid of the two one-poles' impulse
+    # response (n + 1) c^n, 2 c / (1 - c) samples. Band signals are delayed by that lag before
+    # their gains multiply them, so that each gain is centred on the samples it scales. One lag
+    # for all bands (that of the bands above ~700 Hz, whose smoother is at its 75 Hz cap) keeps
+    # the delay a row of the band history; lower bands are centred to within 1-5 ms.
+    lag = int(round(float(np.min(2.0 * (1.0 - env_coef) / env_coef))))
     # Level of each band at the cochlea: the outer/middle-ear gain weighted by the band's power
     # response (for a flat spectrum), as MSBG filters the whole signal before its filterbank.
     f_grid = np.linspace(20.0, 0.5 * fs, 4096)
@@ -402,9 +397,7 @@ def design_hearing_loss_ear(
         weights=weights,
         band_delays_samples=gt.band_delays_samples,
         gt_delay_samples=gt.delay_samples,
-        signal_delays_samples=signal_delays,
-        gain_delays_samples=gain_delays,
-        centre_delay_samples=centre,
+        lag_samples=lag,
         thresholds_db_hl=hl,
         exponents=exponents,
         env_coef=env_coef,
@@ -474,9 +467,8 @@ class _EarState:
     def __init__(self, d: HearingLossEarDesign, mode: int, c: Any, fft_tables: dict[str, Any]):
         nb = d.center_frequencies_hz.size
         f32 = np.float32
-        sig = d.signal_delays_samples.astype(np.int64)
-        gain = d.gain_delays_samples.astype(np.int64)
-        max_delay = int(max(sig.max(), gain.max()))
+        delays = d.band_delays_samples.astype(np.int64)
+        max_delay = int(max(delays.max(), d.lag_samples))
         self.arrays: dict[str, np.ndarray] = {
             "coef_re": d.coefficients.real.astype(f32),
             "coef_im": d.coefficients.imag.astype(f32),
@@ -494,15 +486,14 @@ class _EarState:
             "hist": np.zeros((max_delay + _HIST_ROWS) * 2 * nb, f32),
             "scratch": np.zeros(2 * nb, f32),
         }
-        # Offsets from the current row (2 nb floats: band values, then gains) of the delayed
-        # band value and the delayed gain.
-        bands = np.arange(nb)
-        offsets = np.concatenate([bands - sig * 2 * nb, nb + bands - gain * 2 * nb])
-        ints = {"read_offset": offsets.astype(np.int32)}
+        # Offsets from the current row (2 nb floats: band values, then products) of each band's
+        # product delayed by its resynthesis delay.
+        ints = {"read_offset": (nb + np.arange(nb) - delays * 2 * nb).astype(np.int32)}
         c.n_bands = nb
         c.gain_interval = d.gain_interval
         c.count = 0
         c.max_delay = max_delay
+        c.lag = d.lag_samples
         c.hist_rows = _HIST_ROWS
         c.row = max_delay
         c.env_floor = d.env_floor
@@ -709,12 +700,13 @@ class HearingLossSimulator(Processor):
     def latency_samples(self) -> int:
         """Delay of the output in samples.
 
-        Smearing frame - 1 (if either ear smears) + 4 ms of the filterbank + 4 ms that centre
-        the gains on their envelopes: 607 samples (13.8 ms) at 44.1 kHz.
+        Smearing frame - 1 (if either ear smears) + 4 ms of the filterbank + the envelope lag
+        (2.2 ms) that centres the gains: 528 samples (12 ms) at 44.1 kHz.
         """
+        lag = max(d.lag_samples for d in self.designs.values())
         d = self.designs["left"]
         smear = d.frame_len - 1 if self._any_smear else 0
-        return smear + d.gt_delay_samples + d.centre_delay_samples
+        return smear + d.gt_delay_samples + lag
 
     def ears_for(self, n_channels: int) -> tuple[str, ...]:
         """The ear each channel is simulated with: (left, right) for 2, (``ear``,) for 1."""
