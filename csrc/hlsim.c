@@ -311,6 +311,21 @@ static inline float hl_exp2(float y)
     return ex * scale;
 }
 
+/* Advance the gains one sample; store this sample's band values Re(w z) and the products of
+ * the lagged band values with the gains. Separate restrict parameters so the loop vectorises. */
+static inline void band_products(int32_t nb, float *restrict gain, const float *restrict step,
+                                 const float *restrict wre, const float *restrict wim,
+                                 const float *restrict zre, const float *restrict zim,
+                                 const float *restrict lagged, float *restrict values,
+                                 float *restrict products)
+{
+    for (int32_t b = 0; b < nb; b++) {
+        gain[b] += step[b];
+        values[b] = wre[b] * zre[b] - wim[b] * zim[b];
+        products[b] = lagged[b] * gain[b];
+    }
+}
+
 static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
 {
     const int32_t nb = e->n_bands, interval = e->gain_interval;
@@ -344,13 +359,9 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
         /* Gains centred on the envelope they came from: the band value is delayed by the
          * smoother's lag before its gain multiplies it. Each sample's band values and products
          * are one row of a history buffer (contiguous reads for the common lag). */
-        float *restrict row = e->hist + (int64_t)e->row * 2 * nb;
-        const float *restrict lagged = row - (int64_t)e->lag * 2 * nb;
-        for (int32_t b = 0; b < nb; b++) {
-            gain[b] += step[b];
-            row[b] = wre[b] * zre[b] - wim[b] * zim[b];
-            row[nb + b] = lagged[b] * gain[b];
-        }
+        float *row = e->hist + (int64_t)e->row * 2 * nb;
+        band_products(nb, gain, step, wre, wim, zre, zim, row - (int64_t)e->lag * 2 * nb, row,
+                      row + nb);
         /* Resynthesis (Hohmann 2002): y[t] = sum_b product_b[t - d_b]. */
         float y0 = 0.0f, y1 = 0.0f, y2 = 0.0f, y3 = 0.0f;
         int32_t b = 0;
