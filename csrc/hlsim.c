@@ -415,6 +415,10 @@ al_status al_hlsim_process(al_hlsim *s, float *x, int32_t n_channels, int64_t n_
     for (int32_t c = 0; c < n_channels; c++) {
         al_hlsim_ear *e = &s->ears[c];
         float *xc = x + (int64_t)c * n_frames;
+        /* On the engine path nothing upstream checks samples: a non-finite one enters as
+         * silence rather than poisoning the filter states for good. */
+        for (int64_t j = 0; j < n_frames; j++)
+            if (!isfinite(xc[j])) xc[j] = 0.0f;
         if (e->smear_mode != AL_HLSIM_SMEAR_OFF) smear_run(e, xc, n_frames);
         bands_run(e, xc, n_frames);
     }

@@ -405,6 +405,18 @@ def test_c_stage_is_the_same_processing(rng):
     assert ffi.typeof(fn) == ffi.typeof("al_stage_fn")
 
 
+def test_c_stage_takes_non_finite_samples_as_silence(rng):
+    sim = HearingLossSimulator("N2", fs=16000)
+    fn, state = sim.c_stage(1)
+    x = rng.standard_normal((1, 800)).astype(np.float32)
+    buf = x.copy()
+    buf[0, 100] = np.nan
+    buf[0, 200] = np.inf
+    assert fn(state, float_buffer(buf, "x"), 1, buf.shape[1]) == 0
+    x[0, [100, 200]] = 0.0
+    np.testing.assert_array_equal(buf, sim.process(x))
+
+
 def test_c_stage_rejects_a_channel_count_it_was_not_built_for():
     sim = HearingLossSimulator("N3", fs=16000)
     fn, state = sim.c_stage(1)

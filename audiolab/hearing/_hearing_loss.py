@@ -11,10 +11,11 @@ stages, run per ear on sound pressure in Pa:
    by the given factors) give for the original; the phase of the frame is kept, and the frames
    are overlap-added. The smearing is computed at the cochlea: the frame spectrum is taken from
    free field (frontal, MSBG ``src_pos="ff"``) to the cochlea with MSBG's free-field-to-eardrum
-   (Shaw 1974) and middle-ear corrections before smearing and back after it.
+   (Shaw 1974) and middle-ear corrections before smearing; the filterbank takes it back.
 2. **Threshold elevation and loudness recruitment** (Moore & Glasberg 1993). A complex
    gammatone filterbank (Hohmann 2002) with broadened bands splits the smeared signal; in each
-   band the envelope ``e`` (|z| of the complex band signal, smoothed) is expanded:
+   band the envelope ``e`` ((2/pi) |z| of the complex band signal, which equals MSBG's mean
+   rectified band signal, smoothed with MSBG's noise bandwidth) is expanded:
    ``gain = (e / e_catch_up) ** (ER - 1)`` with ``ER = L_cu / (L_cu - HL)``, ``HL`` the
    threshold (dB HL) at the band's centre frequency and ``L_cu`` the catch-up level (105 dB SPL
    at the cochlea, MSBG's value). A sound at the impaired threshold is mapped to the normal
@@ -29,15 +30,29 @@ above 15 / 35 / 56 dB HL is mild / moderate / severe, with smearing factors (low
 Differences from MSBG, by design (see docs/readme/hearing-loss.md for measured agreement):
 
 - causal and streaming: MSBG's zero-phase envelope filter (an elliptic low-pass run forwards and
-  backwards) is replaced by two one-pole low-passes with the same noise bandwidth, and the
-  time-advance of its filterbank by the resynthesis delay of Hohmann's bank; the delay is not
-  compensated but reported as ``latency_samples`` (about 10 ms);
+  backwards) is replaced by two one-pole low-passes with the same noise bandwidth, whose lag
+  (2.2 ms) is taken out by delaying the band signals that much before the gains multiply them
+  (so the gains are centred on their envelopes, as MSBG's are: on the same band signal the
+  expanded output then agrees with MSBG's within 0.15 dB); the time-advance of MSBG's filterbank
+  is replaced by the resynthesis delay of Hohmann's bank. The delay is not compensated but
+  reported as ``latency_samples`` (527 samples, 12 ms, at 44.1 kHz: smearing frame, 4 ms bank,
+  2.2 ms lag);
 - gains are recomputed every ``gain_interval`` samples (about 0.35 ms) and ramped linearly in
   between: the envelope is smoothed below 75 Hz, so nothing is lost, and ``powf`` per band and
   sample is avoided;
-- the outer- and middle-ear transfer is applied as a gain per band (band-power-weighted) to the
-  envelope that drives the expansion and, for smearing, inside the smearing frame, instead of
-  MSBG's 1013-tap FIR filters before and after the model (which add ~23 ms of delay);
+- the outer- and middle-ear transfer is applied inside the smearing frame (to the cochlea) and
+  as a gain per band (band-power-weighted): to the envelope that drives the expansion when the
+  ear is not smeared, to the band's output (back to free field) when it is; MSBG uses 1015-tap
+  FIR filters before and after the model (23 ms each) and a final 18 kHz low-pass. Returning
+  per band keeps smeared energy that spills into the steep high end of the middle-ear curve
+  (above 12 kHz) from being amplified by the inverse of that slope, which the 18 kHz low-pass
+  does for MSBG;
+- MSBG's filterbanks are not unity-gain without loss: its severe-class bank adds 1-3 dB below
+  2 kHz (its recombination constant is too small), its moderate bank 0.3-0.8 dB. Ours passes
+  0 dB HL unchanged (within the bank's ripple, < 0.5 dB above 200 Hz), so its attenuation is
+  that much larger than MSBG's reported one, and a 120 dB SPL tone, which MSBG's severe class
+  returns at 119.6-119.8 dB SPL, comes out at 118.3 dB SPL (the smearing spreads part of it into
+  bands below catch-up, as in MSBG);
 - any sample rate in [16, 96] kHz (MSBG: 44.1 kHz only); no level renormalisation of the input
   and no NaN for quiet input (MSBG returns NaN below about 40 dB SPL);
 - thresholds are interpolated on log frequency (MSBG: linear), floored at 0 dB HL (better than
@@ -655,7 +670,7 @@ class HearingLossSimulator(Processor):
     >>> x = (0.02 * np.sqrt(2) * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)  # 60 dB SPL
     >>> y = sim.process(np.stack([x, x]))
     >>> y.shape, sim.latency_samples
-    ((2, 44100), 607)
+    ((2, 44100), 527)
     """
 
     def __init__(
@@ -701,7 +716,7 @@ class HearingLossSimulator(Processor):
         """Delay of the output in samples.
 
         Smearing frame - 1 (if either ear smears) + 4 ms of the filterbank + the envelope lag
-        (2.2 ms) that centres the gains: 528 samples (12 ms) at 44.1 kHz.
+        (2.2 ms) that centres the gains: 527 samples (12 ms) at 44.1 kHz.
         """
         lag = max(d.lag_samples for d in self.designs.values())
         d = self.designs["left"]
