@@ -47,8 +47,8 @@ Differences from MSBG, by design (see docs/readme/hearing-loss.md for measured a
   per band keeps smeared energy that spills into the steep high end of the middle-ear curve
   (above 12 kHz) from being amplified by the inverse of that slope, which the 18 kHz low-pass
   does for MSBG;
-- MSBG's filterbanks are not unity-gain without loss: its severe-class bank adds 1-3 dB below
-  2 kHz (its recombination constant is too small), its moderate bank 0.3-0.8 dB. Ours passes
+- MSBG's filterbanks are not unity-gain without loss: its severe-class bank adds 0.8-2.7 dB
+  below 2 kHz (its recombination constant is too small), its moderate bank 0.2-0.8 dB. Ours passes
   0 dB HL unchanged (within the bank's ripple, < 0.5 dB above 200 Hz), so its attenuation is
   that much larger than MSBG's reported one, and a 120 dB SPL tone, which MSBG's severe class
   returns at 119.6-119.8 dB SPL, comes out at 118.3 dB SPL (the smearing spreads part of it into
