@@ -18,8 +18,8 @@ analyse alike.
 
 Besides MSBG's attenuation, the file holds MSBG's *pass-through gain* per severity class: the
 level change of the same noise through MSBG's outer/middle-ear filters and its filterbank with
-no recruitment and no smearing. It is not 0 dB (for the severe class's filterbank it is +1 to
-+3 dB below 2 kHz: its recombination constant does not make the bank unity-gain), so MSBG's
+no recruitment and no smearing. It is not 0 dB (for the severe class's filterbank it is +0.8 to
++2.7 dB below 2 kHz: its recombination constant does not make the bank unity-gain), so MSBG's
 attenuation understates its model's by that much; tests compare against the model's
 (attenuation + pass-through gain) and report both.
 """
