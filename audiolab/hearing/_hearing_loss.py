@@ -249,14 +249,14 @@ def _envelope_smoother(fs: float, erb_n_hz: np.ndarray) -> tuple[np.ndarray, np.
     """
     coefs = np.empty(erb_n_hz.size)
     dc = np.empty(erb_n_hz.size)
-    imp = np.zeros(1 << 16)
-    imp[0] = 1.0
-    for k, erb in enumerate(erb_n_hz):
-        fc = 0.75 * min(100.0, float(erb))
+    cutoffs = 0.75 * np.minimum(100.0, erb_n_hz)
+    for fc in np.unique(cutoffs):
         b, a = scipy.signal.ellip(2, 0.25, 35, fc / (fs / 2))
-        h = scipy.signal.lfilter(b, a, scipy.signal.lfilter(b, a, imp))
+        # Forward-backward: power response |H|^4. Its mean over [0, pi) is the sum of squares
+        # of the impulse response (Parseval), the noise bandwidth re DC in units of fs / 2.
+        _, h = scipy.signal.freqz(b, a, worN=1 << 16)
         dc_gain = float(np.sum(b) / np.sum(a)) ** 2
-        target = float(np.sum(h * h)) / dc_gain**2  # noise bandwidth re DC, x fs/2 in Hz
+        target = float(np.mean(np.abs(h) ** 4)) / dc_gain**2
         # Two one-poles y += a (x - y), pole c = 1 - a: sum h^2 = a^4 (1 + c^2) / (1 - c^2)^3.
         lo, hi = 1e-9, 1.0
         for _ in range(100):
@@ -264,8 +264,8 @@ def _envelope_smoother(fs: float, erb_n_hz: np.ndarray) -> tuple[np.ndarray, np.
             c = 1.0 - mid
             val = mid**4 * (1 + c * c) / (1 - c * c) ** 3
             lo, hi = (mid, hi) if val < target else (lo, mid)
-        coefs[k] = 0.5 * (lo + hi)
-        dc[k] = dc_gain
+        coefs[cutoffs == fc] = 0.5 * (lo + hi)
+        dc[cutoffs == fc] = dc_gain
     return coefs, dc
 
 
