@@ -53,7 +53,8 @@ typedef struct {
     int32_t n_bands;
     int32_t gain_interval;    /* gains are recomputed every gain_interval samples, ramped */
     int32_t count;            /* absolute sample index modulo gain_interval */
-    int32_t max_delay;        /* largest resynthesis delay in samples */
+    int32_t max_delay;        /* largest delay read from hist, in samples */
+    int32_t lag;              /* delay of band values before their gains (envelope lag) */
     int32_t hist_rows;        /* rows of hist written before its tail is moved to the front */
     int32_t row;              /* current row of hist, max_delay <= row < max_delay + hist_rows */
     float env_floor;          /* lowest relative envelope, a positive normal float */
@@ -62,7 +63,8 @@ typedef struct {
     const float *norm;        /* (n_bands) */
     const float *weight_re;   /* (n_bands) resynthesis weights */
     const float *weight_im;
-    const int32_t *read_offset; /* (n_bands) b - delay[b] n_bands: the delayed band value */
+    const int32_t *read_offset; /* (n_bands) offset from the current hist row of each band's
+                                   product delayed by its resynthesis delay */
     const float *env_coef;    /* (n_bands) one-pole coefficient of the envelope smoother */
     const float *env_scale;   /* (n_bands) |z| -> envelope relative to the catch-up level */
     const float *exponent;    /* (n_bands) expansion ratio - 1, >= 0 */
@@ -71,7 +73,7 @@ typedef struct {
     float *env;               /* (2, n_bands) two smoother stages */
     float *gain;              /* (n_bands) current gain */
     float *gain_step;         /* (n_bands) per-sample gain increment */
-    float *hist;              /* (max_delay + hist_rows, n_bands) weighted band values */
+    float *hist;              /* (max_delay + hist_rows, 2, n_bands) band values, products */
     float *scratch;           /* (2, n_bands) */
 } al_hlsim_ear;
 

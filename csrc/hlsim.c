@@ -311,6 +311,21 @@ static inline float hl_exp2(float y)
     return ex * scale;
 }
 
+/* Advance the gains one sample; store this sample's band values Re(w z) and the products of
+ * the lagged band values with the gains. Separate restrict parameters so the loop vectorises. */
+static inline void band_products(int32_t nb, float *restrict gain, const float *restrict step,
+                                 const float *restrict wre, const float *restrict wim,
+                                 const float *restrict zre, const float *restrict zim,
+                                 const float *restrict lagged, float *restrict values,
+                                 float *restrict products)
+{
+    for (int32_t b = 0; b < nb; b++) {
+        gain[b] += step[b];
+        values[b] = wre[b] * zre[b] - wim[b] * zim[b];
+        products[b] = lagged[b] * gain[b];
+    }
+}
+
 static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
 {
     const int32_t nb = e->n_bands, interval = e->gain_interval;
@@ -341,14 +356,13 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
             }
         }
         e->count = (e->count + 1 == interval) ? 0 : e->count + 1;
-        /* Resynthesis (Hohmann 2002): y[t] = sum_b Re(w_b z_b)[t - d_b] g_b. Each sample's band
-         * values are one row of a history buffer; the delayed values are read at fixed offsets
-         * from the current row. */
-        float *restrict row = e->hist + (int64_t)e->row * nb;
-        for (int32_t b = 0; b < nb; b++) {
-            gain[b] += step[b];
-            row[b] = (wre[b] * zre[b] - wim[b] * zim[b]) * gain[b];
-        }
+        /* Gains centred on the envelope they came from: the band value is delayed by the
+         * smoother's lag before its gain multiplies it. Each sample's band values and products
+         * are one row of a history buffer (contiguous reads for the common lag). */
+        float *row = e->hist + (int64_t)e->row * 2 * nb;
+        band_products(nb, gain, step, wre, wim, zre, zim, row - (int64_t)e->lag * 2 * nb, row,
+                      row + nb);
+        /* Resynthesis (Hohmann 2002): y[t] = sum_b product_b[t - d_b]. */
         float y0 = 0.0f, y1 = 0.0f, y2 = 0.0f, y3 = 0.0f;
         int32_t b = 0;
         for (; b + 3 < nb; b += 4) {
@@ -360,8 +374,8 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
         for (; b < nb; b++) y0 += row[off[b]];
         x[j] = (y0 + y1) + (y2 + y3);
         if (++e->row == wrap) {
-            memmove(e->hist, e->hist + (int64_t)e->hist_rows * nb,
-                    sizeof(float) * (size_t)e->max_delay * (size_t)nb);
+            memmove(e->hist, e->hist + (int64_t)e->hist_rows * 2 * nb,
+                    sizeof(float) * (size_t)e->max_delay * 2 * (size_t)nb);
             e->row = e->max_delay;
         }
     }
@@ -374,7 +388,8 @@ static int ear_ok(const al_hlsim_ear *e)
         !e->state_im || !e->env || !e->gain || !e->gain_step || !e->hist || !e->scratch)
         return 0;
     if (e->n_bands < 1 || e->gain_interval < 1 || e->count < 0 ||
-        e->count >= e->gain_interval || e->max_delay < 0 || e->hist_rows < 1 ||
+        e->count >= e->gain_interval || e->max_delay < 0 || e->hist_rows < 1 || e->lag < 0 ||
+        e->lag > e->max_delay ||
         e->row < e->max_delay || e->row >= e->max_delay + e->hist_rows || !(e->env_floor > 0.0f))
         return 0;
     if (e->smear_mode == AL_HLSIM_SMEAR_OFF) return 1;
@@ -400,6 +415,10 @@ al_status al_hlsim_process(al_hlsim *s, float *x, int32_t n_channels, int64_t n_
     for (int32_t c = 0; c < n_channels; c++) {
         al_hlsim_ear *e = &s->ears[c];
         float *xc = x + (int64_t)c * n_frames;
+        /* On the engine path nothing upstream checks samples: a non-finite one enters as
+         * silence rather than poisoning the filter states for good. */
+        for (int64_t j = 0; j < n_frames; j++)
+            if (!isfinite(xc[j])) xc[j] = 0.0f;
         if (e->smear_mode != AL_HLSIM_SMEAR_OFF) smear_run(e, xc, n_frames);
         bands_run(e, xc, n_frames);
     }

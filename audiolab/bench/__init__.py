@@ -15,4 +15,5 @@ CASE_MODULES: tuple[str, ...] = (
     "audiolab.bench._ci",
     "audiolab.bench._batch",
     "audiolab.bench._engine",
+    "audiolab.bench._hearing_loss",
 )

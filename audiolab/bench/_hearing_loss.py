@@ -28,8 +28,11 @@ _FFTW = {"planner_effort": "FFTW_ESTIMATE", "threads": 1}
 
 
 def reference_smear(d: HearingLossEarDesign, x: np.ndarray, *, delay_only: bool) -> np.ndarray:
-    """Smearing stage of one ear: frames q = 1, 2, .. cover x[q hop - frame_len, q hop) and are
-    overlap-added from output sample q hop - 1 on (delay frame_len - 1)."""
+    """Smearing stage of one ear (delay frame_len - 1).
+
+    Frames q = 1, 2, .. cover x[q hop - frame_len, q hop) and are overlap-added from output
+    sample q hop - 1 on.
+    """
     nf, hop, n = d.frame_len, d.hop, x.size
     n_frames = n // hop
     xp = np.concatenate([np.zeros(nf), x])
@@ -75,9 +78,10 @@ def reference_bands(d: HearingLossEarDesign, x: np.ndarray) -> np.ndarray:
         prev = np.concatenate([[0.0], targets[:-1]])
         frac = (k % big_d + 1) / big_d
         gain = prev[k // big_d] + (targets[k // big_d] - prev[k // big_d]) * frac
-        r = (d.weights[b] * z).real * gain
+        # y[t] += r[t - d - lag] gain[t - d]: the gain is centred on its envelope.
+        r = np.concatenate([np.zeros(d.lag_samples), (d.weights[b] * z).real])[:n]
         delay = int(d.band_delays_samples[b])
-        y[delay:] += r[: n - delay]
+        y[delay:] += (r * gain)[: n - delay]
     return y
 
 
@@ -115,8 +119,8 @@ def cases(quick: bool) -> list[BenchCase]:
         cases.append(
             BenchCase(
                 name=(
-                    f"hearing-loss simulation {profile} ({d.severity}: {d.center_frequencies_hz.size}"
-                    " bands, smearing), 44.1 kHz stereo"
+                    f"hearing-loss simulation {profile} ({d.severity}: "
+                    f"{d.center_frequencies_hz.size} bands, smearing), 44.1 kHz stereo"
                 ),
                 audio_s=seconds,
                 ours=ours,

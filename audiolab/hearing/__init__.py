@@ -38,6 +38,7 @@ from audiolab.hearing._hearing_aid import (
     fit_ear_settings,
     loudness_discomfort_db_hl,
 )
+from audiolab.hearing._hearing_loss import HearingLossConfig, HearingLossSimulator
 from audiolab.hearing._prescription import (
     RULE_SOURCES,
     RULES,
@@ -128,4 +129,6 @@ __all__ = [
     "WdrcSettings",
     "ansi_time_constants_ms",
     "static_gain_db",
+    "HearingLossConfig",
+    "HearingLossSimulator",
 ]

@@ -11,10 +11,11 @@ stages, run per ear on sound pressure in Pa:
    by the given factors) give for the original; the phase of the frame is kept, and the frames
    are overlap-added. The smearing is computed at the cochlea: the frame spectrum is taken from
    free field (frontal, MSBG ``src_pos="ff"``) to the cochlea with MSBG's free-field-to-eardrum
-   (Shaw 1974) and middle-ear corrections before smearing and back after it.
+   (Shaw 1974) and middle-ear corrections before smearing; the filterbank takes it back.
 2. **Threshold elevation and loudness recruitment** (Moore & Glasberg 1993). A complex
    gammatone filterbank (Hohmann 2002) with broadened bands splits the smeared signal; in each
-   band the envelope ``e`` (|z| of the complex band signal, smoothed) is expanded:
+   band the envelope ``e`` ((2/pi) |z| of the complex band signal, which equals MSBG's mean
+   rectified band signal, smoothed with MSBG's noise bandwidth) is expanded:
    ``gain = (e / e_catch_up) ** (ER - 1)`` with ``ER = L_cu / (L_cu - HL)``, ``HL`` the
    threshold (dB HL) at the band's centre frequency and ``L_cu`` the catch-up level (105 dB SPL
    at the cochlea, MSBG's value). A sound at the impaired threshold is mapped to the normal
@@ -29,15 +30,29 @@ above 15 / 35 / 56 dB HL is mild / moderate / severe, with smearing factors (low
 Differences from MSBG, by design (see docs/readme/hearing-loss.md for measured agreement):
 
 - causal and streaming: MSBG's zero-phase envelope filter (an elliptic low-pass run forwards and
-  backwards) is replaced by two one-pole low-passes with the same noise bandwidth, and the
-  time-advance of its filterbank by the resynthesis delay of Hohmann's bank; the delay is not
-  compensated but reported as ``latency_samples`` (about 10 ms);
+  backwards) is replaced by two one-pole low-passes with the same noise bandwidth, whose lag
+  (2.2 ms) is taken out by delaying the band signals that much before the gains multiply them
+  (so the gains are centred on their envelopes, as MSBG's are: on the same band signal the
+  expanded output then agrees with MSBG's within 0.15 dB); the time-advance of MSBG's filterbank
+  is replaced by the resynthesis delay of Hohmann's bank. The delay is not compensated but
+  reported as ``latency_samples`` (527 samples, 12 ms, at 44.1 kHz: smearing frame, 4 ms bank,
+  2.2 ms lag);
 - gains are recomputed every ``gain_interval`` samples (about 0.35 ms) and ramped linearly in
   between: the envelope is smoothed below 75 Hz, so nothing is lost, and ``powf`` per band and
   sample is avoided;
-- the outer- and middle-ear transfer is applied as a gain per band (band-power-weighted) to the
-  envelope that drives the expansion and, for smearing, inside the smearing frame, instead of
-  MSBG's 1013-tap FIR filters before and after the model (which add ~23 ms of delay);
+- the outer- and middle-ear transfer is applied inside the smearing frame (to the cochlea) and
+  as a gain per band (band-power-weighted): to the envelope that drives the expansion when the
+  ear is not smeared, to the band's output (back to free field) when it is; MSBG uses 1015-tap
+  FIR filters before and after the model (23 ms each) and a final 18 kHz low-pass. Returning
+  per band keeps smeared energy that spills into the steep high end of the middle-ear curve
+  (above 12 kHz) from being amplified by the inverse of that slope, which the 18 kHz low-pass
+  does for MSBG;
+- MSBG's filterbanks are not unity-gain without loss: its severe-class bank adds 0.8-2.7 dB
+  below 2 kHz (its recombination constant is too small), its moderate bank 0.2-0.8 dB. Ours passes
+  0 dB HL unchanged (within the bank's ripple, < 0.5 dB above 200 Hz), so its attenuation is
+  that much larger than MSBG's reported one, and a 120 dB SPL tone, which MSBG's severe class
+  returns at 119.6-119.8 dB SPL, comes out at 118.3 dB SPL (the smearing spreads part of it into
+  bands below catch-up, as in MSBG);
 - any sample rate in [16, 96] kHz (MSBG: 44.1 kHz only); no level renormalisation of the input
   and no NaN for quiet input (MSBG returns NaN below about 40 dB SPL);
 - thresholds are interpolated on log frequency (MSBG: linear), floored at 0 dB HL (better than
@@ -67,11 +82,12 @@ from audiolab._ckernel import check, ffi, float_buffer, int_buffer, lib
 from audiolab._errors import ConfigError, SignalError
 from audiolab._validate import check_choice, check_real
 from audiolab.calibration import P_REF_PA
-from audiolab.dsp._auditory import erb_bandwidth_hz, erb_space_hz
+from audiolab.dsp._auditory import erb_bandwidth_hz
 from audiolab.dsp._gammatone import GammatoneConfig, design_gammatone, real_part_responses
 from audiolab.dsp._processor import Processor
 from audiolab.hearing._audiogram import (
     EARS,
+    STANDARD_AUDIOGRAMS,
     Audiogram,
     AudiogramLike,
     EarAudiogram,
@@ -132,7 +148,7 @@ _GAIN_UPDATE_S = 16 / 44100.0
 _GT_DELAY_MS = 4.0
 _GT_F_LOW_HZ = 40.0
 _GT_F_HIGH_HZ = 19200.0  # MSBG's top band is at 19.18 kHz
-_SMEAR_PRUNE = 1e-5  # matrix entries below this fraction of their row's largest are dropped
+_SMEAR_PRUNE = 1e-3  # matrix entries below this fraction of their row's largest are dropped
 _HIST_ROWS = 1024  # rows of band history between moves of its tail to the front
 
 
@@ -233,14 +249,14 @@ def _envelope_smoother(fs: float, erb_n_hz: np.ndarray) -> tuple[np.ndarray, np.
     """
     coefs = np.empty(erb_n_hz.size)
     dc = np.empty(erb_n_hz.size)
-    imp = np.zeros(1 << 16)
-    imp[0] = 1.0
-    for k, erb in enumerate(erb_n_hz):
-        fc = 0.75 * min(100.0, float(erb))
+    cutoffs = 0.75 * np.minimum(100.0, erb_n_hz)
+    for fc in np.unique(cutoffs):
         b, a = scipy.signal.ellip(2, 0.25, 35, fc / (fs / 2))
-        h = scipy.signal.lfilter(b, a, scipy.signal.lfilter(b, a, imp))
+        # Forward-backward: power response |H|^4. Its mean over [0, pi) is the sum of squares
+        # of the impulse response (Parseval), the noise bandwidth re DC in units of fs / 2.
+        _, h = scipy.signal.freqz(b, a, worN=1 << 16)
         dc_gain = float(np.sum(b) / np.sum(a)) ** 2
-        target = float(np.sum(h * h)) / dc_gain**2  # noise bandwidth re DC, x fs/2 in Hz
+        target = float(np.mean(np.abs(h) ** 4)) / dc_gain**2
         # Two one-poles y += a (x - y), pole c = 1 - a: sum h^2 = a^4 (1 + c^2) / (1 - c^2)^3.
         lo, hi = 1e-9, 1.0
         for _ in range(100):
@@ -248,8 +264,8 @@ def _envelope_smoother(fs: float, erb_n_hz: np.ndarray) -> tuple[np.ndarray, np.
             c = 1.0 - mid
             val = mid**4 * (1 + c * c) / (1 - c * c) ** 3
             lo, hi = (mid, hi) if val < target else (lo, mid)
-        coefs[k] = 0.5 * (lo + hi)
-        dc[k] = dc_gain
+        coefs[cutoffs == fc] = 0.5 * (lo + hi)
+        dc[cutoffs == fc] = dc_gain
     return coefs, dc
 
 
@@ -269,8 +285,9 @@ class HearingLossEarDesign:
     coefficients: np.ndarray
     normalization: np.ndarray
     weights: np.ndarray
-    band_delays_samples: np.ndarray
+    band_delays_samples: np.ndarray  # Hohmann resynthesis delays
     gt_delay_samples: int
+    lag_samples: int  # band signals are delayed this much before their gains multiply them
     thresholds_db_hl: np.ndarray
     exponents: np.ndarray  # expansion ratio - 1
     env_coef: np.ndarray
@@ -333,9 +350,10 @@ def design_hearing_loss_ear(
     if factors is not None:
         bin_hz = fs / (2 * nf)
         s = smearing_matrix(nf, bin_hz, *factors)
-        # Smear at the cochlea: from free field to the cochlea before, and back after.
+        # Smear at the cochlea: the frame's power spectrum is taken from free field to the
+        # cochlea first, and the smeared frame stays there (the filterbank takes it back).
         w2 = 10.0 ** (outer_middle_ear_db(np.arange(nf) * bin_hz) / 10.0)
-        smear = s * w2[None, :] / w2[:, None]
+        smear = s * w2[None, :]
 
     # -- recruitment bands ---------------------------------------------------------------------
     gt = design_gammatone(
@@ -349,6 +367,12 @@ def design_hearing_loss_ear(
     # Moore & Glasberg (1993) expansion ratio: threshold HL maps to 0, catch-up to itself.
     exponents = hl / (catch_up_db_spl - hl)
     env_coef, env_dc = _envelope_smoother(fs, erb_bandwidth_hz(cf))
+    # MSBG's envelope is zero-phase; ours lags by the centroid of the two one-poles' impulse
+    # response (n + 1) c^n, 2 c / (1 - c) samples. Band signals are delayed by that lag before
+    # their gains multiply them, so that each gain is centred on the samples it scales. One lag
+    # for all bands (that of the bands above ~700 Hz, whose smoother is at its 75 Hz cap) keeps
+    # the delay a row of the band history; lower bands are centred to within 1-5 ms.
+    lag = int(round(float(np.min(2.0 * (1.0 - env_coef) / env_coef))))
     # Level of each band at the cochlea: the outer/middle-ear gain weighted by the band's power
     # response (for a flat spectrum), as MSBG filters the whole signal before its filterbank.
     f_grid = np.linspace(20.0, 0.5 * fs, 4096)
@@ -362,7 +386,17 @@ def design_hearing_loss_ear(
     # MSBG's envelope is the low-passed rectified band signal: mean |x| = (2/pi) |z| for a
     # narrow-band signal, times the DC gain of its elliptic low-pass.
     p_catch_pa = P_REF_PA * 10.0 ** (catch_up_db_spl / 20.0)
-    env_scale = (2.0 / math.pi) * env_dc * band_ome / p_catch_pa
+    env_scale = (2.0 / math.pi) * env_dc / p_catch_pa
+    weights = gt.weights
+    if smear is None:
+        # Free-field signal: the envelope is taken to the cochlea by the band's gain.
+        env_scale = env_scale * band_ome
+    else:
+        # Smeared signal, already at the cochlea: the output is taken back to free field by
+        # each band. (Per band rather than per FFT bin, as MSBG's backward filter is followed
+        # by its 18 kHz low-pass: smeared energy that spills into the steeply falling high end
+        # of the middle-ear response is not amplified by the inverse of that slope.)
+        weights = weights / band_ome
     return HearingLossEarDesign(
         fs=fs,
         severity=name,
@@ -375,9 +409,10 @@ def design_hearing_loss_ear(
         bandwidth_factor=bw,
         coefficients=gt.coefficients,
         normalization=gt.normalization,
-        weights=gt.weights,
+        weights=weights,
         band_delays_samples=gt.band_delays_samples,
         gt_delay_samples=gt.delay_samples,
+        lag_samples=lag,
         thresholds_db_hl=hl,
         exponents=exponents,
         env_coef=env_coef,
@@ -429,13 +464,13 @@ class HearingLossConfig:
             raise ConfigError(
                 f"audiogram must be an Audiogram, got {type(self.audiogram).__name__}"
             )
-        if isinstance(self.fs, int | float) and not isinstance(self.fs, bool):
-            if math.isfinite(self.fs) and not FS_MIN_HZ <= self.fs <= FS_MAX_HZ:
-                raise ConfigError(
-                    f"fs must be in [16000, 96000] Hz for hearing-loss simulation, got {self.fs!r};"
-                    " resample the signal first"
-                )
-        object.__setattr__(self, "fs", check_real("fs", self.fs, low=FS_MIN_HZ, high=FS_MAX_HZ))
+        fs = check_real("fs", self.fs)
+        if not FS_MIN_HZ <= fs <= FS_MAX_HZ:
+            raise ConfigError(
+                f"fs must be in [{FS_MIN_HZ:g}, {FS_MAX_HZ:g}] Hz for hearing-loss simulation, "
+                f"got {self.fs!r}; resample the signal first"
+            )
+        object.__setattr__(self, "fs", fs)
         check_choice("ear", self.ear, EARS)
         object.__setattr__(self, "smearing", _check_smearing(self.smearing))
         check_real("catch_up_db_spl", self.catch_up_db_spl, low=90.0, high=120.0)
@@ -448,7 +483,7 @@ class _EarState:
         nb = d.center_frequencies_hz.size
         f32 = np.float32
         delays = d.band_delays_samples.astype(np.int64)
-        max_delay = int(delays.max())
+        max_delay = int(max(delays.max(), d.lag_samples))
         self.arrays: dict[str, np.ndarray] = {
             "coef_re": d.coefficients.real.astype(f32),
             "coef_im": d.coefficients.imag.astype(f32),
@@ -463,14 +498,17 @@ class _EarState:
             "env": np.zeros(2 * nb, f32),
             "gain": np.zeros(nb, f32),
             "gain_step": np.zeros(nb, f32),
-            "hist": np.zeros((max_delay + _HIST_ROWS) * nb, f32),
+            "hist": np.zeros((max_delay + _HIST_ROWS) * 2 * nb, f32),
             "scratch": np.zeros(2 * nb, f32),
         }
-        ints = {"read_offset": (np.arange(nb) - delays * nb).astype(np.int32)}
+        # Offsets from the current row (2 nb floats: band values, then products) of each band's
+        # product delayed by its resynthesis delay.
+        ints = {"read_offset": (nb + np.arange(nb) - delays * 2 * nb).astype(np.int32)}
         c.n_bands = nb
         c.gain_interval = d.gain_interval
         c.count = 0
         c.max_delay = max_delay
+        c.lag = d.lag_samples
         c.hist_rows = _HIST_ROWS
         c.row = max_delay
         c.env_floor = d.env_floor
@@ -632,7 +670,7 @@ class HearingLossSimulator(Processor):
     >>> x = (0.02 * np.sqrt(2) * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)  # 60 dB SPL
     >>> y = sim.process(np.stack([x, x]))
     >>> y.shape, sim.latency_samples
-    ((2, 44100), 431)
+    ((2, 44100), 527)
     """
 
     def __init__(
@@ -675,9 +713,15 @@ class HearingLossSimulator(Processor):
 
     @property
     def latency_samples(self) -> int:
-        """Delay of the output in samples: smearing frame - 1 (if any ear smears) + 4 ms bank."""
+        """Delay of the output in samples.
+
+        Smearing frame - 1 (if either ear smears) + 4 ms of the filterbank + the envelope lag
+        (2.2 ms) that centres the gains: 527 samples (12 ms) at 44.1 kHz.
+        """
+        lag = max(d.lag_samples for d in self.designs.values())
         d = self.designs["left"]
-        return (d.frame_len - 1 if self._any_smear else 0) + d.gt_delay_samples
+        smear = d.frame_len - 1 if self._any_smear else 0
+        return smear + d.gt_delay_samples + lag
 
     def ears_for(self, n_channels: int) -> tuple[str, ...]:
         """The ear each channel is simulated with: (left, right) for 2, (``ear``,) for 1."""
@@ -752,14 +796,9 @@ class HearingLossSimulator(Processor):
         ``right`` as in audiolab's audiogram JSON; required), ``ear``, ``smearing`` (a name or
         ``[lower, upper]``), ``catch_up_db_spl``.
         """
-        if not isinstance(table, dict):
-            raise ConfigError(f"hearing-loss stage must be a table, got {type(table).__name__}")
-        unknown = sorted(set(table) - set(cls._CHAIN_KEYS))
-        if unknown:
-            raise ConfigError(
-                f"hearing-loss stage: unknown key {unknown[0]!r}; allowed keys are "
-                + ", ".join(map(repr, cls._CHAIN_KEYS))
-            )
+        from audiolab.hearing._chain import check_chain_table
+
+        check_chain_table(table, stage_type="hearing-loss", allowed=cls._CHAIN_KEYS)
         if "audiogram" not in table:
             raise ConfigError(
                 "hearing-loss stage needs 'audiogram' (a preset such as \"N3\", a file path, "
@@ -786,6 +825,8 @@ class HearingLossSimulator(Processor):
         audiogram: Any
         if isinstance(src, str | Path):
             audiogram = str(src)
+        elif STANDARD_AUDIOGRAMS.get(self.audiogram.name) == self.audiogram:
+            audiogram = self.audiogram.name
         else:
             audiogram = self.audiogram.to_dict()
         smearing = self.config.smearing
