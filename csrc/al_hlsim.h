@@ -41,8 +41,21 @@ typedef struct {
     const int32_t *smear_start;  /* (frame_len / AL_HLSIM_ROWS) */
     const int32_t *smear_len;
     const int32_t *smear_offset;
+    const float *ome_pow;     /* (frame_len) free-field -> cochlea power gain of each bin */
+    const float *ome_amp;     /* (frame_len) its square root */
     float *in_buf;            /* (frame_len) most recent input */
-    float *acc;               /* (frame_len) overlap-add accumulator */
+    float *acc;               /* (frame_len) overlap-add accumulator (free field) */
+    float *acc_c;             /* (frame_len) the same frames at the cochlea (ON mode) */
+    /* Power correction (ON mode): the output is scaled by sqrt(specified / realised power at
+     * the cochlea), both smoothed by one-poles; overlap-add loses the spread energy that is
+     * not phase-coherent from frame to frame. */
+    float pc_coef;            /* one-pole coefficient of both smoothers */
+    float pc_max_gain;        /* largest correction (amplitude); its inverse is the smallest */
+    float pc_spec;            /* specified power per sample in force */
+    float pc_e1;              /* specified energy of the last frame */
+    float pc_e2;              /* ... and of the one before */
+    float pc_spec_avg;        /* smoothed specified power */
+    float pc_real_avg;        /* smoothed realised power */
     float *frame;             /* (2 frame_len) work */
     float *spec_re;           /* (frame_len + 1) work */
     float *spec_im;

@@ -189,32 +189,36 @@ static inline v16f load16(const float *p)
 }
 static inline void store16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
 
-/* One frame: window, FFT, smear the power spectrum, keep the phase, inverse FFT, window and add.
- * The smeared magnitude is |X| sqrt(S / P) with P the power spectrum: no phasor division.
- * P is normalised by its maximum first so that loud frames cannot overflow float32. */
-static void smear_frame(al_hlsim_ear *e)
+/* One frame: window, FFT, take the power spectrum to the cochlea, smear it, keep the phase,
+ * inverse FFT, window and add; the frame is added twice, at free field (the output) and at the
+ * cochlea (for the power correction), which differ by the outer/middle-ear gain per bin.
+ * The smeared magnitude is |X| sqrt(S / P) with P the cochlear power spectrum: no phasor
+ * division. P is normalised by its maximum first so that loud frames cannot overflow float32.
+ * Returns the frame's specified energy (sum of the smeared power spectrum / frame_len). */
+static float smear_frame(al_hlsim_ear *e)
 {
     const int32_t nf = e->frame_len;
     float *restrict acc = e->acc;
     if (e->smear_mode == AL_HLSIM_SMEAR_DELAY) {
         for (int32_t i = 0; i < nf; i++) acc[i] += e->window_sq[i] * e->in_buf[i];
-        return;
+        return 0.0f;
     }
     float *restrict sr = e->spec_re, *restrict si = e->spec_im, *restrict p = e->power;
     float *restrict sm = e->smeared, *restrict fr = e->frame;
+    const float *restrict wp = e->ome_pow, *restrict wa = e->ome_amp;
     /* The FFT is twice the frame: the upper half is zero padding. */
     rfft_forward_win(e->fft, e->in_buf, e->window, nf, sr, si);
     v16f vmax = {0.0f};
     for (int32_t k = 0; k < nf; k += AL_HLSIM_ROWS) {
         const v16f a = load16(sr + k), b = load16(si + k);
-        const v16f pk = a * a + b * b;
+        const v16f pk = (a * a + b * b) * load16(wp + k);
         store16(p + k, pk);
         const v16i gt = pk > vmax;
         vmax = (v16f)(((v16i)pk & gt) | ((v16i)vmax & ~gt));
     }
     float pmax = 0.0f;
     for (int l = 0; l < AL_HLSIM_ROWS; l++) pmax = vmax[l] > pmax ? vmax[l] : pmax;
-    if (!(pmax > 0.0f) || !isfinite(pmax)) return; /* silent frame adds nothing */
+    if (!(pmax > 0.0f) || !isfinite(pmax)) return 0.0f; /* silent frame adds nothing */
     const float inv = 1.0f / pmax;
     for (int32_t k = 0; k < nf; k++) p[k] *= inv;
     /* S = M P by blocks of AL_HLSIM_ROWS output bins: each block stores, for every input bin
@@ -233,9 +237,12 @@ static void smear_frame(al_hlsim_ear *e)
         if (j < len) a0 += load16(v + (int64_t)j * AL_HLSIM_ROWS) * pj[j];
         store16(sm + blk * AL_HLSIM_ROWS, a0 + a1);
     }
+    float spec_sum = 0.0f;
     for (int32_t k = 0; k < nf; k++) {
         /* The smearing matrix deconvolves, so a sum can dip below zero: no energy there. */
-        const float g = (sm[k] > 0.0f && p[k] > 0.0f) ? sqrtf(sm[k] / p[k]) : 0.0f;
+        const int on = sm[k] > 0.0f && p[k] > 0.0f;
+        const float g = on ? sqrtf(sm[k] / p[k]) : 0.0f;
+        spec_sum += on ? sm[k] : 0.0f;
         sr[k] *= g;
         si[k] *= g;
     }
@@ -243,13 +250,40 @@ static void smear_frame(al_hlsim_ear *e)
     si[nf] = 0.0f;
     rfft_inverse_part(e->fft, sr, si, fr, nf);
     for (int32_t i = 0; i < nf; i++) acc[i] += e->window[i] * fr[i];
+    /* The same frame at the cochlea. */
+    for (int32_t k = 0; k < nf; k++) {
+        sr[k] *= wa[k];
+        si[k] *= wa[k];
+    }
+    rfft_inverse_part(e->fft, sr, si, fr, nf);
+    float *restrict acc_c = e->acc_c;
+    for (int32_t i = 0; i < nf; i++) acc_c[i] += e->window[i] * fr[i];
+    return spec_sum * pmax / (float)nf;
+}
+
+/* Power correction of one output sample: y (free field) times sqrt(specified / realised),
+ * realised measured on yc (the same sample at the cochlea); 1 until both are known. */
+static inline float power_correct(al_hlsim_ear *e, float y, float yc)
+{
+    const float a = e->pc_coef;
+    e->pc_spec_avg += a * (e->pc_spec - e->pc_spec_avg);
+    e->pc_real_avg += a * (yc * yc - e->pc_real_avg);
+    const float t = e->pc_spec_avg, r = e->pc_real_avg;
+    if (!(t > 0.0f) || !(r > 1e-30f)) return y;
+    float g = sqrtf(t / r);
+    const float hi = e->pc_max_gain, lo = 1.0f / e->pc_max_gain;
+    g = g > hi ? hi : (g < lo ? lo : g);
+    return y * g;
 }
 
 /* Streaming overlap-add: frame m covers input [m hop, m hop + frame_len) and is processed when
- * its last sample arrives; output is the input delayed by frame_len - 1 samples. */
+ * its last sample arrives; output is the input delayed by frame_len - 1 samples. With the
+ * power correction, the energy specified by frame m applies from the event of frame m + 2 on
+ * (for hop samples), when the frame's output is half way out. */
 static void smear_run(al_hlsim_ear *e, float *x, int64_t n)
 {
     const int32_t nf = e->frame_len, hop = e->hop;
+    const int on = e->smear_mode == AL_HLSIM_SMEAR_ON;
     int64_t j = 0;
     while (j < n) {
         const int64_t left = n - j;
@@ -257,14 +291,28 @@ static void smear_run(al_hlsim_ear *e, float *x, int64_t n)
         memcpy(e->in_buf + (nf - hop + e->phase), x + j, sizeof(float) * (size_t)len);
         const int event = (e->phase + len == hop);
         const int32_t n_plain = event ? len - 1 : len;
-        for (int32_t i = 0; i < n_plain; i++) x[j + i] = e->acc[e->phase + i + 1];
+        const int32_t base = e->phase + 1;
+        if (on) {
+            for (int32_t i = 0; i < n_plain; i++)
+                x[j + i] = power_correct(e, e->acc[base + i], e->acc_c[base + i]);
+        } else {
+            for (int32_t i = 0; i < n_plain; i++) x[j + i] = e->acc[base + i];
+        }
         if (event) {
-            memmove(e->acc, e->acc + hop, sizeof(float) * (size_t)(nf - hop));
+            const size_t keep = sizeof(float) * (size_t)(nf - hop);
+            memmove(e->acc, e->acc + hop, keep);
             memset(e->acc + (nf - hop), 0, sizeof(float) * (size_t)hop);
-            smear_frame(e);
-            memmove(e->in_buf, e->in_buf + hop, sizeof(float) * (size_t)(nf - hop));
+            if (on) {
+                memmove(e->acc_c, e->acc_c + hop, keep);
+                memset(e->acc_c + (nf - hop), 0, sizeof(float) * (size_t)hop);
+                e->pc_spec = e->pc_e2 / (float)hop;
+                e->pc_e2 = e->pc_e1;
+            }
+            const float energy = smear_frame(e);
+            if (on) e->pc_e1 = energy;
+            memmove(e->in_buf, e->in_buf + hop, keep);
             e->phase = 0;
-            x[j + len - 1] = e->acc[0];
+            x[j + len - 1] = on ? power_correct(e, e->acc[0], e->acc_c[0]) : e->acc[0];
         } else {
             e->phase += len;
         }
@@ -401,7 +449,8 @@ static int ear_ok(const al_hlsim_ear *e)
     if (e->smear_mode == AL_HLSIM_SMEAR_DELAY) return 1;
     return rfft_ok(e->fft) && e->fft->n == 2 * nf && e->smear && e->smear_start &&
            e->smear_len && e->smear_offset && e->frame && e->spec_re && e->spec_im && e->power &&
-           e->smeared;
+           e->smeared && e->ome_pow && e->ome_amp && e->acc_c && e->pc_max_gain >= 1.0f &&
+           e->pc_coef > 0.0f && e->pc_coef <= 1.0f;
 }
 
 al_status al_hlsim_process(al_hlsim *s, float *x, int32_t n_channels, int64_t n_frames)

@@ -28,30 +28,55 @@ _FFTW = {"planner_effort": "FFTW_ESTIMATE", "threads": 1}
 
 
 def reference_smear(d: HearingLossEarDesign, x: np.ndarray, *, delay_only: bool) -> np.ndarray:
-    """Smearing stage of one ear (delay frame_len - 1).
+    """Smearing stage of one ear (delay frame_len - 1), with its power correction.
 
     Frames q = 1, 2, .. cover x[q hop - frame_len, q hop) and are overlap-added from output
-    sample q hop - 1 on.
+    sample q hop - 1 on. The power spectrum is smeared at the cochlea; each frame is
+    overlap-added at free field (the output) and at the cochlea, where the realised power is
+    compared with the specified (smeared) power to correct the output.
     """
     nf, hop, n = d.frame_len, d.hop, x.size
     n_frames = n // hop
     xp = np.concatenate([np.zeros(nf), x])
     frames = sliding_window_view(xp, nf)[hop::hop][:n_frames]
     if delay_only:
-        out_frames = frames * d.window**2
-    else:
-        assert d.smear is not None
-        m = pruned_smearing(d.smear).astype(np.float32).astype(np.float64)
-        spec = fftw.rfft(frames * d.window, n=2 * nf, axis=1, **_FFTW)
-        p = np.abs(spec[:, :nf]) ** 2
-        s = p @ m.T
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g = np.where((s > 0) & (p > 0), np.sqrt(s / p), 0.0)
-        spec[:, :nf] *= g
-        spec[:, nf] = 0.0
-        out_frames = fftw.irfft(spec, n=2 * nf, axis=1, **_FFTW)[:, :nf] * d.window
-    y = np.zeros(n + nf)
+        return _overlap_add(frames * d.window**2, n, hop)
+    assert d.smear is not None and d.ome_pow is not None
+    m = pruned_smearing(d.smear).astype(np.float32).astype(np.float64)
+    ome_pow = d.ome_pow.astype(np.float32).astype(np.float64)
+    ome_amp = np.sqrt(d.ome_pow).astype(np.float32).astype(np.float64)
+    spec = fftw.rfft(frames * d.window, n=2 * nf, axis=1, **_FFTW)
+    p = np.abs(spec[:, :nf]) ** 2 * ome_pow
+    s = p @ m.T
+    on = (s > 0) & (p > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(on, np.sqrt(s / p), 0.0)
+    specified = np.where(on, s, 0.0).sum(axis=1) / nf
+    spec[:, :nf] *= g
+    spec[:, nf] = 0.0
+    y = _overlap_add(fftw.irfft(spec, n=2 * nf, axis=1, **_FFTW)[:, :nf] * d.window, n, hop)
+    spec[:, :nf] *= ome_amp
+    yc = _overlap_add(fftw.irfft(spec, n=2 * nf, axis=1, **_FFTW)[:, :nf] * d.window, n, hop)
+    # Specified power per sample: frame q's energy / hop, from the event of frame q + 2 on.
+    spec_pow = np.zeros(n)
     for q in range(n_frames):
+        start = (q + 3) * hop - 1
+        spec_pow[start: start + hop] = specified[q] / hop
+    a = d.power_coef
+    t_avg = scipy.signal.lfilter([a], [1.0, -(1.0 - a)], spec_pow)
+    r_avg = scipy.signal.lfilter([a], [1.0, -(1.0 - a)], yc * yc)
+    known = (t_avg > 0) & (r_avg > 1e-30)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.where(known, np.sqrt(t_avg / r_avg), 1.0)
+    lim = d.power_max_gain
+    gain = np.where(known, np.clip(gain, 1.0 / lim, lim), 1.0)
+    return y * gain
+
+
+def _overlap_add(out_frames: np.ndarray, n: int, hop: int) -> np.ndarray:
+    nf = out_frames.shape[1]
+    y = np.zeros(n + nf)
+    for q in range(out_frames.shape[0]):
         start = (q + 1) * hop - 1
         y[start: start + nf] += out_frames[q]
     return y[:n]

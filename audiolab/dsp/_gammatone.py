@@ -45,6 +45,9 @@ class GammatoneConfig:
     bandwidth_factor : float
         Bandwidth of every band as a multiple of the normal ERB, in [0.5, 4] (1 = normal
         hearing; broadened filters model impaired frequency selectivity).
+    base_hz : float
+        A frequency of the centre-frequency grid (which may lie outside the range), in
+        (0, 100000]; 1 kHz by default, so that banks of the same density share bands.
     """
 
     fs: float = 48000.0
@@ -53,6 +56,7 @@ class GammatoneConfig:
     bands_per_erb: float = 1.0
     delay_ms: float = 4.0
     bandwidth_factor: float = 1.0
+    base_hz: float = 1000.0
 
     def __post_init__(self) -> None:
         check_real("fs", self.fs, low=8000, high=384000)
@@ -66,6 +70,7 @@ class GammatoneConfig:
         check_real("bands_per_erb", self.bands_per_erb, low=0.25, high=8)
         check_real("delay_ms", self.delay_ms, low=0.5, high=50)
         check_real("bandwidth_factor", self.bandwidth_factor, low=0.5, high=4)
+        check_real("base_hz", self.base_hz, low=0, high=100000, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,10 @@ def real_part_responses(
 def design_gammatone(config: GammatoneConfig) -> GammatoneDesign:
     """Design the analysis filters and the resynthesis delays, phase factors and gains."""
     fs = float(config.fs)
-    fc = erb_space_hz(config.f_low_hz, config.f_high_hz, bands_per_erb=config.bands_per_erb)
+    fc = erb_space_hz(
+        config.f_low_hz, config.f_high_hz, bands_per_erb=config.bands_per_erb,
+        base_hz=config.base_hz,
+    )
     if fc.size < 1:
         raise ConfigError("the frequency range holds no band: widen f_low_hz..f_high_hz")
     coef, norm = _pole(fs, fc, config.bandwidth_factor)

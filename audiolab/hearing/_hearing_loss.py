@@ -115,7 +115,7 @@ SEVERITY_CLASSES: dict[str, tuple[float, float, float, float]] = {
     "none": (1.0, 1.0, 1.5, 1.125),
     "mild": (1.6, 1.1, 1.5, 1.125),
     "moderate": (2.4, 1.6, 2.0, 1.5),
-    "severe": (4.0, 2.0, 3.0, 2.3),
+    "severe": (4.0, 2.0, 3.0, 2.25),
 }
 _SEVERITY_LIMITS_DB_HL = ((56.0, "severe"), (35.0, "moderate"), (15.0, "mild"))
 SMEARING_CHOICES = ("auto", "none", "mild", "moderate", "severe")
@@ -147,7 +147,15 @@ _FRAME_S = 256 / 44100.0  # MSBG's smearing frame
 _GAIN_UPDATE_S = 16 / 44100.0
 _GT_DELAY_MS = 4.0
 _GT_F_LOW_HZ = 40.0
-_GT_F_HIGH_HZ = 19200.0  # MSBG's top band is at 19.18 kHz
+_GT_F_HIGH_HZ = 19200.0
+# MSBG's bands are spaced down the ERB-number scale from its top band at 19183.5 Hz; the same
+# grid at every rate samples the audiogram where MSBG does.
+_GT_BASE_HZ = 19183.5
+# Above this frequency the middle-ear transfer falls by up to 40 dB; the smearing frame holds
+# it at its value here so that energy smeared up there is not raised that much on the way back.
+_OME_FLAT_ABOVE_HZ = 12500.0
+_POWER_CORRECTION_S = 0.02  # smoothing of the smearing's power correction
+_POWER_CORRECTION_MAX_DB = 10.0
 _SMEAR_PRUNE = 1e-3  # matrix entries below this fraction of their row's largest are dropped
 _HIST_ROWS = 1024  # rows of band history between moves of its tail to the front
 
@@ -279,7 +287,10 @@ class HearingLossEarDesign:
     frame_len: int
     hop: int
     window: np.ndarray
-    smear: np.ndarray | None  # (frame_len, frame_len), outer/middle ear folded in
+    smear: np.ndarray | None  # (frame_len, frame_len) smearing matrix, at the cochlea
+    ome_pow: np.ndarray | None  # (frame_len) free field -> cochlea power gain per bin
+    power_coef: float  # one-pole coefficient of the smearing's power correction
+    power_max_gain: float  # its largest gain (amplitude)
     center_frequencies_hz: np.ndarray
     bandwidth_factor: float
     coefficients: np.ndarray
@@ -346,20 +357,21 @@ def design_hearing_loss_ear(
     # Hann window, used for analysis and synthesis; at a hop of a quarter frame the squared
     # windows add up to 1.5, hence the 1/sqrt(1.5) on each.
     window = (0.5 - 0.5 * np.cos(2 * np.pi * (n + 0.5) / nf)) / math.sqrt(1.5)
-    smear = None
+    smear = ome_pow = None
     if factors is not None:
         bin_hz = fs / (2 * nf)
-        s = smearing_matrix(nf, bin_hz, *factors)
-        # Smear at the cochlea: the frame's power spectrum is taken from free field to the
-        # cochlea first, and the smeared frame stays there (the filterbank takes it back).
-        w2 = 10.0 ** (outer_middle_ear_db(np.arange(nf) * bin_hz) / 10.0)
-        smear = s * w2[None, :]
+        smear = smearing_matrix(nf, bin_hz, *factors)
+        # Smear at the cochlea, as MSBG: the frame's power spectrum is taken from free field to
+        # the cochlea, smeared, and the smeared frame is taken back bin by bin.
+        f_bins = np.minimum(np.arange(nf) * bin_hz, _OME_FLAT_ABOVE_HZ)
+        ome_pow = 10.0 ** (outer_middle_ear_db(f_bins) / 10.0)
 
     # -- recruitment bands ---------------------------------------------------------------------
     gt = design_gammatone(
         GammatoneConfig(
             fs=fs, f_low_hz=_GT_F_LOW_HZ, f_high_hz=min(_GT_F_HIGH_HZ, 0.45 * fs),
             bands_per_erb=1.0 / spacing, delay_ms=_GT_DELAY_MS, bandwidth_factor=bw,
+            base_hz=_GT_BASE_HZ,
         )
     )
     cf = gt.center_frequencies_hz
@@ -374,29 +386,22 @@ def design_hearing_loss_ear(
     # the delay a row of the band history; lower bands are centred to within 1-5 ms.
     lag = int(round(float(np.min(2.0 * (1.0 - env_coef) / env_coef))))
     # Level of each band at the cochlea: the outer/middle-ear gain weighted by the band's power
-    # response (for a flat spectrum), as MSBG filters the whole signal before its filterbank.
+    # response (for a flat spectrum). The bands run on the free-field signal (smeared or not);
+    # only the level that drives the expansion is taken to the cochlea, so the output is
+    # Sum_b gain_b H_b X_free-field, as in MSBG (which runs the bank on the cochlear signal and
+    # filters the sum back to free field).
     f_grid = np.linspace(20.0, 0.5 * fs, 4096)
     resp = np.abs(
         real_part_responses(
             gt.coefficients, gt.normalization, np.ones(cf.size), np.zeros(cf.size), f_grid, fs
         )
     ) ** 2
-    ome_pow = 10.0 ** (outer_middle_ear_db(f_grid) / 10.0)
-    band_ome = np.sqrt((ome_pow @ resp) / resp.sum(axis=0))
+    ome_grid = 10.0 ** (outer_middle_ear_db(f_grid) / 10.0)
+    band_ome = np.sqrt((ome_grid @ resp) / resp.sum(axis=0))
     # MSBG's envelope is the low-passed rectified band signal: mean |x| = (2/pi) |z| for a
     # narrow-band signal, times the DC gain of its elliptic low-pass.
     p_catch_pa = P_REF_PA * 10.0 ** (catch_up_db_spl / 20.0)
-    env_scale = (2.0 / math.pi) * env_dc / p_catch_pa
-    weights = gt.weights
-    if smear is None:
-        # Free-field signal: the envelope is taken to the cochlea by the band's gain.
-        env_scale = env_scale * band_ome
-    else:
-        # Smeared signal, already at the cochlea: the output is taken back to free field by
-        # each band. (Per band rather than per FFT bin, as MSBG's backward filter is followed
-        # by its 18 kHz low-pass: smeared energy that spills into the steeply falling high end
-        # of the middle-ear response is not amplified by the inverse of that slope.)
-        weights = weights / band_ome
+    env_scale = (2.0 / math.pi) * env_dc * band_ome / p_catch_pa
     return HearingLossEarDesign(
         fs=fs,
         severity=name,
@@ -405,11 +410,14 @@ def design_hearing_loss_ear(
         hop=hop,
         window=window,
         smear=smear,
+        ome_pow=ome_pow,
+        power_coef=1.0 - math.exp(-1.0 / (_POWER_CORRECTION_S * fs)),
+        power_max_gain=10.0 ** (_POWER_CORRECTION_MAX_DB / 20.0),
         center_frequencies_hz=cf,
         bandwidth_factor=bw,
         coefficients=gt.coefficients,
         normalization=gt.normalization,
-        weights=weights,
+        weights=gt.weights,
         band_delays_samples=gt.band_delays_samples,
         gt_delay_samples=gt.delay_samples,
         lag_samples=lag,
@@ -525,10 +533,17 @@ class _EarState:
                 acc=np.zeros(nf, f32),
             )
         if mode == lib.AL_HLSIM_SMEAR_ON:
-            assert d.smear is not None
+            assert d.smear is not None and d.ome_pow is not None
             values, start, length, offset = _blocked(d.smear)
+            c.pc_coef = d.power_coef
+            c.pc_max_gain = d.power_max_gain
+            for name in ("pc_spec", "pc_e1", "pc_e2", "pc_spec_avg", "pc_real_avg"):
+                setattr(c, name, 0.0)
             self.arrays.update(
                 smear=values,
+                ome_pow=d.ome_pow.astype(f32),
+                ome_amp=np.sqrt(d.ome_pow).astype(f32),
+                acc_c=np.zeros(nf, f32),
                 frame=np.zeros(2 * nf, f32),
                 spec_re=np.zeros(nf + 1, f32),
                 spec_im=np.zeros(nf + 1, f32),
