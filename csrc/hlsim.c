@@ -359,6 +359,50 @@ static inline float hl_exp2(float y)
     return ex * scale;
 }
 
+/* atan2 to about 1e-6 rad, branch-free (atan on [0, 1] by a polynomial, then octants). */
+static inline float hl_atan2(float y, float x)
+{
+    const float ax = fabsf(x), ay = fabsf(y);
+    const float mx = ax > ay ? ax : ay, mn = ax > ay ? ay : ax;
+    const float a = mx > 0.0f ? mn / mx : 0.0f, s = a * a;
+    float r = a * (0.99997726f + s * (-0.33262347f + s * (0.19354346f + s * (-0.11643287f +
+              s * (0.05265332f + s * -0.01172120f)))));
+    r = ay > ax ? 1.57079633f - r : r;
+    r = x < 0.0f ? 3.14159265f - r : r;
+    return y < 0.0f ? -r : r;
+}
+
+/* The exponent (expansion ratio - 1) of each band at a gain update, from the band's mean
+ * frequency: q = z(t) conj z(t - 1) rotated by the centre frequency's phase step has the angle
+ * 2 pi (f - cf) / fs and the weight |z|^2; it is smoothed, and f / cf read off its angle. */
+static void band_exponents(al_hlsim_ear *e, const float *restrict zre,
+                           const float *restrict zim, float *restrict expo)
+{
+    const int32_t nb = e->n_bands, nr = e->n_ratio;
+    const float a = e->freq_coef, mid = 0.5f * (float)(nr - 1), top = (float)(nr - 1);
+    float *restrict pre = e->zprev, *restrict pim = e->zprev + nb;
+    float *restrict s1r = e->freq_state, *restrict s1i = e->freq_state + nb;
+    float *restrict s2r = e->freq_state + 2 * nb, *restrict s2i = e->freq_state + 3 * nb;
+    for (int32_t b = 0; b < nb; b++) {
+        const float qr0 = zre[b] * pre[b] + zim[b] * pim[b];
+        const float qi0 = zim[b] * pre[b] - zre[b] * pim[b];
+        const float qr = qr0 * e->rot_re[b] - qi0 * e->rot_im[b];
+        const float qi = qr0 * e->rot_im[b] + qi0 * e->rot_re[b];
+        s1r[b] += a * (qr - s1r[b]);
+        s1i[b] += a * (qi - s1i[b]);
+        s2r[b] += a * (s1r[b] - s2r[b]);
+        s2i[b] += a * (s1i[b] - s2i[b]);
+        float ratio = 1.0f + hl_atan2(s2i[b], s2r[b]) * e->inv_omega[b];
+        ratio = ratio < 0.5f ? 0.5f : (ratio > 2.0f ? 2.0f : ratio);
+        float u = hl_log2(ratio) * e->ratio_scale + mid;
+        u = u < 0.0f ? 0.0f : (u > top ? top : u);
+        int32_t i = (int32_t)u;
+        i = i > nr - 2 ? nr - 2 : i;
+        const float *t = e->expo_table + (int64_t)b * nr + i;
+        expo[b] = t[0] + (u - (float)i) * (t[1] - t[0]);
+    }
+}
+
 /* Advance the gains one sample; store this sample's band values Re(w z) and the products of
  * the lagged band values with the gains. Separate restrict parameters so the loop vectorises. */
 static inline void band_products(int32_t nb, float *restrict gain, const float *restrict step,
@@ -384,7 +428,7 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
     float *restrict gain = e->gain, *restrict step = e->gain_step;
     const float *restrict a = e->env_coef, *restrict wre = e->weight_re;
     const float *restrict wim = e->weight_im, *restrict scale = e->env_scale;
-    const float *restrict expo = e->exponent;
+    float *restrict expo = e->exponent;
     const int32_t *restrict off = e->read_offset;
     for (int64_t j = 0; j < n; j++) {
         al_gt_step(nb, e->coef_re, e->coef_im, e->norm, e->state_re, e->state_im, x[j], zre,
@@ -396,12 +440,17 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
             e2[b] += a[b] * (e1[b] - e2[b]);
         }
         if (e->count == 0) {
+            band_exponents(e, zre, zim, expo);
             /* Moore & Glasberg (1993): gain = (envelope / catch-up)^(ER - 1), <= 1. */
             for (int32_t b = 0; b < nb; b++) {
                 float v = e2[b] * scale[b];
                 v = v < lo ? lo : (v > 1.0f ? 1.0f : v);
                 step[b] = (hl_exp2(expo[b] * hl_log2(v)) - gain[b]) * inv_interval;
             }
+        }
+        if (e->count == interval - 1) {
+            memcpy(e->zprev, zre, sizeof(float) * (size_t)nb);
+            memcpy(e->zprev + nb, zim, sizeof(float) * (size_t)nb);
         }
         e->count = (e->count + 1 == interval) ? 0 : e->count + 1;
         /* Gains centred on the envelope they came from: the band value is delayed by the
@@ -433,7 +482,12 @@ static int ear_ok(const al_hlsim_ear *e)
 {
     if (!e || !e->coef_re || !e->coef_im || !e->norm || !e->weight_re || !e->weight_im ||
         !e->read_offset || !e->env_coef || !e->env_scale || !e->exponent || !e->state_re ||
-        !e->state_im || !e->env || !e->gain || !e->gain_step || !e->hist || !e->scratch)
+        !e->state_im || !e->env || !e->gain || !e->gain_step || !e->hist || !e->scratch ||
+        !e->rot_re || !e->rot_im || !e->inv_omega || !e->expo_table || !e->zprev ||
+        !e->freq_state)
+        return 0;
+    if (e->n_ratio < 3 || !(e->ratio_scale > 0.0f) || !(e->freq_coef > 0.0f) ||
+        !(e->freq_coef <= 1.0f))
         return 0;
     if (e->n_bands < 1 || e->gain_interval < 1 || e->count < 0 ||
         e->count >= e->gain_interval || e->max_delay < 0 || e->hist_rows < 1 || e->lag < 0 ||

@@ -180,11 +180,14 @@ def test_latency_with_smearing_by_cross_correlation(rng):
 # -- the model's reference behaviour ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("profile", ["N2", "N3", "S1"])
+@pytest.mark.parametrize("profile", ["N2", "N3", "N4", "S1", "S2"])
 @pytest.mark.parametrize("f_hz", [500, 1000, 2000, 4000])
 def test_tone_below_the_impaired_threshold_falls_below_normal_threshold(profile, f_hz):
     # Moore & Glasberg (1993): a sound at the impaired threshold maps to the normal threshold, so
     # a tone 5 dB below the simulated threshold must end up below the normal one (ISO 389-7).
+    # On the steep slopes of S1 (4 kHz) and S2 (2 and 4 kHz) this needs the expansion ratio of
+    # the frequency each band carries: a band centred lower, with a lower threshold, also
+    # carries the tone (MSBG, which takes the ratio at the centre, lets those tones through).
     fs = 44100
     ear = load_audiogram(profile).left
     normal = ISO_389_7_FREE_FIELD_DB_SPL[f_hz]
@@ -193,32 +196,36 @@ def test_tone_below_the_impaired_threshold_falls_below_normal_threshold(profile,
     assert _steady_level(y, fs) < normal
 
 
-@pytest.mark.parametrize("profile", ["N1", "N2", "S1"])
+@pytest.mark.parametrize("profile", ["N1", "N2", "N3", "N4", "S1", "S2"])
 def test_loud_tone_passes_unchanged(profile):
-    # Above the catch-up level loudness is normal: a 1 kHz tone at 120 dB SPL passes within
-    # +-1 dB (MSBG: 119.8 dB SPL).
+    # Above the catch-up level loudness is normal (Moore & Glasberg 1993): a 1 kHz tone at
+    # 120 dB SPL passes within +-1 dB, smeared or not (MSBG: 119.7-120.1 dB SPL).
     fs = 44100
     y = HearingLossSimulator(profile, fs=fs).process(_tone(1000, 120.0, fs))
     assert abs(_steady_level(y, fs) - 120.0) <= 1.0
 
 
-@pytest.mark.parametrize("profile", ["N3", "N4"])
-def test_loud_tone_with_severe_smearing_loses_what_msbgs_model_loses(profile):
-    # Severe smearing spreads a tone's energy into bands below catch-up, which recruitment then
-    # attenuates: MSBG's model loses 1.6 dB here (119.6 dB SPL reported, of which +1.4 dB is the
-    # pass-through gain of its severe filterbank; see tests/data/make_msbg_reference.py).
+@pytest.mark.parametrize("smearing", ["mild", "moderate", "severe"])
+@pytest.mark.parametrize("f_hz", [500, 1000, 2000, 4000])
+def test_smearing_keeps_the_power_of_a_steady_tone(smearing, f_hz):
+    # Baer & Moore (1993): the smearing matrix moves power across frequency (its columns sum
+    # to 0.9-1.15 here) but does not remove it. Overlap-add of frames whose spread part is not
+    # phase-coherent from frame to frame would lose 1.4-4.2 dB of a steady tone (severe class;
+    # MSBG loses that much), which the power correction restores. 0 dB HL: no expansion.
     fs = 44100
-    y = HearingLossSimulator(profile, fs=fs).process(_tone(1000, 120.0, fs))
-    assert abs(_steady_level(y, fs) - 120.0) <= 2.0
+    sim = HearingLossSimulator(_flat(0), fs=fs, smearing=smearing)
+    y = sim.process(_tone(f_hz, 60.0, fs))
+    assert abs(_steady_level(y, fs) - 60.0) <= 0.75
 
 
 def test_growth_is_recruitment_like():
     # Between threshold and catch-up the output grows faster than the input (slope ~ ER);
-    # once the tone is above catch-up (105 dB SPL) in its band and the neighbouring bands that
-    # carry it (which see it a few dB lower), it grows 1:1.
+    # once the tone is above catch-up (105 dB SPL) in the bands that carry it (1 kHz lies
+    # between two bands, which see it 0.1 and 2.3 dB lower, and their neighbours carry it
+    # 5-15 dB lower), it grows 1:1.
     fs = 44100
     sim = HearingLossSimulator(_flat(50), fs=fs, smearing="none")
-    levels = np.arange(60.0, 126.0, 5.0)
+    levels = np.arange(60.0, 136.0, 5.0)
     out = []
     for level in levels:
         sim.reset()
@@ -228,7 +235,7 @@ def test_growth_is_recruitment_like():
     below = levels[1:] <= 95.0
     assert np.all(np.diff(out) > 0)
     np.testing.assert_allclose(slopes[below], expansion_ratio, atol=0.25)
-    np.testing.assert_allclose(slopes[levels[:-1] >= 115.0], 1.0, atol=0.1)
+    np.testing.assert_allclose(slopes[levels[:-1] >= 125.0], 1.0, atol=0.1)
 
 
 def test_normal_hearing_passes_unchanged(rng):
@@ -247,15 +254,23 @@ def test_normal_hearing_passes_unchanged(rng):
 # -- agreement with MSBG ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("profile", ["N1", "N2", "N3", "S1"])
-def test_band_attenuation_agrees_with_msbg(rng, profile):
-    # Stationary noise at 70 and 85 dB SPL; one-third-octave attenuation at 500-4000 Hz within
+@pytest.mark.parametrize(
+    "profile, f_max_hz",
+    # N4 and S2 above 2 kHz (thresholds of 65-95 dB HL on rising slopes) miss: there MSBG's
+    # lower bands, whose filters peak 3-7 % above their nominal centre with upper skirts
+    # shallower than a gammatone's, carry the higher frequencies with their lower expansion
+    # ratios (docs/hearing-loss.md).
+    [("N1", 4000), ("N2", 4000), ("N3", 4000), ("S1", 4000), ("N4", 2000), ("S2", 2000)],
+)
+def test_band_attenuation_agrees_with_msbg(rng, profile, f_max_hz):
+    # Stationary noise at 70 and 85 dB SPL; one-third-octave attenuation from 500 Hz within
     # 3 dB of MSBG's model (MSBG's attenuation plus the pass-through gain of its filterbank),
-    # reference numbers from pyclarity 0.9.0 (tests/data/make_msbg_reference.py).
+    # and for N1-N3 and S1 also of MSBG's attenuation as reported. Reference numbers from
+    # pyclarity 0.9.0 (tests/data/make_msbg_reference.py).
     mk = _load_reference_module()
     ref = json.loads(MSBG_FIXTURE.read_text())
     centres = np.array(ref["band_centres_hz"])
-    sel = (centres > 490) & (centres < 4100)
+    sel = (centres > 490) & (centres < 1.03 * f_max_hz)
     n = int(4.0 * mk.FS)
     sim = HearingLossSimulator(profile, fs=mk.FS)
     severity = ref["severity"][profile]
@@ -270,8 +285,10 @@ def test_band_attenuation_agrees_with_msbg(rng, profile):
             ours = mk.third_octave_levels_db(xp.astype(float), mk.FS) - mk.third_octave_levels_db(
                 y.astype(float), mk.FS
             )
-            msbg = np.array(ref["attenuation_db"][profile][noise][f"{level:g}"]) + passthrough
-            np.testing.assert_array_less(np.abs(ours - msbg)[sel], 3.0)
+            reported = np.array(ref["attenuation_db"][profile][noise][f"{level:g}"])
+            np.testing.assert_array_less(np.abs(ours - reported - passthrough)[sel], 3.0)
+            if f_max_hz == 4000:
+                np.testing.assert_array_less(np.abs(ours - reported)[sel], 3.0)
 
 
 # -- robustness ---------------------------------------------------------------------------------

@@ -155,6 +155,10 @@ _GT_BASE_HZ = 19183.5
 # it at its value here so that energy smeared up there is not raised that much on the way back.
 _OME_FLAT_ABOVE_HZ = 12500.0
 _POWER_CORRECTION_S = 0.02  # smoothing of the smearing's power correction
+# Expansion ratio by frequency: a table per band over f / cf in [1/2, 2], 16 points per octave;
+# the band's mean frequency is smoothed over 5 ms.
+_RATIO_POINTS_PER_OCTAVE = 16
+_FREQ_SMOOTHING_S = 0.005
 _POWER_CORRECTION_MAX_DB = 10.0
 _SMEAR_PRUNE = 1e-3  # matrix entries below this fraction of their row's largest are dropped
 _HIST_ROWS = 1024  # rows of band history between moves of its tail to the front
@@ -300,7 +304,9 @@ class HearingLossEarDesign:
     gt_delay_samples: int
     lag_samples: int  # band signals are delayed this much before their gains multiply them
     thresholds_db_hl: np.ndarray
-    exponents: np.ndarray  # expansion ratio - 1
+    exponents: np.ndarray  # expansion ratio - 1 at the centre frequencies
+    exponent_table: np.ndarray  # (n_bands, n_ratio) expansion ratio - 1 at cf 2^(k / 16)
+    freq_coef: float  # one-pole coefficient (per gain update) of the mean-frequency estimate
     env_coef: np.ndarray
     env_scale: np.ndarray  # |z| (Pa) -> envelope relative to the catch-up level
     env_floor: float
@@ -375,9 +381,18 @@ def design_hearing_loss_ear(
         )
     )
     cf = gt.center_frequencies_hz
-    hl = np.clip(ear.threshold_db_hl_at(cf), 0.0, catch_up_db_spl - _MAX_HL_BELOW_CATCH_UP_DB)
+    max_hl = catch_up_db_spl - _MAX_HL_BELOW_CATCH_UP_DB
+    hl = np.clip(ear.threshold_db_hl_at(cf), 0.0, max_hl)
     # Moore & Glasberg (1993) expansion ratio: threshold HL maps to 0, catch-up to itself.
     exponents = hl / (catch_up_db_spl - hl)
+    # The audiogram gives the threshold of a tone at its own frequency, and a broad band also
+    # carries tones away from its centre: each band's ratio is that of the threshold at the
+    # mean frequency of what it carries (MSBG takes the centre's), so that a tone below its
+    # threshold is not let through by a neighbouring band with a lower threshold.
+    k = np.arange(-_RATIO_POINTS_PER_OCTAVE, _RATIO_POINTS_PER_OCTAVE + 1)
+    f_table = cf[:, None] * 2.0 ** (k[None, :] / _RATIO_POINTS_PER_OCTAVE)
+    hl_table = np.clip(ear.threshold_db_hl_at(f_table), 0.0, max_hl)
+    exponent_table = hl_table / (catch_up_db_spl - hl_table)
     env_coef, env_dc = _envelope_smoother(fs, erb_bandwidth_hz(cf))
     # MSBG's envelope is zero-phase; ours lags by the centroid of the two one-poles' impulse
     # response (n + 1) c^n, 2 c / (1 - c) samples. Band signals are delayed by that lag before
@@ -423,6 +438,8 @@ def design_hearing_loss_ear(
         lag_samples=lag,
         thresholds_db_hl=hl,
         exponents=exponents,
+        exponent_table=exponent_table,
+        freq_coef=1.0 - math.exp(-_gain_interval(fs) / (_FREQ_SMOOTHING_S * fs)),
         env_coef=env_coef,
         env_scale=env_scale,
         env_floor=10.0 ** ((_ENV_FLOOR_DB_SPL - catch_up_db_spl) / 20.0),
@@ -500,7 +517,13 @@ class _EarState:
             "weight_im": d.weights.imag.astype(f32),
             "env_coef": d.env_coef.astype(f32),
             "env_scale": d.env_scale.astype(f32),
-            "exponent": d.exponents.astype(f32),
+            "exponent": np.zeros(nb, f32),
+            "rot_re": np.cos(2 * np.pi * d.center_frequencies_hz / d.fs).astype(f32),
+            "rot_im": -np.sin(2 * np.pi * d.center_frequencies_hz / d.fs).astype(f32),
+            "inv_omega": (d.fs / (2 * np.pi * d.center_frequencies_hz)).astype(f32),
+            "expo_table": np.ascontiguousarray(d.exponent_table, f32).ravel(),
+            "zprev": np.zeros(2 * nb, f32),
+            "freq_state": np.zeros(4 * nb, f32),
             "state_re": np.zeros(4 * nb, f32),
             "state_im": np.zeros(4 * nb, f32),
             "env": np.zeros(2 * nb, f32),
@@ -520,6 +543,9 @@ class _EarState:
         c.hist_rows = _HIST_ROWS
         c.row = max_delay
         c.env_floor = d.env_floor
+        c.n_ratio = d.exponent_table.shape[1]
+        c.ratio_scale = _RATIO_POINTS_PER_OCTAVE
+        c.freq_coef = d.freq_coef
         c.smear_mode = mode
         nf = d.frame_len
         if mode != lib.AL_HLSIM_SMEAR_OFF:
