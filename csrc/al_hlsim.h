@@ -81,17 +81,19 @@ typedef struct {
     const float *env_coef;    /* (n_bands) one-pole coefficient of the envelope smoother */
     const float *env_scale;   /* (n_bands) |z| -> envelope relative to the catch-up level */
     /* The expansion ratio of a band follows the frequency of what it carries: the power-
-     * weighted mean frequency f, from z(t) conj z(t - 1) at each gain update, smoothed; the
+     * weighted mean frequency f, from z(t) conj z(t - 1) at an exponent update, smoothed; the
      * exponent (ratio - 1) is read from a table over log2(f / cf) in [-1, 1]. */
     int32_t n_ratio;          /* points of each band's exponent table (odd) */
+    int32_t freq_every;       /* the exponents are updated at every freq_every-th gain update */
+    int32_t freq_count;       /* gain updates since the last exponent update, modulo the above */
     float ratio_scale;        /* table points per octave */
-    float freq_coef;          /* one-pole coefficient (per gain update) of the estimate */
+    float freq_coef;          /* one-pole coefficient (per exponent update) of the estimate */
     const float *rot_re;      /* (n_bands) exp(-i 2 pi cf / fs) */
     const float *rot_im;
     const float *inv_omega;   /* (n_bands) fs / (2 pi cf): phase step -> f / cf - 1 */
     const float *expo_table;  /* (n_bands, n_ratio) expansion ratio - 1, >= 0, at
                                  f = cf 2^((i - (n_ratio - 1) / 2) / ratio_scale) */
-    float *zprev;             /* (2, n_bands) band values one sample before a gain update */
+    float *zprev;             /* (2, n_bands) band values one sample before an exponent update */
     float *freq_state;        /* (4, n_bands) two complex smoother stages (re, im, re, im) */
     float *exponent;          /* (n_bands) the exponents in force */
     float *state_re;          /* (AL_GT_ORDER, n_bands) */

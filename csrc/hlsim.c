@@ -372,30 +372,45 @@ static inline float hl_atan2(float y, float x)
     return y < 0.0f ? -r : r;
 }
 
-/* The exponent (expansion ratio - 1) of each band at a gain update, from the band's mean
- * frequency: q = z(t) conj z(t - 1) rotated by the centre frequency's phase step has the angle
- * 2 pi (f - cf) / fs and the weight |z|^2; it is smoothed, and f / cf read off its angle. */
-static void band_exponents(al_hlsim_ear *e, const float *restrict zre,
-                           const float *restrict zim, float *restrict expo)
+/* Table position u = ratio_scale log2(f / cf) + mid of each band's mean frequency f:
+ * q = z(t) conj z(t - 1) rotated by the centre frequency's phase step has the angle
+ * 2 pi (f - cf) / fs and the weight |z|^2; it is smoothed, and f / cf read off its angle.
+ * Separate restrict parameters so that the loop vectorises. */
+static inline void band_positions(int32_t nb, float a, float scale, float mid, float top,
+                                  const float *restrict zre, const float *restrict zim,
+                                  const float *restrict pre, const float *restrict pim,
+                                  const float *restrict rre, const float *restrict rim,
+                                  const float *restrict inv_omega, float *restrict s1r,
+                                  float *restrict s1i, float *restrict s2r, float *restrict s2i,
+                                  float *restrict pos)
 {
-    const int32_t nb = e->n_bands, nr = e->n_ratio;
-    const float a = e->freq_coef, mid = 0.5f * (float)(nr - 1), top = (float)(nr - 1);
-    float *restrict pre = e->zprev, *restrict pim = e->zprev + nb;
-    float *restrict s1r = e->freq_state, *restrict s1i = e->freq_state + nb;
-    float *restrict s2r = e->freq_state + 2 * nb, *restrict s2i = e->freq_state + 3 * nb;
     for (int32_t b = 0; b < nb; b++) {
         const float qr0 = zre[b] * pre[b] + zim[b] * pim[b];
         const float qi0 = zim[b] * pre[b] - zre[b] * pim[b];
-        const float qr = qr0 * e->rot_re[b] - qi0 * e->rot_im[b];
-        const float qi = qr0 * e->rot_im[b] + qi0 * e->rot_re[b];
+        const float qr = qr0 * rre[b] - qi0 * rim[b];
+        const float qi = qr0 * rim[b] + qi0 * rre[b];
         s1r[b] += a * (qr - s1r[b]);
         s1i[b] += a * (qi - s1i[b]);
         s2r[b] += a * (s1r[b] - s2r[b]);
         s2i[b] += a * (s1i[b] - s2i[b]);
-        float ratio = 1.0f + hl_atan2(s2i[b], s2r[b]) * e->inv_omega[b];
+        float ratio = 1.0f + hl_atan2(s2i[b], s2r[b]) * inv_omega[b];
         ratio = ratio < 0.5f ? 0.5f : (ratio > 2.0f ? 2.0f : ratio);
-        float u = hl_log2(ratio) * e->ratio_scale + mid;
-        u = u < 0.0f ? 0.0f : (u > top ? top : u);
+        const float u = hl_log2(ratio) * scale + mid;
+        pos[b] = u < 0.0f ? 0.0f : (u > top ? top : u);
+    }
+}
+
+/* The exponent (expansion ratio - 1) of each band at a gain update, read from its table at
+ * the band's mean frequency (linear interpolation). */
+static void band_exponents(al_hlsim_ear *e, const float *zre, const float *zim, float *expo)
+{
+    const int32_t nb = e->n_bands, nr = e->n_ratio;
+    float *st = e->freq_state;
+    band_positions(nb, e->freq_coef, e->ratio_scale, 0.5f * (float)(nr - 1), (float)(nr - 1),
+                   zre, zim, e->zprev, e->zprev + nb, e->rot_re, e->rot_im, e->inv_omega, st,
+                   st + nb, st + 2 * nb, st + 3 * nb, expo);
+    for (int32_t b = 0; b < nb; b++) {
+        const float u = expo[b];
         int32_t i = (int32_t)u;
         i = i > nr - 2 ? nr - 2 : i;
         const float *t = e->expo_table + (int64_t)b * nr + i;
@@ -440,7 +455,8 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
             e2[b] += a[b] * (e1[b] - e2[b]);
         }
         if (e->count == 0) {
-            band_exponents(e, zre, zim, expo);
+            if (e->freq_count == 0) band_exponents(e, zre, zim, expo);
+            e->freq_count = (e->freq_count + 1 == e->freq_every) ? 0 : e->freq_count + 1;
             /* Moore & Glasberg (1993): gain = (envelope / catch-up)^(ER - 1), <= 1. */
             for (int32_t b = 0; b < nb; b++) {
                 float v = e2[b] * scale[b];
@@ -448,7 +464,7 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
                 step[b] = (hl_exp2(expo[b] * hl_log2(v)) - gain[b]) * inv_interval;
             }
         }
-        if (e->count == interval - 1) {
+        if (e->count == interval - 1 && e->freq_count == 0) {
             memcpy(e->zprev, zre, sizeof(float) * (size_t)nb);
             memcpy(e->zprev + nb, zim, sizeof(float) * (size_t)nb);
         }
@@ -487,7 +503,8 @@ static int ear_ok(const al_hlsim_ear *e)
         !e->freq_state)
         return 0;
     if (e->n_ratio < 3 || !(e->ratio_scale > 0.0f) || !(e->freq_coef > 0.0f) ||
-        !(e->freq_coef <= 1.0f))
+        !(e->freq_coef <= 1.0f) || e->freq_every < 1 || e->freq_count < 0 ||
+        e->freq_count >= e->freq_every)
         return 0;
     if (e->n_bands < 1 || e->gain_interval < 1 || e->count < 0 ||
         e->count >= e->gain_interval || e->max_delay < 0 || e->hist_rows < 1 || e->lag < 0 ||

@@ -16,9 +16,6 @@ from numpy.lib.stride_tricks import sliding_window_view
 from audiolab.bench._runner import BenchCase
 from audiolab.calibration import db_spl_to_pa_rms
 from audiolab.hearing._hearing_loss import (
-    _RATIO_POINTS_PER_OCTAVE as _RATIO_PER_OCTAVE,
-)
-from audiolab.hearing._hearing_loss import (
     HearingLossEarDesign,
     HearingLossSimulator,
     pruned_smearing,
@@ -91,7 +88,7 @@ def reference_bands(d: HearingLossEarDesign, x: np.ndarray) -> np.ndarray:
     big_d = d.gain_interval
     y = np.zeros(n)
     k = np.arange(n)
-    updates = np.arange(0, n, big_d)
+    updates = np.arange(0, n, big_d * d.freq_every)
     n_ratio = d.exponent_table.shape[1]
     points = np.arange(n_ratio)
     a_f = d.freq_coef
@@ -105,18 +102,19 @@ def reference_bands(d: HearingLossEarDesign, x: np.ndarray) -> np.ndarray:
         env = np.abs(z)
         for _ in range(2):
             env = scipy.signal.lfilter([a], [1.0, -(1.0 - a)], env)
-        # Mean frequency at each update: z(t) conj z(t - 1), rotated by the centre's phase
-        # step, smoothed twice at the update rate; the exponent is read from the band's table.
+        # Mean frequency at every freq_every-th gain update: z(t) conj z(t - 1), rotated by the
+        # centre's phase step, smoothed twice at that rate; the exponent is read from the band's
+        # table and held until the next.
         z_before = np.concatenate([[0.0], z])[updates]
         q = z[updates] * np.conj(z_before) * np.exp(-2j * np.pi * cf / d.fs)
         for _ in range(2):
             q = scipy.signal.lfilter([a_f], [1.0, -(1.0 - a_f)], q)
         ratio = np.clip(1.0 + np.angle(q) * d.fs / (2 * np.pi * cf), 0.5, 2.0)
-        u = np.log2(ratio) * _RATIO_PER_OCTAVE + (n_ratio - 1) / 2
-        exponent = np.interp(u, points, d.exponent_table[b])
+        u = np.log2(ratio) * d.ratio_points_per_octave + (n_ratio - 1) / 2
+        exponent = np.repeat(np.interp(u, points, d.exponent_table[b]), d.freq_every)
         # Gains recomputed at every gain_interval-th sample, ramped linearly to the new value.
         v = np.clip(env[::big_d] * d.env_scale[b], d.env_floor, 1.0)
-        targets = v**exponent
+        targets = v ** exponent[: v.size]
         prev = np.concatenate([[0.0], targets[:-1]])
         frac = (k % big_d + 1) / big_d
         gain = prev[k // big_d] + (targets[k // big_d] - prev[k // big_d]) * frac

@@ -5,29 +5,36 @@ stages, run per ear on sound pressure in Pa:
 
 1. **Spectral smearing** for broadened auditory filters (Baer & Moore 1993, 1994). Frames of
    about 5.8 ms (256 samples at 44.1 kHz, a power of two at every rate), Hann window, hop of a
-   quarter frame, FFT of twice the frame. The power spectrum of each frame is multiplied by a
-   smearing matrix chosen so that *normal* auditory filters (roex, Patterson 1976) applied to
-   the smeared spectrum give the excitation that *broadened* filters (lower/upper slopes widened
-   by the given factors) give for the original; the phase of the frame is kept, and the frames
-   are overlap-added. The smearing is computed at the cochlea: the frame spectrum is taken from
-   free field (frontal, MSBG ``src_pos="ff"``) to the cochlea with MSBG's free-field-to-eardrum
-   (Shaw 1974) and middle-ear corrections before smearing; the filterbank takes it back.
+   quarter frame, FFT of twice the frame. The power spectrum of each frame, taken from free
+   field (frontal, MSBG ``src_pos="ff"``) to the cochlea with MSBG's free-field-to-eardrum
+   (Shaw 1974) and middle-ear corrections, is multiplied by a smearing matrix chosen so that
+   *normal* auditory filters (roex, Patterson 1976) applied to the smeared spectrum give the
+   excitation that *broadened* filters (lower/upper slopes widened by the given factors) give
+   for the original; each bin keeps its phase and is taken back to free field, and the frames
+   are overlap-added. Overlap-add loses the spread part of a frame where it is not
+   phase-coherent from frame to frame (a steady 1 kHz tone loses 1.4 dB, a 4 kHz one 4.2 dB
+   with severe smearing, white noise 0.5 dB; MSBG loses as much), so the output is scaled by
+   ``sqrt(P_specified / P_realised)``: the smeared spectra's power against the power the
+   overlap-add realises at the cochlea, both smoothed over 20 ms (limited to +-10 dB).
 2. **Threshold elevation and loudness recruitment** (Moore & Glasberg 1993). A complex
    gammatone filterbank (Hohmann 2002) with broadened bands splits the smeared signal; in each
    band the envelope ``e`` ((2/pi) |z| of the complex band signal, which equals MSBG's mean
-   rectified band signal, smoothed with MSBG's noise bandwidth) is expanded:
-   ``gain = (e / e_catch_up) ** (ER - 1)`` with ``ER = L_cu / (L_cu - HL)``, ``HL`` the
-   threshold (dB HL) at the band's centre frequency and ``L_cu`` the catch-up level (105 dB SPL
-   at the cochlea, MSBG's value). A sound at the impaired threshold is mapped to the normal
-   threshold; levels at or above the catch-up level pass unchanged. The bands are resynthesised
-   (Hohmann 2002) with the gains applied.
+   rectified band signal, smoothed with MSBG's noise bandwidth; taken to the cochlea by the
+   band's outer/middle-ear gain) is expanded: ``gain = (e / e_catch_up) ** (ER - 1)`` with
+   ``ER = L_cu / (L_cu - HL)``, ``HL`` the threshold (dB HL) and ``L_cu`` the catch-up level
+   (105 dB SPL at the cochlea, MSBG's value). A sound at the impaired threshold is mapped to
+   the normal threshold; levels at or above the catch-up level pass unchanged. The bands are
+   resynthesised (Hohmann 2002) with the gains applied: the output is
+   ``sum_b gain_b H_b X`` at free field, as in MSBG, which runs its bank at the cochlea and
+   filters the sum back.
 
 Severity classes (MSBG, from the mean threshold at the audiogram frequencies within 2-8 kHz):
 above 15 / 35 / 56 dB HL is mild / moderate / severe, with smearing factors (lower, upper) of
 (1.6, 1.1), (2.4, 1.6), (4.0, 2.0) and recruitment bands 1.5 / 2 / 3 ERB wide spaced
-1.125 / 1.5 / 2.3 ERB apart; below 15 dB HL there is no smearing and the bank is the mild one.
+1.125 / 1.5 / 2.25 ERB apart on MSBG's grid (down from 19183.5 Hz); below 15 dB HL there is no
+smearing and the bank is the mild one.
 
-Differences from MSBG, by design (see docs/readme/hearing-loss.md for measured agreement):
+Differences from MSBG, by design (see docs/hearing-loss.md for measured agreement):
 
 - causal and streaming: MSBG's zero-phase envelope filter (an elliptic low-pass run forwards and
   backwards) is replaced by two one-pole low-passes with the same noise bandwidth, whose lag
@@ -37,22 +44,26 @@ Differences from MSBG, by design (see docs/readme/hearing-loss.md for measured a
   is replaced by the resynthesis delay of Hohmann's bank. The delay is not compensated but
   reported as ``latency_samples`` (527 samples, 12 ms, at 44.1 kHz: smearing frame, 4 ms bank,
   2.2 ms lag);
+- the smearing's power correction (above): MSBG's smearing attenuates steady tones by 1.4-4.2 dB
+  (severe); ours keeps their power;
+- the expansion ratio of a band is that of the threshold at the mean frequency of what the band
+  carries (power-weighted, from the phase advance of the complex band signal, smoothed over
+  5 ms; MSBG: at the band's centre). A broad band also carries tones off its centre; on a
+  steep audiogram a band centred below a tone, with a lower threshold, would let the tone
+  through below its threshold (MSBG passes a 4 kHz tone 5 dB below S1's threshold at 0.5 dB
+  above the normal threshold, a 2 kHz one for S2 at 5 dB above);
 - gains are recomputed every ``gain_interval`` samples (about 0.35 ms) and ramped linearly in
   between: the envelope is smoothed below 75 Hz, so nothing is lost, and ``powf`` per band and
   sample is avoided;
-- the outer- and middle-ear transfer is applied inside the smearing frame (to the cochlea) and
-  as a gain per band (band-power-weighted): to the envelope that drives the expansion when the
-  ear is not smeared, to the band's output (back to free field) when it is; MSBG uses 1015-tap
-  FIR filters before and after the model (23 ms each) and a final 18 kHz low-pass. Returning
-  per band keeps smeared energy that spills into the steep high end of the middle-ear curve
-  (above 12 kHz) from being amplified by the inverse of that slope, which the 18 kHz low-pass
-  does for MSBG;
+- the outer- and middle-ear transfer is applied per FFT bin inside the smearing frame (there
+  and back) and as a gain per band on the envelope; MSBG uses 1015-tap FIR filters before and
+  after the model (23 ms each) and a final 18 kHz low-pass. Above 12.5 kHz, where the
+  middle-ear transfer falls by up to 40 dB, the frame holds it at its 12.5 kHz value, so that
+  energy smeared up there is not raised by the inverse slope on the way back;
 - MSBG's filterbanks are not unity-gain without loss: its severe-class bank adds 0.8-2.7 dB
-  below 2 kHz (its recombination constant is too small), its moderate bank 0.2-0.8 dB. Ours passes
-  0 dB HL unchanged (within the bank's ripple, < 0.5 dB above 200 Hz), so its attenuation is
-  that much larger than MSBG's reported one, and a 120 dB SPL tone, which MSBG's severe class
-  returns at 119.6-119.8 dB SPL, comes out at 118.3 dB SPL (the smearing spreads part of it into
-  bands below catch-up, as in MSBG);
+  below 2 kHz (its recombination constant is too small), its moderate bank 0.2-0.8 dB; their
+  filters peak 3-7 % above their nominal centre frequency. Ours passes 0 dB HL unchanged
+  (within the bank's ripple, < 0.5 dB above 200 Hz);
 - any sample rate in [16, 96] kHz (MSBG: 44.1 kHz only); no level renormalisation of the input
   and no NaN for quiet input (MSBG returns NaN below about 40 dB SPL);
 - thresholds are interpolated on log frequency (MSBG: linear), floored at 0 dB HL (better than
@@ -156,9 +167,10 @@ _GT_BASE_HZ = 19183.5
 _OME_FLAT_ABOVE_HZ = 12500.0
 _POWER_CORRECTION_S = 0.02  # smoothing of the smearing's power correction
 # Expansion ratio by frequency: a table per band over f / cf in [1/2, 2], 16 points per octave;
-# the band's mean frequency is smoothed over 5 ms.
+# the band's mean frequency is smoothed over 5 ms and read at every 4th gain update.
 _RATIO_POINTS_PER_OCTAVE = 16
 _FREQ_SMOOTHING_S = 0.005
+_FREQ_EVERY = 4
 _POWER_CORRECTION_MAX_DB = 10.0
 _SMEAR_PRUNE = 1e-3  # matrix entries below this fraction of their row's largest are dropped
 _HIST_ROWS = 1024  # rows of band history between moves of its tail to the front
@@ -305,8 +317,10 @@ class HearingLossEarDesign:
     lag_samples: int  # band signals are delayed this much before their gains multiply them
     thresholds_db_hl: np.ndarray
     exponents: np.ndarray  # expansion ratio - 1 at the centre frequencies
-    exponent_table: np.ndarray  # (n_bands, n_ratio) expansion ratio - 1 at cf 2^(k / 16)
-    freq_coef: float  # one-pole coefficient (per gain update) of the mean-frequency estimate
+    exponent_table: np.ndarray  # (n_bands, n_ratio) expansion ratio - 1 at cf 2^(k / points)
+    ratio_points_per_octave: int  # of the exponent tables, centred on cf
+    freq_coef: float  # one-pole coefficient (per exponent update) of the mean-frequency estimate
+    freq_every: int  # the exponents are updated at every freq_every-th gain update
     env_coef: np.ndarray
     env_scale: np.ndarray  # |z| (Pa) -> envelope relative to the catch-up level
     env_floor: float
@@ -439,7 +453,9 @@ def design_hearing_loss_ear(
         thresholds_db_hl=hl,
         exponents=exponents,
         exponent_table=exponent_table,
-        freq_coef=1.0 - math.exp(-_gain_interval(fs) / (_FREQ_SMOOTHING_S * fs)),
+        ratio_points_per_octave=_RATIO_POINTS_PER_OCTAVE,
+        freq_coef=1.0 - math.exp(-_FREQ_EVERY * _gain_interval(fs) / (_FREQ_SMOOTHING_S * fs)),
+        freq_every=_FREQ_EVERY,
         env_coef=env_coef,
         env_scale=env_scale,
         env_floor=10.0 ** ((_ENV_FLOOR_DB_SPL - catch_up_db_spl) / 20.0),
@@ -544,8 +560,10 @@ class _EarState:
         c.row = max_delay
         c.env_floor = d.env_floor
         c.n_ratio = d.exponent_table.shape[1]
-        c.ratio_scale = _RATIO_POINTS_PER_OCTAVE
+        c.ratio_scale = d.ratio_points_per_octave
         c.freq_coef = d.freq_coef
+        c.freq_every = d.freq_every
+        c.freq_count = 0
         c.smear_mode = mode
         nf = d.frame_len
         if mode != lib.AL_HLSIM_SMEAR_OFF:

@@ -22,6 +22,14 @@ no recruitment and no smearing. It is not 0 dB (for the severe class's filterban
 +2.7 dB below 2 kHz: its recombination constant does not make the bank unity-gain), so MSBG's
 attenuation understates its model's by that much; tests compare against the model's
 (attenuation + pass-through gain) and report both.
+
+For the docs, the file also holds MSBG's output for steady pure tones (0.5-4 kHz): at 120 dB
+SPL, 5 dB below each audiogram's threshold (relative to the normal free-field threshold of
+ISO 389-7), and through MSBG's smearing alone (its overlap-add loses power of a steady tone).
+MSBG's ``Ear.process`` cannot take a steady tone (its active-level histogram has no spread:
+numpy raises), so tones run through the same stages without its input level rescaling, which
+for a tone would change nothing: free field to cochlea, ``Cochlea.simulate``, back to free
+field, and its 18 kHz low-pass.
 """
 
 import json
@@ -53,6 +61,9 @@ BISGAARD_DB_HL = {
 _G = 10.0 ** 0.3
 BAND_CENTRES_HZ = tuple(float(1000.0 * _G ** (x / 3)) for x in range(-9, 10))  # 125 Hz-8 kHz
 SKIP_S = 0.5  # onset and tail left out of the analysis
+TONE_HZ = (500, 1000, 2000, 4000)
+# ISO 389-7:2005, Table 1: free-field (frontal) reference threshold of hearing, dB SPL.
+ISO_389_7_DB_SPL = {500: 4.4, 1000: 2.4, 2000: -1.3, 4000: -5.4}
 
 
 def stationary_noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -80,10 +91,70 @@ def third_octave_levels_db(x: np.ndarray, fs: float) -> np.ndarray:
     return np.asarray(levels)
 
 
+def tone_level_db(y: np.ndarray, fs: float) -> float:
+    """RMS level (dB re the unit) of a steady tone, onset and tail left out."""
+    skip = int(SKIP_S * fs)
+    seg = np.asarray(y)[skip: len(y) - skip]
+    return float(10.0 * np.log10(np.mean(seg * seg)))
+
+
+def msbg_tones(ear_cls, cochlea_cls, audiogram_cls, hl_params) -> dict:
+    """MSBG's output level for steady tones (see the module docstring)."""
+    from clarity.evaluator.msbg.msbg import UPPER_CUTOFF_HZ
+    from clarity.evaluator.msbg.smearing import Smearer
+    from scipy.signal import firwin, lfilter
+
+    src = ear_cls.get_src_correction("ff")
+    lpf = firwin(2 * int(0.0015 * FS) + 1, UPPER_CUTOFF_HZ / int(FS / 2), window=("kaiser", 8))
+    t = np.arange(int(2.0 * FS)) / FS
+
+    def through(x: np.ndarray, cochlea) -> np.ndarray:
+        xc = ear_cls.src_to_cochlea_filt(x[np.newaxis], src, FS)[0]
+        y = cochlea.simulate(xc, MSBG_FULL_SCALE_DB_SPL)
+        y = ear_cls.src_to_cochlea_filt(y[np.newaxis], src, FS, backward=True)[0]
+        return lfilter(lpf, 1, y)
+
+    out: dict = {
+        "frequencies_hz": list(TONE_HZ),
+        "at_120_db_spl": {},
+        "below_threshold_re_normal_db": {},
+        "smearing_only_change_db": {},
+    }
+    for name in AUDIOGRAMS:
+        levels = np.array(BISGAARD_DB_HL[name], float)
+        cochlea = cochlea_cls(audiogram=audiogram_cls(levels=levels,
+                                                      frequencies=np.array(BISGAARD_HZ, float)))
+        loud, quiet = [], []
+        for f in TONE_HZ:
+            unit = np.sqrt(2.0) * np.sin(2 * np.pi * f * t)
+            y = through(unit, cochlea)
+            loud.append(round(tone_level_db(y, FS) + MSBG_FULL_SCALE_DB_SPL, 2))
+            hl = float(np.interp(np.log(f), np.log(BISGAARD_HZ), levels))
+            level = ISO_389_7_DB_SPL[f] + hl - 5.0
+            y = through(unit * 10.0 ** ((level - MSBG_FULL_SCALE_DB_SPL) / 20.0), cochlea)
+            quiet.append(round(tone_level_db(y, FS) + MSBG_FULL_SCALE_DB_SPL
+                               - ISO_389_7_DB_SPL[f], 1))
+        out["at_120_db_spl"][name] = loud
+        out["below_threshold_re_normal_db"][name] = quiet
+    for severity in ("MILD", "MODERATE", "SEVERE"):
+        smearer = Smearer(*hl_params[severity]["smear_params"], FS)
+        changes = []
+        for f in TONE_HZ:
+            x = np.sqrt(2.0) * np.sin(2 * np.pi * f * t)
+            changes.append(round(tone_level_db(smearer.smear(x), FS) - tone_level_db(x, FS), 2))
+        out["smearing_only_change_db"][severity.lower()] = changes
+    return out
+
+
 def main() -> None:
     from importlib.metadata import version
 
-    from clarity.evaluator.msbg.cochlea import HL_PARAMS, FilterBank, gammatone_filterbank
+    from clarity.evaluator.msbg.cochlea import (
+        HL_PARAMS,
+        Cochlea,
+        FilterBank,
+        gammatone_filterbank,
+    )
     from clarity.evaluator.msbg.msbg import Ear
     from clarity.evaluator.msbg.msbg_utils import read_gtf_file
     from clarity.utils.audiogram import Audiogram
@@ -148,6 +219,7 @@ def main() -> None:
                 out["attenuation_db"][name][noise][f"{level:g}"] = [round(float(a), 2) for a in att]
                 print(f"{name} {noise} {level:g} dB SPL: {dt:.1f} s for {DURATION_S} s mono",
                       file=sys.stderr)
+    out["tones"] = msbg_tones(Ear, Cochlea, Audiogram, HL_PARAMS)
     # One timing for the docs: 10 s of stereo (two channels).
     ear.set_audiogram(Audiogram(levels=np.array(BISGAARD_DB_HL["N3"], float),
                                 frequencies=np.array(BISGAARD_HZ, float)))
