@@ -81,6 +81,17 @@ def test_normal_filters_give_identity_smearing():
     np.testing.assert_allclose(s[8:200, 8:200], np.eye(192), atol=1e-6)
 
 
+def test_severe_bank_has_msbgs_centre_frequencies():
+    # MSBG's severe-class bank (pyclarity 0.9.0, msbg_hparams/GT4FBank_Brd3.0E_Spaced2.3E_44100Fs
+    # .json, GTn_CentFrq): 2.25 ERB apart down from 19183.5 Hz (irregular below 800 Hz). The
+    # thresholds are sampled there, at every rate up to 0.45 fs.
+    msbg_hz = [833.83, 1124.91, 1495.72, 1968.10, 2569.87, 3336.47, 4313.06, 5557.15, 7142.01,
+               9160.98, 11732.99, 15009.50, 19183.50]
+    for fs, n_top in ((44100, 13), (16000, 9)):
+        cf = HearingLossSimulator("N3", fs=fs).designs["left"].center_frequencies_hz
+        np.testing.assert_allclose(cf[cf > 800], msbg_hz[:n_top], atol=0.05)
+
+
 @pytest.mark.parametrize(
     "name, expected",
     # MSBG's classes from the mean threshold at 2-8 kHz; Bisgaard et al. (2010) presets
