@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from audiolab._ckernel import check, ffi, float_buffer, int_buffer, lib
+from audiolab._ckernel import check, double_buffer, ffi, float_buffer, int_buffer, lib
 from audiolab._errors import AudioDeviceError, CalibrationError, ConfigError
 from audiolab._validate import as_block, check_int, check_real
 from audiolab.calibration._calibration import UNCALIBRATED_FULL_SCALE_DB_SPL, Calibration
@@ -305,9 +305,16 @@ class Engine:
             check_int(name, v, low=16, high=1 << 26)
             if v & (v - 1):
                 raise ConfigError(f"{name} must be a power of two, got {v}")
-        self.ceiling = OutputCeiling.for_outputs(calibration, self.n_outputs)
+        self.ceiling = OutputCeiling.for_outputs(calibration, self.n_outputs, fs=self.fs)
         self._digital_per_pa = (1.0 / self.ceiling.pa_per_digital).astype(np.float32)
         self._pa_per_digital = self.ceiling.pa_per_digital.astype(np.float32)
+        eqs = [eq.sos for eq in self.ceiling.equalizers if eq is not None]
+        self._eq_sos = np.ascontiguousarray(
+            np.concatenate(eqs) if eqs else np.zeros((1, 6)), np.float64
+        )
+        self._eq_n_sections = np.array(
+            [0 if eq is None else eq.n_sections for eq in self.ceiling.equalizers], np.int32
+        )
         self._ceiling = np.ascontiguousarray(self.ceiling.digital_peak, np.float32)
         self._out_work = np.zeros(self.n_outputs * self.max_block_frames, np.float32)
         self._stats_buf = ffi.new("al_block_stats[]", stats_capacity)  # the ring's storage
@@ -330,6 +337,8 @@ class Engine:
             float_buffer(self._ceiling, "ceiling", writable=False),
             float_buffer(self._digital_per_pa, "digital_per_pa", writable=False),
             float_buffer(self._pa_per_digital, "pa_per_digital", writable=False),
+            double_buffer(self._eq_sos, "eq_sos", writable=False),
+            int_buffer(self._eq_n_sections, "eq_n_sections", writable=False),
             float_buffer(self._out_work, "out_work"),
             self._stats_buf, stats_capacity,
             float_buffer(self._rec_in, "rec_in") if self.n_inputs else ffi.NULL,
@@ -831,6 +840,9 @@ class Engine:
             else None for o in range(self.n_outputs)
         ]
         s["calibration"] = self.calibration.summary()
+        s["output_equalizer"] = [
+            None if eq is None else eq.describe() for eq in self.ceiling.equalizers
+        ]
         s["fs"] = self.fs
         s.update({k: v for k, v in self.counters().items() if k.startswith("dropped")})
         return s
