@@ -61,7 +61,7 @@ _CHECK_PER_OCTAVE = 96
 
 
 def _high_shelf(f0_hz: np.ndarray, gain_db: np.ndarray, q: float, fs: float) -> np.ndarray:
-    """High-shelf biquads, ``(n, 6)`` normalised to a0 = 1 (Audio EQ Cookbook, R. Bristow-Johnson)."""
+    """High-shelf biquads, ``(n, 6)``, a0 = 1 (Audio EQ Cookbook, R. Bristow-Johnson)."""
     a = 10.0 ** (np.asarray(gain_db, float) / 40.0)
     w0 = 2.0 * np.pi * np.asarray(f0_hz, float) / fs
     cw = np.cos(w0)
@@ -158,7 +158,7 @@ class OutputEqualizer:
         return _sections_db(self.sos, f.ravel(), self.fs).sum(axis=0).reshape(f.shape)
 
     def full_scale_db_spl_at(self, frequency_hz: ArrayLike) -> np.ndarray:
-        """dB SPL a full-scale sine at ``frequency_hz`` stands for in the engine (realised)."""
+        """DB SPL a full-scale sine at ``frequency_hz`` stands for in the engine (realised)."""
         return self.reference_full_scale_db_spl - self.gain_db(frequency_hz)
 
     def describe(self) -> dict[str, Any]:

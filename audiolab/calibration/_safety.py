@@ -121,7 +121,7 @@ class OutputCeiling:
         return eq
 
     def full_scale_db_spl_at(self, frequency_hz: ArrayLike, channel: int) -> np.ndarray:
-        """dB SPL of a full-scale sine at ``frequency_hz`` on ``channel`` as the engine plays it.
+        """DB SPL of a full-scale sine at ``frequency_hz`` on ``channel`` as the engine plays it.
 
         The equaliser's realised response when there is one (within its stated error of the
         calibration table), else the table itself. Refuses frequencies outside the table.

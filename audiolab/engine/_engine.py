@@ -22,6 +22,7 @@ from audiolab.calibration._calibration import UNCALIBRATED_FULL_SCALE_DB_SPL, Ca
 from audiolab.calibration._safety import OutputCeiling
 from audiolab.calibration._units import P_REF_PA, digital_to_pa_scale
 from audiolab.engine._stages import stage_pairs
+from audiolab.engine._tones import DEFAULT_RAMP_MS, Tone, plan_tone
 
 __all__ = ["Engine", "EngineStats", "Playback", "STATS_DTYPE"]
 
@@ -751,14 +752,15 @@ class Engine:
     ) -> Playback:
         """Queue a stimulus (sound pressure in Pa) on output ``channels``.
 
-        The planned level is checked against the ceiling first: a stimulus that would exceed it
-        is refused (:class:`~audiolab.SafetyError`) and never reaches the callback.
+        The planned level is checked against the ceiling first (the stimulus run through the
+        channel's output equaliser): a stimulus that would exceed it is refused
+        (:class:`~audiolab.SafetyError`) and never reaches the callback.
 
         Parameters
         ----------
         stimulus_pa : array_like, shape (len(channels), n) or (n,)
-            The stimulus in Pa (1 kHz calibration convention, see
-            :meth:`Calibration.frequency_correction_db`).
+            The stimulus in Pa: the output equaliser makes every calibrated frequency exact
+            (:meth:`tone` plans pure tones in dB HL or dB SPL).
         channels : sequence of int
             Device output channel for each row.
         start_frame : int, optional
@@ -800,6 +802,39 @@ class Engine:
             check(status, "al_engine_queue")
             self._playbacks[slot] = pb
         return pb
+
+    def tone(
+        self,
+        *,
+        frequency_hz: float,
+        duration_s: float,
+        channels: Sequence[int],
+        level_db_hl: float | None = None,
+        level_db_spl: float | None = None,
+        ramp_ms: float = DEFAULT_RAMP_MS,
+    ) -> Tone:
+        """Plan a pure tone at a level in dB HL or dB SPL (refused if it cannot be played).
+
+        dB HL -> dB SPL through the calibration's transducer RETSPL table, -> pascal; the
+        output equaliser then gives ``HL + RETSPL(f) - full_scale_db_spl(f)`` dBFS. Play it with
+        ``engine.play(tone.stimulus_pa, channels=tone.channels)``. Parameters and errors: see
+        :func:`audiolab.engine.plan_tone`.
+
+        Examples
+        --------
+        >>> from audiolab.calibration import load_calibration
+        >>> from audiolab.engine import Engine
+        >>> eng = Engine(fs=48000, n_inputs=0, n_outputs=2,
+        ...              calibration=load_calibration("calibration/example.toml",
+        ...                                           max_age_days=1e6))
+        >>> t = eng.tone(frequency_hz=1000, level_db_hl=40, duration_s=1.0, channels=[0])
+        >>> t.level_db_spl, round(t.level_dbfs[0], 6)  # TDH-39: RETSPL 7 dB; 107 dB SPL FS
+        (47.0, -60.0)
+        """
+        return plan_tone(
+            self.ceiling, frequency_hz=frequency_hz, duration_s=duration_s, channels=channels,
+            level_db_hl=level_db_hl, level_db_spl=level_db_spl, ramp_ms=ramp_ms,
+        )
 
     def cancel(self, playback: Playback) -> None:
         """Stop a queued or playing stimulus at the next block."""
