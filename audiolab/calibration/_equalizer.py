@@ -57,6 +57,7 @@ _Q_CANDIDATES = (0.9, 1.2, 1.6, 2.0)
 _POSITIONS = (0.25, 0.75)
 _CLOSE_RATIO = 1.5     # closing shelves sit this factor beyond the ends of the measured range
 _GRID_PER_OCTAVE = 24
+_FAR_WEIGHT = 0.3
 _CHECK_PER_OCTAVE = 96
 
 
@@ -210,11 +211,15 @@ def _solve(fp: np.ndarray, vp: np.ndarray, q: float, fs: float) -> np.ndarray:
         share[1 + j * len(positions): 1 + (j + 1) * len(positions), 1 + j] = 1.0 / len(positions)
     if closing_high:
         share[-1, -1] = 1.0
-    n_octaves = math.log2(min(fp[-1] * 2, f_max) / (fp[0] / 2))
-    grid = np.geomspace(fp[0] / 2, min(fp[-1] * 2, f_max), int(n_octaves * _GRID_PER_OCTAVE) + 2)
+    # The grid reaches 3 octaves below the range and up to f_max: flat far out matters too,
+    # but less than the octave next to the range.
+    lo = fp[0] / 8
+    n_octaves = math.log2(f_max / lo)
+    grid = np.geomspace(lo, f_max, int(n_octaves * _GRID_PER_OCTAVE) + 2)
     f_all = np.concatenate([grid, fp])
     want = np.concatenate([_log_interp_flat(grid, fp, vp), vp])
-    weight = np.concatenate([np.ones(grid.size), np.full(fp.size, 10.0)])
+    near = (grid >= fp[0] / 2) & (grid <= 2 * fp[-1])
+    weight = np.concatenate([np.where(near, 1.0, _FAR_WEIGHT), np.full(fp.size, 10.0)])
     h = 1e-4
 
     def build(p: np.ndarray) -> np.ndarray:
