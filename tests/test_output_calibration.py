@@ -381,3 +381,9 @@ def test_live_meters_read_db_spl_away_from_1_khz(server, tmp_path, cal_file, cap
     np.testing.assert_allclose(s["max_output_db_spl"], 70.0, atol=0.02)
     np.testing.assert_allclose(s["rms_output_db_spl"], 70.0, atol=0.05)
     assert [e["channel"] for e in s["output_equalizer"]] == [0, 1]
+
+
+def test_a_finite_signal_too_loud_for_float32_is_refused_as_too_loud():
+    eng = Engine(fs=FS, n_inputs=0, n_outputs=2, calibration=_cal())
+    with pytest.raises(SafetyError, match="would exceed the output ceiling on channel 1"):
+        eng.play(np.full((1, 64), 3e38, np.float32), channels=[1])

@@ -222,7 +222,9 @@ class OutputCeiling:
             if not 0 <= c < self.n_outputs or self.digital_peak[c] <= 0 or not x.shape[1]:
                 continue  # check_peak_digital names the bad or muted channel
             with np.errstate(over="ignore"):
-                peaks[k] = float(np.abs(self.planned_digital(x[k], int(c))).max())
+                peak = float(np.abs(self.planned_digital(x[k], int(c))).max())
+            # A finite signal so loud that float32 overflows is refused as loud, not as NaN.
+            peaks[k] = peak if math.isfinite(peak) else 1e300
         # A muted channel is refused for any signal that is not silence.
         peaks = np.where([0 <= c < self.n_outputs and self.digital_peak[c] <= 0 for c in chans],
                          np.abs(x).max(axis=1, initial=0.0), peaks)
