@@ -116,7 +116,7 @@ def test_calibration_interpolates_on_log_frequency_and_says_where_it_stops():
         ch.full_scale_db_spl_at(10000)
 
 
-def test_frequency_correction_makes_tones_exact():
+def test_frequency_correction_is_the_output_equalisers_target():
     cal = load_calibration(EXAMPLE, today=TODAY)
     # channel 0: 107.0 dB at 1 kHz (the reference), 103.0 at 4 kHz -> +4 dB needed at 4 kHz
     assert float(cal.frequency_correction_db(0, 4000)) == pytest.approx(4.0)

@@ -258,8 +258,12 @@ class Engine:
     Notes
     -----
     A graph (:meth:`configure`) holds the chain's stages, the routing and an optional looping
-    source. The ceiling and the output calibration belong to the engine, set once from the
-    calibration: no graph, stage or gain can change or bypass them.
+    source. The ceiling and the output calibration (each channel's equaliser, designed from the
+    calibration table for ``fs``, and its broadband factor) belong to the engine, set once from
+    the calibration: no graph, stage or gain can change or bypass them. A sine in pascal at any
+    calibrated frequency leaves at the digital level that produces it (see
+    :mod:`audiolab.calibration._equalizer`); the meters read the output back through the
+    inverse equaliser, in dB SPL.
 
     Examples
     --------
@@ -271,8 +275,8 @@ class Engine:
     >>> eng.configure(None)
     1
     >>> y = eng.process_offline(np.full((1, 512), 0.5, np.float32), block_frames=256)
-    >>> float(y.max())  # clamped at the uncalibrated ceiling, -20 dBFS
-    0.099999994
+    >>> round(float(y.max()), 6)  # clamped at the uncalibrated ceiling, -20 dBFS
+    0.1
     """
 
     def __init__(
