@@ -49,7 +49,7 @@ system-packages:
 # there reinstalls (and recompiles) the package.
 $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h) audiolab/_build_kernels.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --upgrade pip 'setuptools>=77' wheel
 	$(BIN)/python -m pip install -q -e '.[dev,cluster]'
 	$(BIN)/python -c 'import audiolab._kernels'
 	touch $(STAMP)

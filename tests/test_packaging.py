@@ -37,8 +37,8 @@ def test_wheel_contains_the_c_extension_and_data(tmp_path):
 @pytest.mark.slow
 def test_sdist_contains_the_c_sources(tmp_path):
     subprocess.run(
-        [sys.executable, "setup.py", "-q", "sdist", "-d", str(tmp_path)],
-        cwd=ROOT, check=True, capture_output=True,
+        [sys.executable, "-m", "build", "--sdist", "--outdir", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True,
     )
     (sdist,) = tmp_path.glob("audiolab-*.tar.gz")
     members = [Path(n) for n in tarfile.open(sdist).getnames()]
