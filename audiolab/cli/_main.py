@@ -43,8 +43,10 @@ EXIT_BAD_COMMAND = 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_COMMAND, f"{self.prog}: error: {message}\n")
+        # One line, like every other bad command (no usage block): what was wrong, where to look.
+        self.exit(
+            EXIT_BAD_COMMAND, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
