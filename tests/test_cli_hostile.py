@@ -130,6 +130,31 @@ def test_bad_numbers_are_one_line_and_nothing_runs(tmp_path, capsys, extra, word
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["process", "", "--chain", "{chain}", "--out", "{tmp}/o"], "an input is an empty string"),
+        (["process", "{wav}", "--chain", "{chain}", "--out", ""], "--out is empty"),
+        (["process", "{wav}", "--chain", "", "--out", "{tmp}/o"], "chain file name is empty"),
+        (["simulate", "{wav}", "--audiogram", "", "--out", "{tmp}/o"], "audiogram is empty"),
+        (["fit", ""], "audiogram is empty"),
+        (["fit", "N3", "--plot", ""], "--plot is empty"),
+        (["verify", ""], "chain file name is empty"),
+        (["demo", "--out", ""], "--out is empty"),
+    ],
+)
+def test_empty_paths_are_refused_not_taken_as_the_current_folder(tmp_path, capsys, monkeypatch,
+                                                                  argv, words):
+    """An unset shell variable (`audiolab process "$IN" ...`) walked or wrote the current folder."""
+    monkeypatch.chdir(tmp_path)
+    sf.write(tmp_path / "x.wav", _tone(), FS)
+    fill = {"tmp": tmp_path, "wav": tmp_path / "x.wav", "chain": _gain_chain(tmp_path)}
+    before = sorted(tmp_path.iterdir())
+    code, out, err = _run(capsys, *[a.format(**fill) for a in argv])
+    assert code == 2 and out == "" and _one_line(err) and words in err
+    assert sorted(tmp_path.iterdir()) == before
+
+
 # -- --scheduler: fail fast, never hang
 def _process_with_scheduler(tmp_path, capsys, scheduler):
     sf.write(tmp_path / "x.wav", _tone(), FS)

@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
     from audiolab._errors import ConfigError
 
+    if not args.out:
+        raise ConfigError("--out is empty; give an output folder")
     try:
         result = run_demo(args.out, audiogram=args.audiogram, rule=args.rule,
                           compression=args.compression, progress=progress)

@@ -57,6 +57,8 @@ def check_output_file(option: str, path: str | None, *, suffixes: tuple[str, ...
 
     if path is None:
         return
+    if not path:
+        raise ConfigError(f"{option} is empty; give a file name")
     out = Path(path)
     if out.is_dir():
         raise ConfigError(f"{option} {path} is a folder; give a file name")

@@ -87,12 +87,13 @@ def run_and_report(args: argparse.Namespace, chain: Any, command: str) -> int:
     """Run the batch, print the summary (stdout) and the failures (stderr); return the exit code."""
     import sys
 
+    from audiolab._errors import ConfigError
     from audiolab.hearing._batch import run_batch
 
     if args.jobs is not None and args.jobs < 1:
-        from audiolab._errors import ConfigError
-
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
+    if not args.out:  # Path("") is the current folder
+        raise ConfigError("--out is empty; give an output folder")
     report = run_batch(
         args.inputs, chain=chain, out_dir=args.out, levels=levels_from(args), jobs=args.jobs,
         scheduler=args.scheduler, force=args.force, command=command, progress=sys.stderr,

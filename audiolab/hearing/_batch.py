@@ -334,6 +334,8 @@ def collect_inputs(
     out: list[Path] = []
     for item in inputs:
         text = os.fspath(item)
+        if not text:  # Path("") is the current folder: an unset shell variable, not "walk here"
+            raise ConfigError("an input is an empty string; give a file, folder or glob")
         path = Path(text)
         if path.is_dir():
             found = _walk(path, exclude)
