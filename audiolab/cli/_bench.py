@@ -6,7 +6,7 @@ import json
 import platform
 import sys
 
-HELP = "time the C kernels against the SciPy/NumPy code they replace, on this machine"
+HELP = "time the C kernels against the SciPy/NumPy code they replace"
 DESCRIPTION = """\
 Time audiolab's kernels and, in the same run, the equivalent code a user would otherwise write
 with SciPy/NumPy, on one core (BLAS single-threaded). Prints seconds of audio processed per

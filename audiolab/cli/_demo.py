@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-HELP = "hear what a hearing loss does to speech and what a fitted hearing aid gives back"
+HELP = "the main job: speech through a hearing loss, unaided and aided"
 DESCRIPTION = """\
 The main job (no sound card needed). For an audiogram (default N3, moderate flat-sloping loss),
 take the bundled speech at 65 dB SPL and write

@@ -3,7 +3,7 @@
 import argparse
 from typing import Any
 
-HELP = "fit a hearing aid to an audiogram (NAL-R, half-gain, POGO) and write a chain file"
+HELP = "fit a hearing aid to an audiogram (NAL-R, half-gain, POGO)"
 DESCRIPTION = """\
 Prescribe the insertion gain of a hearing aid for both ears of an audiogram and report the
 unaided and aided SII (ANSI S3.5-1997, one-third-octave procedure) of standard speech at 65 dB

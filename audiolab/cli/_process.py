@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from audiolab.hearing._batch import LevelOptions
 
-HELP = "run a chain (hearing aid, simulators, gains) over sound files, folders or globs"
+HELP = "run a chain file over sound files, folders or globs (a batch)"
 DESCRIPTION = """\
 Run the chain in CHAIN.toml over every input and write OUT/<stem>.wav (float32, never clipped,
 stereo (left, right), the input's sample rate and frame count; the chain's delay is not

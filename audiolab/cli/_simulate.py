@@ -4,7 +4,7 @@ import argparse
 
 from audiolab.cli._process import add_batch_arguments, run_and_report
 
-HELP = "simulate hearing loss (and optionally a cochlear implant) on sound files, as a batch"
+HELP = "simulate hearing loss (and a cochlear implant) on sound files"
 DESCRIPTION = """\
 Process every input through a hearing-loss simulation for AUDIOGRAM (a preset N1..N7, S1..S3
 or an audiogram file) and write OUT/<stem>.wav and OUT/manifest.json, with the same

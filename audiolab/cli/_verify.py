@@ -3,7 +3,7 @@
 import argparse
 from typing import Any
 
-HELP = "measure a chain like a hearing-aid test box (ANSI S3.22: OSPL90, gain, I/O, attack/release)"
+HELP = "measure a chain like a hearing-aid test box (ANSI S3.22)"
 DESCRIPTION = """\
 Run an ANSI S3.22-style battery on a chain file, with calibrated pure tones presented as one
 channel (the left ear, or the ear a hearing-aid stage names): OSPL90 curve, full-on gain,
