@@ -363,3 +363,29 @@ def test_ctrl_c_while_workers_start_is_acted_on_once_they_have(monkeypatch):
             os.kill(os.getpid(), signal.SIGINT)  # held, not raised here
             held = True
     assert held and signal.getsignal(signal.SIGINT) is before
+
+
+# -- help texts
+IN_SCOPE = ("demo", "process", "simulate", "bench", "fit", "verify")
+
+
+def test_help_gives_each_command_one_line_at_80_columns(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = _run(capsys, "--help")
+    lines = out.splitlines()
+    for name in IN_SCOPE:
+        (i,) = [k for k, line in enumerate(lines) if line.startswith(f"    {name} ")]
+        assert not lines[i + 1].startswith(" " * 14), lines[i : i + 2]
+
+
+@pytest.mark.parametrize("name", IN_SCOPE)
+def test_help_has_examples_and_every_option_explained(capsys, name):
+    import argparse
+
+    from audiolab.cli._main import build_parser
+
+    code, out, _ = _run(capsys, name, "--help")
+    assert code == 0 and "\nexample" in out
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    for action in sub.choices[name]._actions:
+        assert action.help, f"{name}: {action.option_strings or action.dest} has no help"
