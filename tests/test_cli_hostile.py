@@ -113,6 +113,21 @@ def test_batch_of_hostile_files_processes_every_good_one_and_exits_1(tmp_path, c
         assert any(f"{name}.wav: {words}" in line for line in failures), (name, failures)
 
 
+@pytest.mark.parametrize("fmt, subtype", [("AIFF", "PCM_16"), ("AIFF", "FLOAT")])
+def test_truncated_aiff_is_a_failed_file_not_a_short_output(tmp_path, fmt, subtype):
+    """libsndfile reads a cut-short AIFF(-C) without complaint; only WAV was checked before."""
+    from audiolab import FileFormatError
+    from audiolab._audio_io import read_audio
+
+    whole = tmp_path / "whole.aiff"
+    sf.write(whole, _tone(), FS, format=fmt, subtype=subtype)
+    cut = tmp_path / "cut.aiff"
+    cut.write_bytes(whole.read_bytes()[:-1000])
+    assert read_audio(whole).n_frames == 4800
+    with pytest.raises(FileFormatError, match=r"cut.aiff: is truncated: its header declares"):
+        read_audio(cut)
+
+
 @pytest.mark.parametrize(
     "extra, words",
     [
