@@ -404,3 +404,14 @@ def test_help_has_examples_and_every_option_explained(capsys, name):
     (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
     for action in sub.choices[name]._actions:
         assert action.help, f"{name}: {action.option_strings or action.dest} has no help"
+
+
+def test_verify_declares_no_attack_release_for_a_linear_aid():
+    """A linear aid's unused 5/50 ms defaults were shown beside the limiter's measured times."""
+    from audiolab.hearing import HearingAid
+    from audiolab.hearing._verify import _declared
+
+    linear = _declared(HearingAid("N3", fs=16000, compression="linear"))
+    assert linear["attack_ms"] is None and linear["release_ms"] is None
+    wdrc = _declared(HearingAid("N3", fs=16000, attack_ms=8.0, release_ms=80.0))
+    assert (wdrc["attack_ms"], wdrc["release_ms"]) == (8.0, 80.0)

@@ -72,7 +72,7 @@ def _print_report(r: Any) -> None:
     if r.declared:
         print("  declared by the chain: " + ", ".join(
             f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-            for k, v in r.declared.items() if not isinstance(v, list | dict)))
+            for k, v in r.declared.items() if v is not None and not isinstance(v, list | dict)))
 
 
 def _attack_release(r: Any) -> str:

@@ -325,13 +325,16 @@ def _declared(aid: Any) -> dict[str, Any]:
     fc = aid.center_frequencies_hz
     k = int(np.argmin(np.abs(fc - AGC_FREQUENCY_HZ)))
     levels = np.array(IO_LEVELS_DB_SPL)
+    # A linear aid has no compressor: its attack/release settings are unused defaults, and
+    # declaring them would set them beside the limiter's measured times as if comparable.
+    compressive = aid.compression != "linear"
     return {
         "audiogram": aid.audiogram.name,
         "ear": aid.ear,
         "rule": aid.rule,
         "compression": aid.compression,
-        "attack_ms": aid.attack_ms,
-        "release_ms": aid.release_ms,
+        "attack_ms": aid.attack_ms if compressive else None,
+        "release_ms": aid.release_ms if compressive else None,
         "mpo_db_spl": s.mpo_db_spl,
         "ratio_at_2_khz": float(s.ratio[k]),
         "io_output_db_spl": [float(v) for v in
