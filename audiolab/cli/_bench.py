@@ -11,7 +11,7 @@ DESCRIPTION = """\
 Time audiolab's kernels and, in the same run, the equivalent code a user would otherwise write
 with SciPy/NumPy, on one core (BLAS single-threaded). Prints seconds of audio processed per
 second ("x real time") for both and their ratio, beside the quality bar where one is set.
-Takes about a minute (--quick: seconds). Timings vary with the machine's load.
+Takes one to two minutes (--quick: about half a minute); timings vary with the load.
 
 examples:
   audiolab bench

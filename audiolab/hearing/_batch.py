@@ -504,8 +504,16 @@ def _run_local(tasks: Sequence[FileTask], jobs: int, emit: Callable[[FileResult]
         try:
             with _ctrl_c_held():
                 pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_hear_ctrl_c)
-                wait([pool.submit(_ready) for _ in range(n_workers)])
-            futures = {pool.submit(process_file, t): t for t in tasks}
+                try:
+                    wait([pool.submit(_ready) for _ in range(n_workers)])
+                except BrokenProcessPool:
+                    pass  # met again just below, where it is handled
+            futures: dict[Any, FileTask] = {}
+            try:
+                for t in tasks:
+                    futures[pool.submit(process_file, t)] = t
+            except BrokenProcessPool:  # a worker died before its first file
+                crashed.extend(tasks[len(futures):])
             for fut in as_completed(futures):
                 try:
                     emit(fut.result())
