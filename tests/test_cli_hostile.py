@@ -415,3 +415,21 @@ def test_verify_declares_no_attack_release_for_a_linear_aid():
     assert linear["attack_ms"] is None and linear["release_ms"] is None
     wdrc = _declared(HearingAid("N3", fs=16000, attack_ms=8.0, release_ms=80.0))
     assert (wdrc["attack_ms"], wdrc["release_ms"]) == (8.0, 80.0)
+
+
+def _die():
+    os._exit(3)
+
+
+def test_workers_that_cannot_start_fail_each_file_not_the_batch(tmp_path, monkeypatch):
+    """Since the workers are started before the files are handed out, a pool broken at start-up
+    surfaced in submit() as a traceback; each file must fail on its own, as any worker crash."""
+    import audiolab.hearing._batch as batch
+
+    monkeypatch.setattr(batch, "_hear_ctrl_c", _die)  # the worker initializer
+    for name in ("a", "b"):
+        sf.write(tmp_path / f"{name}.wav", _tone(), FS)
+    report = batch.run_batch([tmp_path / "a.wav", tmp_path / "b.wav"],
+                             chain=_gain_chain(tmp_path), out_dir=tmp_path / "out", jobs=2)
+    assert [r.status for r in report.results] == ["failed", "failed"]
+    assert all("worker process died" in r.error for r in report.results)
