@@ -4,13 +4,15 @@
  *
  * Per block: device input -> input calibration (digital -> Pa) [or a looping source in Pa]
  * -> chain stages (al_stage_fn, in place) -> routing to output channels -> + stimulus player
- * -> output calibration (Pa -> digital) -> safety ceiling (hard clamp; NaN/inf -> silence)
- * -> meters -> device output. */
+ * -> output calibration (NaN/inf -> silence; per-channel equaliser, then Pa -> digital) ->
+ * safety ceiling (hard clamp) -> device output; meters through the inverse equaliser (the
+ * calibration's model of the transducer: what the clamped output produces, in Pa). */
 
 enum {
     AL_ENGINE_MAX_CHANNELS = 16,   /* device inputs/outputs and processing channels */
     AL_ENGINE_MAX_STAGES = 32,
     AL_ENGINE_PLAYER_SLOTS = 16,
+    AL_ENGINE_MAX_EQ_SECTIONS = 64, /* output equaliser biquads per channel */
     AL_ENGINE_REC_INPUT = 0,       /* which recording: the device input as received */
     AL_ENGINE_REC_OUTPUT = 1,      /* what leaves the ceiling stage */
     AL_SLOT_FREE = 0,
@@ -65,7 +67,8 @@ typedef struct {
     uint32_t nonfinite_out;      /* non-finite output samples replaced by 0 (silence) */
     uint32_t limited;            /* output samples clamped by the ceiling */
     uint32_t stage_errors;       /* stages that returned an error: block muted */
-    float peak_pa[16];           /* per output channel, after the ceiling (AL_ENGINE_MAX_CHANNELS) */
+    float peak_pa[16];           /* per output channel: largest |p| the clamped output produces
+                                  * (AL_ENGINE_MAX_CHANNELS), through the inverse equaliser */
     double sum_sq_pa[16];        /* per output channel, sum of p^2 over the block */
 } al_block_stats;
 
@@ -82,12 +85,16 @@ typedef struct {
 int64_t al_engine_sizeof(void);
 
 /* ceiling: (n_outputs) digital peak per output, in [0, 1]; digital_per_pa / pa_per_digital:
- * (n_outputs) output calibration. Copied into the engine: they cannot change while it runs.
+ * (n_outputs) output calibration at the reference frequency; eq_sos: the output equalisers,
+ * eq_n_sections[o] biquads (b0 b1 b2 1 a1 a2) per output one after the other (both NULL: none).
+ * Each section must be stable and minimum phase (its inverse drives the meters). Copied into
+ * the engine: none of them can change while it runs.
  * stats_buf holds stats_capacity records, rec_*_buf rec_*_frames frames of n_inputs/n_outputs
  * interleaved floats; capacities are powers of two. */
 al_status al_engine_init(al_engine *e, int32_t n_inputs, int32_t n_outputs, int32_t max_frames,
                          double fs, const float *ceiling, const float *digital_per_pa,
-                         const float *pa_per_digital, float *out_work,
+                         const float *pa_per_digital, const double *eq_sos,
+                         const int32_t *eq_n_sections, float *out_work,
                          al_block_stats *stats_buf, int64_t stats_capacity,
                          float *rec_in_buf, int64_t rec_in_frames,
                          float *rec_out_buf, int64_t rec_out_frames);

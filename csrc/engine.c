@@ -42,6 +42,14 @@ struct al_engine {
     float ceiling[AL_ENGINE_MAX_CHANNELS];
     float digital_per_pa[AL_ENGINE_MAX_CHANNELS];
     float pa_per_digital[AL_ENGINE_MAX_CHANNELS];
+    /* Output equaliser per channel and its inverse (the transducer model behind the meters):
+     * coefficients copied at init, state callback-private. */
+    al_sos eq[AL_ENGINE_MAX_CHANNELS];
+    al_sos model[AL_ENGINE_MAX_CHANNELS];
+    double eq_coef[AL_ENGINE_MAX_CHANNELS][AL_ENGINE_MAX_EQ_SECTIONS * 6];
+    double model_coef[AL_ENGINE_MAX_CHANNELS][AL_ENGINE_MAX_EQ_SECTIONS * 6];
+    double eq_state[AL_ENGINE_MAX_CHANNELS][AL_ENGINE_MAX_EQ_SECTIONS * 2];
+    double model_state[AL_ENGINE_MAX_CHANNELS][AL_ENGINE_MAX_EQ_SECTIONS * 2];
     float *out_work;                     /* (n_outputs, max_frames) */
     _Atomic(al_graph *) pending;
     _Atomic(al_graph *) active;
@@ -104,9 +112,47 @@ static int64_t ring_pop(al_ring *r, void *dst, int64_t max)
 /* -- set-up (Python thread) ----------------------------------------------------------------- */
 int64_t al_engine_sizeof(void) { return (int64_t)sizeof(struct al_engine); }
 
+/* 1 + c1 z^-1 + c2 z^-2 has both roots strictly inside the unit circle (stability triangle). */
+static int roots_inside(double c1, double c2)
+{
+    return fabs(c2) < 1.0 && fabs(c1) < 1.0 + c2;
+}
+
+/* Copy one output's equaliser and derive its inverse; 0 if a section is not finite, stable
+ * and minimum phase. */
+static int setup_eq(al_engine *e, int32_t o, const double *sos, int32_t n_sections)
+{
+    for (int32_t k = 0; k < n_sections; k++) {
+        const double *q = sos + 6 * k;
+        for (int i = 0; i < 6; i++)
+            if (!isfinite(q[i])) return 0;
+        if (q[3] != 1.0 || q[0] == 0.0 || !roots_inside(q[4], q[5]) ||
+            !roots_inside(q[1] / q[0], q[2] / q[0]))
+            return 0;
+        double *d = e->eq_coef[o] + 6 * k, *m = e->model_coef[o] + 6 * k;
+        memcpy(d, q, 6 * sizeof(double));
+        /* The inverse swaps zeros and poles: (a0 a1 a2 / b0 b1 b2), normalised by b0. */
+        m[0] = 1.0 / q[0];
+        m[1] = q[4] / q[0];
+        m[2] = q[5] / q[0];
+        m[3] = 1.0;
+        m[4] = q[1] / q[0];
+        m[5] = q[2] / q[0];
+    }
+    al_sos *fw = &e->eq[o], *inv = &e->model[o];
+    fw->n_channels = inv->n_channels = 1;
+    fw->n_sections = inv->n_sections = n_sections;
+    fw->sos = e->eq_coef[o];
+    inv->sos = e->model_coef[o];
+    fw->state = e->eq_state[o];
+    inv->state = e->model_state[o];
+    return 1;
+}
+
 al_status al_engine_init(al_engine *e, int32_t n_inputs, int32_t n_outputs, int32_t max_frames,
                          double fs, const float *ceiling, const float *digital_per_pa,
-                         const float *pa_per_digital, float *out_work,
+                         const float *pa_per_digital, const double *eq_sos,
+                         const int32_t *eq_n_sections, float *out_work,
                          al_block_stats *stats_buf, int64_t stats_capacity,
                          float *rec_in_buf, int64_t rec_in_frames,
                          float *rec_out_buf, int64_t rec_out_frames)
@@ -117,7 +163,15 @@ al_status al_engine_init(al_engine *e, int32_t n_inputs, int32_t n_outputs, int3
         n_outputs > AL_ENGINE_MAX_CHANNELS || max_frames < 1)
         return AL_ERR_SIZE;
     if (!(fs > 0.0) || !isfinite(fs)) return AL_ERR_VALUE;
+    if ((eq_sos == NULL) != (eq_n_sections == NULL)) return AL_ERR_NULL;
     memset(e, 0, sizeof *e);
+    const double *next_eq = eq_sos;
+    for (int32_t o = 0; o < n_outputs; o++) {
+        const int32_t ns = eq_n_sections ? eq_n_sections[o] : 0;
+        if (ns < 0 || ns > AL_ENGINE_MAX_EQ_SECTIONS) return AL_ERR_SIZE;
+        if (!setup_eq(e, o, next_eq, ns)) return AL_ERR_VALUE;
+        if (ns) next_eq += 6 * (int64_t)ns;
+    }
     for (int32_t o = 0; o < n_outputs; o++) {
         const float c = ceiling[o], g = digital_per_pa[o], s = pa_per_digital[o];
         /* The ceiling is a digital peak: never above full scale, never negative or NaN. */
@@ -275,22 +329,44 @@ static void play_slots(al_engine *e, int64_t block_frame, int64_t n)
     }
 }
 
+/* A filter state that went non-finite (it cannot, for finite input to a stable cascade; kept
+ * as a guard) would silence the channel for good: restart it at rest instead. */
+static void sos_guard(al_sos *s)
+{
+    for (int32_t i = 0; i < 2 * s->n_sections; i++)
+        if (!isfinite(s->state[i])) {
+            memset(s->state, 0, sizeof(double) * 2 * (size_t)s->n_sections);
+            return;
+        }
+}
+
 /* Output calibration, then the safety ceiling: the last stage before the device, applied to
- * every output sample whatever the graph did. A non-finite pressure becomes silence; a finite
- * one is clamped to +-ceiling after conversion (an overflow to inf clamps too). */
+ * every output sample whatever the graph did. A non-finite pressure becomes silence (before the
+ * equaliser, whose state it would poison); a finite one is equalised, converted and clamped to
+ * +-ceiling (an overflow to inf clamps too). The meters then run the clamped output through
+ * the inverse equaliser: the pressure the calibration says the transducer produces. */
 static void calibrate_and_limit(al_engine *e, float *out, int64_t off, int64_t n,
                                 al_block_stats *st)
 {
     const int32_t no = e->n_outputs;
     for (int32_t o = 0; o < no; o++) {
-        const float *x = e->out_work + (int64_t)o * e->max_frames;
+        float *x = e->out_work + (int64_t)o * e->max_frames;
         const float g = e->digital_per_pa[o], c = e->ceiling[o], s = e->pa_per_digital[o];
+        const int eq = e->eq[o].n_sections > 0;
         float *dst = out + off * no + o;
-        float peak = st->peak_pa[o];
-        double sum = 0.0;
+        if (eq) {
+            for (int64_t j = 0; j < n; j++)
+                if (is_nonfinite(x[j])) {
+                    x[j] = 0.0f;
+                    st->nonfinite_out++;
+                }
+            al_sos_process(&e->eq[o], x, n);
+            sos_guard(&e->eq[o]);
+        }
         for (int64_t j = 0; j < n; j++) {
             float v = x[j];
-            if (is_nonfinite(v)) {
+            /* After the equaliser only an overflow to +-inf can appear, and that clamps. */
+            if (is_nonfinite(v) && (!eq || v != v)) {
                 v = 0.0f;
                 st->nonfinite_out++;
             } else {
@@ -304,7 +380,16 @@ static void calibrate_and_limit(al_engine *e, float *out, int64_t off, int64_t n
                 }
             }
             dst[j * no] = v;
-            const float p = v * s;
+            x[j] = v;
+        }
+        if (eq) {
+            al_sos_process(&e->model[o], x, n);
+            sos_guard(&e->model[o]);
+        }
+        float peak = st->peak_pa[o];
+        double sum = 0.0;
+        for (int64_t j = 0; j < n; j++) {
+            const float p = x[j] * s;
             sum += (double)p * p;
             if (fabsf(p) > peak) peak = fabsf(p);
         }

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audiolab import CalibrationError, SafetyError
+from audiolab import CalibrationError, ConfigError, SafetyError
 from audiolab.calibration import (
     RETSPL_TABLES,
     Calibration,
@@ -116,7 +116,7 @@ def test_calibration_interpolates_on_log_frequency_and_says_where_it_stops():
         ch.full_scale_db_spl_at(10000)
 
 
-def test_frequency_correction_makes_tones_exact():
+def test_frequency_correction_is_the_output_equalisers_target():
     cal = load_calibration(EXAMPLE, today=TODAY)
     # channel 0: 107.0 dB at 1 kHz (the reference), 103.0 at 4 kHz -> +4 dB needed at 4 kHz
     assert float(cal.frequency_correction_db(0, 4000)) == pytest.approx(4.0)
@@ -275,12 +275,18 @@ def test_planned_level_check_refuses_before_playback():
         ceil.check_tone(96.1, 4000, 0)
     with pytest.raises(SafetyError, match=r"by 0.5 dB: the ceiling of 100 dB SPL.*at least 0.5 dB"):
         ceil.check_tone(100.5, 1000, 0)
+    # A signal's planned digital level is the signal through the output equaliser, which
+    # needs the sample rate.
     t = np.arange(4800) / 48000
     ok = 0.99 * ceil.peak_pa(0) * np.sin(2 * np.pi * 1000 * t)
-    ceil.check_signal_pa(ok[None, :], [0])
+    with pytest.raises(ConfigError, match="fs="):
+        ceil.check_signal_pa(ok[None, :], [0])
+    ceil = OutputCeiling.for_outputs(cal, 2, fs=48000)
+    ramp = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.01)  # no onset click for the EQ to boost
+    ceil.check_signal_pa((ok * ramp)[None, :], [0])
     with pytest.raises(SafetyError, match="ceiling on channel 1 by 1.5 dB"):
-        ceil.check_signal_pa(np.vstack([ok, 1.2 * ok]), [0, 1])
+        ceil.check_signal_pa(np.vstack([ok, 1.2 * ok]) * ramp, [0, 1])
     with pytest.raises(SafetyError, match="NaN"):
         ceil.check_signal_pa(np.array([[0.0, np.nan]]), [0])
     with pytest.raises(SafetyError, match="does not calibrate"):
-        OutputCeiling.for_outputs(cal, 3).check_signal_pa(np.ones((1, 4)) * 1e-6, [2])
+        OutputCeiling.for_outputs(cal, 3, fs=48000).check_signal_pa(np.ones((1, 4)) * 1e-6, [2])

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from audiolab import AudioDeviceError
-from audiolab.calibration import Calibration
+from audiolab.calibration import Calibration, load_calibration
 from audiolab.engine import Engine, GammatoneStage, JackMonitor, SharedStage, ensure_portaudio
 from audiolab.hearing import GainStage
 
@@ -47,9 +47,9 @@ def _noise(rng, n_channels=2, seconds=1.0, rms_pa=0.02):
     return (rms_pa * rng.standard_normal((n_channels, int(seconds * FS)))).astype(np.float32)
 
 
-def _engine(n_inputs=2, n_outputs=2):
-    return Engine(fs=FS, n_inputs=n_inputs, n_outputs=n_outputs,
-                  calibration=Calibration.uncalibrated_mode(n_outputs))
+def _engine(n_inputs=2, n_outputs=2, calibration=None):
+    cal = calibration or Calibration.uncalibrated_mode(n_outputs)
+    return Engine(fs=FS, n_inputs=n_inputs, n_outputs=n_outputs, calibration=cal)
 
 
 def _loopback(jack, before):
@@ -96,11 +96,18 @@ class _GilHog:
 
 
 # -- live == offline ------------------------------------------------------------------------------
-def test_live_output_equals_offline_through_a_jack_loopback(jack, rng):
-    """What comes back through the loopback equals the offline run of the same C graph."""
+@pytest.mark.parametrize("calibrated", [False, True], ids=["uncalibrated", "equalised"])
+def test_live_output_equals_offline_through_a_jack_loopback(jack, rng, calibrated):
+    """What comes back through the loopback equals the offline run of the same C graph.
+
+    Calibrated with calibration/example.toml, the graph includes each channel's output
+    equaliser (22 biquads) and its inverse for the meters.
+    """
     src = _noise(rng)
+    cal = load_calibration(ROOT / "calibration" / "example.toml", max_age_days=1e6) \
+        if calibrated else None
     for _ in range(ATTEMPTS):
-        eng = _engine()
+        eng = _engine(calibration=cal)
         eng.configure([GainStage(gain_db=-6.0, fs=FS), GammatoneStage(fs=FS)], source_pa=src)
         eng.record(input=True, output=True)
         before = set(jack.ports())
@@ -113,7 +120,7 @@ def test_live_output_equals_offline_through_a_jack_loopback(jack, rng):
         rec_in, first_in = eng.recording("input")
         rec_out, first_out = eng.recording("output")
         n = rec_out.shape[1]
-        ref = _engine()
+        ref = _engine(calibration=cal)
         ref.configure([GainStage(gain_db=-6.0, fs=FS), GammatoneStage(fs=FS)], source_pa=src)
         offline = ref.process_offline(np.zeros((2, n), np.float32), block_frames=PERIOD)
         # The round trip, measured: where the looped-back signal lines up with the output.

@@ -58,6 +58,7 @@ def cases(quick: bool) -> list[BenchCase]:
         return eng.process_offline(x, block_frames=BLOCK)
 
     return [
+        *_equalizer_cases(x, seconds),
         BenchCase(
             name="engine C callback, hearing aid N3 stereo, 64-frame blocks",
             audio_s=seconds,
@@ -67,5 +68,61 @@ def cases(quick: bool) -> list[BenchCase]:
             ),
             reference_name="Python per-block callback: HearingAid.process + NumPy calibration/clip",
             note="offline run of the live callback; live timing: audiolab live --stats-json",
+        )
+    ]
+
+
+def _equalizer_cases(x: np.ndarray, seconds: float) -> list[BenchCase]:
+    """The output equaliser and its inverse (meters) of calibration/example.toml, no chain."""
+    import scipy.signal
+
+    from audiolab.calibration import parse_calibration
+
+    levels = [101.2, 104.0, 106.1, 106.8, 107.0, 106.5, 105.3, 104.1, 103.0, 99.4, 96.0]
+    freqs = [125, 250, 500, 750, 1000, 1500, 2000, 3000, 4000, 6000, 8000]
+    cal = parse_calibration({
+        "device": "bench", "host_api": "none", "transducer": "TDH-39", "date": "2026-01-01",
+        "operator": "bench", "ceiling_db_spl": 100.0,
+        "channel": [{"index": i, "ear": e, "full_scale_db_spl": dict(
+            zip(map(str, freqs), levels, strict=True))} for i, e in enumerate(("left", "right"))],
+    }, max_age_days=1e9)
+    eng = Engine(fs=FS, n_inputs=2, n_outputs=2, calibration=cal, stats_capacity=1 << 14)
+    eqs = [eq for eq in eng.ceiling.equalizers if eq is not None]
+    k_in = np.float32(digital_to_pa_scale(100.0))
+    g_out = (1.0 / eng.ceiling.pa_per_digital).astype(np.float32)
+    c = eng.ceiling.digital_peak
+
+    def ours() -> np.ndarray:
+        eng.configure(None)
+        eng.stats = EngineStats(eng.n_outputs, eng.fs)
+        return eng.process_offline(x, block_frames=BLOCK)
+
+    def reference() -> np.ndarray:
+        from audiolab.calibration._equalizer import inverse_sos
+
+        sos = [eq.sos.copy() for eq in eqs]
+        inv = [inverse_sos(eq.sos) for eq in eqs]
+        zi = [np.zeros((s.shape[0], 2)) for s in sos]
+        zm = [np.zeros((s.shape[0], 2)) for s in inv]
+        out = np.empty_like(x)
+        for start in range(0, x.shape[1], BLOCK):
+            block = x[:, start:start + BLOCK] * k_in
+            for o in range(2):
+                y, zi[o] = scipy.signal.sosfilt(sos[o], block[o], zi=zi[o])
+                y = np.clip(y * g_out[o], -c[o], c[o])
+                p, zm[o] = scipy.signal.sosfilt(inv[o], y, zi=zm[o])  # meter model
+                out[o, start:start + BLOCK] = y
+        return out
+
+    return [
+        BenchCase(
+            name="engine output equaliser + inverse (11-point calibration), stereo, 64-frame "
+                 "blocks",
+            audio_s=seconds,
+            ours=ours,
+            reference=reference,
+            reference_name="Python per-block callback: scipy.signal.sosfilt with state, clip, "
+                           "sosfilt of the inverse for the meters",
+            note="22 biquads per channel each way",
         )
     ]

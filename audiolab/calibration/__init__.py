@@ -1,4 +1,4 @@
-"""Units, RETSPL tables, device calibration and the output ceiling."""
+"""Units, RETSPL tables, device calibration, the output equaliser and the output ceiling."""
 
 from audiolab.calibration._calibration import (
     DEFAULT_MAX_AGE_DAYS,
@@ -17,6 +17,7 @@ from audiolab.calibration._calibration import (
     parse_calibration,
     write_calibration,
 )
+from audiolab.calibration._equalizer import OutputEqualizer, design_output_equalizer
 from audiolab.calibration._retspl import (
     FREE_FIELD,
     RETSPL_TABLES,
@@ -48,6 +49,7 @@ __all__ = [
     "CalibrationAgeWarning",
     "ChannelCalibration",
     "OutputCeiling",
+    "OutputEqualizer",
     "RetsplTable",
     "calibration_to_toml",
     "db_hl_to_db_spl",
@@ -55,6 +57,7 @@ __all__ = [
     "db_spl_to_db_hl",
     "db_spl_to_dbfs",
     "db_spl_to_pa_rms",
+    "design_output_equalizer",
     "dbfs_to_db_hl",
     "dbfs_to_db_spl",
     "digital_to_pa_scale",

@@ -5,11 +5,12 @@ pressure level a *full-scale sine* (peak 1.0, 0 dBFS) produces at each measured 
 output channel. Between measured frequencies the value is interpolated linearly on log frequency;
 outside the measured range audiolab refuses to convert rather than extrapolate.
 
-Inside the engine a sample is sound pressure in pascal. On output channel c, samples are turned
+Inside the engine a sample is sound pressure in pascal. On output channel c the engine turns it
 into digital values with one broadband factor, the full-scale level at the *reference frequency*
-(1 kHz, or the nearest measured frequency when 1 kHz is outside the measured range). A pure tone
-at another frequency f is exact when its pascal amplitude is corrected by
-:meth:`Calibration.frequency_correction_db` (the transducer's response relative to 1 kHz).
+(1 kHz, or the nearest measured frequency when 1 kHz is outside the measured range), and an
+output equaliser whose gain at f is :meth:`Calibration.frequency_correction_db`
+(:mod:`audiolab.calibration._equalizer`), so a sine in pascal at any calibrated frequency leaves
+the sound card at exactly the digital level that produces it.
 """
 
 import datetime as _dt
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 REFERENCE_FREQUENCY_HZ = 1000.0
-"""Frequency whose full-scale level converts engine pascal to digital values (and back)."""
+"""Frequency whose full-scale level is the broadband output factor (the equaliser's 0 dB)."""
 
 DEFAULT_MAX_AGE_DAYS = 365.0
 """Older calibrations warn (override: argument, or AUDIOLAB_CALIBRATION_MAX_AGE_DAYS)."""
@@ -116,7 +117,7 @@ class ChannelCalibration:
 
     @property
     def pa_per_digital(self) -> float:
-        """Pascal per digital unit on this channel (the engine's output calibration factor)."""
+        """Pascal per digital unit at the reference frequency (the engine's broadband factor)."""
         return digital_to_pa_scale(self.reference_full_scale_db_spl)
 
 
@@ -203,11 +204,11 @@ class Calibration:
         return float(((today or _dt.date.today()) - self.date).days)
 
     def frequency_correction_db(self, channel: int, frequency_hz: ArrayLike) -> np.ndarray:
-        """Gain in dB that makes a tone at ``frequency_hz`` exact under the 1 kHz pascal convention.
+        """Gain in dB the output equaliser applies at ``frequency_hz``, re the reference frequency.
 
-        The engine converts pascal to digital values with the reference-frequency factor; a tone
-        at f needs ``full_scale(ref) - full_scale(f)`` dB more (less where the transducer is more
-        sensitive) to produce its nominal level.
+        ``full_scale(ref) - full_scale(f)``: more gain where the transducer is less sensitive.
+        The engine's equaliser realises it exactly at the measured frequencies (and within its
+        stated error in between), so callers no longer correct pure tones themselves.
         """
         ch = self.channel(channel)
         return ch.reference_full_scale_db_spl - ch.full_scale_db_spl_at(frequency_hz)

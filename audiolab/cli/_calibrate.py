@@ -44,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--operator", default=None, help="who measures (written to the file)")
     p.add_argument("--max-calibration-age-days", type=float, default=None,
                    help="with --check: warn if older (default 365)")
+    p.add_argument("--fs", type=float, default=48000.0,
+                   help="with --check: sample rate to design the output equaliser for "
+                        "(default 48000)")
 
 
 def _numbers(text: str, name: str, cast: type) -> list:
@@ -130,7 +133,7 @@ def _check(args: argparse.Namespace) -> int:
 
     cal = load_calibration(args.check, max_age_days=args.max_calibration_age_days)
     n_out = max(c.index for c in cal.channels) + 1
-    ceiling = OutputCeiling.for_outputs(cal, n_out)
+    ceiling = OutputCeiling.for_outputs(cal, n_out, fs=args.fs)
     print(f"{cal.source}: valid. {cal.device} via {cal.host_api}, transducer {cal.transducer}, "
           f"measured {cal.date.isoformat()} by {cal.operator} ({cal.age_days():.0f} days ago), "
           f"ceiling {cal.ceiling_db_spl:g} dB SPL")
@@ -142,6 +145,14 @@ def _check(args: argparse.Namespace) -> int:
         peak = float(ceiling.digital_peak[c.index])
         print(f"  channel {c.index} ({c.ear}): full scale {pts} dB SPL; ceiling = "
               f"{20 * math.log10(peak):.1f} dBFS")
+        eq = ceiling.equalizer(c.index)
+        ignored = (f"; {', '.join(f'{f:g}' for f in eq.ignored_frequencies_hz)} Hz not "
+                   "equalised (above 0.45 fs)" if eq.ignored_frequencies_hz else "")
+        print(f"    output equaliser at {args.fs:g} Hz: {eq.n_sections} biquads, "
+              f"{eq.error_at_points_db:.3f} dB off at the measured frequencies, at most "
+              f"{eq.error_between_db:.2f} dB between them, {eq.error_outside_db:.2f} dB within "
+              f"an octave beyond {eq.frequencies_hz[0]:g}-{eq.frequencies_hz[-1]:g} Hz "
+              f"(held flat there){ignored}")
     if not args.measure:
         return 0
     player = _TonePlayer(args.device, n_out)

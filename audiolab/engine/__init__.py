@@ -10,8 +10,10 @@ from audiolab.engine._stream import (
     list_devices,
     resolve_device,
 )
+from audiolab.engine._tones import DEFAULT_RAMP_MS, Tone, plan_tone, rise_time_ms
 
 __all__ = [
+    "DEFAULT_RAMP_MS",
     "STATS_DTYPE",
     "Engine",
     "EngineStats",
@@ -20,8 +22,11 @@ __all__ = [
     "JackMonitor",
     "Playback",
     "SharedStage",
+    "Tone",
     "ensure_portaudio",
     "jack_server_name",
     "list_devices",
+    "plan_tone",
     "resolve_device",
+    "rise_time_ms",
 ]

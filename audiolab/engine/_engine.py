@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from audiolab._ckernel import check, ffi, float_buffer, int_buffer, lib
+from audiolab._ckernel import check, double_buffer, ffi, float_buffer, int_buffer, lib
 from audiolab._errors import AudioDeviceError, CalibrationError, ConfigError
 from audiolab._validate import as_block, check_int, check_real
 from audiolab.calibration._calibration import UNCALIBRATED_FULL_SCALE_DB_SPL, Calibration
 from audiolab.calibration._safety import OutputCeiling
 from audiolab.calibration._units import P_REF_PA, digital_to_pa_scale
 from audiolab.engine._stages import stage_pairs
+from audiolab.engine._tones import DEFAULT_RAMP_MS, Tone, plan_tone
 
 __all__ = ["Engine", "EngineStats", "Playback", "STATS_DTYPE"]
 
@@ -257,8 +258,12 @@ class Engine:
     Notes
     -----
     A graph (:meth:`configure`) holds the chain's stages, the routing and an optional looping
-    source. The ceiling and the output calibration belong to the engine, set once from the
-    calibration: no graph, stage or gain can change or bypass them.
+    source. The ceiling and the output calibration (each channel's equaliser, designed from the
+    calibration table for ``fs``, and its broadband factor) belong to the engine, set once from
+    the calibration: no graph, stage or gain can change or bypass them. A sine in pascal at any
+    calibrated frequency leaves at the digital level that produces it (see
+    :mod:`audiolab.calibration._equalizer`); the meters read the output back through the
+    inverse equaliser, in dB SPL.
 
     Examples
     --------
@@ -270,8 +275,8 @@ class Engine:
     >>> eng.configure(None)
     1
     >>> y = eng.process_offline(np.full((1, 512), 0.5, np.float32), block_frames=256)
-    >>> float(y.max())  # clamped at the uncalibrated ceiling, -20 dBFS
-    0.099999994
+    >>> round(float(y.max()), 6)  # clamped at the uncalibrated ceiling, -20 dBFS
+    0.1
     """
 
     def __init__(
@@ -305,9 +310,16 @@ class Engine:
             check_int(name, v, low=16, high=1 << 26)
             if v & (v - 1):
                 raise ConfigError(f"{name} must be a power of two, got {v}")
-        self.ceiling = OutputCeiling.for_outputs(calibration, self.n_outputs)
+        self.ceiling = OutputCeiling.for_outputs(calibration, self.n_outputs, fs=self.fs)
         self._digital_per_pa = (1.0 / self.ceiling.pa_per_digital).astype(np.float32)
         self._pa_per_digital = self.ceiling.pa_per_digital.astype(np.float32)
+        eqs = [eq.sos for eq in self.ceiling.equalizers if eq is not None]
+        self._eq_sos = np.ascontiguousarray(
+            np.concatenate(eqs) if eqs else np.zeros((1, 6)), np.float64
+        )
+        self._eq_n_sections = np.array(
+            [0 if eq is None else eq.n_sections for eq in self.ceiling.equalizers], np.int32
+        )
         self._ceiling = np.ascontiguousarray(self.ceiling.digital_peak, np.float32)
         self._out_work = np.zeros(self.n_outputs * self.max_block_frames, np.float32)
         self._stats_buf = ffi.new("al_block_stats[]", stats_capacity)  # the ring's storage
@@ -330,6 +342,8 @@ class Engine:
             float_buffer(self._ceiling, "ceiling", writable=False),
             float_buffer(self._digital_per_pa, "digital_per_pa", writable=False),
             float_buffer(self._pa_per_digital, "pa_per_digital", writable=False),
+            double_buffer(self._eq_sos, "eq_sos", writable=False),
+            int_buffer(self._eq_n_sections, "eq_n_sections", writable=False),
             float_buffer(self._out_work, "out_work"),
             self._stats_buf, stats_capacity,
             float_buffer(self._rec_in, "rec_in") if self.n_inputs else ffi.NULL,
@@ -742,14 +756,15 @@ class Engine:
     ) -> Playback:
         """Queue a stimulus (sound pressure in Pa) on output ``channels``.
 
-        The planned level is checked against the ceiling first: a stimulus that would exceed it
-        is refused (:class:`~audiolab.SafetyError`) and never reaches the callback.
+        The planned level is checked against the ceiling first (the stimulus run through the
+        channel's output equaliser): a stimulus that would exceed it is refused
+        (:class:`~audiolab.SafetyError`) and never reaches the callback.
 
         Parameters
         ----------
         stimulus_pa : array_like, shape (len(channels), n) or (n,)
-            The stimulus in Pa (1 kHz calibration convention, see
-            :meth:`Calibration.frequency_correction_db`).
+            The stimulus in Pa: the output equaliser makes every calibrated frequency exact
+            (:meth:`tone` plans pure tones in dB HL or dB SPL).
         channels : sequence of int
             Device output channel for each row.
         start_frame : int, optional
@@ -792,6 +807,39 @@ class Engine:
             self._playbacks[slot] = pb
         return pb
 
+    def tone(
+        self,
+        *,
+        frequency_hz: float,
+        duration_s: float,
+        channels: Sequence[int],
+        level_db_hl: float | None = None,
+        level_db_spl: float | None = None,
+        ramp_ms: float = DEFAULT_RAMP_MS,
+    ) -> Tone:
+        """Plan a pure tone at a level in dB HL or dB SPL (refused if it cannot be played).
+
+        dB HL -> dB SPL through the calibration's transducer RETSPL table, -> pascal; the
+        output equaliser then gives ``HL + RETSPL(f) - full_scale_db_spl(f)`` dBFS. Play it with
+        ``engine.play(tone.stimulus_pa, channels=tone.channels)``. Parameters and errors: see
+        :func:`audiolab.engine.plan_tone`.
+
+        Examples
+        --------
+        >>> from audiolab.calibration import load_calibration
+        >>> from audiolab.engine import Engine
+        >>> eng = Engine(fs=48000, n_inputs=0, n_outputs=2,
+        ...              calibration=load_calibration("calibration/example.toml",
+        ...                                           max_age_days=1e6))
+        >>> t = eng.tone(frequency_hz=1000, level_db_hl=40, duration_s=1.0, channels=[0])
+        >>> t.level_db_spl, round(t.level_dbfs[0], 6)  # TDH-39: RETSPL 7 dB; 107 dB SPL FS
+        (47.0, -60.0)
+        """
+        return plan_tone(
+            self.ceiling, frequency_hz=frequency_hz, duration_s=duration_s, channels=channels,
+            level_db_hl=level_db_hl, level_db_spl=level_db_spl, ramp_ms=ramp_ms,
+        )
+
     def cancel(self, playback: Playback) -> None:
         """Stop a queued or playing stimulus at the next block."""
         lib.al_engine_slot_cancel(self._e, playback.slot)
@@ -831,6 +879,9 @@ class Engine:
             else None for o in range(self.n_outputs)
         ]
         s["calibration"] = self.calibration.summary()
+        s["output_equalizer"] = [
+            None if eq is None else eq.describe() for eq in self.ceiling.equalizers
+        ]
         s["fs"] = self.fs
         s.update({k: v for k, v in self.counters().items() if k.startswith("dropped")})
         return s
