@@ -44,21 +44,30 @@ class AudioFile:
         return int(self.data.shape[1])
 
 
-def _wav_truncation(path: str, size: int) -> str | None:
-    """Describe a RIFF/WAVE file whose data chunk is shorter than its header declares.
+# Container -> (byte order of chunk sizes, form type, audio chunk): RIFF/WAVE and IFF/AIFF(-C).
+_CHUNKED_FORMATS = {
+    b"RIFF": ("<", (b"WAVE",), b"data"),
+    b"FORM": (">", (b"AIFF", b"AIFC"), b"SSND"),
+}
+
+
+def _truncation(path: str, size: int) -> str | None:
+    """Describe a WAV or AIFF file whose audio chunk is shorter than its header declares.
 
     libsndfile reads such a file without complaint and returns the frames that are there, so a
     copy cut short by a full disk or an interrupted transfer would pass unnoticed.
     """
     with open(path, "rb") as f:
         head = f.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        layout = _CHUNKED_FORMATS.get(head[:4]) if len(head) == 12 else None
+        if layout is None or head[8:12] not in layout[1]:
             return None
+        order, _, audio_id = layout
         offset = 12
         while offset + 8 <= size:
             f.seek(offset)
-            chunk_id, chunk_size = struct.unpack("<4sI", f.read(8))
-            if chunk_id == b"data":
+            chunk_id, chunk_size = struct.unpack(f"{order}4sI", f.read(8))
+            if chunk_id == audio_id:
                 available = size - offset - 8
                 # 0 and 0xFFFFFFFF are placeholders written by streaming encoders.
                 if chunk_size not in (0, 0xFFFFFFFF) and chunk_size > available:
@@ -104,7 +113,7 @@ def read_audio(path: str | os.PathLike[str]) -> AudioFile:
     if size == 0:
         raise FileFormatError(f"{name}: is empty (0 bytes)")
     try:
-        problem = _wav_truncation(name, size)
+        problem = _truncation(name, size)
         data, fs = sf.read(name, dtype="float32", always_2d=True)
     except sf.LibsndfileError as exc:
         why = exc.error_string.rstrip(".")

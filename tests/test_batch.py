@@ -548,8 +548,8 @@ def test_symbolic_links_keep_their_own_name(tmp_path, rng):
 @pytest.mark.parametrize(
     "extra, words",
     [
-        (["--ci-channels", "0"], "--ci-channels must be at least 1, got 0"),
-        (["--ci-channels", "40"], "stage 2 (ci-vocoder): n_channels must be in"),
+        (["--ci-channels", "0"], "--ci-channels must be in [1, 22], got 0"),
+        (["--ci-channels", "40"], "--ci-channels must be in [1, 22], got 40"),
     ],
 )
 def test_simulate_bad_options_exit_2(tmp_path, capsys, extra, words):

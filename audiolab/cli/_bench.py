@@ -6,11 +6,17 @@ import json
 import platform
 import sys
 
-HELP = "time the C kernels against the SciPy/NumPy code they replace, on this machine"
+HELP = "time the C kernels against the SciPy/NumPy code they replace"
 DESCRIPTION = """\
 Time audiolab's kernels and, in the same run, the equivalent code a user would otherwise write
 with SciPy/NumPy, on one core (BLAS single-threaded). Prints seconds of audio processed per
 second ("x real time") for both and their ratio, beside the quality bar where one is set.
+Takes one to two minutes (--quick: about half a minute); timings vary with the load.
+
+examples:
+  audiolab bench
+  audiolab bench --quick --only gammatone
+  audiolab bench --json > bench.json
 """
 
 
@@ -39,7 +45,15 @@ def run(args: argparse.Namespace) -> int:
     for name in CASE_MODULES:
         cases.extend(importlib.import_module(name).cases(quick=args.quick))
     if args.only:
-        cases = [c for c in cases if args.only.lower() in c.name.lower()]
+        chosen = [c for c in cases if args.only.lower() in c.name.lower()]
+        if not chosen:
+            from audiolab._errors import ConfigError
+
+            raise ConfigError(
+                f"--only {args.only!r} matches no case; the cases are: "
+                + "; ".join(c.name for c in cases)
+            )
+        cases = chosen
 
     def progress(name: str) -> None:
         print(f"  timing {name} ...", file=sys.stderr, flush=True)

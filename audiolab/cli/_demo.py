@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-HELP = "hear what a hearing loss does to speech and what a fitted hearing aid gives back"
+HELP = "the main job: speech through a hearing loss, unaided and aided"
 DESCRIPTION = """\
 The main job (no sound card needed). For an audiogram (default N3, moderate flat-sloping loss),
 take the bundled speech at 65 dB SPL and write
@@ -14,15 +14,22 @@ take the bundled speech at 65 dB SPL and write
   report.png    audiogram, gains, speech levels vs thresholds, SII
   summary.json  SII for each condition and the levels, settings and software version
 
-WAVs are float32 with a full-scale sine = 100 dB SPL.
+WAVs are float32 with a full-scale sine = 100 dB SPL. Takes a few seconds.
+
+examples:
+  audiolab demo
+  audiolab demo --audiogram S2 --out s2-demo
+  audiolab demo --audiogram my_listener.csv --rule pogo --compression linear
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``audiolab demo``."""
-    p.add_argument("--out", default="audiolab-demo", help="output folder (default ./audiolab-demo)")
-    p.add_argument("--audiogram", default="N3",
-                   help="preset N1..N7, S1..S3 or an audiogram file (default N3)")
+    p.add_argument("--out", default="audiolab-demo", metavar="DIR",
+                   help="output folder, created if missing (default ./audiolab-demo)")
+    p.add_argument("--audiogram", default="N3", metavar="A",
+                   help="preset N1..N7, S1..S3 or an audiogram file (.json audiolab/Clarity, "
+                   ".csv) (default N3)")
     p.add_argument("--rule", default="nal-r", choices=("nal-r", "half-gain", "pogo"),
                    help="prescription rule (default nal-r)")
     p.add_argument("--compression", default="wdrc", choices=("wdrc", "linear"),
@@ -36,8 +43,17 @@ def run(args: argparse.Namespace) -> int:
     def progress(msg: str) -> None:
         print(f"  {msg} ...", file=sys.stderr, flush=True)
 
-    result = run_demo(args.out, audiogram=args.audiogram, rule=args.rule,
-                      compression=args.compression, progress=progress)
+    from audiolab._errors import ConfigError
+
+    if not args.out:
+        raise ConfigError("--out is empty; give an output folder")
+    try:
+        result = run_demo(args.out, audiogram=args.audiogram, rule=args.rule,
+                          compression=args.compression, progress=progress)
+    except ConfigError as exc:
+        if str(exc).startswith("out_dir "):
+            raise ConfigError("--out " + str(exc)[len("out_dir "):]) from None
+        raise
     s = result.summary
     print(f"audiogram {s['audiogram']['name']}, {s['rule']} {s['compression']}, "
           f"speech at {s['speech_level_db_spl']:g} dB SPL ({s['seconds']:.1f} s)")

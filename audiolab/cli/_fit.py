@@ -3,7 +3,7 @@
 import argparse
 from typing import Any
 
-HELP = "fit a hearing aid to an audiogram (NAL-R, half-gain, POGO) and write a chain file"
+HELP = "fit a hearing aid to an audiogram (NAL-R, half-gain, POGO)"
 DESCRIPTION = """\
 Prescribe the insertion gain of a hearing aid for both ears of an audiogram and report the
 unaided and aided SII (ANSI S3.5-1997, one-third-octave procedure) of standard speech at 65 dB
@@ -34,14 +34,49 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="wdrc: multiband compression (default); linear: frequency-shaped gain only",
     )
     p.add_argument("--attack-ms", default=None, metavar="A",
-                   help="ANSI S3.22 attack time of a wdrc fit, ms")
+                   help="ANSI S3.22 attack time of a wdrc fit in ms, (0, 500] (default 5)")
     p.add_argument("--release-ms", default=None, metavar="R",
-                   help="ANSI S3.22 release time of a wdrc fit, ms")
-    p.add_argument("--json", action="store_true", help="print only JSON on stdout")
+                   help="ANSI S3.22 release time of a wdrc fit in ms, (0, 5000] (default 50)")
+    p.add_argument("--json", action="store_true",
+                   help="print only JSON on stdout (messages go to stderr)")
     p.add_argument("--plot", metavar="OUT.png", default=None,
-                   help="plot audiogram, targets and realised gains to a PNG file")
+                   help="plot audiogram, targets and realised gains to a PNG (or .pdf, .svg) file")
     p.add_argument("--write-chain", metavar="CHAIN.toml", default=None,
-                   help="write a chain file with the fitted hearing aid")
+                   help="write a chain file with the fitted hearing aid (for process, verify, "
+                   "live)")
+
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def check_output_file(option: str, path: str | None, *, suffixes: tuple[str, ...] = ()) -> None:
+    """Refuse, before any work is done, an output file that cannot be written as asked."""
+    from pathlib import Path
+
+    from audiolab._errors import ConfigError
+
+    if path is None:
+        return
+    if not path:
+        raise ConfigError(f"{option} is empty; give a file name")
+    out = Path(path)
+    if out.is_dir():
+        raise ConfigError(f"{option} {path} is a folder; give a file name")
+    if not out.parent.is_dir():
+        raise ConfigError(f"{option} {path}: folder {out.parent} does not exist; create it first")
+    if suffixes and out.suffix.lower() not in suffixes:
+        raise ConfigError(f"{option} {path}: give a file name ending in {', '.join(suffixes)}")
+
+
+def _options_named(exc: Exception, names: tuple[str, ...]) -> Exception:
+    """``exc`` with a leading parameter name written as its option (``--attack-ms``)."""
+    from audiolab._errors import ConfigError
+
+    message = str(exc)
+    for name in names:
+        if message.startswith(name + " must"):
+            return ConfigError("--" + name.replace("_", "-") + message[len(name):])
+    return exc
 
 
 def _number(name: str, text: str | None) -> float | None:
@@ -60,15 +95,26 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
+    from audiolab._errors import ConfigError
     from audiolab.hearing._fitting import fit_hearing_aid
 
-    fit = fit_hearing_aid(
-        args.audiogram,
-        rule=args.rule,
-        compression=args.compression,
-        attack_ms=_number("--attack-ms", args.attack_ms),
-        release_ms=_number("--release-ms", args.release_ms),
-    )
+    check_output_file("--plot", args.plot, suffixes=PLOT_SUFFIXES)
+    check_output_file("--write-chain", args.write_chain)
+    if args.compression == "linear" and (args.attack_ms, args.release_ms) != (None, None):
+        raise ConfigError(
+            "--attack-ms and --release-ms apply to compressive fits only; drop them or use "
+            "--compression wdrc"
+        )
+    try:
+        fit = fit_hearing_aid(
+            args.audiogram,
+            rule=args.rule,
+            compression=args.compression,
+            attack_ms=_number("--attack-ms", args.attack_ms),
+            release_ms=_number("--release-ms", args.release_ms),
+        )
+    except ConfigError as exc:
+        raise _options_named(exc, ("rule", "compression", "attack_ms", "release_ms")) from None
     note = sys.stderr if args.json else sys.stdout
     if args.write_chain:
         path = write_chain_file(fit, args.write_chain)

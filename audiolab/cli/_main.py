@@ -39,12 +39,15 @@ COMMANDS: tuple[str, ...] = (
 EXIT_OK = 0
 EXIT_FAILED_ITEMS = 1
 EXIT_BAD_COMMAND = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_COMMAND, f"{self.prog}: error: {message}\n")
+        # One line, like every other bad command (no usage block): what was wrong, where to look.
+        self.exit(
+            EXIT_BAD_COMMAND, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AudiolabError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_COMMAND
+    except BrokenPipeError:
+        # The reader went away (`audiolab fit N3 --json | head`): stop quietly, as Unix tools do.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
+        except (OSError, ValueError):
+            pass
+        return EXIT_BROKEN_PIPE
     except OSError as exc:
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
         print(f"{prog}: error: {exc.strerror or exc}{where}", file=sys.stderr)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from audiolab.hearing._batch import LevelOptions
 
-HELP = "run a chain (hearing aid, simulators, gains) over sound files, folders or globs"
+HELP = "run a chain file over sound files, folders or globs (a batch)"
 DESCRIPTION = """\
 Run the chain in CHAIN.toml over every input and write OUT/<stem>.wav (float32, never clipped,
 stereo (left, right), the input's sample rate and frame count; the chain's delay is not
@@ -15,8 +15,11 @@ fs resamples files at other rates in and back out. Outputs already up to date ar
 A bad file is reported at the end and does not stop the batch (exit code 1); a bad command
 exits with code 2 before anything runs.
 
-example:
+examples:
+  audiolab fit N3 --write-chain aided.toml
   audiolab process recordings/ --chain aided.toml --out processed --level-db-spl 65
+  audiolab process 'takes/**/*.flac' --chain aided.toml --out processed --jobs 4
+  audiolab process recordings/ --chain aided.toml --out processed --scheduler tcp://HOST:8786
 """
 
 
@@ -25,11 +28,12 @@ def add_level_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument(
         "--full-scale-db-spl", type=float, default=None, metavar="X",
-        help="a full-scale sine in the files is X dB SPL, on input and output (default 100)",
+        help="a full-scale sine in the files is X dB SPL, on input and output; X in [0, 200] "
+        "(default 100)",
     )
     g.add_argument(
         "--level-db-spl", type=float, default=None, metavar="X",
-        help="scale each input so that its RMS over all channels is X dB SPL "
+        help="scale each input so that its RMS over all channels is X dB SPL, X in [-20, 160] "
         "(outputs: a full-scale sine is 100 dB SPL)",
     )
 
@@ -37,15 +41,20 @@ def add_level_arguments(p: argparse.ArgumentParser) -> None:
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     """Inputs, ``--out``, levels and executor options (shared with ``audiolab simulate``)."""
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="sound files, folders or globs")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--out", required=True, metavar="DIR",
+        help="output folder, created if missing (its files are never taken as inputs)",
+    )
     add_level_arguments(p)
     p.add_argument(
         "--jobs", type=int, default=None, metavar="N",
-        help="local worker processes (default: all cores)",
+        help="local worker processes, at least 1; 1 works in this process (default: all "
+        "cores)",
     )
     p.add_argument(
         "--scheduler", default=None, metavar="ADDRESS",
-        help="run on a Dask distributed cluster: tcp://HOST:PORT or a scheduler file",
+        help="run on a Dask distributed cluster instead: tcp://HOST:PORT or a scheduler file "
+        "(.json); workers must see the same paths (default: local processes)",
     )
     p.add_argument(
         "--force", action="store_true", help="process every input, even if its output is up to date"
@@ -78,12 +87,13 @@ def run_and_report(args: argparse.Namespace, chain: Any, command: str) -> int:
     """Run the batch, print the summary (stdout) and the failures (stderr); return the exit code."""
     import sys
 
+    from audiolab._errors import ConfigError
     from audiolab.hearing._batch import run_batch
 
     if args.jobs is not None and args.jobs < 1:
-        from audiolab._errors import ConfigError
-
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
+    if not args.out:  # Path("") is the current folder
+        raise ConfigError("--out is empty; give an output folder")
     report = run_batch(
         args.inputs, chain=chain, out_dir=args.out, levels=levels_from(args), jobs=args.jobs,
         scheduler=args.scheduler, force=args.force, command=command, progress=sys.stderr,

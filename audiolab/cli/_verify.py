@@ -3,7 +3,7 @@
 import argparse
 from typing import Any
 
-HELP = "measure a chain like a hearing-aid test box (ANSI S3.22: OSPL90, gain, I/O, attack/release)"
+HELP = "measure a chain like a hearing-aid test box (ANSI S3.22)"
 DESCRIPTION = """\
 Run an ANSI S3.22-style battery on a chain file, with calibrated pure tones presented as one
 channel (the left ear, or the ear a hearing-aid stage names): OSPL90 curve, full-on gain,
@@ -22,9 +22,11 @@ examples:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``audiolab verify``."""
     p.add_argument("chain", metavar="CHAIN", help="chain file (TOML)")
-    p.add_argument("--json", action="store_true", help="print only JSON on stdout")
+    p.add_argument("--json", action="store_true",
+                   help="print only JSON on stdout (messages go to stderr)")
     p.add_argument("--plot", metavar="OUT.png", default=None,
-                   help="plot OSPL90, gains, frequency response and the I/O curve to a PNG file")
+                   help="plot OSPL90, gains, frequency response and the I/O curve to a PNG "
+                   "(or .pdf, .svg) file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,8 +34,10 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
+    from audiolab.cli._fit import PLOT_SUFFIXES, check_output_file
     from audiolab.hearing._verify import verify_chain_file
 
+    check_output_file("--plot", args.plot, suffixes=PLOT_SUFFIXES)
     report = verify_chain_file(args.chain)
     note = sys.stderr if args.json else sys.stdout
     if args.plot:
@@ -57,7 +61,7 @@ def _print_report(r: Any) -> None:
         print(f"  {f:12g} {o:14.1f} {g:16.1f} {resp:15.1f}")
     print("  input/output at 2 kHz: " + ", ".join(
         f"{i:g}->{o:.1f}" for i, o in zip(r.io_input_db_spl, r.io_output_db_spl, strict=True)))
-    print(f"  attack {r.attack_ms:.1f} ms, release {r.release_ms:.1f} ms (ANSI S3.22, 2 kHz)")
+    print(f"  {_attack_release(r)}")
     ein = r.equivalent_input_noise_db_spl
     print("  equivalent input noise: " + ("none (the chain adds no noise)" if ein is None
                                           else f"{ein:.1f} dB SPL"))
@@ -66,8 +70,15 @@ def _print_report(r: Any) -> None:
         print(f"  SII ({r.sii['ear']} ear, speech 65 dB SPL in quiet): unaided "
               f"{r.sii['unaided']:.3f}, aided {r.sii['aided']:.3f}")
     if r.declared:
-        print("  declared by the chain: " + ", ".join(f"{k} {v}" for k, v in r.declared.items()
-                                                       if not isinstance(v, list | dict)))
+        print("  declared by the chain: " + ", ".join(
+            f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in r.declared.items() if v is not None and not isinstance(v, list | dict)))
+
+
+def _attack_release(r: Any) -> str:
+    if r.attack_ms is None or r.release_ms is None:
+        return "attack and release: not measurable, the output level never settles (ANSI S3.22)"
+    return f"attack {r.attack_ms:.1f} ms, release {r.release_ms:.1f} ms (ANSI S3.22, 2 kHz)"
 
 
 def plot_report(r: Any, path: str) -> None:
@@ -95,7 +106,7 @@ def plot_report(r: Any, path: str) -> None:
     ax_io.set_xlabel("input at 2 kHz (dB SPL)")
     ax_io.set_ylabel("output (dB SPL)")
     ax_io.grid(True, alpha=0.3)
-    text = f"attack {r.attack_ms:.1f} ms, release {r.release_ms:.1f} ms"
+    text = _attack_release(r)
     if r.sii:
         text += f"\nSII 65 dB speech: {r.sii['unaided']:.2f} -> {r.sii['aided']:.2f}"
     ax_io.text(0.03, 0.97, text, transform=ax_io.transAxes, va="top", fontsize="small")

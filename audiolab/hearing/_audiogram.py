@@ -357,6 +357,8 @@ def load_audiogram(audiogram: AudiogramLike) -> Audiogram:
             "audiogram must be an Audiogram, a preset name, a file path or a table with "
             f"'left' and 'right', got {type(audiogram).__name__}"
         )
+    if isinstance(audiogram, str) and not audiogram.strip():  # Path("") would be the cwd
+        raise ConfigError("audiogram is empty; give a preset name or an audiogram file")
     return read_audiogram(audiogram)
 
 

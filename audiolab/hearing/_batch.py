@@ -11,11 +11,14 @@ import math
 import multiprocessing
 import os
 import re
+import signal
+import socket
+import struct
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -50,6 +53,9 @@ MANIFEST_NAME = "manifest.json"
 BLOCK_FRAMES = 1 << 16
 _BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 _OK_STATUSES = ("processed", "up-to-date")
+# Probe of a tcp:// scheduler: how long to wait, and the largest plausible handshake message.
+_PROBE_TIMEOUT_S = 5.0
+_MAX_HANDSHAKE_BYTES = 1 << 20
 _SCHEDULER_ADDRESS = re.compile(
     r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9a-fA-F:.]+\]|[\w.\-]+):\d+$"
 )
@@ -328,6 +334,8 @@ def collect_inputs(
     out: list[Path] = []
     for item in inputs:
         text = os.fspath(item)
+        if not text:  # Path("") is the current folder: an unset shell variable, not "walk here"
+            raise ConfigError("an input is an empty string; give a file, folder or glob")
         path = Path(text)
         if path.is_dir():
             found = _walk(path, exclude)
@@ -443,6 +451,43 @@ def _crashed(task: FileTask, exc: BaseException) -> FileResult:
     )
 
 
+@contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Hold Ctrl-C while the worker processes start; act on it once they have.
+
+    Ctrl-C reaches the whole process group. Taken while the fork server imports its preload
+    modules, or while a worker is half launched, it leaves a traceback from that process on the
+    terminal; so the fork server starts with SIGINT ignored (it ignores it itself once running)
+    and a Ctrl-C meanwhile is raised here afterwards. Workers get Python's handler back from
+    :func:`_hear_ctrl_c`, so later a Ctrl-C stops the files in flight at once.
+    """
+    from multiprocessing import forkserver
+
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()  # signal handlers can only be changed in the main thread
+        yield
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the fork server
+    try:
+        forkserver.ensure_running()
+        signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
+
+
+def _hear_ctrl_c() -> None:
+    """Worker initializer: Ctrl-C raises KeyboardInterrupt again (see :func:`_ctrl_c_held`)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _ready() -> None:
+    """A task that does nothing: submitted once per worker to start them all."""
+
+
 def _run_local(tasks: Sequence[FileTask], jobs: int, emit: Callable[[FileResult], None]) -> None:
     if jobs == 1 or len(tasks) == 1:
         for t in tasks:
@@ -453,10 +498,22 @@ def _run_local(tasks: Sequence[FileTask], jobs: int, emit: Callable[[FileResult]
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([__name__])
     crashed: list[FileTask] = []
+    n_workers = min(jobs, len(tasks))
     with _single_threaded_blas():
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx)
+        pool = None
         try:
-            futures = {pool.submit(process_file, t): t for t in tasks}
+            with _ctrl_c_held():
+                pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_hear_ctrl_c)
+                try:
+                    wait([pool.submit(_ready) for _ in range(n_workers)])
+                except BrokenProcessPool:
+                    pass  # met again just below, where it is handled
+            futures: dict[Any, FileTask] = {}
+            try:
+                for t in tasks:
+                    futures[pool.submit(process_file, t)] = t
+            except BrokenProcessPool:  # a worker died before its first file
+                crashed.extend(tasks[len(futures):])
             for fut in as_completed(futures):
                 try:
                     emit(fut.result())
@@ -464,15 +521,84 @@ def _run_local(tasks: Sequence[FileTask], jobs: int, emit: Callable[[FileResult]
                     crashed.append(futures[fut])
         finally:
             # Interrupted: drop the queued files instead of waiting for the whole batch.
-            pool.shutdown(wait=True, cancel_futures=True)
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
         # A crash (e.g. the OOM killer) takes the pool down with every file in flight: give
         # each of those files a process of its own, so only the culprit fails.
         for t in crashed:
-            with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as solo:
+            with ProcessPoolExecutor(1, mp_context=ctx, initializer=_hear_ctrl_c) as solo:
                 try:
                     emit(solo.submit(process_file, t).result())
                 except BrokenProcessPool as exc:
                     emit(_crashed(t, exc))
+
+
+def _scheduler_address(scheduler: str) -> str:
+    """The address that ``--scheduler`` names: itself, or the ``address`` in a scheduler file."""
+    if scheduler.endswith(".json") and Path(scheduler).is_file():
+        # Read here rather than by distributed: its error for a file that is not a scheduler
+        # file is a bare AssertionError, and the client it leaves behind blocks for 20 s at exit.
+        try:
+            doc = json.loads(Path(scheduler).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"--scheduler {scheduler} is not a readable JSON file ({exc})"
+            ) from None
+        address = doc.get("address") if isinstance(doc, dict) else None
+        if not isinstance(address, str) or not _SCHEDULER_ADDRESS.match(address):
+            raise ConfigError(
+                f"--scheduler {scheduler} is not a Dask scheduler file (no \"address\": "
+                "\"tcp://HOST:PORT\"); give the file written by `dask scheduler --scheduler-file`"
+            )
+        return address
+    if _SCHEDULER_ADDRESS.match(scheduler):
+        return scheduler
+    # Checked here: distributed's own error for a malformed address leaves a client behind
+    # that blocks for 20 s at exit.
+    raise ConfigError(
+        f"--scheduler must be a Dask scheduler address tcp://HOST:PORT (or tls://, ws://, "
+        f"wss://, ucx://) or an existing scheduler file (.json), got {scheduler!r}"
+    )
+
+
+def _probe_scheduler(address: str, shown: str) -> None:
+    """Fail fast unless a Dask scheduler answers at a ``tcp://`` address.
+
+    distributed retries a refused connection until its timeout, and waits forever on a port where
+    something else listens (the dashboard's HTTP port is an easy mistake), so a TCP scheduler is
+    probed first: it speaks first, with the length of its handshake message (8 bytes, the frame
+    header of distributed.comm.tcp).
+    """
+    scheme, _, rest = address.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return  # TLS, websockets, UCX: left to distributed's own timeout
+    host, _, port = rest.rpartition(":")
+    where = f"the Dask scheduler {shown}" + (f" ({address})" if shown != address else "")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), _PROBE_TIMEOUT_S) as sock:
+            sock.settimeout(_PROBE_TIMEOUT_S)
+            head = b""
+            while len(head) < 8:
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except ConnectionRefusedError:
+        raise ConfigError(
+            f"cannot connect to {where}: nothing listens there; start it (`dask scheduler`) "
+            "or give the address it prints"
+        ) from None
+    except TimeoutError:
+        head = b""
+    except OSError as exc:
+        raise ConfigError(f"cannot connect to {where}: {exc.strerror or exc}") from None
+    size = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+    if not 0 < size <= _MAX_HANDSHAKE_BYTES:
+        raise ConfigError(
+            f"--scheduler {shown}: what listens there does not answer like a Dask scheduler (a "
+            "dashboard? schedulers listen on 8786 by default); give the address `dask scheduler` "
+            "prints"
+        )
 
 
 def _connect_dask(scheduler: str) -> Any:
@@ -483,19 +609,10 @@ def _connect_dask(scheduler: str) -> Any:
         raise ConfigError(
             "--scheduler needs Dask's distributed package: pip install 'audiolab[cluster]'"
         ) from None
-    if scheduler.endswith(".json") and Path(scheduler).is_file():
-        where: dict[str, Any] = {"scheduler_file": scheduler}
-    elif _SCHEDULER_ADDRESS.match(scheduler):
-        where = {"address": scheduler}
-    else:
-        # Checked here: distributed's own error for a malformed address leaves a client behind
-        # that blocks for 20 s at exit.
-        raise ConfigError(
-            f"--scheduler must be a Dask scheduler address tcp://HOST:PORT (or tls://, ws://, "
-            f"wss://, ucx://) or an existing scheduler file (.json), got {scheduler!r}"
-        )
+    address = _scheduler_address(scheduler)
+    _probe_scheduler(address, scheduler)
     try:
-        return distributed.Client(**where, timeout="10s", set_as_default=False)
+        return distributed.Client(address, timeout="10s", set_as_default=False)
     except Exception as exc:  # OSError, TimeoutError
         raise ConfigError(
             f"cannot connect to the Dask scheduler {scheduler} ({type(exc).__name__}: {exc}); "
@@ -535,6 +652,9 @@ class _Progress:
         self.t0 = time.monotonic()
         self.tty = bool(stream is not None and getattr(stream, "isatty", lambda: False)())
         self._last_tenth = 0
+        if self.tty and total and stream is not None:  # something to see while the first file runs
+            stream.write(self._line())
+            stream.flush()
 
     def update(self, result: FileResult) -> None:
         self.done += 1
@@ -556,9 +676,10 @@ class _Progress:
         width = 30
         filled = width * self.done // self.total
         bar = "#" * filled + "." * (width - filled)
-        elapsed = time.monotonic() - self.t0
-        left = elapsed / self.done * (self.total - self.done)
         fail = f", {self.failed} failed" if self.failed else ""
+        if not self.done:
+            return f"{self.label} [{bar}] 0/{self.total} files"
+        left = (time.monotonic() - self.t0) / self.done * (self.total - self.done)
         return f"{self.label} [{bar}] {self.done}/{self.total} files{fail}, {left:4.0f} s left"
 
 

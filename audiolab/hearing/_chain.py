@@ -249,6 +249,8 @@ def load_chain(source: "str | os.PathLike[str] | Mapping[str, Any] | ChainSpec")
         where = "chain"
     else:
         where = os.fspath(source)
+        if not where:  # Path("") would be the current folder
+            raise ConfigError("the chain file name is empty; give the path of a TOML chain file")
         try:
             text = Path(where).read_bytes().decode("utf-8")
         except FileNotFoundError:

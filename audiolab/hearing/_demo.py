@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from audiolab import __version__
+from audiolab._errors import ConfigError
 from audiolab.calibration import digital_to_pa_scale, rms_db_spl
 from audiolab.hearing._audiogram import EARS, Audiogram, load_audiogram
 
@@ -97,17 +98,19 @@ def run_demo(
     from audiolab.hearing._sii import sii_from_signals
 
     say = progress or (lambda _msg: None)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ag: Audiogram = load_audiogram(audiogram)
     t0 = time.perf_counter()
+    # Everything that can be wrong with the arguments is found before anything is written.
+    ag: Audiogram = load_audiogram(audiogram)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out_dir {out} exists and is not a folder; give a folder")
+    say(f"fitting the hearing aid ({rule}, {compression}) to {ag.name}")
+    aid = HearingAid(ag, fs=DEMO_FS, rule=rule, compression=compression)
+    out.mkdir(parents=True, exist_ok=True)
 
     say(f"speech: {n_sentences} bundled sentences at {level_db_spl:g} dB SPL")
     mono, sentences = _speech(n_sentences, fs=DEMO_FS, level_db_spl=level_db_spl)
     speech = np.stack([mono, mono])  # presented to both ears: (left, right)
-
-    say(f"fitting the hearing aid ({rule}, {compression}) to {ag.name}")
-    aid = HearingAid(ag, fs=DEMO_FS, rule=rule, compression=compression)
     say("simulating the hearing loss: unaided")
     unaided = HearingLossSimulator(ag, fs=DEMO_FS).process(speech)
     say("hearing aid, then the hearing loss: aided")

@@ -107,7 +107,8 @@ def measure_attack_release_ms(
     stays within 3 dB (attack) or 4 dB (release) of its final value (the median over the
     fifth before the next step). Without ``hold_s`` each level is held 1 s, and twice as long
     (up to 16 s) while the output still drifts by more than 0.05 dB before the next step, so
-    that slow settling is not cut short.
+    that slow settling is not cut short. A time is NaN when the output never settles within
+    the tolerance (its envelope fluctuates, as a noise-carrier vocoder's does).
     """
     if hold_s is not None:
         return _attack_release_once(factory, fs, latency_samples, f_hz, low_db_spl, high_db_spl,
@@ -146,7 +147,9 @@ def _attack_release_once(
                                - float(np.median(e[int(0.7 * n) :]))))
         outside = np.flatnonzero(np.abs(e - final) > tol)
         last = int(outside[-1]) + 1 if outside.size else 0
-        times.append(1e3 * last / fs)
+        # Still outside the tolerance where the final level is taken: the output never settles
+        # (e.g. a noise-carrier vocoder), so there is no attack or release time to report.
+        times.append(1e3 * last / fs if last <= int(0.6 * n) else math.nan)
     return (times[0], times[1]), drift
 
 
@@ -183,8 +186,8 @@ class VerifyReport:
     frequency_response_db: list[float]
     io_input_db_spl: list[float]
     io_output_db_spl: list[float]
-    attack_ms: float
-    release_ms: float
+    attack_ms: float | None  # None: the output never settles (nothing to measure)
+    release_ms: float | None
     equivalent_input_noise_db_spl: float | None
     thd_percent: dict[str, float]
     sii: dict[str, Any] = field(default_factory=dict)
@@ -307,8 +310,8 @@ def verify_chain(
         frequency_response_db=[float(v) for v in response],
         io_input_db_spl=list(IO_LEVELS_DB_SPL),
         io_output_db_spl=[float(v) for v in io_out],
-        attack_ms=attack,
-        release_ms=release,
+        attack_ms=None if math.isnan(attack) else attack,
+        release_ms=None if math.isnan(release) else release,
         equivalent_input_noise_db_spl=ein,
         thd_percent=thd,
         sii=sii,
@@ -322,13 +325,16 @@ def _declared(aid: Any) -> dict[str, Any]:
     fc = aid.center_frequencies_hz
     k = int(np.argmin(np.abs(fc - AGC_FREQUENCY_HZ)))
     levels = np.array(IO_LEVELS_DB_SPL)
+    # A linear aid has no compressor: its attack/release settings are unused defaults, and
+    # declaring them would set them beside the limiter's measured times as if comparable.
+    compressive = aid.compression != "linear"
     return {
         "audiogram": aid.audiogram.name,
         "ear": aid.ear,
         "rule": aid.rule,
         "compression": aid.compression,
-        "attack_ms": aid.attack_ms,
-        "release_ms": aid.release_ms,
+        "attack_ms": aid.attack_ms if compressive else None,
+        "release_ms": aid.release_ms if compressive else None,
         "mpo_db_spl": s.mpo_db_spl,
         "ratio_at_2_khz": float(s.ratio[k]),
         "io_output_db_spl": [float(v) for v in
