@@ -168,6 +168,7 @@ def cases(quick: bool) -> list[BenchCase]:
                 reference_name="NumPy/SciPy: lfilter per band, pyfftw frames (same model)",
                 target_x_real_time=50.0,
                 note="MSBG (pyclarity, Python): about 2x real time here",
+                long_runs=1,  # the reference takes seconds: one run of it is enough
             )
         )
     return cases

@@ -11,7 +11,7 @@ DESCRIPTION = """\
 Time audiolab's kernels and, in the same run, the equivalent code a user would otherwise write
 with SciPy/NumPy, on one core (BLAS single-threaded). Prints seconds of audio processed per
 second ("x real time") for both and their ratio, beside the quality bar where one is set.
-Takes one to two minutes (--quick: about half a minute); timings vary with the load.
+Takes under a minute (--quick: about 15 s); timings vary with the load.
 
 examples:
   audiolab bench
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     def progress(name: str) -> None:
         print(f"  timing {name} ...", file=sys.stderr, flush=True)
 
-    results = run_cases(cases, budget_s=0.3 if args.quick else 2.0, progress=progress)
+    results = run_cases(cases, budget_s=0.2 if args.quick else 0.5, progress=progress)
     if args.json:
         doc = {
             "audiolab_version": __version__,
