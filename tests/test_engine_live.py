@@ -171,7 +171,8 @@ def _swap_run(jack, src):
     with _GilHog():
         eng.start(block_frames=PERIOD)
         # Each swap waits for adoption, and the hog takes the GIL 50 ms at every wait.
-        _run(eng, 20.0, swap=swap, until=lambda: state["k"] >= 15)
+        # Time limit generous for a loaded machine; the run normally ends after 15 swaps.
+        _run(eng, 60.0, swap=swap, until=lambda: state["k"] >= 15)
         eng.stop()
     rec, first = eng.recording("output")
     return eng, ids, rec, first, jack.count() - x0

@@ -295,6 +295,17 @@ class GammatoneFilterbank(Processor):
             setattr(c, k, v)
         return (c, ring, pos, scratch, bufs)
 
+    def c_states(self, n_channels: int) -> tuple[Any, Any, tuple[Any, ...]]:
+        """Fresh C states for ``n_channels`` channels, for kernels that run this bank in place.
+
+        Returns ``(analyzer, synth, keep)``: ``al_gt_analyzer *`` and ``al_gt_synth *`` at rest
+        with this bank's design, and the objects that own their buffers (hold ``keep`` for as
+        long as C may use the states).
+        """
+        analyzer = self._new_analyzer(n_channels)
+        synth = self._new_synth(n_channels)
+        return analyzer[0], synth[0], (analyzer, synth)
+
     # -- processor protocol -------------------------------------------------------------------
     def _allocate(self, n_channels: int) -> None:
         self._analysis_n = self._new_analyzer(n_channels)

@@ -65,13 +65,11 @@ class GammatoneStage(Processor):
         return self._fb.latency_samples
 
     def _allocate(self, n_channels: int) -> None:
-        # The filterbank's own state builders (same package family; the structs are its design).
-        analyzer = self._fb._new_analyzer(n_channels)
-        synth = self._fb._new_synth(n_channels)
+        analyzer, synth, keep = self._fb.c_states(n_channels)
         stage = ffi.new("al_gt_stage *")
-        stage.analyzer = analyzer[0]
-        stage.synth = synth[0]
-        self._keep = (analyzer, synth)
+        stage.analyzer = analyzer
+        stage.synth = synth
+        self._keep = keep
         self._stage = stage
 
     def _process(self, x: np.ndarray) -> np.ndarray:
