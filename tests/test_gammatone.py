@@ -220,5 +220,7 @@ def test_hypothesis_kernel_matches_reference(x):
     bands = fb.analyze(x)
     ref = reference_analysis(fb, x)
     scale = max(np.abs(ref).max(initial=0.0), 1e-30)
-    np.testing.assert_allclose(bands, ref, atol=2e-5 * scale)
+    # Plus an absolute floor: the kernel flushes denormal states to zero (FTZ), so inputs near
+    # float32's smallest normals lose what the float64 reference keeps (~1e-35).
+    np.testing.assert_allclose(bands, ref, atol=2e-5 * scale + 1e-30)
     assert np.isfinite(fb.synthesize(bands)).all()

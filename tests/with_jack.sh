@@ -8,6 +8,19 @@ export JACK_NO_START_SERVER=1
 export AUDIOLAB_JACK_SERVER="$name"
 log="$(mktemp -t audiolab-jackd.XXXXXX.log)"
 # Server options before -d (-R: realtime off is -r, so we leave the default), driver options after.
+# JACK keeps a registry of at most 8 servers in /dev/shm; servers that died badly leave their
+# entries (and semaphores) behind, and a full registry makes every new server fail. With no
+# jackd running on this machine, nothing in it is live: start from a clean registry.
+jackd_running() {
+    local comm
+    for comm in /proc/[0-9]*/comm; do
+        [ "$(cat "$comm" 2>/dev/null)" = jackd ] && return 0
+    done
+    return 1
+}
+if ! jackd_running; then
+    rm -f /dev/shm/jack-shm-registry /dev/shm/jack_sem.* 2>/dev/null
+fi
 jackd -n "$name" -d dummy -r 48000 -p 256 >"$log" 2>&1 &
 jack_pid=$!
 cleanup() {
