@@ -1,6 +1,6 @@
 /* Hearing-loss simulator after the Cambridge MSBG model: spectral smearing (Baer & Moore 1993)
  * on a fixed FFT frame with overlap-add, then threshold elevation and loudness recruitment by
- * envelope expansion in complex gammatone bands (Moore & Glasberg 1993). Everything is designed
+ * envelope expansion in gammatone bands (Moore & Glasberg 1993). Everything is designed
  * in Python (audiolab/hearing/_hearing_loss.py); the streaming kernels run here. */
 
 /* Real FFT of size n (power of two, >= 4) via a complex FFT of size n/2. Tables are filled by
@@ -71,38 +71,42 @@ typedef struct {
     int32_t hist_rows;        /* rows of hist written before its tail is moved to the front */
     int32_t row;              /* current row of hist, max_delay <= row < max_delay + hist_rows */
     float env_floor;          /* lowest relative envelope, a positive normal float */
-    const float *coef_re;     /* (n_bands) gammatone poles */
-    const float *coef_im;
-    const float *norm;        /* (n_bands) */
-    const float *weight_re;   /* (n_bands) resynthesis weights */
-    const float *weight_im;
+    /* Band b: four sections Re{1 / (1 - p z^-1)} (each a complex one-pole whose real part
+     * feeds the next), then a biquad high-pass; MSBG's gammatone bands. */
+    const float *pole_re;     /* (n_bands) p */
+    const float *pole_im;
+    const float *in_gain;     /* (n_bands) input gain: 1 at the centre frequency */
+    const float *hp;          /* (5, n_bands) b0, b1, b2, a1, a2 (identity: 1, 0, 0, 0, 0) */
+    const float *weight;      /* (n_bands) resynthesis weights */
     const int32_t *read_offset; /* (n_bands) offset from the current hist row of each band's
                                    product delayed by its resynthesis delay */
     const float *env_coef;    /* (n_bands) one-pole coefficient of the envelope smoother */
-    const float *env_scale;   /* (n_bands) |z| -> envelope relative to the catch-up level */
+    const float *env_scale;   /* (n_bands) |band| -> envelope relative to the catch-up level */
     /* The expansion ratio of a band follows the frequency of what it carries: the power-
-     * weighted mean frequency f, from z(t) conj z(t - 1) at an exponent update, smoothed; the
-     * exponent (ratio - 1) is read from a table over log2(f / cf) in [-1, 1]. */
+     * weighted mean of cos(w), from the band's lag-1 product over its power, both summed
+     * between exponent updates and smoothed; the exponent (ratio - 1) is read from a table
+     * over log2(f / cf) in [-1, 1]. */
     int32_t n_ratio;          /* points of each band's exponent table (odd) */
     int32_t freq_every;       /* the exponents are updated at every freq_every-th gain update */
     int32_t freq_count;       /* gain updates since the last exponent update, modulo the above */
     float ratio_scale;        /* table points per octave */
     float freq_coef;          /* one-pole coefficient (per exponent update) of the estimate */
-    const float *rot_re;      /* (n_bands) exp(-i 2 pi cf / fs) */
-    const float *rot_im;
-    const float *inv_omega;   /* (n_bands) fs / (2 pi cf): phase step -> f / cf - 1 */
+    const float *cos_cf;      /* (n_bands) cos(2 pi cf / fs), the estimate of a silent band */
+    const float *inv_omega;   /* (n_bands) fs / (2 pi cf): w -> f / cf */
     const float *expo_table;  /* (n_bands, n_ratio) expansion ratio - 1, >= 0, at
                                  f = cf 2^((i - (n_ratio - 1) / 2) / ratio_scale) */
-    float *zprev;             /* (2, n_bands) band values one sample before an exponent update */
-    float *freq_state;        /* (4, n_bands) two complex smoother stages (re, im, re, im) */
+    float *yprev;             /* (n_bands) band values one sample earlier */
+    float *freq_acc;          /* (2, n_bands) power and lag-1 product since the last update */
+    float *freq_state;        /* (4, n_bands) two smoother stages of both */
     float *exponent;          /* (n_bands) the exponents in force */
-    float *state_re;          /* (AL_GT_ORDER, n_bands) */
+    float *state_re;          /* (4, n_bands) section states */
     float *state_im;
+    float *hp_state;          /* (2, n_bands) high-pass states (transposed direct form II) */
     float *env;               /* (2, n_bands) two smoother stages */
     float *gain;              /* (n_bands) current gain */
     float *gain_step;         /* (n_bands) per-sample gain increment */
     float *hist;              /* (max_delay + hist_rows, 2, n_bands) band values, products */
-    float *scratch;           /* (2, n_bands) */
+    float *scratch;           /* (n_bands) this sample's band values */
 } al_hlsim_ear;
 
 typedef struct {

@@ -1,7 +1,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "al_gammatone_impl.h"
+#include "al_internal.h"
 
 /* ---- real FFT ------------------------------------------------------------------------------ */
 
@@ -372,43 +372,40 @@ static inline float hl_atan2(float y, float x)
     return y < 0.0f ? -r : r;
 }
 
-/* Table position u = ratio_scale log2(f / cf) + mid of each band's mean frequency f:
- * q = z(t) conj z(t - 1) rotated by the centre frequency's phase step has the angle
- * 2 pi (f - cf) / fs and the weight |z|^2; it is smoothed, and f / cf read off its angle.
- * Separate restrict parameters so that the loop vectorises. */
+/* Table position u = ratio_scale log2(f / cf) + mid of each band's mean frequency f: the
+ * power and lag-1 sums since the last update are smoothed twice, cos(w) is their ratio. */
 static inline void band_positions(int32_t nb, float a, float scale, float mid, float top,
-                                  const float *restrict zre, const float *restrict zim,
-                                  const float *restrict pre, const float *restrict pim,
-                                  const float *restrict rre, const float *restrict rim,
-                                  const float *restrict inv_omega, float *restrict s1r,
-                                  float *restrict s1i, float *restrict s2r, float *restrict s2i,
-                                  float *restrict pos)
+                                  float *restrict acc0, float *restrict acc1,
+                                  const float *restrict cos_cf, const float *restrict inv_omega,
+                                  float *restrict p1, float *restrict l1, float *restrict p2,
+                                  float *restrict l2, float *restrict pos)
 {
     for (int32_t b = 0; b < nb; b++) {
-        const float qr0 = zre[b] * pre[b] + zim[b] * pim[b];
-        const float qi0 = zim[b] * pre[b] - zre[b] * pim[b];
-        const float qr = qr0 * rre[b] - qi0 * rim[b];
-        const float qi = qr0 * rim[b] + qi0 * rre[b];
-        s1r[b] += a * (qr - s1r[b]);
-        s1i[b] += a * (qi - s1i[b]);
-        s2r[b] += a * (s1r[b] - s2r[b]);
-        s2i[b] += a * (s1i[b] - s2i[b]);
-        float ratio = 1.0f + hl_atan2(s2i[b], s2r[b]) * inv_omega[b];
+        p1[b] += a * (acc0[b] - p1[b]);
+        l1[b] += a * (acc1[b] - l1[b]);
+        p2[b] += a * (p1[b] - p2[b]);
+        l2[b] += a * (l1[b] - l2[b]);
+        acc0[b] = 0.0f;
+        acc1[b] = 0.0f;
+        float c = p2[b] > 1e-30f ? l2[b] / p2[b] : cos_cf[b];
+        c = c < -1.0f ? -1.0f : (c > 1.0f ? 1.0f : c);
+        const float s = sqrtf(1.0f - c * c);
+        float ratio = hl_atan2(s, c) * inv_omega[b];
         ratio = ratio < 0.5f ? 0.5f : (ratio > 2.0f ? 2.0f : ratio);
         const float u = hl_log2(ratio) * scale + mid;
         pos[b] = u < 0.0f ? 0.0f : (u > top ? top : u);
     }
 }
 
-/* The exponent (expansion ratio - 1) of each band at a gain update, read from its table at
- * the band's mean frequency (linear interpolation). */
-static void band_exponents(al_hlsim_ear *e, const float *zre, const float *zim, float *expo)
+/* The exponent (expansion ratio - 1) of each band at an exponent update, read from its table
+ * at the band's mean frequency (linear interpolation). */
+static void band_exponents(al_hlsim_ear *e, float *expo)
 {
     const int32_t nb = e->n_bands, nr = e->n_ratio;
     float *st = e->freq_state;
     band_positions(nb, e->freq_coef, e->ratio_scale, 0.5f * (float)(nr - 1), (float)(nr - 1),
-                   zre, zim, e->zprev, e->zprev + nb, e->rot_re, e->rot_im, e->inv_omega, st,
-                   st + nb, st + 2 * nb, st + 3 * nb, expo);
+                   e->freq_acc, e->freq_acc + nb, e->cos_cf, e->inv_omega, st, st + nb,
+                   st + 2 * nb, st + 3 * nb, expo);
     for (int32_t b = 0; b < nb; b++) {
         const float u = expo[b];
         int32_t i = (int32_t)u;
@@ -418,17 +415,80 @@ static void band_exponents(al_hlsim_ear *e, const float *zre, const float *zim, 
     }
 }
 
-/* Advance the gains one sample; store this sample's band values Re(w z) and the products of
- * the lagged band values with the gains. Separate restrict parameters so the loop vectorises. */
+/* One section Re{1 / (1 - p z^-1)}: a complex one-pole whose real part is its output. */
+#define AL_HL_SECTION(sr, si)                                   \
+    do {                                                        \
+        const float r_ = v + pr[b] * (sr)[b] - pi[b] * (si)[b]; \
+        (si)[b] = pr[b] * (si)[b] + pi[b] * (sr)[b];            \
+        (sr)[b] = r_;                                           \
+        v = r_;                                                 \
+    } while (0)
+
+/* One sample through every band: input gain, four sections, the high-pass biquad (transposed
+ * direct form II); the band values go to y. Each state row has its own restrict pointer so
+ * that the loop vectorises over bands. */
+static inline void band_filter(int32_t nb, const float *restrict pr, const float *restrict pi,
+                               const float *restrict g, float *restrict r0,
+                               float *restrict i0, float *restrict r1, float *restrict i1,
+                               float *restrict r2, float *restrict i2, float *restrict r3,
+                               float *restrict i3, const float *restrict b0,
+                               const float *restrict b1, const float *restrict b2,
+                               const float *restrict a1, const float *restrict a2,
+                               float *restrict h1, float *restrict h2, float x,
+                               float *restrict y)
+{
+    for (int32_t b = 0; b < nb; b++) {
+        float v = g[b] * x;
+        AL_HL_SECTION(r0, i0);
+        AL_HL_SECTION(r1, i1);
+        AL_HL_SECTION(r2, i2);
+        AL_HL_SECTION(r3, i3);
+        const float out = b0[b] * v + h1[b];
+        h1[b] = b1[b] * v - a1[b] * out + h2[b];
+        h2[b] = b2[b] * v - a2[b] * out;
+        y[b] = out;
+    }
+}
+
+/* Envelope (rectified band value smoothed by two one-poles) and the mean-frequency sums
+ * (power, lag-1 product) of every band. */
+static inline void band_track(int32_t nb, const float *restrict a, const float *restrict y,
+                              float *restrict e1, float *restrict e2, float *restrict yprev,
+                              float *restrict acc0, float *restrict acc1)
+{
+    for (int32_t b = 0; b < nb; b++) {
+        e1[b] += a[b] * (fabsf(y[b]) - e1[b]);
+        e2[b] += a[b] * (e1[b] - e2[b]);
+        acc0[b] += y[b] * y[b];
+        acc1[b] += y[b] * yprev[b];
+        yprev[b] = y[b];
+    }
+}
+
+/* New gain steps at a gain update (Moore & Glasberg 1993): gain = (envelope / catch-up)^(ER -
+ * 1) <= 1, reached by a linear ramp over the interval. */
+static inline void band_gain_steps(int32_t nb, const float *restrict e2,
+                                   const float *restrict scale, const float *restrict expo,
+                                   const float *restrict gain, float *restrict step, float lo,
+                                   float inv_interval)
+{
+    for (int32_t b = 0; b < nb; b++) {
+        float v = e2[b] * scale[b];
+        v = v < lo ? lo : (v > 1.0f ? 1.0f : v);
+        step[b] = (hl_exp2(expo[b] * hl_log2(v)) - gain[b]) * inv_interval;
+    }
+}
+
+/* Advance the gains one sample; store this sample's weighted band values and the products of
+ * the lagged values with the gains. */
 static inline void band_products(int32_t nb, float *restrict gain, const float *restrict step,
-                                 const float *restrict wre, const float *restrict wim,
-                                 const float *restrict zre, const float *restrict zim,
+                                 const float *restrict w, const float *restrict y,
                                  const float *restrict lagged, float *restrict values,
                                  float *restrict products)
 {
     for (int32_t b = 0; b < nb; b++) {
         gain[b] += step[b];
-        values[b] = wre[b] * zre[b] - wim[b] * zim[b];
+        values[b] = w[b] * y[b];
         products[b] = lagged[b] * gain[b];
     }
 }
@@ -437,45 +497,34 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
 {
     const int32_t nb = e->n_bands, interval = e->gain_interval;
     const int32_t wrap = e->max_delay + e->hist_rows;
-    const float inv_interval = 1.0f / (float)interval, lo = e->env_floor;
-    float *restrict zre = e->scratch, *restrict zim = e->scratch + nb;
-    float *restrict e1 = e->env, *restrict e2 = e->env + nb;
-    float *restrict gain = e->gain, *restrict step = e->gain_step;
-    const float *restrict a = e->env_coef, *restrict wre = e->weight_re;
-    const float *restrict wim = e->weight_im, *restrict scale = e->env_scale;
-    float *restrict expo = e->exponent;
+    const float inv_interval = 1.0f / (float)interval;
+    float *y = e->scratch;
+    float *sr = e->state_re, *si = e->state_im;
+    const float *hp = e->hp;
     const int32_t *restrict off = e->read_offset;
     for (int64_t j = 0; j < n; j++) {
-        al_gt_step(nb, e->coef_re, e->coef_im, e->norm, e->state_re, e->state_im, x[j], zre,
-                   zim);
-        /* Envelope: |z| (Hilbert envelope), smoothed by two one-pole low-passes. */
-        for (int32_t b = 0; b < nb; b++) {
-            const float mag = sqrtf(zre[b] * zre[b] + zim[b] * zim[b]);
-            e1[b] += a[b] * (mag - e1[b]);
-            e2[b] += a[b] * (e1[b] - e2[b]);
-        }
+        band_filter(nb, e->pole_re, e->pole_im, e->in_gain, sr, si, sr + nb, si + nb,
+                    sr + 2 * nb, si + 2 * nb, sr + 3 * nb, si + 3 * nb, hp, hp + nb,
+                    hp + 2 * nb, hp + 3 * nb, hp + 4 * nb, e->hp_state, e->hp_state + nb, x[j],
+                    y);
+        band_track(nb, e->env_coef, y, e->env, e->env + nb, e->yprev, e->freq_acc,
+                   e->freq_acc + nb);
+        /* Gains are recomputed every interval-th sample; the exponents, from the mean
+         * frequency of the samples since the last exponent update, every freq_every-th time. */
         if (e->count == 0) {
-            if (e->freq_count == 0) band_exponents(e, zre, zim, expo);
+            if (e->freq_count == 0) band_exponents(e, e->exponent);
             e->freq_count = (e->freq_count + 1 == e->freq_every) ? 0 : e->freq_count + 1;
-            /* Moore & Glasberg (1993): gain = (envelope / catch-up)^(ER - 1), <= 1. */
-            for (int32_t b = 0; b < nb; b++) {
-                float v = e2[b] * scale[b];
-                v = v < lo ? lo : (v > 1.0f ? 1.0f : v);
-                step[b] = (hl_exp2(expo[b] * hl_log2(v)) - gain[b]) * inv_interval;
-            }
-        }
-        if (e->count == interval - 1 && e->freq_count == 0) {
-            memcpy(e->zprev, zre, sizeof(float) * (size_t)nb);
-            memcpy(e->zprev + nb, zim, sizeof(float) * (size_t)nb);
+            band_gain_steps(nb, e->env + nb, e->env_scale, e->exponent, e->gain, e->gain_step,
+                            e->env_floor, inv_interval);
         }
         e->count = (e->count + 1 == interval) ? 0 : e->count + 1;
         /* Gains centred on the envelope they came from: the band value is delayed by the
          * smoother's lag before its gain multiplies it. Each sample's band values and products
          * are one row of a history buffer (contiguous reads for the common lag). */
         float *row = e->hist + (int64_t)e->row * 2 * nb;
-        band_products(nb, gain, step, wre, wim, zre, zim, row - (int64_t)e->lag * 2 * nb, row,
-                      row + nb);
-        /* Resynthesis (Hohmann 2002): y[t] = sum_b product_b[t - d_b]. */
+        band_products(nb, e->gain, e->gain_step, e->weight, y, row - (int64_t)e->lag * 2 * nb,
+                      row, row + nb);
+        /* Resynthesis: y[t] = sum_b product_b[t - d_b]. */
         float y0 = 0.0f, y1 = 0.0f, y2 = 0.0f, y3 = 0.0f;
         int32_t b = 0;
         for (; b + 3 < nb; b += 4) {
@@ -496,18 +545,18 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
 
 static int ear_ok(const al_hlsim_ear *e)
 {
-    if (!e || !e->coef_re || !e->coef_im || !e->norm || !e->weight_re || !e->weight_im ||
+    if (!e || !e->pole_re || !e->pole_im || !e->in_gain || !e->hp || !e->weight ||
         !e->read_offset || !e->env_coef || !e->env_scale || !e->exponent || !e->state_re ||
-        !e->state_im || !e->env || !e->gain || !e->gain_step || !e->hist || !e->scratch ||
-        !e->rot_re || !e->rot_im || !e->inv_omega || !e->expo_table || !e->zprev ||
-        !e->freq_state)
+        !e->state_im || !e->hp_state || !e->env || !e->gain || !e->gain_step || !e->hist ||
+        !e->scratch || !e->cos_cf || !e->inv_omega || !e->expo_table || !e->yprev ||
+        !e->freq_acc || !e->freq_state)
         return 0;
     if (e->n_ratio < 3 || !(e->ratio_scale > 0.0f) || !(e->freq_coef > 0.0f) ||
         !(e->freq_coef <= 1.0f) || e->freq_every < 1 || e->freq_count < 0 ||
         e->freq_count >= e->freq_every)
         return 0;
     if (e->n_bands < 1 || e->gain_interval < 1 || e->count < 0 ||
-        e->count >= e->gain_interval || e->max_delay < 0 || e->hist_rows < 1 || e->lag < 0 ||
+        e->count >= e->gain_interval || e->max_delay < 0 || e->hist_rows < 1 || e->lag < 1 ||
         e->lag > e->max_delay ||
         e->row < e->max_delay || e->row >= e->max_delay + e->hist_rows || !(e->env_floor > 0.0f))
         return 0;

@@ -170,7 +170,8 @@ def test_reset_returns_to_rest(rng):
 
 
 def test_same_length_out_and_latency_is_where_the_impulse_lands():
-    # 0 dB HL and no smearing: a linear system, Hohmann's bank peaks at exactly its delay.
+    # 0 dB HL and no smearing: a linear system; latency_samples is where its impulse response
+    # peaks.
     sim = HearingLossSimulator(_flat(0), fs=48000, smearing="none")
     x = np.zeros((1, 4000), np.float32)
     x[0, 100] = 1.0
@@ -180,12 +181,16 @@ def test_same_length_out_and_latency_is_where_the_impulse_lands():
 
 
 def test_latency_with_smearing_by_cross_correlation(rng):
+    # With smearing, noise in and out line up at latency_samples. The bank's impulse response
+    # is a carrier under an envelope (taps next to its peak reach 0.6-0.9 of it), so the peak
+    # of the cross-correlation, which smearing makes noisy, may fall on a neighbouring carrier
+    # peak: within a quarter of a millisecond.
     sim = HearingLossSimulator(_flat(0), fs=16000, smearing="mild")
     x = rng.standard_normal(16000).astype(np.float32)
     y = sim.process(x)
     lags = np.arange(0, 1000)
     xc = [float(np.dot(x[: x.size - k], y[k:])) for k in lags]
-    assert int(lags[np.argmax(xc)]) == sim.latency_samples
+    assert abs(int(lags[np.argmax(xc)]) - sim.latency_samples) <= 4
 
 
 # -- the model's reference behaviour ------------------------------------------------------------
@@ -265,23 +270,17 @@ def test_normal_hearing_passes_unchanged(rng):
 # -- agreement with MSBG ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "profile, f_max_hz",
-    # N4 above 2 kHz and S2 above 1.6 kHz (65-95 dB HL on rising slopes) miss: there MSBG's
-    # lower bands, whose filters peak 3-7 % above their nominal centre with upper skirts
-    # shallower than a gammatone's, carry the higher frequencies with their lower expansion
-    # ratios (docs/hearing-loss.md).
-    [("N1", 4000), ("N2", 4000), ("N3", 4000), ("S1", 4000), ("N4", 2000), ("S2", 1600)],
-)
-def test_band_attenuation_agrees_with_msbg(rng, profile, f_max_hz):
-    # Stationary noise at 70 and 85 dB SPL; one-third-octave attenuation from 500 Hz within
-    # 3 dB of MSBG's model (MSBG's attenuation plus the pass-through gain of its filterbank),
-    # and for N1-N3 and S1 also of MSBG's attenuation as reported. Reference numbers from
-    # pyclarity 0.9.0 (tests/data/make_msbg_reference.py).
+@pytest.mark.parametrize("profile", ["N1", "N2", "N3", "N4", "S1", "S2"])
+def test_band_attenuation_agrees_with_msbg(rng, profile):
+    # Stationary noise at 70 and 85 dB SPL; one-third-octave attenuation at 500-4000 Hz within
+    # 3 dB of MSBG's attenuation as reported, and of MSBG's model (its attenuation plus the
+    # pass-through gain of its own filterbank, which is not unity). Reference numbers from
+    # pyclarity 0.9.0 (tests/data/make_msbg_reference.py). Measured: within 2.0 dB as
+    # reported and 1.5 dB of the model for every audiogram here.
     mk = _load_reference_module()
     ref = json.loads(MSBG_FIXTURE.read_text())
     centres = np.array(ref["band_centres_hz"])
-    sel = (centres > 490) & (centres < 1.03 * f_max_hz)
+    sel = (centres > 490) & (centres < 4120)
     n = int(4.0 * mk.FS)
     sim = HearingLossSimulator(profile, fs=mk.FS)
     severity = ref["severity"][profile]
@@ -297,9 +296,8 @@ def test_band_attenuation_agrees_with_msbg(rng, profile, f_max_hz):
                 y.astype(float), mk.FS
             )
             reported = np.array(ref["attenuation_db"][profile][noise][f"{level:g}"])
+            np.testing.assert_array_less(np.abs(ours - reported)[sel], 3.0)
             np.testing.assert_array_less(np.abs(ours - reported - passthrough)[sel], 3.0)
-            if f_max_hz == 4000:
-                np.testing.assert_array_less(np.abs(ours - reported)[sel], 3.0)
 
 
 # -- robustness ---------------------------------------------------------------------------------

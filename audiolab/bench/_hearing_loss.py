@@ -25,6 +25,7 @@ __all__ = ["cases", "reference_hearing_loss", "reference_smear", "reference_band
 
 FS = 44100
 _FFTW = {"planner_effort": "FFTW_ESTIMATE", "threads": 1}
+_POWER_FLOOR = 1e-30  # below this summed band power the band's own centre frequency is used
 
 
 def reference_smear(d: HearingLossEarDesign, x: np.ndarray, *, delay_only: bool) -> np.ndarray:
@@ -83,33 +84,45 @@ def _overlap_add(out_frames: np.ndarray, n: int, hop: int) -> np.ndarray:
 
 
 def reference_bands(d: HearingLossEarDesign, x: np.ndarray) -> np.ndarray:
-    """Recruitment stage of one ear: gammatone bands, envelope expansion, resynthesis."""
+    """Recruitment stage of one ear: MSBG's gammatone bands, envelope expansion, resynthesis."""
     n = x.size
     big_d = d.gain_interval
+    every = big_d * d.freq_every
     y = np.zeros(n)
     k = np.arange(n)
-    updates = np.arange(0, n, big_d * d.freq_every)
+    updates = np.arange(0, n, every)
     n_ratio = d.exponent_table.shape[1]
     points = np.arange(n_ratio)
     a_f = d.freq_coef
     for b in range(d.center_frequencies_hz.size):
-        c = d.coefficients[b]
         cf = d.center_frequencies_hz[b]
-        z = scipy.signal.lfilter([d.normalization[b]], [1.0, -c], x.astype(complex))
-        for _ in range(3):
-            z = scipy.signal.lfilter([1.0], [1.0, -c], z)
+        # Four sections Re{1 / (1 - p z^-1)}, then the band's high-pass section.
+        v = x * d.input_gains[b]
+        for _ in range(4):
+            v = scipy.signal.lfilter([1.0], [1.0, -d.poles[b]], v.astype(complex)).real
+        b0, b1, b2, a1, a2 = d.highpass[b]
+        band = scipy.signal.lfilter([b0, b1, b2], [1.0, a1, a2], v)
         a = d.env_coef[b]
-        env = np.abs(z)
+        env = np.abs(band)
         for _ in range(2):
             env = scipy.signal.lfilter([a], [1.0, -(1.0 - a)], env)
-        # Mean frequency at every freq_every-th gain update: z(t) conj z(t - 1), rotated by the
-        # centre's phase step, smoothed twice at that rate; the exponent is read from the band's
-        # table and held until the next.
-        z_before = np.concatenate([[0.0], z])[updates]
-        q = z[updates] * np.conj(z_before) * np.exp(-2j * np.pi * cf / d.fs)
-        for _ in range(2):
-            q = scipy.signal.lfilter([a_f], [1.0, -(1.0 - a_f)], q)
-        ratio = np.clip(1.0 + np.angle(q) * d.fs / (2 * np.pi * cf), 0.5, 2.0)
+        # Mean frequency at every freq_every-th gain update: the band's power and lag-1
+        # product summed over the samples since the previous such update (this one included),
+        # each smoothed twice at that rate; cos(w) = their ratio.
+        sums = []
+        for lag in (0, 1):
+            prod = band * np.concatenate([np.zeros(lag), band[: n - lag]])
+            c = np.concatenate([[0.0], np.cumsum(prod)])
+            s = c[updates + 1] - c[np.maximum(updates + 1 - every, 0)]
+            for _ in range(2):
+                s = scipy.signal.lfilter([a_f], [1.0, -(1.0 - a_f)], s)
+            sums.append(s)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cos_w = np.where(
+                sums[0] > _POWER_FLOOR, np.clip(sums[1] / sums[0], -1.0, 1.0),
+                np.cos(2 * np.pi * cf / d.fs),
+            )
+        ratio = np.clip(np.arccos(cos_w) * d.fs / (2 * np.pi * cf), 0.5, 2.0)
         u = np.log2(ratio) * d.ratio_points_per_octave + (n_ratio - 1) / 2
         exponent = np.repeat(np.interp(u, points, d.exponent_table[b]), d.freq_every)
         # Gains recomputed at every gain_interval-th sample, ramped linearly to the new value.
@@ -119,7 +132,7 @@ def reference_bands(d: HearingLossEarDesign, x: np.ndarray) -> np.ndarray:
         frac = (k % big_d + 1) / big_d
         gain = prev[k // big_d] + (targets[k // big_d] - prev[k // big_d]) * frac
         # y[t] += r[t - d - lag] gain[t - d]: the gain is centred on its envelope.
-        r = np.concatenate([np.zeros(d.lag_samples), (d.weights[b] * z).real])[:n]
+        r = np.concatenate([np.zeros(d.lag_samples), d.weights[b] * band])[:n]
         delay = int(d.band_delays_samples[b])
         y[delay:] += (r * gain)[: n - delay]
     return y

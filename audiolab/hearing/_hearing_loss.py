@@ -93,8 +93,7 @@ from audiolab._ckernel import check, ffi, float_buffer, int_buffer, lib
 from audiolab._errors import ConfigError, SignalError
 from audiolab._validate import check_choice, check_real
 from audiolab.calibration import P_REF_PA
-from audiolab.dsp._auditory import erb_bandwidth_hz
-from audiolab.dsp._gammatone import GammatoneConfig, design_gammatone, real_part_responses
+from audiolab.dsp._auditory import erb_bandwidth_hz, erb_space_hz
 from audiolab.dsp._processor import Processor
 from audiolab.hearing._audiogram import (
     EARS,
@@ -174,6 +173,10 @@ _FREQ_EVERY = 4
 _POWER_CORRECTION_MAX_DB = 10.0
 _SMEAR_PRUNE = 1e-3  # matrix entries below this fraction of their row's largest are dropped
 _HIST_ROWS = 1024  # rows of band history between moves of its tail to the front
+_HP_CORNER_ERB = 7.5  # a band's high-pass corner lies this many ERB_N below its centre
+_HP_MIN_CORNER_RATIO = 0.07  # ... and is used where it is at least this fraction of cf
+_FLAT_FROM_HZ = 200.0  # the bank's sum is fitted to 1 from here to 0.43 fs
+_OWN_THRESHOLD_ERB = 0.25  # within this share of its ERB of cf a band takes cf's threshold
 
 
 def outer_middle_ear_db(f_hz: Any) -> np.ndarray:
@@ -209,6 +212,11 @@ def severity_class(ear: EarAudiogram) -> str:
         if mean > limit:
             return name
     return "none"
+
+
+def _threshold_db_hl(ear: EarAudiogram, f_hz: np.ndarray) -> np.ndarray:
+    """Threshold at ``f_hz`` as MSBG takes it: linear in frequency, flat beyond the ends."""
+    return np.interp(f_hz, ear.frequencies_hz, ear.thresholds_db_hl)
 
 
 def _roex_matrix(
@@ -293,6 +301,120 @@ def _envelope_smoother(fs: float, erb_n_hz: np.ndarray) -> tuple[np.ndarray, np.
     return coefs, dc
 
 
+def band_responses(
+    poles: np.ndarray, input_gains: np.ndarray, highpass: np.ndarray, f_hz: Any, fs: float
+) -> np.ndarray:
+    """Complex frequency responses (n_freq, n_bands) of the recruitment bands.
+
+    Each band is ``g R(z)^4 HP(z)``: four sections ``R = Re{1 / (1 - p z^-1)}`` (the real part
+    of a complex one-pole; as a real filter ``(1 - r cos(theta) z^-1) / (1 - 2 r cos(theta)
+    z^-1 + r^2 z^-2)`` with ``p = r exp(i theta)``), MSBG's gammatone sections, then the
+    band's high-pass section.
+    """
+    zinv = np.exp(-2j * np.pi * np.asarray(f_hz, float)[:, None] / fs)
+    r = 0.5 * (1.0 / (1.0 - poles * zinv) + 1.0 / (1.0 - np.conj(poles) * zinv))
+    b0, b1, b2, a1, a2 = np.asarray(highpass, float).T
+    hp = (b0 + b1 * zinv + b2 * zinv**2) / (1.0 + a1 * zinv + a2 * zinv**2)
+    return np.asarray(input_gains * r**4 * hp)
+
+
+@dataclass(frozen=True)
+class RecruitmentBands:
+    """The designed recruitment bank of one ear (see :func:`design_recruitment_bands`)."""
+
+    center_frequencies_hz: np.ndarray
+    poles: np.ndarray
+    input_gains: np.ndarray
+    highpass: np.ndarray
+    weights: np.ndarray
+    band_delays_samples: np.ndarray
+    delay_samples: int  # where the bank's impulse response peaks
+
+
+def design_recruitment_bands(
+    fs: float, bandwidth_factor: float, spacing_erb: float
+) -> RecruitmentBands:
+    """The recruitment bank: MSBG's gammatone bands, resynthesised by delay and gain.
+
+    As MSBG's bank: centre frequencies spaced ``spacing_erb`` ERB down from 19183.5 Hz (from
+    40 Hz up to 19.2 kHz or 0.45 fs); each band four sections ``Re{1 / (1 - p z^-1)}`` with
+    ``p = exp((-2 pi B + 2 pi i cf) / fs)``, ``B = bandwidth_factor ERB_N(cf)`` (impulse-invariant
+    real 4th-order gammatone sections); bands whose lower skirt would reach low frequencies
+    get MSBG's 2nd-order high-pass (``s^2 / (s^2 + 3 wc s + 3 wc^2)``) at ``cf - 7.5 ERB_N(cf)``
+    (MSBG's corners lie 7.3-7.7 ERB_N below cf), where that corner is at least 0.07 cf. Each
+    band has gain 1 at cf.
+
+    Resynthesis, as MSBG: each band is delayed by the bank's delay minus its own group delay at
+    cf, so that the bands' envelopes line up (MSBG advances each band by its group delay;
+    a streaming bank delays the others instead); no phase rotation. The bank's delay is the
+    largest group delay of its bands, at least 4 ms. Band weights follow Hohmann's (2002) iteration so that the sum is 1 at every
+    centre frequency (MSBG: one recombination constant, which leaves its severe bank 1-2.7 dB
+    loud). Without phase rotation the bands' skirts add as MSBG's do: where a steep loss
+    crushes the bands at a frequency, what comes out there is what the bands below carry, and
+    that depends on how their skirts add.
+    """
+    cf = erb_space_hz(
+        _GT_F_LOW_HZ, min(_GT_F_HIGH_HZ, 0.45 * fs), bands_per_erb=1.0 / spacing_erb,
+        base_hz=_GT_BASE_HZ,
+    )
+    erb = erb_bandwidth_hz(cf)
+    poles = np.exp((-2.0 * np.pi * bandwidth_factor * erb + 2j * np.pi * cf) / fs)
+    highpass = np.zeros((cf.size, 5))
+    highpass[:, 0] = 1.0
+    corner = cf - _HP_CORNER_ERB * erb
+    for b in np.flatnonzero(corner >= _HP_MIN_CORNER_RATIO * cf):
+        # s^2 / (s^2 + 3 wc s + 3 wc^2), poles at wc (-1.5 +- 0.87i) (a Bessel pair, Q 0.58),
+        # by the bilinear transform prewarped at wc: MSBG's high-pass sections.
+        wc = 2.0 * fs * math.tan(math.pi * corner[b] / fs)
+        num, den = scipy.signal.bilinear([1.0, 0.0, 0.0], [1.0, 3.0 * wc, 3.0 * wc * wc], fs)
+        highpass[b] = [num[0], num[1], num[2], den[1], den[2]]
+    band = np.arange(cf.size)
+    ones = np.ones(cf.size)
+    input_gains = 1.0 / np.abs(band_responses(poles, ones, highpass, cf, fs)[band, band])
+    # Group delay at cf (samples), from the phase slope over +-0.1 % of an ERB.
+    df = 1e-3 * erb
+    above = band_responses(poles, ones, highpass, cf + df, fs)[band, band]
+    below = band_responses(poles, ones, highpass, cf - df, fs)[band, band]
+    group = -np.angle(above / below) / (2.0 * np.pi * 2.0 * df / fs)
+    delay = max(int(round(_GT_DELAY_MS * 1e-3 * fs)), int(np.ceil(group.max())))
+    delays = np.clip(delay - np.round(group), 0, delay).astype(np.int64)
+    at_cf = band_responses(poles, input_gains, highpass, cf, fs) * np.exp(
+        -2j * np.pi * cf[:, None] * delays[None, :] / fs
+    )
+    weights = np.ones(cf.size)
+    for _ in range(100):
+        weights = weights / np.abs(at_cf @ weights)
+    # Then the weights of the bands from 200 Hz up are refined (Gauss-Newton) so that the sum's
+    # magnitude is 1 between centre frequencies as well: ripple +-0.2 dB at 0.25-1 kHz.
+    f_fit = np.geomspace(_FLAT_FROM_HZ, 0.43 * fs, 600)
+    resp = band_responses(poles, input_gains, highpass, f_fit, fs) * np.exp(
+        -2j * np.pi * f_fit[:, None] * delays[None, :] / fs
+    )
+    free = cf >= _FLAT_FROM_HZ
+    for _ in range(20):
+        total = resp @ weights
+        mag = np.abs(total)
+        jac = np.real(np.conj(total / mag)[:, None] * resp[:, free])
+        step = np.linalg.lstsq(jac, 1.0 - mag, rcond=1e-6)[0]
+        weights[free] = np.maximum(weights[free] + step, 0.05 * weights[free])
+    # The bank's delay as reported: where its impulse response peaks (within a sample or two
+    # of the alignment delay).
+    n = 2 * delay + 256
+    impulse = np.zeros(n)
+    for b in range(cf.size):
+        v = np.zeros(n)
+        v[0] = input_gains[b]
+        for _ in range(4):
+            v = scipy.signal.lfilter([1.0], [1.0, -poles[b]], v.astype(complex)).real
+        v = scipy.signal.lfilter(highpass[b, :3], np.r_[1.0, highpass[b, 3:]], v)
+        impulse[delays[b]:] += weights[b] * v[: n - delays[b]]
+    return RecruitmentBands(
+        center_frequencies_hz=cf, poles=poles, input_gains=input_gains, highpass=highpass,
+        weights=weights, band_delays_samples=delays,
+        delay_samples=int(np.argmax(np.abs(impulse))),
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class HearingLossEarDesign:
     """Everything the C kernel and the NumPy reference run for one ear (float64 arrays)."""
@@ -309,11 +431,12 @@ class HearingLossEarDesign:
     power_max_gain: float  # its largest gain (amplitude)
     center_frequencies_hz: np.ndarray
     bandwidth_factor: float
-    coefficients: np.ndarray
-    normalization: np.ndarray
-    weights: np.ndarray
-    band_delays_samples: np.ndarray  # Hohmann resynthesis delays
-    gt_delay_samples: int
+    poles: np.ndarray  # complex pole of each band's four sections
+    input_gains: np.ndarray  # makes each band's response 1 at its centre frequency
+    highpass: np.ndarray  # (n_bands, 5) b0, b1, b2, a1, a2 of each band's last section
+    weights: np.ndarray  # real resynthesis gain of each band
+    band_delays_samples: np.ndarray  # resynthesis delay of each band
+    gt_delay_samples: int  # the bank's delay: band delay + group delay at the centre
     lag_samples: int  # band signals are delayed this much before their gains multiply them
     thresholds_db_hl: np.ndarray
     exponents: np.ndarray  # expansion ratio - 1 at the centre frequencies
@@ -387,25 +510,28 @@ def design_hearing_loss_ear(
         ome_pow = 10.0 ** (outer_middle_ear_db(f_bins) / 10.0)
 
     # -- recruitment bands ---------------------------------------------------------------------
-    gt = design_gammatone(
-        GammatoneConfig(
-            fs=fs, f_low_hz=_GT_F_LOW_HZ, f_high_hz=min(_GT_F_HIGH_HZ, 0.45 * fs),
-            bands_per_erb=1.0 / spacing, delay_ms=_GT_DELAY_MS, bandwidth_factor=bw,
-            base_hz=_GT_BASE_HZ,
-        )
-    )
-    cf = gt.center_frequencies_hz
+    bank = design_recruitment_bands(fs, bw, spacing)
+    cf = bank.center_frequencies_hz
     max_hl = catch_up_db_spl - _MAX_HL_BELOW_CATCH_UP_DB
-    hl = np.clip(ear.threshold_db_hl_at(cf), 0.0, max_hl)
+    hl = np.clip(_threshold_db_hl(ear, cf), 0.0, max_hl)
     # Moore & Glasberg (1993) expansion ratio: threshold HL maps to 0, catch-up to itself.
     exponents = hl / (catch_up_db_spl - hl)
     # The audiogram gives the threshold of a tone at its own frequency, and a broad band also
-    # carries tones away from its centre: each band's ratio is that of the threshold at the
-    # mean frequency of what it carries (MSBG takes the centre's), so that a tone below its
-    # threshold is not let through by a neighbouring band with a lower threshold.
+    # carries tones well away from its centre (MSBG's bands have shallow upper skirts): a band
+    # carrying a tone that lies outside its own passband takes the threshold at the tone's
+    # frequency, so that a tone below its threshold is not let through by a band centred
+    # lower, with a lower threshold. Within a quarter of the band's (broadened) ERB of its
+    # centre the centre's threshold applies, as in MSBG, and the two are blended over the
+    # next quarter: the mean frequency of noise in a band lies 2-9 % above its centre (its
+    # skirts are asymmetric), which would otherwise raise the band's expansion ratio on a
+    # rising audiogram well beyond MSBG's.
     k = np.arange(-_RATIO_POINTS_PER_OCTAVE, _RATIO_POINTS_PER_OCTAVE + 1)
-    f_table = cf[:, None] * 2.0 ** (k[None, :] / _RATIO_POINTS_PER_OCTAVE)
-    hl_table = np.clip(ear.threshold_db_hl_at(f_table), 0.0, max_hl)
+    octaves = k / _RATIO_POINTS_PER_OCTAVE
+    f_table = cf[:, None] * 2.0 ** octaves[None, :]
+    hl_table = np.clip(_threshold_db_hl(ear, f_table), 0.0, max_hl)
+    own = np.log2(1.0 + _OWN_THRESHOLD_ERB * bw * erb_bandwidth_hz(cf) / cf)[:, None]
+    blend = np.clip((np.abs(octaves)[None, :] - own) / own, 0.0, 1.0)
+    hl_table = (1.0 - blend) * hl[:, None] + blend * hl_table
     exponent_table = hl_table / (catch_up_db_spl - hl_table)
     env_coef, env_dc = _envelope_smoother(fs, erb_bandwidth_hz(cf))
     # MSBG's envelope is zero-phase; ours lags by the centroid of the two one-poles' impulse
@@ -413,24 +539,19 @@ def design_hearing_loss_ear(
     # their gains multiply them, so that each gain is centred on the samples it scales. One lag
     # for all bands (that of the bands above ~700 Hz, whose smoother is at its 75 Hz cap) keeps
     # the delay a row of the band history; lower bands are centred to within 1-5 ms.
-    lag = int(round(float(np.min(2.0 * (1.0 - env_coef) / env_coef))))
+    lag = max(1, int(round(float(np.min(2.0 * (1.0 - env_coef) / env_coef)))))
     # Level of each band at the cochlea: the outer/middle-ear gain weighted by the band's power
     # response (for a flat spectrum). The bands run on the free-field signal (smeared or not);
     # only the level that drives the expansion is taken to the cochlea, so the output is
     # Sum_b gain_b H_b X_free-field, as in MSBG (which runs the bank on the cochlear signal and
     # filters the sum back to free field).
     f_grid = np.linspace(20.0, 0.5 * fs, 4096)
-    resp = np.abs(
-        real_part_responses(
-            gt.coefficients, gt.normalization, np.ones(cf.size), np.zeros(cf.size), f_grid, fs
-        )
-    ) ** 2
+    resp = np.abs(band_responses(bank.poles, bank.input_gains, bank.highpass, f_grid, fs)) ** 2
     ome_grid = 10.0 ** (outer_middle_ear_db(f_grid) / 10.0)
     band_ome = np.sqrt((ome_grid @ resp) / resp.sum(axis=0))
-    # MSBG's envelope is the low-passed rectified band signal: mean |x| = (2/pi) |z| for a
-    # narrow-band signal, times the DC gain of its elliptic low-pass.
+    # MSBG's envelope: the rectified band signal, low-passed (times its low-pass's DC gain).
     p_catch_pa = P_REF_PA * 10.0 ** (catch_up_db_spl / 20.0)
-    env_scale = (2.0 / math.pi) * env_dc * band_ome / p_catch_pa
+    env_scale = env_dc * band_ome / p_catch_pa
     return HearingLossEarDesign(
         fs=fs,
         severity=name,
@@ -444,11 +565,12 @@ def design_hearing_loss_ear(
         power_max_gain=10.0 ** (_POWER_CORRECTION_MAX_DB / 20.0),
         center_frequencies_hz=cf,
         bandwidth_factor=bw,
-        coefficients=gt.coefficients,
-        normalization=gt.normalization,
-        weights=gt.weights,
-        band_delays_samples=gt.band_delays_samples,
-        gt_delay_samples=gt.delay_samples,
+        poles=bank.poles,
+        input_gains=bank.input_gains,
+        highpass=bank.highpass,
+        weights=bank.weights,
+        band_delays_samples=bank.band_delays_samples,
+        gt_delay_samples=bank.delay_samples,
         lag_samples=lag,
         thresholds_db_hl=hl,
         exponents=exponents,
@@ -526,27 +648,28 @@ class _EarState:
         delays = d.band_delays_samples.astype(np.int64)
         max_delay = int(max(delays.max(), d.lag_samples))
         self.arrays: dict[str, np.ndarray] = {
-            "coef_re": d.coefficients.real.astype(f32),
-            "coef_im": d.coefficients.imag.astype(f32),
-            "norm": d.normalization.astype(f32),
-            "weight_re": d.weights.real.astype(f32),
-            "weight_im": d.weights.imag.astype(f32),
+            "pole_re": d.poles.real.astype(f32),
+            "pole_im": d.poles.imag.astype(f32),
+            "in_gain": d.input_gains.astype(f32),
+            "hp": np.ascontiguousarray(d.highpass.T, f32).ravel(),
+            "weight": d.weights.astype(f32),
             "env_coef": d.env_coef.astype(f32),
             "env_scale": d.env_scale.astype(f32),
             "exponent": np.zeros(nb, f32),
-            "rot_re": np.cos(2 * np.pi * d.center_frequencies_hz / d.fs).astype(f32),
-            "rot_im": -np.sin(2 * np.pi * d.center_frequencies_hz / d.fs).astype(f32),
+            "cos_cf": np.cos(2 * np.pi * d.center_frequencies_hz / d.fs).astype(f32),
             "inv_omega": (d.fs / (2 * np.pi * d.center_frequencies_hz)).astype(f32),
             "expo_table": np.ascontiguousarray(d.exponent_table, f32).ravel(),
-            "zprev": np.zeros(2 * nb, f32),
+            "yprev": np.zeros(nb, f32),
+            "freq_acc": np.zeros(2 * nb, f32),
             "freq_state": np.zeros(4 * nb, f32),
             "state_re": np.zeros(4 * nb, f32),
             "state_im": np.zeros(4 * nb, f32),
+            "hp_state": np.zeros(2 * nb, f32),
             "env": np.zeros(2 * nb, f32),
             "gain": np.zeros(nb, f32),
             "gain_step": np.zeros(nb, f32),
             "hist": np.zeros((max_delay + _HIST_ROWS) * 2 * nb, f32),
-            "scratch": np.zeros(2 * nb, f32),
+            "scratch": np.zeros(nb, f32),
         }
         # Offsets from the current row (2 nb floats: band values, then products) of each band's
         # product delayed by its resynthesis delay.
@@ -729,7 +852,7 @@ class HearingLossSimulator(Processor):
     >>> x = (0.02 * np.sqrt(2) * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)  # 60 dB SPL
     >>> y = sim.process(np.stack([x, x]))
     >>> y.shape, sim.latency_samples
-    ((2, 44100), 527)
+    ((2, 44100), 536)
     """
 
     def __init__(
