@@ -255,7 +255,7 @@ def test_growth_is_recruitment_like():
 
 
 def test_normal_hearing_passes_unchanged(rng):
-    # 0 dB HL: no expansion, no smearing; what is left is the filterbank's ripple (Hohmann 2002).
+    # 0 dB HL: no expansion, no smearing; what is left is the filterbank's ripple (+-0.3 dB).
     mk = _load_reference_module()
     fs = mk.FS
     x = (rng.standard_normal(4 * fs) * float(db_spl_to_pa_rms(60.0))).astype(np.float32)

@@ -16,17 +16,21 @@ stages, run per ear on sound pressure in Pa:
    with severe smearing, white noise 0.5 dB; MSBG loses as much), so the output is scaled by
    ``sqrt(P_specified / P_realised)``: the smeared spectra's power against the power the
    overlap-add realises at the cochlea, both smoothed over 20 ms (limited to +-10 dB).
-2. **Threshold elevation and loudness recruitment** (Moore & Glasberg 1993). A complex
-   gammatone filterbank (Hohmann 2002) with broadened bands splits the smeared signal; in each
-   band the envelope ``e`` ((2/pi) |z| of the complex band signal, which equals MSBG's mean
-   rectified band signal, smoothed with MSBG's noise bandwidth; taken to the cochlea by the
-   band's outer/middle-ear gain) is expanded: ``gain = (e / e_catch_up) ** (ER - 1)`` with
-   ``ER = L_cu / (L_cu - HL)``, ``HL`` the threshold (dB HL) and ``L_cu`` the catch-up level
-   (105 dB SPL at the cochlea, MSBG's value). A sound at the impaired threshold is mapped to
-   the normal threshold; levels at or above the catch-up level pass unchanged. The bands are
-   resynthesised (Hohmann 2002) with the gains applied: the output is
-   ``sum_b gain_b H_b X`` at free field, as in MSBG, which runs its bank at the cochlea and
-   filters the sum back.
+2. **Threshold elevation and loudness recruitment** (Moore & Glasberg 1993). MSBG's gammatone
+   filterbank with broadened bands splits the smeared signal: each band is four sections
+   ``Re{1 / (1 - p z^-1)}`` (impulse-invariant real gammatone sections; MSBG's, designed here
+   at any rate) and, for bands whose lower skirt would reach low frequencies, MSBG's 2nd-order
+   high-pass. In each band the envelope ``e`` (the rectified band signal, low-passed with
+   MSBG's noise bandwidth; taken to the cochlea by the band's outer/middle-ear gain) is
+   expanded: ``gain = (e / e_catch_up) ** (ER - 1)`` with ``ER = L_cu / (L_cu - HL)``, ``HL``
+   the threshold (dB HL) and ``L_cu`` the catch-up level (105 dB SPL at the cochlea, MSBG's
+   value). A sound at the impaired threshold is mapped to the normal threshold; levels at or
+   above the catch-up level pass unchanged. The bands are summed as MSBG sums them: each
+   delayed so that the envelopes line up (by its group delay at its centre frequency), no
+   phase rotation; the output is ``sum_b gain_b H_b X`` at free field, as in MSBG, which runs
+   its bank at the cochlea and filters the sum back. How neighbouring bands' skirts add decides
+   what comes out where a steep loss crushes the bands centred there, so the filter shapes
+   and the summation are MSBG's.
 
 Severity classes (MSBG, from the mean threshold at the audiogram frequencies within 2-8 kHz):
 above 15 / 35 / 56 dB HL is mild / moderate / severe, with smearing factors (lower, upper) of
@@ -39,19 +43,23 @@ Differences from MSBG, by design (see docs/hearing-loss.md for measured agreemen
 - causal and streaming: MSBG's zero-phase envelope filter (an elliptic low-pass run forwards and
   backwards) is replaced by two one-pole low-passes with the same noise bandwidth, whose lag
   (2.2 ms) is taken out by delaying the band signals that much before the gains multiply them
-  (so the gains are centred on their envelopes, as MSBG's are: on the same band signal the
-  expanded output then agrees with MSBG's within 0.15 dB); the time-advance of MSBG's filterbank
-  is replaced by the resynthesis delay of Hohmann's bank. The delay is not compensated but
-  reported as ``latency_samples`` (527 samples, 12 ms, at 44.1 kHz: smearing frame, 4 ms bank,
-  2.2 ms lag);
+  (so the gains are centred on their envelopes, as MSBG's are); MSBG advances each band by its
+  group delay, we delay the others instead. The delay is not compensated but reported as
+  ``latency_samples`` (smearing frame, the bank's delay, envelope lag: 12 ms for the severe
+  class at 44.1 kHz, 15 ms moderate, 18 ms mild);
+- the bank is unity-gain without loss: band weights make the sum 1 at every centre frequency
+  and fit its magnitude to 1 from 200 Hz up (ripple +-0.3 dB above 250 Hz). MSBG scales its sum
+  by one constant, which leaves its severe bank 0.8-2.7 dB loud below 2 kHz, its moderate bank
+  0.2-0.8 dB;
 - the smearing's power correction (above): MSBG's smearing attenuates steady tones by 1.4-4.2 dB
   (severe); ours keeps their power;
-- the expansion ratio of a band is that of the threshold at the mean frequency of what the band
-  carries (power-weighted, from the phase advance of the complex band signal, smoothed over
-  5 ms; MSBG: at the band's centre). A broad band also carries tones off its centre; on a
-  steep audiogram a band centred below a tone, with a lower threshold, would let the tone
-  through below its threshold (MSBG passes a 4 kHz tone 5 dB below S1's threshold at 0.5 dB
-  above the normal threshold, a 2 kHz one for S2 at 5 dB above);
+- a band carrying a tone outside its own passband takes the threshold at the tone's frequency
+  (from the band's mean frequency: its power-weighted mean of ``cos(w)``, from the lag-1
+  product over the power, smoothed over 5 ms); within a quarter of the band's broadened ERB
+  of its centre it takes the centre's, as MSBG does everywhere. MSBG lets a tone 5 dB below
+  the threshold through on steep slopes (S1 at 4 kHz 0.5 dB above the normal threshold, S2 at
+  2 kHz 5 dB and at 4 kHz 11.5 dB above): bands centred lower, with lower thresholds, carry it
+  on their shallow upper skirts;
 - gains are recomputed every ``gain_interval`` samples (about 0.35 ms) and ramped linearly in
   between: the envelope is smoothed below 75 Hz, so nothing is lost, and ``powf`` per band and
   sample is avoided;
@@ -60,16 +68,12 @@ Differences from MSBG, by design (see docs/hearing-loss.md for measured agreemen
   after the model (23 ms each) and a final 18 kHz low-pass. Above 12.5 kHz, where the
   middle-ear transfer falls by up to 40 dB, the frame holds it at its 12.5 kHz value, so that
   energy smeared up there is not raised by the inverse slope on the way back;
-- MSBG's filterbanks are not unity-gain without loss: its severe-class bank adds 0.8-2.7 dB
-  below 2 kHz (its recombination constant is too small), its moderate bank 0.2-0.8 dB; their
-  filters peak 3-7 % above their nominal centre frequency. Ours passes 0 dB HL unchanged
-  (within the bank's ripple, < 0.5 dB above 200 Hz);
 - any sample rate in [16, 96] kHz (MSBG: 44.1 kHz only); no level renormalisation of the input
   and no NaN for quiet input (MSBG returns NaN below about 40 dB SPL);
-- thresholds are interpolated on log frequency (MSBG: linear), floored at 0 dB HL (better than
-  normal hearing is not simulated) and capped at ``catch_up_db_spl - 10`` dB HL (MSBG warns
-  that results above 80-90 dB HL become unrealistic; above the catch-up level the model has no
-  meaning).
+- thresholds are interpolated linearly in frequency and held beyond the audiogram's ends, as
+  MSBG does, floored at 0 dB HL (better than normal hearing is not simulated) and capped at
+  ``catch_up_db_spl - 10`` dB HL (MSBG warns that results above 80-90 dB HL become unrealistic;
+  above the catch-up level the model has no meaning).
 
 Limits of the model itself: it simulates the audibility and loudness of a cochlear loss for a
 normal-hearing listener; it does not simulate temporal-processing deficits, dead regions,
@@ -78,7 +82,7 @@ thresholds (the simulation is meant for normal-hearing listeners).
 
 References: Moore & Glasberg (1993) J. Acoust. Soc. Am. 94:2050-2062; Baer & Moore (1993)
 J. Acoust. Soc. Am. 94:1229-1241 and (1994) 95:2277-2280; Nejime & Moore (1997) J. Acoust.
-Soc. Am. 102:603-615; Hohmann (2002) Acta Acustica 88:433-442.
+Soc. Am. 102:603-615; Hohmann (2002) Acta Acustica 88:433-442 (the weights' iteration).
 """
 
 import math
@@ -347,11 +351,12 @@ def design_recruitment_bands(
     Resynthesis, as MSBG: each band is delayed by the bank's delay minus its own group delay at
     cf, so that the bands' envelopes line up (MSBG advances each band by its group delay;
     a streaming bank delays the others instead); no phase rotation. The bank's delay is the
-    largest group delay of its bands, at least 4 ms. Band weights follow Hohmann's (2002) iteration so that the sum is 1 at every
-    centre frequency (MSBG: one recombination constant, which leaves its severe bank 1-2.7 dB
-    loud). Without phase rotation the bands' skirts add as MSBG's do: where a steep loss
-    crushes the bands at a frequency, what comes out there is what the bands below carry, and
-    that depends on how their skirts add.
+    largest group delay of its bands, at least 4 ms. Band weights follow Hohmann's (2002)
+    iteration so that the sum is 1 at every centre frequency, then a least-squares fit of its
+    magnitude to 1 from 200 Hz up (MSBG: one recombination constant, which leaves its severe
+    bank 1-2.7 dB loud). Without phase rotation the bands' skirts add as MSBG's do: where a
+    steep loss crushes the bands at a frequency, what comes out there is what the bands below
+    carry, and that depends on how their skirts add.
     """
     cf = erb_space_hz(
         _GT_F_LOW_HZ, min(_GT_F_HIGH_HZ, 0.45 * fs), bands_per_erb=1.0 / spacing_erb,
@@ -362,19 +367,19 @@ def design_recruitment_bands(
     highpass = np.zeros((cf.size, 5))
     highpass[:, 0] = 1.0
     corner = cf - _HP_CORNER_ERB * erb
-    for b in np.flatnonzero(corner >= _HP_MIN_CORNER_RATIO * cf):
+    for b in map(int, np.flatnonzero(corner >= _HP_MIN_CORNER_RATIO * cf)):
         # s^2 / (s^2 + 3 wc s + 3 wc^2), poles at wc (-1.5 +- 0.87i) (a Bessel pair, Q 0.58),
         # by the bilinear transform prewarped at wc: MSBG's high-pass sections.
         wc = 2.0 * fs * math.tan(math.pi * corner[b] / fs)
         num, den = scipy.signal.bilinear([1.0, 0.0, 0.0], [1.0, 3.0 * wc, 3.0 * wc * wc], fs)
         highpass[b] = [num[0], num[1], num[2], den[1], den[2]]
-    band = np.arange(cf.size)
+    idx = np.arange(cf.size)
     ones = np.ones(cf.size)
-    input_gains = 1.0 / np.abs(band_responses(poles, ones, highpass, cf, fs)[band, band])
+    input_gains = 1.0 / np.abs(band_responses(poles, ones, highpass, cf, fs)[idx, idx])
     # Group delay at cf (samples), from the phase slope over +-0.1 % of an ERB.
     df = 1e-3 * erb
-    above = band_responses(poles, ones, highpass, cf + df, fs)[band, band]
-    below = band_responses(poles, ones, highpass, cf - df, fs)[band, band]
+    above = band_responses(poles, ones, highpass, cf + df, fs)[idx, idx]
+    below = band_responses(poles, ones, highpass, cf - df, fs)[idx, idx]
     group = -np.angle(above / below) / (2.0 * np.pi * 2.0 * df / fs)
     delay = max(int(round(_GT_DELAY_MS * 1e-3 * fs)), int(np.ceil(group.max())))
     delays = np.clip(delay - np.round(group), 0, delay).astype(np.int64)
@@ -407,7 +412,8 @@ def design_recruitment_bands(
         for _ in range(4):
             v = scipy.signal.lfilter([1.0], [1.0, -poles[b]], v.astype(complex)).real
         v = scipy.signal.lfilter(highpass[b, :3], np.r_[1.0, highpass[b, 3:]], v)
-        impulse[delays[b]:] += weights[b] * v[: n - delays[b]]
+        d = int(delays[b])
+        impulse[d:] += weights[b] * v[: n - d]
     return RecruitmentBands(
         center_frequencies_hz=cf, poles=poles, input_gains=input_gains, highpass=highpass,
         weights=weights, band_delays_samples=delays,
@@ -897,8 +903,9 @@ class HearingLossSimulator(Processor):
     def latency_samples(self) -> int:
         """Delay of the output in samples.
 
-        Smearing frame - 1 (if either ear smears) + 4 ms of the filterbank + the envelope lag
-        (2.2 ms) that centres the gains: 527 samples (12 ms) at 44.1 kHz.
+        Smearing frame - 1 (if either ear smears) + the filterbank's delay (where its impulse
+        response peaks: 4.2 / 7.1 / 10.2 ms for the severe / moderate / mild bank) + the
+        envelope lag (2.2 ms) that centres the gains: 536 samples (12.2 ms) for N3 at 44.1 kHz.
         """
         lag = max(d.lag_samples for d in self.designs.values())
         d = self.designs["left"]
