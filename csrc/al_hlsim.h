@@ -23,6 +23,8 @@ al_status al_rfft_inverse(al_rfft *f, const float *spec_re, const float *spec_im
 
 enum { AL_HLSIM_SMEAR_OFF = 0, AL_HLSIM_SMEAR_DELAY = 1, AL_HLSIM_SMEAR_ON = 2 };
 enum { AL_HLSIM_ROWS = 16 };  /* output bins per block of the stored smearing matrix */
+enum { AL_HLSIM_LANES = 16 };  /* bands per vector of the band loop; per-band arrays are padded */
+enum { AL_HLSIM_BLOCK = 64 };  /* samples per block of the band loop */
 
 /* State and design of one ear (one channel). */
 typedef struct {
@@ -63,7 +65,10 @@ typedef struct {
     float *smeared;           /* (frame_len) work */
 
     /* -- gammatone bands with envelope expansion ------------------------------------------ */
+    /* Per-band arrays hold n_lanes entries (n_bands rounded up to AL_HLSIM_LANES; the padding
+     * bands have input gain 0 and weight 0): "(n_lanes)" below; read_offset has n_bands. */
     int32_t n_bands;
+    int32_t n_lanes;
     int32_t gain_interval;    /* gains are recomputed every gain_interval samples, ramped */
     int32_t count;            /* absolute sample index modulo gain_interval */
     int32_t max_delay;        /* largest delay read from hist, in samples */
@@ -73,15 +78,15 @@ typedef struct {
     float env_floor;          /* lowest relative envelope, a positive normal float */
     /* Band b: four sections Re{1 / (1 - p z^-1)} (each a complex one-pole whose real part
      * feeds the next), then a biquad high-pass; MSBG's gammatone bands. */
-    const float *pole_re;     /* (n_bands) p */
+    const float *pole_re;     /* (n_lanes) p */
     const float *pole_im;
-    const float *in_gain;     /* (n_bands) input gain: 1 at the centre frequency */
-    const float *hp;          /* (5, n_bands) b0, b1, b2, a1, a2 (identity: 1, 0, 0, 0, 0) */
-    const float *weight;      /* (n_bands) resynthesis weights */
+    const float *in_gain;     /* (n_lanes) input gain: 1 at the centre frequency */
+    const float *hp;          /* (5, n_lanes) b0, b1, b2, a1, a2 (identity: 1, 0, 0, 0, 0) */
+    const float *weight;      /* (n_lanes) resynthesis weights */
     const int32_t *read_offset; /* (n_bands) offset from the current hist row of each band's
                                    product delayed by its resynthesis delay */
-    const float *env_coef;    /* (n_bands) one-pole coefficient of the envelope smoother */
-    const float *env_scale;   /* (n_bands) |band| -> envelope relative to the catch-up level */
+    const float *env_coef;    /* (n_lanes) one-pole coefficient of the envelope smoother */
+    const float *env_scale;   /* (n_lanes) |band| -> envelope relative to the catch-up level */
     /* The expansion ratio of a band follows the frequency of what it carries: the power-
      * weighted mean of cos(w), from the band's lag-1 product over its power, both summed
      * between exponent updates and smoothed; the exponent (ratio - 1) is read from a table
@@ -91,22 +96,22 @@ typedef struct {
     int32_t freq_count;       /* gain updates since the last exponent update, modulo the above */
     float ratio_scale;        /* table points per octave */
     float freq_coef;          /* one-pole coefficient (per exponent update) of the estimate */
-    const float *cos_cf;      /* (n_bands) cos(2 pi cf / fs), the estimate of a silent band */
-    const float *inv_omega;   /* (n_bands) fs / (2 pi cf): w -> f / cf */
-    const float *expo_table;  /* (n_bands, n_ratio) expansion ratio - 1, >= 0, at
+    const float *cos_cf;      /* (n_lanes) cos(2 pi cf / fs), the estimate of a silent band */
+    const float *inv_omega;   /* (n_lanes) fs / (2 pi cf): w -> f / cf */
+    const float *expo_table;  /* (n_lanes, n_ratio) expansion ratio - 1, >= 0, at
                                  f = cf 2^((i - (n_ratio - 1) / 2) / ratio_scale) */
-    float *yprev;             /* (n_bands) band values one sample earlier */
-    float *freq_acc;          /* (2, n_bands) power and lag-1 product since the last update */
-    float *freq_state;        /* (4, n_bands) two smoother stages of both */
-    float *exponent;          /* (n_bands) the exponents in force */
-    float *state_re;          /* (4, n_bands) section states */
+    float *yprev;             /* (n_lanes) band values one sample earlier */
+    float *freq_acc;          /* (2, n_lanes) power and lag-1 product since the last update */
+    float *freq_state;        /* (4, n_lanes) two smoother stages of both */
+    float *exponent;          /* (n_lanes) the exponents in force */
+    float *state_re;          /* (4, n_lanes) section states */
     float *state_im;
-    float *hp_state;          /* (2, n_bands) high-pass states (transposed direct form II) */
-    float *env;               /* (2, n_bands) two smoother stages */
-    float *gain;              /* (n_bands) current gain */
-    float *gain_step;         /* (n_bands) per-sample gain increment */
+    float *hp_state;          /* (2, n_lanes) high-pass states (transposed direct form II) */
+    float *env;               /* (2, n_lanes) two smoother stages */
+    float *gain;              /* (n_lanes) current gain */
+    float *gain_step;         /* (n_lanes) per-sample gain increment */
     float *hist;              /* (max_delay + hist_rows, 2, n_bands) band values, products */
-    float *scratch;           /* (n_bands) this sample's band values */
+    float *scratch;           /* (2, AL_HLSIM_BLOCK, n_lanes) a block's band values and gains */
 } al_hlsim_ear;
 
 typedef struct {

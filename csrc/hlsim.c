@@ -397,148 +397,185 @@ static inline void band_positions(int32_t nb, float a, float scale, float mid, f
     }
 }
 
-/* The exponent (expansion ratio - 1) of each band at an exponent update, read from its table
- * at the band's mean frequency (linear interpolation). */
-static void band_exponents(al_hlsim_ear *e, float *expo)
+/* The exponents (expansion ratio - 1) of the AL_HLSIM_LANES bands from lane l0 at an exponent
+ * update, read from their tables at the bands' mean frequencies (linear interpolation). */
+static void band_exponents(al_hlsim_ear *e, int32_t l0)
 {
-    const int32_t nb = e->n_bands, nr = e->n_ratio;
-    float *st = e->freq_state;
-    band_positions(nb, e->freq_coef, e->ratio_scale, 0.5f * (float)(nr - 1), (float)(nr - 1),
-                   e->freq_acc, e->freq_acc + nb, e->cos_cf, e->inv_omega, st, st + nb,
-                   st + 2 * nb, st + 3 * nb, expo);
-    for (int32_t b = 0; b < nb; b++) {
+    const int32_t nl = e->n_lanes, nr = e->n_ratio, n = AL_HLSIM_LANES;
+    float *st = e->freq_state + l0, *acc = e->freq_acc + l0, *expo = e->exponent + l0;
+    band_positions(n, e->freq_coef, e->ratio_scale, 0.5f * (float)(nr - 1), (float)(nr - 1),
+                   acc, acc + nl, e->cos_cf + l0, e->inv_omega + l0, st, st + nl, st + 2 * nl,
+                   st + 3 * nl, expo);
+    for (int32_t b = 0; b < n; b++) {
         const float u = expo[b];
         int32_t i = (int32_t)u;
         i = i > nr - 2 ? nr - 2 : i;
-        const float *t = e->expo_table + (int64_t)b * nr + i;
+        const float *t = e->expo_table + (int64_t)(l0 + b) * nr + i;
         expo[b] = t[0] + (u - (float)i) * (t[1] - t[0]);
     }
 }
 
-/* One section Re{1 / (1 - p z^-1)}: a complex one-pole whose real part is its output. */
-#define AL_HL_SECTION(sr, si)                                   \
-    do {                                                        \
-        const float r_ = v + pr[b] * (sr)[b] - pi[b] * (si)[b]; \
-        (si)[b] = pr[b] * (si)[b] + pi[b] * (sr)[b];            \
-        (sr)[b] = r_;                                           \
-        v = r_;                                                 \
-    } while (0)
-
-/* One sample through every band: input gain, four sections, the high-pass biquad (transposed
- * direct form II); the band values go to y. Each state row has its own restrict pointer so
- * that the loop vectorises over bands. */
-static inline void band_filter(int32_t nb, const float *restrict pr, const float *restrict pi,
-                               const float *restrict g, float *restrict r0,
-                               float *restrict i0, float *restrict r1, float *restrict i1,
-                               float *restrict r2, float *restrict i2, float *restrict r3,
-                               float *restrict i3, const float *restrict b0,
-                               const float *restrict b1, const float *restrict b2,
-                               const float *restrict a1, const float *restrict a2,
-                               float *restrict h1, float *restrict h2, float x,
-                               float *restrict y)
+/* New gain steps of the AL_HLSIM_LANES bands from lane l0 at a gain update (Moore & Glasberg
+ * 1993): gain = (envelope / catch-up)^(ER - 1) <= 1, reached by a linear ramp over the
+ * interval. */
+static inline void band_gain_steps(const float *restrict env, const float *restrict scale,
+                                   const float *restrict expo, const float *restrict gain,
+                                   float *restrict step, float lo, float inv_interval)
 {
-    for (int32_t b = 0; b < nb; b++) {
-        float v = g[b] * x;
-        AL_HL_SECTION(r0, i0);
-        AL_HL_SECTION(r1, i1);
-        AL_HL_SECTION(r2, i2);
-        AL_HL_SECTION(r3, i3);
-        const float out = b0[b] * v + h1[b];
-        h1[b] = b1[b] * v - a1[b] * out + h2[b];
-        h2[b] = b2[b] * v - a2[b] * out;
-        y[b] = out;
-    }
-}
-
-/* Envelope (rectified band value smoothed by two one-poles) and the mean-frequency sums
- * (power, lag-1 product) of every band. */
-static inline void band_track(int32_t nb, const float *restrict a, const float *restrict y,
-                              float *restrict e1, float *restrict e2, float *restrict yprev,
-                              float *restrict acc0, float *restrict acc1)
-{
-    for (int32_t b = 0; b < nb; b++) {
-        e1[b] += a[b] * (fabsf(y[b]) - e1[b]);
-        e2[b] += a[b] * (e1[b] - e2[b]);
-        acc0[b] += y[b] * y[b];
-        acc1[b] += y[b] * yprev[b];
-        yprev[b] = y[b];
-    }
-}
-
-/* New gain steps at a gain update (Moore & Glasberg 1993): gain = (envelope / catch-up)^(ER -
- * 1) <= 1, reached by a linear ramp over the interval. */
-static inline void band_gain_steps(int32_t nb, const float *restrict e2,
-                                   const float *restrict scale, const float *restrict expo,
-                                   const float *restrict gain, float *restrict step, float lo,
-                                   float inv_interval)
-{
-    for (int32_t b = 0; b < nb; b++) {
-        float v = e2[b] * scale[b];
+    for (int32_t b = 0; b < AL_HLSIM_LANES; b++) {
+        float v = env[b] * scale[b];
         v = v < lo ? lo : (v > 1.0f ? 1.0f : v);
         step[b] = (hl_exp2(expo[b] * hl_log2(v)) - gain[b]) * inv_interval;
     }
 }
 
-/* Advance the gains one sample; store this sample's weighted band values and the products of
- * the lagged values with the gains. */
-static inline void band_products(int32_t nb, float *restrict gain, const float *restrict step,
-                                 const float *restrict w, const float *restrict y,
-                                 const float *restrict lagged, float *restrict values,
-                                 float *restrict products)
+static inline v16f abs16(v16f v)
+{
+    const v16i mask = (v16i){0} + 0x7fffffff;
+    return (v16f)((v16i)v & mask);
+}
+
+/* len (<= AL_HLSIM_BLOCK) samples through the AL_HLSIM_LANES bands from lane l0, with every
+ * state in registers: the four sections Re{1 / (1 - p z^-1)} (a complex one-pole whose real
+ * part feeds the next section), the high-pass biquad (transposed direct form II), the envelope
+ * (rectified band value smoothed by two one-poles), the mean-frequency sums (power, lag-1
+ * product) and the ramped gain; the exponents and gain steps are renewed at their updates.
+ * Writes each sample's band values to ybuf and gains to gbuf (rows of n_lanes). */
+static void band_group(al_hlsim_ear *e, int32_t l0, const float *x, int32_t len,
+                       float *ybuf, float *gbuf)
+{
+    const int32_t nl = e->n_lanes, interval = e->gain_interval, every = e->freq_every;
+    const float inv_interval = 1.0f / (float)interval;
+    const v16f pr = load16(e->pole_re + l0), pi = load16(e->pole_im + l0);
+    const v16f gin = load16(e->in_gain + l0), ac = load16(e->env_coef + l0);
+    const float *hp = e->hp + l0;
+    const v16f b0 = load16(hp), b1 = load16(hp + nl), b2 = load16(hp + 2 * nl);
+    const v16f a1 = load16(hp + 3 * nl), a2 = load16(hp + 4 * nl);
+    float *sr = e->state_re + l0, *si = e->state_im + l0;
+    v16f r0 = load16(sr), r1 = load16(sr + nl), r2 = load16(sr + 2 * nl), r3 = load16(sr + 3 * nl);
+    v16f i0 = load16(si), i1 = load16(si + nl), i2 = load16(si + 2 * nl), i3 = load16(si + 3 * nl);
+    float *hs = e->hp_state + l0, *env = e->env + l0, *acc = e->freq_acc + l0;
+    v16f h1 = load16(hs), h2 = load16(hs + nl), e1 = load16(env), e2 = load16(env + nl);
+    v16f s0 = load16(acc), s1 = load16(acc + nl), yp = load16(e->yprev + l0);
+    v16f gain = load16(e->gain + l0), step = load16(e->gain_step + l0);
+    int32_t count = e->count, fcount = e->freq_count;
+    for (int32_t t = 0; t < len; t++) {
+        v16f v = gin * x[t], nr;
+        nr = v + pr * r0 - pi * i0;
+        i0 = pr * i0 + pi * r0;
+        r0 = nr;
+        v = nr;
+        nr = v + pr * r1 - pi * i1;
+        i1 = pr * i1 + pi * r1;
+        r1 = nr;
+        v = nr;
+        nr = v + pr * r2 - pi * i2;
+        i2 = pr * i2 + pi * r2;
+        r2 = nr;
+        v = nr;
+        nr = v + pr * r3 - pi * i3;
+        i3 = pr * i3 + pi * r3;
+        r3 = nr;
+        v = nr;
+        const v16f y = b0 * v + h1;
+        h1 = b1 * v - a1 * y + h2;
+        h2 = b2 * v - a2 * y;
+        e1 = e1 + ac * (abs16(y) - e1);
+        e2 = e2 + ac * (e1 - e2);
+        s0 = s0 + y * y;
+        s1 = s1 + y * yp;
+        yp = y;
+        if (count == 0) {
+            if (fcount == 0) {
+                store16(acc, s0);
+                store16(acc + nl, s1);
+                band_exponents(e, l0);
+                s0 = load16(acc);
+                s1 = load16(acc + nl);
+            }
+            fcount = (fcount + 1 == every) ? 0 : fcount + 1;
+            float ev[AL_HLSIM_LANES], gv[AL_HLSIM_LANES], sv[AL_HLSIM_LANES];
+            store16(ev, e2);
+            store16(gv, gain);
+            band_gain_steps(ev, e->env_scale + l0, e->exponent + l0, gv, sv, e->env_floor,
+                            inv_interval);
+            step = load16(sv);
+        }
+        count = (count + 1 == interval) ? 0 : count + 1;
+        gain = gain + step;
+        store16(ybuf + (int64_t)t * nl + l0, y);
+        store16(gbuf + (int64_t)t * nl + l0, gain);
+    }
+    store16(sr, r0);
+    store16(sr + nl, r1);
+    store16(sr + 2 * nl, r2);
+    store16(sr + 3 * nl, r3);
+    store16(si, i0);
+    store16(si + nl, i1);
+    store16(si + 2 * nl, i2);
+    store16(si + 3 * nl, i3);
+    store16(hs, h1);
+    store16(hs + nl, h2);
+    store16(env, e1);
+    store16(env + nl, e2);
+    store16(acc, s0);
+    store16(acc + nl, s1);
+    store16(e->yprev + l0, yp);
+    store16(e->gain + l0, gain);
+    store16(e->gain_step + l0, step);
+}
+
+/* One sample's history row: the weighted band values and the products of the lagged values
+ * with the gains. Separate restrict parameters so the loop vectorises. */
+static inline void band_products(int32_t nb, const float *restrict w, const float *restrict y,
+                                 const float *restrict g, const float *restrict lagged,
+                                 float *restrict values, float *restrict products)
 {
     for (int32_t b = 0; b < nb; b++) {
-        gain[b] += step[b];
         values[b] = w[b] * y[b];
-        products[b] = lagged[b] * gain[b];
+        products[b] = lagged[b] * g[b];
     }
 }
 
 static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
 {
-    const int32_t nb = e->n_bands, interval = e->gain_interval;
+    const int32_t nb = e->n_bands, nl = e->n_lanes, interval = e->gain_interval;
     const int32_t wrap = e->max_delay + e->hist_rows;
-    const float inv_interval = 1.0f / (float)interval;
-    float *y = e->scratch;
-    float *sr = e->state_re, *si = e->state_im;
-    const float *hp = e->hp;
+    float *ybuf = e->scratch, *gbuf = e->scratch + (int64_t)AL_HLSIM_BLOCK * nl;
     const int32_t *restrict off = e->read_offset;
-    for (int64_t j = 0; j < n; j++) {
-        band_filter(nb, e->pole_re, e->pole_im, e->in_gain, sr, si, sr + nb, si + nb,
-                    sr + 2 * nb, si + 2 * nb, sr + 3 * nb, si + 3 * nb, hp, hp + nb,
-                    hp + 2 * nb, hp + 3 * nb, hp + 4 * nb, e->hp_state, e->hp_state + nb, x[j],
-                    y);
-        band_track(nb, e->env_coef, y, e->env, e->env + nb, e->yprev, e->freq_acc,
-                   e->freq_acc + nb);
-        /* Gains are recomputed every interval-th sample; the exponents, from the mean
-         * frequency of the samples since the last exponent update, every freq_every-th time. */
-        if (e->count == 0) {
-            if (e->freq_count == 0) band_exponents(e, e->exponent);
-            e->freq_count = (e->freq_count + 1 == e->freq_every) ? 0 : e->freq_count + 1;
-            band_gain_steps(nb, e->env + nb, e->env_scale, e->exponent, e->gain, e->gain_step,
-                            e->env_floor, inv_interval);
+    for (int64_t j0 = 0; j0 < n; j0 += AL_HLSIM_BLOCK) {
+        const int32_t len = (int32_t)((n - j0) < AL_HLSIM_BLOCK ? (n - j0) : AL_HLSIM_BLOCK);
+        float *xb = x + j0;
+        for (int32_t l0 = 0; l0 < nl; l0 += AL_HLSIM_LANES) band_group(e, l0, xb, len, ybuf, gbuf);
+        /* The update counters, as band_group advanced them for every group. */
+        for (int32_t t = 0; t < len; t++) {
+            if (e->count == 0)
+                e->freq_count = (e->freq_count + 1 == e->freq_every) ? 0 : e->freq_count + 1;
+            e->count = (e->count + 1 == interval) ? 0 : e->count + 1;
         }
-        e->count = (e->count + 1 == interval) ? 0 : e->count + 1;
-        /* Gains centred on the envelope they came from: the band value is delayed by the
-         * smoother's lag before its gain multiplies it. Each sample's band values and products
-         * are one row of a history buffer (contiguous reads for the common lag). */
-        float *row = e->hist + (int64_t)e->row * 2 * nb;
-        band_products(nb, e->gain, e->gain_step, e->weight, y, row - (int64_t)e->lag * 2 * nb,
-                      row, row + nb);
-        /* Resynthesis: y[t] = sum_b product_b[t - d_b]. */
-        float y0 = 0.0f, y1 = 0.0f, y2 = 0.0f, y3 = 0.0f;
-        int32_t b = 0;
-        for (; b + 3 < nb; b += 4) {
-            y0 += row[off[b]];
-            y1 += row[off[b + 1]];
-            y2 += row[off[b + 2]];
-            y3 += row[off[b + 3]];
-        }
-        for (; b < nb; b++) y0 += row[off[b]];
-        x[j] = (y0 + y1) + (y2 + y3);
-        if (++e->row == wrap) {
-            memmove(e->hist, e->hist + (int64_t)e->hist_rows * 2 * nb,
-                    sizeof(float) * (size_t)e->max_delay * 2 * (size_t)nb);
-            e->row = e->max_delay;
+        for (int32_t t = 0; t < len; t++) {
+            /* Gains centred on the envelope they came from: the band value is delayed by the
+             * smoother's lag before its gain multiplies it. Each sample's band values and
+             * products are one row of a history buffer (contiguous reads for the common lag). */
+            float *row = e->hist + (int64_t)e->row * 2 * nb;
+            band_products(nb, e->weight, ybuf + (int64_t)t * nl, gbuf + (int64_t)t * nl,
+                          row - (int64_t)e->lag * 2 * nb, row, row + nb);
+            /* Resynthesis: y[t] = sum_b product_b[t - d_b]. */
+            float y0 = 0.0f, y1 = 0.0f, y2 = 0.0f, y3 = 0.0f;
+            int32_t b = 0;
+            for (; b + 3 < nb; b += 4) {
+                y0 += row[off[b]];
+                y1 += row[off[b + 1]];
+                y2 += row[off[b + 2]];
+                y3 += row[off[b + 3]];
+            }
+            for (; b < nb; b++) y0 += row[off[b]];
+            xb[t] = (y0 + y1) + (y2 + y3);
+            if (++e->row == wrap) {
+                memmove(e->hist, e->hist + (int64_t)e->hist_rows * 2 * nb,
+                        sizeof(float) * (size_t)e->max_delay * 2 * (size_t)nb);
+                e->row = e->max_delay;
+            }
         }
     }
 }
@@ -555,7 +592,8 @@ static int ear_ok(const al_hlsim_ear *e)
         !(e->freq_coef <= 1.0f) || e->freq_every < 1 || e->freq_count < 0 ||
         e->freq_count >= e->freq_every)
         return 0;
-    if (e->n_bands < 1 || e->gain_interval < 1 || e->count < 0 ||
+    if (e->n_bands < 1 || e->n_lanes < e->n_bands || e->n_lanes % AL_HLSIM_LANES ||
+        e->gain_interval < 1 || e->count < 0 ||
         e->count >= e->gain_interval || e->max_delay < 0 || e->hist_rows < 1 || e->lag < 1 ||
         e->lag > e->max_delay ||
         e->row < e->max_delay || e->row >= e->max_delay + e->hist_rows || !(e->env_floor > 0.0f))

@@ -653,34 +653,48 @@ class _EarState:
         f32 = np.float32
         delays = d.band_delays_samples.astype(np.int64)
         max_delay = int(max(delays.max(), d.lag_samples))
+        lanes = int(lib.AL_HLSIM_LANES)
+        nl = -(-nb // lanes) * lanes  # per-band arrays are padded to whole vectors
+
+        def padded(v: np.ndarray, fill: float = 0.0) -> np.ndarray:
+            out = np.full(nl, fill, f32)
+            out[:nb] = v
+            return out
+
+        hp = np.zeros((5, nl), f32)
+        hp[:, :nb] = d.highpass.T
+        table = np.zeros((nl, d.exponent_table.shape[1]), f32)
+        table[:nb] = d.exponent_table
+        cf = padded(d.center_frequencies_hz, 1000.0).astype(np.float64)
         self.arrays: dict[str, np.ndarray] = {
-            "pole_re": d.poles.real.astype(f32),
-            "pole_im": d.poles.imag.astype(f32),
-            "in_gain": d.input_gains.astype(f32),
-            "hp": np.ascontiguousarray(d.highpass.T, f32).ravel(),
-            "weight": d.weights.astype(f32),
-            "env_coef": d.env_coef.astype(f32),
-            "env_scale": d.env_scale.astype(f32),
-            "exponent": np.zeros(nb, f32),
-            "cos_cf": np.cos(2 * np.pi * d.center_frequencies_hz / d.fs).astype(f32),
-            "inv_omega": (d.fs / (2 * np.pi * d.center_frequencies_hz)).astype(f32),
-            "expo_table": np.ascontiguousarray(d.exponent_table, f32).ravel(),
-            "yprev": np.zeros(nb, f32),
-            "freq_acc": np.zeros(2 * nb, f32),
-            "freq_state": np.zeros(4 * nb, f32),
-            "state_re": np.zeros(4 * nb, f32),
-            "state_im": np.zeros(4 * nb, f32),
-            "hp_state": np.zeros(2 * nb, f32),
-            "env": np.zeros(2 * nb, f32),
-            "gain": np.zeros(nb, f32),
-            "gain_step": np.zeros(nb, f32),
+            "pole_re": padded(d.poles.real),
+            "pole_im": padded(d.poles.imag),
+            "in_gain": padded(d.input_gains),  # padding bands get no input
+            "hp": hp.ravel(),
+            "weight": padded(d.weights),
+            "env_coef": padded(d.env_coef),
+            "env_scale": padded(d.env_scale),
+            "exponent": np.zeros(nl, f32),
+            "cos_cf": np.cos(2 * np.pi * cf / d.fs).astype(f32),
+            "inv_omega": (d.fs / (2 * np.pi * cf)).astype(f32),
+            "expo_table": table.ravel(),
+            "yprev": np.zeros(nl, f32),
+            "freq_acc": np.zeros(2 * nl, f32),
+            "freq_state": np.zeros(4 * nl, f32),
+            "state_re": np.zeros(4 * nl, f32),
+            "state_im": np.zeros(4 * nl, f32),
+            "hp_state": np.zeros(2 * nl, f32),
+            "env": np.zeros(2 * nl, f32),
+            "gain": np.zeros(nl, f32),
+            "gain_step": np.zeros(nl, f32),
             "hist": np.zeros((max_delay + _HIST_ROWS) * 2 * nb, f32),
-            "scratch": np.zeros(nb, f32),
+            "scratch": np.zeros(2 * int(lib.AL_HLSIM_BLOCK) * nl, f32),
         }
         # Offsets from the current row (2 nb floats: band values, then products) of each band's
         # product delayed by its resynthesis delay.
         ints = {"read_offset": (nb + np.arange(nb) - delays * 2 * nb).astype(np.int32)}
         c.n_bands = nb
+        c.n_lanes = nl
         c.gain_interval = d.gain_interval
         c.count = 0
         c.max_delay = max_delay
