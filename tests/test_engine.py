@@ -84,6 +84,29 @@ def test_gammatone_graph_matches_the_filterbank(rng):
     np.testing.assert_array_equal(y, _clamp_reference(ref_pa, eng))
 
 
+@pytest.mark.parametrize(
+    "stage",
+    [
+        {"type": "hearing-loss", "audiogram": "N3"},
+        {"type": "hearing-loss", "audiogram": "S2", "smearing": "none"},
+        {"type": "ci-vocoder", "n_channels": 8, "seed": 7},
+    ],
+    ids=["hearing-loss-N3", "hearing-loss-S2-unsmeared", "ci-8"],
+)
+def test_simulator_stages_run_in_the_engine_as_offline(rng, stage):
+    # The simulators' C stages, as `audiolab live` runs them: the engine's output (64-frame
+    # blocks, stereo = left and right ear) equals the processor's over the whole signal,
+    # through the same calibration and ceiling.
+    eng = _engine(cal=_cal(ceiling_db_spl=130.0, full_scale=(130.0, 130.0)))
+    chain = build_chain({"stage": [stage]}, fs=FS)
+    eng.configure(chain)
+    x = (0.1 * rng.standard_normal((2, 6000))).astype(np.float32)  # 80 dB SPL
+    y = eng.process_offline(x, block_frames=64)
+    ref_pa = build_chain({"stage": [stage]}, fs=FS).process(x * IN_GAIN)
+    assert np.sqrt(np.mean(ref_pa**2)) > 2e-3  # above 40 dB SPL: the stage did pass sound
+    np.testing.assert_array_equal(y, _clamp_reference(ref_pa, eng))
+
+
 @pytest.mark.parametrize("block_frames", [1, 7, 64, 256, 1000])
 def test_block_size_does_not_change_the_output(rng, block_frames):
     x = (0.01 * rng.standard_normal((2, 2500))).astype(np.float32)
