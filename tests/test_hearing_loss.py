@@ -300,6 +300,34 @@ def test_band_attenuation_agrees_with_msbg(rng, profile):
             np.testing.assert_array_less(np.abs(ours - reported - passthrough)[sel], 3.0)
 
 
+@pytest.mark.parametrize("profile", ["N3", "S2"])
+def test_the_same_model_at_every_rate(profile):
+    # MSBG runs at 44.1 kHz only; ours designs the same bands, smearing and thresholds at any
+    # rate. Pink noise at 70 dB SPL: one-third-octave attenuation at 0.5-4 kHz at 16, 22.05 and
+    # 48 kHz within 2 dB of 44.1 kHz (measured: 1.6 dB at most, for S2 at 16 kHz, whose
+    # smearing frame is 8 ms instead of 5.8).
+    mk = _load_reference_module()
+    sel = (np.array(mk.BAND_CENTRES_HZ) > 490) & (np.array(mk.BAND_CENTRES_HZ) < 4120)
+
+    def attenuation(fs):
+        rng = np.random.default_rng(3)
+        n = 4 * fs
+        spec = np.fft.rfft(rng.standard_normal(n))
+        f = np.fft.rfftfreq(n, 1.0 / fs)
+        spec[f < 20.0] = 0.0
+        spec[f >= 20.0] /= np.sqrt(f[f >= 20.0])
+        x = np.fft.irfft(spec, n)
+        x = (x / np.sqrt(np.mean(x * x)) * float(db_spl_to_pa_rms(70.0))).astype(np.float32)
+        y = HearingLossSimulator(profile, fs=fs).process(x)
+        return mk.third_octave_levels_db(x.astype(float), fs) - mk.third_octave_levels_db(
+            y.astype(float), fs
+        )
+
+    at_44k = attenuation(44100)
+    for fs in (16000, 22050, 48000):
+        np.testing.assert_array_less(np.abs(attenuation(fs) - at_44k)[sel], 2.0)
+
+
 # -- robustness ---------------------------------------------------------------------------------
 
 
