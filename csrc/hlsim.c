@@ -435,6 +435,16 @@ static inline v16f abs16(v16f v)
     return (v16f)((v16i)v & mask);
 }
 
+/* One section Re{1 / (1 - p z^-1)} of 16 bands: the complex one-pole state (r, i) advances
+ * with input v; its real part is the section's output. */
+static inline v16f section16(v16f v, v16f pr, v16f pi, v16f *r, v16f *i)
+{
+    const v16f nr = v + pr * *r - pi * *i;
+    *i = pr * *i + pi * *r;
+    *r = nr;
+    return nr;
+}
+
 /* len (<= AL_HLSIM_BLOCK) samples through the AL_HLSIM_LANES bands from lane l0, with every
  * state in registers: the four sections Re{1 / (1 - p z^-1)} (a complex one-pole whose real
  * part feeds the next section), the high-pass biquad (transposed direct form II), the envelope
@@ -460,23 +470,11 @@ static void band_group(al_hlsim_ear *e, int32_t l0, const float *x, int32_t len,
     v16f gain = load16(e->gain + l0), step = load16(e->gain_step + l0);
     int32_t count = e->count, fcount = e->freq_count;
     for (int32_t t = 0; t < len; t++) {
-        v16f v = gin * x[t], nr;
-        nr = v + pr * r0 - pi * i0;
-        i0 = pr * i0 + pi * r0;
-        r0 = nr;
-        v = nr;
-        nr = v + pr * r1 - pi * i1;
-        i1 = pr * i1 + pi * r1;
-        r1 = nr;
-        v = nr;
-        nr = v + pr * r2 - pi * i2;
-        i2 = pr * i2 + pi * r2;
-        r2 = nr;
-        v = nr;
-        nr = v + pr * r3 - pi * i3;
-        i3 = pr * i3 + pi * r3;
-        r3 = nr;
-        v = nr;
+        v16f v = gin * x[t];
+        v = section16(v, pr, pi, &r0, &i0);
+        v = section16(v, pr, pi, &r1, &i1);
+        v = section16(v, pr, pi, &r2, &i2);
+        v = section16(v, pr, pi, &r3, &i3);
         const v16f y = b0 * v + h1;
         h1 = b1 * v - a1 * y + h2;
         h2 = b2 * v - a2 * y;
