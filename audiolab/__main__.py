@@ -1,5 +1,3 @@
-import sys
+from audiolab.cli import run
 
-from audiolab.cli import main
-
-sys.exit(main())
+run()

@@ -3,6 +3,8 @@
 import io
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +140,22 @@ def test_live_refuses_a_source_above_the_ceiling(server, capsys):
 def test_unknown_device_is_one_line(server, capsys):
     assert main(["live", "--uncalibrated", "--device", "no such card", "--duration", "1"]) == 2
     _one_error_line(capsys, "no such card")
+
+
+@jack
+def test_the_executable_ends_a_device_error_with_one_line_and_exit_2(server):
+    # The `audiolab` executable (audiolab.cli.run) ends a device error without Python's exit
+    # handlers, so that PortAudio cannot abort at exit; the error line must still come out.
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-m", "audiolab", "play", "--tone", "1000", "--level-db-spl", "40",
+         "--device", "no such card", "--uncalibrated"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("audiolab play: error:"), done.stderr
+    assert "no such card" in lines[0]
 
 
 @jack

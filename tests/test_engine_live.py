@@ -314,7 +314,16 @@ def test_killing_the_server_gives_a_clean_error_not_a_hang(tmp_path):
              "--duration", "60", "--quiet", "--stats-json", str(stats)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        time.sleep(2.0)
+        # Kill the server only once the stream runs (its ports exist): on a loaded machine
+        # starting Python and opening the stream can take longer than any fixed wait.
+        deadline = time.monotonic() + 60.0
+        while time.monotonic() < deadline and live.poll() is None:
+            ports = subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True,
+                                   timeout=20).stdout.split()
+            if any(p.startswith("PortAudio:") for p in ports):
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)
         assert live.poll() is None, live.communicate()
         server.send_signal(signal.SIGTERM)  # SIGTERM: a SIGKILLed server leaks its JACK slot
         out, err = live.communicate(timeout=30)

@@ -1,5 +1,5 @@
 """The ``audiolab`` command."""
 
-from audiolab.cli._main import main
+from audiolab.cli._main import main, run
 
-__all__ = ["main"]
+__all__ = ["main", "run"]

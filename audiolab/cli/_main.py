@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from audiolab import __version__
-from audiolab._errors import AudiolabError
+from audiolab._errors import AudioDeviceError, AudiolabError
 
 __all__ = ["main", "COMMANDS"]
 
@@ -88,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except AudiolabError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
+        if isinstance(exc, AudioDeviceError):
+            _device_failure[0] = True
         return EXIT_BAD_COMMAND
     except BrokenPipeError:
         # The reader went away (`audiolab fit N3 --json | head`): stop quietly, as Unix tools do.
@@ -106,5 +108,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+# Set when a command ended on an audio-device error (see run()).
+_device_failure = [False]
+
+
+def run() -> None:
+    """Entry point of the ``audiolab`` executable: :func:`main`, then exit with its code.
+
+    After an audio-device error, the process ends without Python's exit handlers: PortAudio's
+    JACK host API asserts (and aborts the process) in its exit-time shutdown when its server
+    went away while a stream was being opened, which would turn the one-line error and exit
+    code 2 into a crash. Output is flushed first.
+    """
+    code = main()
+    if _device_failure[0] and "sounddevice" in sys.modules:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()
