@@ -740,6 +740,10 @@ class _EarState:
             ints.update(smear_start=start, smear_len=length, smear_offset=offset)
             c.fft = fft_tables["plan"]
         self.ints = ints
+        # Zeroed buffers are mapped by the OS on first write; write them now, so that the
+        # audio callback of the engine does not take those page faults on its first blocks.
+        for arr in self.arrays.values():
+            arr[...] = arr
         self.ptrs = {}
         for name, arr in self.arrays.items():
             self.ptrs[name] = float_buffer(arr, name)
