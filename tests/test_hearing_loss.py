@@ -310,14 +310,8 @@ def test_the_same_model_at_every_rate(profile):
     sel = (np.array(mk.BAND_CENTRES_HZ) > 490) & (np.array(mk.BAND_CENTRES_HZ) < 4120)
 
     def attenuation(fs):
-        rng = np.random.default_rng(3)
-        n = 4 * fs
-        spec = np.fft.rfft(rng.standard_normal(n))
-        f = np.fft.rfftfreq(n, 1.0 / fs)
-        spec[f < 20.0] = 0.0
-        spec[f >= 20.0] /= np.sqrt(f[f >= 20.0])
-        x = np.fft.irfft(spec, n)
-        x = (x / np.sqrt(np.mean(x * x)) * float(db_spl_to_pa_rms(70.0))).astype(np.float32)
+        x = mk.stationary_noise("pink", 4 * fs, np.random.default_rng(3), fs)
+        x = (x * float(db_spl_to_pa_rms(70.0))).astype(np.float32)
         y = HearingLossSimulator(profile, fs=fs).process(x)
         return mk.third_octave_levels_db(x.astype(float), fs) - mk.third_octave_levels_db(
             y.astype(float), fs

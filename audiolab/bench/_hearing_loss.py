@@ -18,6 +18,7 @@ from audiolab.calibration import db_spl_to_pa_rms
 from audiolab.hearing._hearing_loss import (
     HearingLossEarDesign,
     HearingLossSimulator,
+    band_signal,
     pruned_smearing,
 )
 
@@ -96,12 +97,7 @@ def reference_bands(d: HearingLossEarDesign, x: np.ndarray) -> np.ndarray:
     a_f = d.freq_coef
     for b in range(d.center_frequencies_hz.size):
         cf = d.center_frequencies_hz[b]
-        # Four sections Re{1 / (1 - p z^-1)}, then the band's high-pass section.
-        v = x * d.input_gains[b]
-        for _ in range(4):
-            v = scipy.signal.lfilter([1.0], [1.0, -d.poles[b]], v.astype(complex)).real
-        b0, b1, b2, a1, a2 = d.highpass[b]
-        band = scipy.signal.lfilter([b0, b1, b2], [1.0, a1, a2], v)
+        band = band_signal(d.poles[b], d.input_gains[b], d.highpass[b], x)
         a = d.env_coef[b]
         env = np.abs(band)
         for _ in range(2):

@@ -322,6 +322,19 @@ def band_responses(
     return np.asarray(input_gains * r**4 * hp)
 
 
+def band_signal(
+    pole: complex, input_gain: float, highpass: np.ndarray, x: np.ndarray
+) -> np.ndarray:
+    """One recruitment band's signal for input ``x`` (float64; the NumPy form of the C loop).
+
+    Four sections ``Re{1 / (1 - p z^-1)}``, then the high-pass ``(b0, b1, b2, a1, a2)``.
+    """
+    v = np.asarray(x, float) * input_gain
+    for _ in range(4):
+        v = scipy.signal.lfilter([1.0], [1.0, -pole], v.astype(complex)).real
+    return np.asarray(scipy.signal.lfilter(highpass[:3], np.r_[1.0, highpass[3:]], v))
+
+
 @dataclass(frozen=True)
 class RecruitmentBands:
     """The designed recruitment bank of one ear (see :func:`design_recruitment_bands`)."""
@@ -406,12 +419,10 @@ def design_recruitment_bands(
     # of the alignment delay).
     n = 2 * delay + 256
     impulse = np.zeros(n)
+    unit = np.zeros(n)
+    unit[0] = 1.0
     for b in range(cf.size):
-        v = np.zeros(n)
-        v[0] = input_gains[b]
-        for _ in range(4):
-            v = scipy.signal.lfilter([1.0], [1.0, -poles[b]], v.astype(complex)).real
-        v = scipy.signal.lfilter(highpass[b, :3], np.r_[1.0, highpass[b, 3:]], v)
+        v = band_signal(poles[b], input_gains[b], highpass[b], unit)
         d = int(delays[b])
         impulse[d:] += weights[b] * v[: n - d]
     return RecruitmentBands(

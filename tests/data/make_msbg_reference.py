@@ -66,10 +66,12 @@ TONE_HZ = (500, 1000, 2000, 4000)
 ISO_389_7_DB_SPL = {500: 4.4, 1000: 2.4, 2000: -1.3, 4000: -5.4}
 
 
-def stationary_noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+def stationary_noise(
+    kind: str, n: int, rng: np.random.Generator, fs: float = FS
+) -> np.ndarray:
     """Gaussian noise, white or pink (power density ~ 1/f from 20 Hz up), unit RMS."""
     spec = np.fft.rfft(rng.standard_normal(n))
-    f = np.fft.rfftfreq(n, 1.0 / FS)
+    f = np.fft.rfftfreq(n, 1.0 / fs)
     if kind == "pink":
         spec[f < 20.0] = 0.0
         spec[f >= 20.0] /= np.sqrt(f[f >= 20.0])
