@@ -12,8 +12,9 @@ import audiolab
 
 PACKAGE = Path(audiolab.__file__).parent
 # Lowest first. Private top-level modules (audiolab/_*.py) are the base everyone may use.
-LAYERS = ["_base", "dsp", "calibration", "hearing", "engine", "store", "experiments", "bench",
-          "cli", "gui"]
+# ``hearing`` is the deprecated alias of audiology + models: it sits just above them.
+LAYERS = ["_base", "dsp", "calibration", "audiology", "models", "hearing", "engine", "store",
+          "experiments", "batch", "reports", "bench", "cli", "gui"]
 HEAVY = ("PySide6", "pyqtgraph", "matplotlib", "dask", "distributed")
 
 
@@ -85,7 +86,9 @@ def test_heavy_libraries_are_never_imported_at_module_level_outside_gui():
     "modules",
     [
         ["audiolab"],
-        ["audiolab", "audiolab.dsp", "audiolab.hearing", "audiolab.calibration", "audiolab.cli"],
+        ["audiolab", "audiolab.dsp", "audiolab.calibration", "audiolab.audiology",
+         "audiolab.models", "audiolab.engine", "audiolab.batch", "audiolab.reports",
+         "audiolab.cli"],
     ],
 )
 def test_import_loads_no_qt_matplotlib_or_dask(modules):
@@ -105,3 +108,38 @@ def test_every_package_declares_all():
         if "__all__" not in p.read_text()
     ]
     assert not missing
+
+
+def test_old_hearing_names_still_resolve_with_a_deprecation_warning():
+    import audiolab.audiology
+    import audiolab.hearing
+    import audiolab.models
+
+    with pytest.warns(DeprecationWarning, match="audiolab.audiology"):
+        assert audiolab.hearing.Audiogram is audiolab.audiology.Audiogram
+    with pytest.warns(DeprecationWarning, match="audiolab.models"):
+        assert audiolab.hearing.HearingAid is audiolab.models.HearingAid
+    assert set(audiolab.hearing.__all__) == set(audiolab.audiology.__all__) | set(
+        audiolab.models.__all__
+    )
+    with pytest.raises(AttributeError, match="audiolab.audiology and audiolab.models"):
+        audiolab.hearing.NoSuchThing  # noqa: B018
+
+
+def test_no_subpackage_holds_more_than_30_percent_of_the_code():
+    lines: dict[str, int] = {}
+    for path in _sources():
+        rel = path.relative_to(PACKAGE)
+        key = rel.parts[0] if len(rel.parts) > 1 else "_base"
+        lines[key] = lines.get(key, 0) + len(path.read_text().splitlines())
+    total = sum(lines.values())
+    assert max(lines.values()) <= 0.30 * total, lines
+
+
+def test_every_package_docstring_says_what_it_may_import():
+    missing = []
+    for init in PACKAGE.glob("*/__init__.py"):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        if init.parent.name != "data" and "import" not in doc:
+            missing.append(str(init.relative_to(PACKAGE)))
+    assert not missing, missing

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audiolab import AudiolabError, ConfigError, FileFormatError
-from audiolab.hearing import (
+from audiolab.audiology import (
     STANDARD_AUDIOGRAMS,
     Audiogram,
     EarAudiogram,

@@ -16,11 +16,11 @@ import soundfile as sf
 import audiolab
 from audiolab import ConfigError, FileFormatError
 from audiolab._audio_io import read_audio, write_audio
+from audiolab.batch._batch import LevelOptions, collect_inputs, run_batch
 from audiolab.calibration import digital_to_pa_scale, rms_db_spl
 from audiolab.cli import main
 from audiolab.dsp import Processor
-from audiolab.hearing._batch import LevelOptions, collect_inputs, run_batch
-from audiolab.hearing._chain import check_chain_table
+from audiolab.models._chain import check_chain_table
 
 GAIN_DB = 6.0
 
@@ -337,7 +337,7 @@ def test_chain_rate_that_does_not_fit_a_file_fails_that_file_only(tmp_path):
         def _process(self, x):
             return x
 
-    from audiolab.hearing import _chain
+    from audiolab.models import _chain
 
     globals()["Picky"] = Picky
     saved = dict(_chain._REGISTRY)
@@ -355,7 +355,7 @@ def test_chain_rate_that_does_not_fit_a_file_fails_that_file_only(tmp_path):
 
 
 def test_reused_chain_gives_the_same_samples_as_a_fresh_one(tmp_path, rng):
-    from audiolab.hearing import _batch
+    from audiolab.batch import _batch
 
     good = _good_files(tmp_path / "in", rng)
     chain = {"stage": [{"type": "hearing-aid", "audiogram": "N3", "rule": "nal-r"}]}
@@ -457,7 +457,7 @@ class FakeHearingLoss(Processor):
 
 
 def test_simulate_runs_the_hearing_loss_stage_as_a_batch(tmp_path, rng, capsys, monkeypatch):
-    from audiolab.hearing import _chain
+    from audiolab.models import _chain
 
     monkeypatch.setitem(_chain._REGISTRY, "hearing-loss", f"{__name__}:FakeHearingLoss")
     good = _good_files(tmp_path / "in", rng)
@@ -523,7 +523,8 @@ class InterruptOnSecondFile(FakeHearingLoss):
 
 
 def test_interrupted_batch_records_what_finished(tmp_path, rng, monkeypatch):
-    from audiolab.hearing import _batch, _chain
+    from audiolab.batch import _batch
+    from audiolab.models import _chain
 
     monkeypatch.setitem(_chain._REGISTRY, "hearing-loss", f"{__name__}:InterruptOnSecondFile")
     _good_files(tmp_path / "in", rng)
@@ -564,7 +565,7 @@ def test_simulate_bad_options_exit_2(tmp_path, capsys, extra, words):
 def test_progress_bar_redraws_one_line_on_a_terminal():
     import io
 
-    from audiolab.hearing._batch import FileResult, _Progress
+    from audiolab.batch._batch import FileResult, _Progress
 
     class Terminal(io.StringIO):
         def isatty(self):

@@ -9,7 +9,7 @@ from hypothesis.extra import numpy as hnp
 from audiolab import ConfigError, SignalError, SignalTypeError
 from audiolab._ckernel import float_buffer
 from audiolab.cli import main
-from audiolab.hearing import (
+from audiolab.models import (
     Chain,
     ChainSpec,
     GainStage,
@@ -19,7 +19,7 @@ from audiolab.hearing import (
     stage_types,
     write_chain,
 )
-from audiolab.hearing._chain import check_chain_table
+from audiolab.models._chain import check_chain_table
 
 FS = 48000
 
@@ -194,12 +194,12 @@ def test_chain_without_fs_needs_one_to_build():
 
 def test_registry_lists_the_agreed_types_and_accepts_new_ones(tmp_path):
     assert {"gain", "hearing-aid", "hearing-loss", "ci-vocoder"} <= set(stage_types())
-    register_stage("gain-alias-for-test", "audiolab.hearing._chain:GainStage")
+    register_stage("gain-alias-for-test", "audiolab.models._chain:GainStage")
     try:
         spec = load_chain({"stage": [{"type": "gain-alias-for-test", "gain_db": 1.0}]})
-        assert spec.stages[0].target == "audiolab.hearing._chain:GainStage"
+        assert spec.stages[0].target == "audiolab.models._chain:GainStage"
     finally:
-        from audiolab.hearing._chain import _REGISTRY
+        from audiolab.models._chain import _REGISTRY
 
         _REGISTRY.pop("gain-alias-for-test")
     with pytest.raises(ConfigError, match="module:ClassName"):
@@ -248,9 +248,9 @@ def test_missing_and_binary_chain_files(tmp_path):
 
 
 def test_stage_not_yet_installed_says_so(monkeypatch):
-    from audiolab.hearing import _chain
+    from audiolab.models import _chain
 
-    monkeypatch.setitem(_chain._REGISTRY, "future", "audiolab.hearing._not_there:Future")
+    monkeypatch.setitem(_chain._REGISTRY, "future", "audiolab.models._not_there:Future")
     with pytest.raises(ConfigError, match="'future' is not available in this installation"):
         load_chain({"stage": [{"type": "future"}]})
 

@@ -17,12 +17,8 @@ from hypothesis.extra import numpy as hnp
 
 from audiolab import ConfigError, SignalError, SignalTypeError
 from audiolab._ckernel import ffi, float_buffer
-from audiolab.hearing import (
-    CochlearImplantSimulator,
-    greenwood_frequency_hz,
-    greenwood_place,
-)
-from audiolab.hearing._ci import ENVELOPE_GAIN
+from audiolab.models import CochlearImplantSimulator, greenwood_frequency_hz, greenwood_place
+from audiolab.models._ci import ENVELOPE_GAIN
 
 FS = 16000
 
@@ -224,7 +220,7 @@ def test_output_is_the_same_in_another_process(rng):
     # No hidden global state: a fresh interpreter (as a Dask worker would be) gives the same bytes.
     code = (
         "import numpy as np, hashlib\n"
-        "from audiolab.hearing import CochlearImplantSimulator\n"
+        "from audiolab.models import CochlearImplantSimulator\n"
         "x = np.random.default_rng(1).standard_normal((2, 5000)).astype(np.float32)\n"
         "y = CochlearImplantSimulator(fs=16000, n_bands=12, seed=42,"
         " spread_db_per_mm=3.0).process(x)\n"

@@ -193,7 +193,7 @@ def test_scheduler_port_with_another_service_is_refused_not_waited_on(
 ):
     """A silent service, or one answering HTTP (the dashboard's port), made distributed hang."""
     pytest.importorskip("distributed")
-    import audiolab.hearing._batch as batch
+    import audiolab.batch._batch as batch
 
     monkeypatch.setattr(batch, "_PROBE_TIMEOUT_S", 0.5)
     server = socket.create_server(("127.0.0.1", 0))
@@ -261,7 +261,7 @@ def test_fit_messages_name_the_option(capsys, extra, words):
 
 
 def test_verify_refuses_a_plot_it_cannot_write_before_measuring(tmp_path, capsys, monkeypatch):
-    import audiolab.hearing._verify as verify
+    import audiolab.reports._verify as verify
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("measured before checking --plot")
@@ -273,8 +273,8 @@ def test_verify_refuses_a_plot_it_cannot_write_before_measuring(tmp_path, capsys
 
 def test_attack_and_release_of_an_unsettling_output_are_not_measurable():
     """A noise-carrier vocoder's envelope never settles: verify printed 12800 ms before."""
-    from audiolab.hearing import CochlearImplantSimulator
-    from audiolab.hearing._verify import measure_attack_release_ms
+    from audiolab.models import CochlearImplantSimulator
+    from audiolab.reports._verify import measure_attack_release_ms
 
     attack, release = measure_attack_release_ms(
         lambda: CochlearImplantSimulator(n_bands=4, fs=16000), fs=16000, latency_samples=0,
@@ -284,7 +284,7 @@ def test_attack_and_release_of_an_unsettling_output_are_not_measurable():
 
 
 def test_verify_reports_unmeasurable_times_as_such(tmp_path, capsys, monkeypatch):
-    import audiolab.hearing._verify as verify
+    import audiolab.reports._verify as verify
 
     monkeypatch.setattr(verify, "measure_attack_release_ms", lambda *a, **k: (math.nan, math.nan))
     chain = _gain_chain(tmp_path)
@@ -333,7 +333,7 @@ def test_bench_only_matching_nothing_is_a_bad_command(capsys):
 
 # -- output streams
 def test_progress_is_a_few_lines_when_stderr_is_not_a_terminal():
-    from audiolab.hearing._batch import FileResult, _Progress
+    from audiolab.batch._batch import FileResult, _Progress
 
     log = io.StringIO()  # a CI log: not a terminal
     bar = _Progress(5000, stream=log, label="process")
@@ -345,7 +345,7 @@ def test_progress_is_a_few_lines_when_stderr_is_not_a_terminal():
 
 
 def test_progress_on_a_terminal_shows_the_batch_before_the_first_file_ends():
-    from audiolab.hearing._batch import _Progress
+    from audiolab.batch._batch import _Progress
 
     class Terminal(io.StringIO):
         def isatty(self):
@@ -370,7 +370,7 @@ def test_closed_stdout_pipe_ends_quietly(capsys, monkeypatch):
 
 def test_ctrl_c_while_workers_start_is_acted_on_once_they_have(monkeypatch):
     """Ctrl-C during start-up left a traceback from the fork server or a half-started worker."""
-    from audiolab.hearing._batch import _ctrl_c_held
+    from audiolab.batch._batch import _ctrl_c_held
 
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
@@ -408,8 +408,8 @@ def test_help_has_examples_and_every_option_explained(capsys, name):
 
 def test_verify_declares_no_attack_release_for_a_linear_aid():
     """A linear aid's unused 5/50 ms defaults were shown beside the limiter's measured times."""
-    from audiolab.hearing import HearingAid
-    from audiolab.hearing._verify import _declared
+    from audiolab.models import HearingAid
+    from audiolab.reports._verify import _declared
 
     linear = _declared(HearingAid("N3", fs=16000, compression="linear"))
     assert linear["attack_ms"] is None and linear["release_ms"] is None
@@ -424,7 +424,7 @@ def _die():
 def test_workers_that_cannot_start_fail_each_file_not_the_batch(tmp_path, monkeypatch):
     """Since the workers are started before the files are handed out, a pool broken at start-up
     surfaced in submit() as a traceback; each file must fail on its own, as any worker crash."""
-    import audiolab.hearing._batch as batch
+    import audiolab.batch._batch as batch
 
     monkeypatch.setattr(batch, "_hear_ctrl_c", _die)  # the worker initializer
     for name in ("a", "b"):

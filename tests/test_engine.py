@@ -16,7 +16,7 @@ from audiolab._ckernel import ffi, lib
 from audiolab.calibration import Calibration, digital_to_pa_scale, parse_calibration
 from audiolab.dsp import GammatoneFilterbank
 from audiolab.engine import Engine, GammatoneStage, SharedStage
-from audiolab.hearing import GainStage, build_chain
+from audiolab.models import GainStage, build_chain
 
 FS = 48000
 IN_GAIN = np.float32(digital_to_pa_scale(100.0))  # default input calibration: 100 dB SPL FS

@@ -19,7 +19,7 @@ import pytest
 from audiolab import AudioDeviceError
 from audiolab.calibration import Calibration, load_calibration
 from audiolab.engine import Engine, GammatoneStage, JackMonitor, SharedStage, ensure_portaudio
-from audiolab.hearing import GainStage
+from audiolab.models import GainStage
 
 pytestmark = [pytest.mark.jack, pytest.mark.timeout(180)]
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from audiolab import ConfigError
+from audiolab.audiology import STANDARD_AUDIOGRAMS, load_audiogram, prescribe, write_audiogram
 from audiolab.cli._main import main
-from audiolab.hearing import STANDARD_AUDIOGRAMS, load_audiogram, prescribe, write_audiogram
-from audiolab.hearing._fitting import COMPRESSION_FITTERS, fit_hearing_aid
+from audiolab.models._fitting import COMPRESSION_FITTERS, fit_hearing_aid
 
 
 def _run(capsys, *argv):
@@ -120,7 +120,7 @@ def test_compression_plugin_hook(monkeypatch):
         calls.append((rule, attack_ms, release_ms))
         return {"gain_at_65_db_spl_db": [1.0] * len(frequencies_hz)}
 
-    import audiolab.hearing._fitting as fitting_module
+    import audiolab.models._fitting as fitting_module
 
     monkeypatch.setitem(COMPRESSION_FITTERS, "wdrc", "test_fit_plugin:fake")
     module = type(fitting_module)("test_fit_plugin")
@@ -134,6 +134,6 @@ def test_compression_plugin_hook(monkeypatch):
 
 
 def test_missing_compression_module_is_a_clear_error(monkeypatch):
-    monkeypatch.setitem(COMPRESSION_FITTERS, "wdrc", "audiolab.hearing._no_such_module:fit")
+    monkeypatch.setitem(COMPRESSION_FITTERS, "wdrc", "audiolab.models._no_such_module:fit")
     with pytest.raises(ConfigError, match="not available in this build.*use compression 'linear'"):
         fit_hearing_aid("N2", compression="wdrc")

@@ -6,21 +6,18 @@ import numpy as np
 import pytest
 
 from audiolab import ConfigError, SignalError
+from audiolab.audiology import Audiogram, load_audiogram, prescribe, speech_band_levels_db_spl
 from audiolab.calibration import db_spl_to_pa_rms
 from audiolab.dsp import erb_bandwidth_hz
-from audiolab.hearing import (
-    Audiogram,
+from audiolab.models import (
     HearingAid,
     build_chain,
     fit_ear_settings,
-    load_audiogram,
     loudness_discomfort_db_hl,
-    prescribe,
-    speech_band_levels_db_spl,
     static_gain_db,
 )
-from audiolab.hearing._hearing_aid import fit_wdrc_ear
-from audiolab.hearing._verify import (
+from audiolab.models._hearing_aid import fit_wdrc_ear
+from audiolab.reports._verify import (
     _third_octave_gain_db,
     measure_attack_release_ms,
     measure_tone_output_db_spl,

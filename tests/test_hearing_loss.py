@@ -13,10 +13,11 @@ from hypothesis.extra import numpy as hnp
 
 from audiolab import AudiolabError, ConfigError, SignalError
 from audiolab._ckernel import ffi, float_buffer, lib
+from audiolab.audiology import Audiogram, load_audiogram
 from audiolab.bench._hearing_loss import reference_hearing_loss
 from audiolab.calibration import db_spl_to_pa_rms, rms_db_spl
-from audiolab.hearing import Audiogram, HearingLossSimulator, load_audiogram
-from audiolab.hearing._hearing_loss import (
+from audiolab.models import HearingLossSimulator
+from audiolab.models._hearing_loss import (
     new_rfft_plan,
     severity_class,
     smearing_matrix,
@@ -411,7 +412,7 @@ def test_chain_table_round_trip(rng):
 
 
 def test_chain_file_runs_the_stage(tmp_path, rng):
-    from audiolab.hearing import build_chain, load_chain
+    from audiolab.models import build_chain, load_chain
 
     path = tmp_path / "sim.toml"
     path.write_text('fs = 16000\n[[stage]]\ntype = "hearing-loss"\naudiogram = "N2"\n')

@@ -27,7 +27,7 @@ from audiolab.calibration import (
 )
 from audiolab.cli import main
 from audiolab.engine import Engine, rise_time_ms
-from audiolab.hearing import GainStage
+from audiolab.models import GainStage
 
 FS = 48000
 FREQS = [125, 250, 500, 750, 1000, 1500, 2000, 3000, 4000, 6000, 8000]

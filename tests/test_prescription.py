@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audiolab import ConfigError, SignalTypeError
-from audiolab.hearing import RULES, EarAudiogram, load_audiogram, prescribe
+from audiolab.audiology import RULES, EarAudiogram, load_audiogram, prescribe
 
 STANDARD_F = [125, 250, 500, 750, 1000, 1500, 2000, 3000, 4000, 6000, 8000]
 

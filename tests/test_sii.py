@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from audiolab import ConfigError
-from audiolab.calibration import P_REF_PA
-from audiolab.hearing import (
+from audiolab.audiology import (
     NO_NOISE_SPECTRUM_LEVEL_DB_SPL,
     SII_PROCEDURES,
     EarAudiogram,
@@ -21,7 +20,8 @@ from audiolab.hearing import (
     speech_intelligibility_index,
     standard_speech_spectrum_level_db_spl,
 )
-from audiolab.hearing._sii import _equivalent_masking_spectrum_level
+from audiolab.audiology._sii import _equivalent_masking_spectrum_level
+from audiolab.calibration import P_REF_PA
 
 # mosqito's package __init__ re-exports a function named like its module; import the module.
 MOSQITO = importlib.import_module("mosqito.sq_metrics.speech_intelligibility.sii_ansi._main_sii")

@@ -7,8 +7,7 @@ import pytest
 import soundfile as sf
 
 from audiolab import ConfigError, FileFormatError
-from audiolab.calibration import rms_db_spl
-from audiolab.hearing import (
+from audiolab.audiology import (
     BUNDLED_SPEECH_DIR,
     MATRIX_WORD_CLASSES,
     load_speech_corpus,
@@ -16,6 +15,7 @@ from audiolab.hearing import (
     speech_ltass,
     speech_shaped_noise,
 )
+from audiolab.calibration import rms_db_spl
 
 FS_MATERIAL = 22050
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from audiolab.cli._main import main
-from audiolab.hearing._verify import verify_chain_file
+from audiolab.reports._verify import verify_chain_file
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from audiolab import ConfigError, SignalError, SignalTypeError
 from audiolab._ckernel import ffi, float_buffer
 from audiolab.calibration import db_spl_to_pa_rms
 from audiolab.dsp import GammatoneFilterbank
-from audiolab.hearing import MultibandWdrc, WdrcSettings, ansi_time_constants_ms, static_gain_db
+from audiolab.models import MultibandWdrc, WdrcSettings, ansi_time_constants_ms, static_gain_db
 
 FS = 48000
 FC = MultibandWdrc.band_frequencies_hz(fs=FS)
@@ -123,7 +123,7 @@ def test_static_curve_reference_points():
 
 @pytest.mark.parametrize("ratio", [1.2, 1.5, 2.0, 3.0, 5.0])
 def test_time_constants_follow_the_closed_form(ratio):
-    # Module docstring of audiolab.hearing._wdrc: with both ANSI levels above the knee and no
+    # Module docstring of audiolab.models._wdrc: with both ANSI levels above the knee and no
     # gain limit, tau = t / ln(35 (1 - 1/CR) / D), D = 3 dB (attack), 4 dB (release).
     s = WdrcSettings(
         gain_db=[30.0], knee_db_spl=40.0, ratio=ratio, expansion_knee_db_spl=20.0,

@@ -1,6 +1,6 @@
 """Slow NumPy/SciPy reference of the fused WDRC kernel (csrc/wdrc.c), in float64.
 
-Written from the algorithm's description in audiolab/hearing/_wdrc.py, not from the C: complex
+Written from the algorithm's description in audiolab/models/_wdrc.py, not from the C: complex
 gammatone bands by scipy.signal.lfilter on the input delayed per band, grid-wise level
 smoothing and gain curve in a Python loop over grid steps, linear gain ramps, weighted sum,
 sample-by-sample limiter on the modulus of the analytic output.
@@ -12,7 +12,7 @@ import numpy as np
 import scipy.signal
 
 from audiolab.calibration import P_REF_PA
-from audiolab.hearing._wdrc import LEVEL_FLOOR_DB_SPL, LIMITER_RELEASE_MS, MultibandWdrc
+from audiolab.models._wdrc import LEVEL_FLOOR_DB_SPL, LIMITER_RELEASE_MS, MultibandWdrc
 
 
 def _f32(a):

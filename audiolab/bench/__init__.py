@@ -1,7 +1,9 @@
-"""Benchmarks of audiolab's kernels against what a user would otherwise write with SciPy/NumPy.
+"""audiolab.bench: benchmarks of audiolab's kernels against what a user would otherwise write.
 
 Each area contributes a module listed in :data:`CASE_MODULES` with a function
 ``cases(quick: bool) -> list[BenchCase]``.
+
+May import every layer below the command line.
 """
 
 from audiolab.bench._runner import BenchCase, BenchResult, run_cases

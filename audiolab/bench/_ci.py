@@ -15,7 +15,7 @@ def _scipy_vocoder(ci: Any, x: np.ndarray, seed: int) -> np.ndarray:
     """The vocoder as a user would write it: sosfilt per band, NumPy noise and sines."""
     from scipy.signal import sosfilt
 
-    from audiolab.hearing._ci import ENVELOPE_GAIN
+    from audiolab.models._ci import ENVELOPE_GAIN
 
     d, cfg = ci.design, ci.config
     rng = np.random.default_rng(seed)
@@ -39,7 +39,7 @@ def _scipy_vocoder(ci: Any, x: np.ndarray, seed: int) -> np.ndarray:
 
 def cases(quick: bool) -> list[BenchCase]:
     """CI vocoder cases on 10 s (quick: 2 s) of 44.1 kHz stereo noise."""
-    from audiolab.hearing import CochlearImplantSimulator
+    from audiolab.models import CochlearImplantSimulator
 
     seconds = 2.0 if quick else 10.0
     x = (0.1 * np.random.default_rng(0).standard_normal((2, int(seconds * FS)))).astype(

@@ -13,7 +13,7 @@ import numpy as np
 from audiolab.bench._runner import BenchCase
 from audiolab.calibration import Calibration, digital_to_pa_scale
 from audiolab.engine import Engine, EngineStats
-from audiolab.hearing._hearing_aid import HearingAid
+from audiolab.models._hearing_aid import HearingAid
 
 __all__ = ["cases"]
 

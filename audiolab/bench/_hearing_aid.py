@@ -5,7 +5,7 @@ import scipy.signal
 
 from audiolab.bench._runner import BenchCase
 from audiolab.calibration import P_REF_PA, db_spl_to_pa_rms
-from audiolab.hearing._hearing_aid import HearingAid
+from audiolab.models._hearing_aid import HearingAid
 
 __all__ = ["cases"]
 

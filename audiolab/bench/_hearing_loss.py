@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from audiolab.bench._runner import BenchCase
 from audiolab.calibration import db_spl_to_pa_rms
-from audiolab.hearing._hearing_loss import (
+from audiolab.models._hearing_loss import (
     HearingLossEarDesign,
     HearingLossSimulator,
     band_signal,

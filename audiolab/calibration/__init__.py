@@ -1,4 +1,7 @@
-"""Units, RETSPL tables, device calibration, the output equaliser and the output ceiling."""
+"""audiolab.calibration: units, RETSPL tables, device calibration, output equaliser, ceiling.
+
+May import: ``audiolab.dsp`` and the private base modules.
+"""
 
 from audiolab.calibration._calibration import (
     DEFAULT_MAX_AGE_DAYS,
@@ -34,6 +37,7 @@ from audiolab.calibration._units import (
     digital_to_pa_scale,
     pa_rms_to_db_spl,
     rms_db_spl,
+    scale_to_db_spl,
 )
 
 __all__ = [
@@ -66,6 +70,7 @@ __all__ = [
     "parse_calibration",
     "retspl_table",
     "rms_db_spl",
+    "scale_to_db_spl",
     "sine_peak_pa",
     "write_calibration",
 ]

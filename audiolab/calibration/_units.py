@@ -9,13 +9,17 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
+from audiolab._errors import SignalError
+from audiolab.dsp._units import amplitude_to_db, db_to_amplitude
+
 __all__ = [
-    "P_REF_PA",
     "FULL_SCALE_SINE_RMS",
+    "P_REF_PA",
     "db_spl_to_pa_rms",
     "digital_to_pa_scale",
     "pa_rms_to_db_spl",
     "rms_db_spl",
+    "scale_to_db_spl",
 ]
 
 P_REF_PA = 20e-6
@@ -27,13 +31,12 @@ FULL_SCALE_SINE_RMS = 1.0 / math.sqrt(2.0)
 
 def db_spl_to_pa_rms(level_db_spl: ArrayLike) -> np.ndarray:
     """RMS sound pressure in Pa of a level in dB SPL (re 20 uPa)."""
-    return P_REF_PA * 10.0 ** (np.asarray(level_db_spl, float) / 20.0)
+    return P_REF_PA * db_to_amplitude(level_db_spl)
 
 
 def pa_rms_to_db_spl(p_rms_pa: ArrayLike) -> np.ndarray:
     """Level in dB SPL of an RMS pressure in Pa (-inf for silence)."""
-    with np.errstate(divide="ignore"):
-        return 20.0 * np.log10(np.asarray(p_rms_pa, float) / P_REF_PA)
+    return amplitude_to_db(np.asarray(p_rms_pa, float) / P_REF_PA)
 
 
 def digital_to_pa_scale(full_scale_db_spl: float) -> float:
@@ -42,7 +45,7 @@ def digital_to_pa_scale(full_scale_db_spl: float) -> float:
     A full-scale sine has peak 1.0 and RMS 1/sqrt(2); it must have the RMS pressure of
     ``full_scale_db_spl``, so the factor is sqrt(2) * 20 uPa * 10^(X/20).
     """
-    return float(math.sqrt(2.0) * P_REF_PA * 10.0 ** (full_scale_db_spl / 20.0))
+    return float(math.sqrt(2.0) * P_REF_PA * db_to_amplitude(full_scale_db_spl))
 
 
 def rms_db_spl(x_pa: ArrayLike) -> float:
@@ -51,3 +54,35 @@ def rms_db_spl(x_pa: ArrayLike) -> float:
     if x.size == 0:
         return -math.inf
     return float(pa_rms_to_db_spl(math.sqrt(float(np.mean(x * x)))))
+
+
+def scale_to_db_spl(x: ArrayLike, level_db_spl: float) -> np.ndarray:
+    """``x`` scaled so that its RMS over all channels and samples is ``level_db_spl``, in Pa.
+
+    This is the one meaning of "set to X dB SPL" in audiolab (``--level-db-spl`` of every
+    command): the mean power over every channel and sample is that of a sine of X dB SPL, so
+    the channels keep their level differences (a stereo recording keeps its interaural
+    level differences; a diotic signal gets X dB SPL in each ear).
+
+    Parameters
+    ----------
+    x : array_like
+        Signal in any unit, ``(n_samples,)`` or ``(n_channels, n_samples)``.
+    level_db_spl : float
+        Target RMS level in dB SPL (re 20 uPa).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 sound pressure in Pa, the shape of ``x``.
+
+    Raises
+    ------
+    SignalError
+        If ``x`` is empty or silent (no scale gives it a level).
+    """
+    arr = np.asarray(x, np.float64)
+    rms = math.sqrt(float(np.mean(arr * arr))) if arr.size else 0.0
+    if rms == 0.0:
+        raise SignalError(f"is silent, so it cannot be scaled to {level_db_spl:g} dB SPL")
+    return (arr * (float(db_spl_to_pa_rms(level_db_spl)) / rms)).astype(np.float32)

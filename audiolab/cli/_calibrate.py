@@ -92,8 +92,8 @@ class _TonePlayer:
 
     def __init__(self, device: object, n_outputs: int | None) -> None:
         from audiolab.calibration import Calibration
+        from audiolab.cli._engine_setup import device_setup
         from audiolab.engine import Engine
-        from audiolab.engine._setup import device_setup
 
         self.setup = device_setup(device, want_inputs=False, max_outputs=n_outputs,
                                   block_frames=None)
@@ -105,7 +105,7 @@ class _TonePlayer:
 
     def tone(self, channel: int, frequency_hz: float, level_dbfs: float) -> None:
         from audiolab.calibration import UNCALIBRATED_FULL_SCALE_DB_SPL
-        from audiolab.engine._setup import make_source
+        from audiolab.cli._engine_setup import make_source
 
         # In the uncalibrated mode a full-scale sine stands for 100 dB SPL (RMS), so a sine at
         # level_dbfs is 100 + level_dbfs "dB SPL" there: its digital peak is 10^(level/20).

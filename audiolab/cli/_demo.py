@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo and say where everything went."""
-    from audiolab.hearing._demo import run_demo
+    from audiolab.reports._demo import run_demo
 
     def progress(msg: str) -> None:
         print(f"  {msg} ...", file=sys.stderr, flush=True)

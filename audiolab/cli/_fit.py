@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from audiolab._errors import ConfigError
-    from audiolab.hearing._fitting import fit_hearing_aid
+    from audiolab.models._fitting import fit_hearing_aid
 
     check_output_file("--plot", args.plot, suffixes=PLOT_SUFFIXES)
     check_output_file("--write-chain", args.write_chain)
@@ -142,7 +142,7 @@ def write_chain_file(fit: Any, path: str) -> str:
 
 
 def _print_table(fit: Any) -> None:
-    from audiolab.hearing import RULE_SOURCES
+    from audiolab.audiology import RULE_SOURCES
 
     ag = fit.audiogram
     print(f"audiogram {ag.name}, rule {fit.rule} ({RULE_SOURCES[fit.rule]}), "
@@ -167,8 +167,8 @@ def plot_fit(fit: Any, path: str) -> None:
     import numpy as np
     from matplotlib.ticker import NullFormatter
 
-    from audiolab.hearing import prescribe
-    from audiolab.hearing._fitting import realised_gain_db
+    from audiolab.audiology import prescribe
+    from audiolab.models._fitting import realised_gain_db
 
     ag = fit.audiogram
     dense = np.geomspace(125, 8000, 200)

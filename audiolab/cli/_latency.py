@@ -53,14 +53,14 @@ def run(args: argparse.Namespace) -> int:
 
     from audiolab._errors import AudioDeviceError, ConfigError
     from audiolab.calibration import Calibration
+    from audiolab.cli._engine_setup import device_setup
     from audiolab.engine import Engine
-    from audiolab.engine._setup import device_setup
 
     if args.repeats < 1:
         raise ConfigError(f"--repeats must be >= 1, got {args.repeats}")
     chain_latency = 0
     if args.chain:
-        from audiolab.hearing import build_chain, load_chain
+        from audiolab.models import build_chain, load_chain
 
         spec = load_chain(args.chain)
     setup = device_setup(args.device, want_inputs=True, max_outputs=None,

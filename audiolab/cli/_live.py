@@ -70,8 +70,13 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from audiolab._errors import AudioDeviceError, ConfigError
+    from audiolab.cli._engine_setup import (
+        choose_calibration,
+        device_setup,
+        make_source,
+        parse_source,
+    )
     from audiolab.engine import Engine
-    from audiolab.engine._setup import choose_calibration, device_setup, make_source, parse_source
 
     kind, arg = parse_source(args.source)
     if not args.calibration and not args.uncalibrated:
@@ -80,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--duration must be a positive number of seconds, got {args.duration}")
     chain = spec = None
     if args.chain:
-        from audiolab.hearing import load_chain
+        from audiolab.models import load_chain
 
         spec = load_chain(args.chain)
     cal_outputs = None
@@ -100,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         if kind == "input" and setup.n_inputs < 1:
             raise AudioDeviceError(f"device {setup.name!r} has no inputs for --source input")
         if spec is not None:
-            from audiolab.hearing import build_chain
+            from audiolab.models import build_chain
 
             chain = build_chain(spec, fs=setup.fs)
         engine = Engine(
@@ -115,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
             # Planned level: the chain's output for this source, refused above the ceiling.
             planned = source
             if spec is not None:
-                from audiolab.hearing import build_chain
+                from audiolab.models import build_chain
 
                 planned = build_chain(spec, fs=setup.fs).process(source)
             engine.ceiling.check_signal_pa(planned, list(range(setup.n_outputs)),

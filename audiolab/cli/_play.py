@@ -70,7 +70,7 @@ def _check_options(args: argparse.Namespace) -> None:
     import math
 
     from audiolab._errors import ConfigError
-    from audiolab.engine._setup import choose_calibration
+    from audiolab.cli._engine_setup import choose_calibration
 
     if (args.file is None) == (args.tone is None):
         raise ConfigError("give a sound FILE or --tone FREQ_HZ (one of them)")
@@ -125,8 +125,8 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from audiolab._errors import AudioDeviceError, ConfigError
+    from audiolab.cli._engine_setup import choose_calibration, device_setup
     from audiolab.engine import DEFAULT_RAMP_MS, Engine
-    from audiolab.engine._setup import choose_calibration, device_setup
 
     _check_options(args)
     setup = device_setup(args.device, want_inputs=False, max_outputs=None, block_frames=None)

@@ -4,7 +4,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from audiolab.hearing._batch import LevelOptions
+    from audiolab.batch._batch import LevelOptions
 
 HELP = "run a chain file over sound files, folders or globs (a batch)"
 DESCRIPTION = """\
@@ -70,7 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def levels_from(args: argparse.Namespace) -> "LevelOptions":
     """The LevelOptions that the level options describe (errors name the option)."""
     from audiolab._errors import ConfigError
-    from audiolab.hearing._batch import LevelOptions
+    from audiolab.batch._batch import LevelOptions
 
     full_scale = 100.0 if args.full_scale_db_spl is None else args.full_scale_db_spl
     try:
@@ -88,7 +88,7 @@ def run_and_report(args: argparse.Namespace, chain: Any, command: str) -> int:
     import sys
 
     from audiolab._errors import ConfigError
-    from audiolab.hearing._batch import run_batch
+    from audiolab.batch._batch import run_batch
 
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")

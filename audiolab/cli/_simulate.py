@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     import re
 
     from audiolab._errors import ConfigError
-    from audiolab.hearing._batch import simulation_chain
-    from audiolab.hearing._ci import MAX_BANDS
+    from audiolab.batch._batch import simulation_chain
+    from audiolab.models._ci import MAX_BANDS
 
     if args.ci_channels is not None and not 1 <= args.ci_channels <= MAX_BANDS:
         raise ConfigError(f"--ci-channels must be in [1, {MAX_BANDS}], got {args.ci_channels}")

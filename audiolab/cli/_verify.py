@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from audiolab.cli._fit import PLOT_SUFFIXES, check_output_file
-    from audiolab.hearing._verify import verify_chain_file
+    from audiolab.reports._verify import verify_chain_file
 
     check_output_file("--plot", args.plot, suffixes=PLOT_SUFFIXES)
     report = verify_chain_file(args.chain)

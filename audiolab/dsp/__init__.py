@@ -1,4 +1,10 @@
-"""Signal processors: SOS filters, auditory and octave filterbanks, level meters."""
+"""audiolab.dsp: signal processors and their common protocol.
+
+SOS filters, the Hohmann complex gammatone filterbank, IEC 61260-1 octave and one-third-octave
+banks, level meters, ERB scales and the dB conversions every layer uses.
+
+May import: only the private base modules (``audiolab._errors``, ``_validate``, ``_ckernel``).
+"""
 
 from audiolab.dsp._auditory import erb_bandwidth_hz, erb_number, erb_number_to_hz, erb_space_hz
 from audiolab.dsp._gammatone import GammatoneConfig, GammatoneFilterbank, design_gammatone
@@ -12,7 +18,9 @@ from audiolab.dsp._octave import (
     mid_band_frequencies_hz,
 )
 from audiolab.dsp._processor import Processor
+from audiolab.dsp._resample import resample, resample_ratio
 from audiolab.dsp._sos import SOSConfig, SOSFilter, sosfilt
+from audiolab.dsp._units import amplitude_to_db, db_to_amplitude, db_to_power, power_to_db
 
 __all__ = [
     "GammatoneConfig",
@@ -22,7 +30,13 @@ __all__ = [
     "OCTAVE_RATIO",
     "OctaveFilterbank",
     "OctaveFilterbankConfig",
+    "Processor",
+    "SOSConfig",
+    "SOSFilter",
+    "amplitude_to_db",
     "band_edges_hz",
+    "db_to_amplitude",
+    "db_to_power",
     "design_gammatone",
     "design_octave_bands",
     "erb_bandwidth_hz",
@@ -30,8 +44,8 @@ __all__ = [
     "erb_number_to_hz",
     "erb_space_hz",
     "mid_band_frequencies_hz",
-    "Processor",
-    "SOSConfig",
-    "SOSFilter",
+    "power_to_db",
+    "resample",
+    "resample_ratio",
     "sosfilt",
 ]

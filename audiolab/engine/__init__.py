@@ -1,4 +1,8 @@
-"""Real-time engine: a C audio path under sounddevice, calibration at the edges, a ceiling."""
+"""audiolab.engine: real-time streams with a C audio callback, calibration at the edges, a ceiling.
+
+May import: ``audiolab.models``, ``audiolab.audiology``, ``audiolab.calibration``,
+``audiolab.dsp`` and the private base modules.
+"""
 
 from audiolab.engine._engine import STATS_DTYPE, Engine, EngineStats, Playback
 from audiolab.engine._stages import GammatoneStage, SharedStage

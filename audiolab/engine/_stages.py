@@ -120,7 +120,7 @@ def stage_pairs(chain: Any, n_channels: int) -> tuple[list[tuple[Any, Any]], lis
     """The ``(al_stage_fn, void *)`` pairs of a chain, and the objects that must stay alive.
 
     ``chain`` is None (no stages), an object with ``c_stages(n_channels)`` (a
-    :class:`audiolab.hearing.Chain`), or a sequence whose items are stages with
+    :class:`audiolab.models.Chain`), or a sequence whose items are stages with
     ``c_stage(n_channels)`` or :class:`SharedStage` objects.
     """
     if chain is None:

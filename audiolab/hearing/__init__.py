@@ -1,134 +1,93 @@
-"""audiolab.hearing: audiograms, prescriptions, hearing aid, simulators, speech material."""
+"""audiolab.hearing: the old home of audiograms, fitting, the hearing aid and the simulators.
 
-from audiolab.hearing._audiogram import (
-    STANDARD_AUDIOGRAMS,
-    Audiogram,
-    AudiogramLike,
-    EarAudiogram,
-    load_audiogram,
-    read_audiogram,
-    write_audiogram,
-)
-from audiolab.hearing._chain import (
-    Chain,
-    ChainSpec,
-    GainStage,
-    StageSpec,
-    build_chain,
-    load_chain,
-    register_stage,
-    stage_types,
-    write_chain,
-)
-from audiolab.hearing._ci import (
-    CIConfig,
-    CIDesign,
-    CochlearImplantSimulator,
-    design_ci,
-    greenwood_frequency_hz,
-    greenwood_place,
-)
-from audiolab.hearing._fitting import (
-    EarFitting,
-    Fitting,
-    fit_hearing_aid,
-)
-from audiolab.hearing._hearing_aid import (
-    HearingAid,
-    fit_ear_settings,
-    loudness_discomfort_db_hl,
-)
-from audiolab.hearing._hearing_loss import HearingLossConfig, HearingLossSimulator
-from audiolab.hearing._prescription import (
-    RULE_SOURCES,
-    RULES,
-    prescribe,
-)
-from audiolab.hearing._sii import (
-    NO_NOISE_SPECTRUM_LEVEL_DB_SPL,
-    SII_PROCEDURES,
-    VOCAL_EFFORTS,
-    SIIBands,
-    band_spectrum_levels_db_spl,
-    sii_bands,
-    sii_from_signals,
-    speech_band_levels_db_spl,
-    speech_intelligibility_index,
-    standard_speech_spectrum_level_db_spl,
-)
-from audiolab.hearing._speech_material import (
-    BUNDLED_SPEECH_DIR,
-    MATRIX_WORD_CLASSES,
-    MatrixSentence,
-    SpeechCorpus,
-    SpeechItem,
-    load_speech_corpus,
-    matrix_sentence,
-    speech_ltass,
-    speech_shaped_noise,
-)
-from audiolab.hearing._wdrc import (
-    MultibandWdrc,
-    WdrcSettings,
-    ansi_time_constants_ms,
-    static_gain_db,
-)
+Deprecated. Its contents moved in 0.2: the field's tables and formulas (audiograms, prescription
+rules, SII, speech material) to :mod:`audiolab.audiology`; the hearing aid, its fitting, the WDRC,
+the hearing-loss and CI simulators and chains to :mod:`audiolab.models`. Every public name still
+resolves from here, with a ``DeprecationWarning`` that names its new import path.
 
-__all__ = [
-    "Audiogram",
-    "AudiogramLike",
-    "EarAudiogram",
-    "EarFitting",
-    "Fitting",
-    "NO_NOISE_SPECTRUM_LEVEL_DB_SPL",
-    "RULES",
-    "RULE_SOURCES",
-    "SIIBands",
-    "SII_PROCEDURES",
-    "STANDARD_AUDIOGRAMS",
-    "VOCAL_EFFORTS",
-    "band_spectrum_levels_db_spl",
-    "fit_hearing_aid",
-    "load_audiogram",
-    "prescribe",
-    "read_audiogram",
-    "sii_bands",
-    "sii_from_signals",
-    "speech_band_levels_db_spl",
-    "speech_intelligibility_index",
-    "standard_speech_spectrum_level_db_spl",
-    "write_audiogram",
-    "BUNDLED_SPEECH_DIR",
-    "CIConfig",
-    "CIDesign",
-    "CochlearImplantSimulator",
-    "design_ci",
-    "greenwood_frequency_hz",
-    "greenwood_place",
-    "MATRIX_WORD_CLASSES",
-    "MatrixSentence",
-    "SpeechCorpus",
-    "SpeechItem",
-    "load_speech_corpus",
-    "matrix_sentence",
-    "speech_ltass",
-    "speech_shaped_noise",
-    "Chain",
-    "ChainSpec",
-    "GainStage",
-    "StageSpec",
-    "build_chain",
-    "load_chain",
-    "register_stage",
-    "stage_types",
-    "write_chain",
-    "HearingAid",
-    "fit_ear_settings",
-    "loudness_discomfort_db_hl",
-    "MultibandWdrc",
-    "WdrcSettings",
-    "ansi_time_constants_ms",
-    "static_gain_db",
-    "HearingLossConfig",
-    "HearingLossSimulator",
-]
+May import: ``audiolab.audiology`` and ``audiolab.models`` (lazily, on first use of a name).
+"""
+
+import importlib
+import warnings
+from typing import Any
+
+_NEW_HOME = {
+    "Audiogram": "audiolab.audiology",
+    "AudiogramLike": "audiolab.audiology",
+    "BUNDLED_SPEECH_DIR": "audiolab.audiology",
+    "CIConfig": "audiolab.models",
+    "CIDesign": "audiolab.models",
+    "Chain": "audiolab.models",
+    "ChainSpec": "audiolab.models",
+    "CochlearImplantSimulator": "audiolab.models",
+    "EarAudiogram": "audiolab.audiology",
+    "EarFitting": "audiolab.models",
+    "Fitting": "audiolab.models",
+    "GainStage": "audiolab.models",
+    "HearingAid": "audiolab.models",
+    "HearingLossConfig": "audiolab.models",
+    "HearingLossSimulator": "audiolab.models",
+    "MATRIX_WORD_CLASSES": "audiolab.audiology",
+    "MatrixSentence": "audiolab.audiology",
+    "MultibandWdrc": "audiolab.models",
+    "NO_NOISE_SPECTRUM_LEVEL_DB_SPL": "audiolab.audiology",
+    "RULES": "audiolab.audiology",
+    "RULE_SOURCES": "audiolab.audiology",
+    "SIIBands": "audiolab.audiology",
+    "SII_PROCEDURES": "audiolab.audiology",
+    "STANDARD_AUDIOGRAMS": "audiolab.audiology",
+    "SpeechCorpus": "audiolab.audiology",
+    "SpeechItem": "audiolab.audiology",
+    "StageSpec": "audiolab.models",
+    "VOCAL_EFFORTS": "audiolab.audiology",
+    "WdrcSettings": "audiolab.models",
+    "ansi_time_constants_ms": "audiolab.models",
+    "band_spectrum_levels_db_spl": "audiolab.audiology",
+    "build_chain": "audiolab.models",
+    "design_ci": "audiolab.models",
+    "fit_ear_settings": "audiolab.models",
+    "fit_hearing_aid": "audiolab.models",
+    "greenwood_frequency_hz": "audiolab.models",
+    "greenwood_place": "audiolab.models",
+    "load_audiogram": "audiolab.audiology",
+    "load_chain": "audiolab.models",
+    "load_speech_corpus": "audiolab.audiology",
+    "loudness_discomfort_db_hl": "audiolab.models",
+    "matrix_sentence": "audiolab.audiology",
+    "prescribe": "audiolab.audiology",
+    "read_audiogram": "audiolab.audiology",
+    "register_stage": "audiolab.models",
+    "sii_bands": "audiolab.audiology",
+    "sii_from_signals": "audiolab.audiology",
+    "speech_band_levels_db_spl": "audiolab.audiology",
+    "speech_intelligibility_index": "audiolab.audiology",
+    "speech_ltass": "audiolab.audiology",
+    "speech_shaped_noise": "audiolab.audiology",
+    "stage_types": "audiolab.models",
+    "standard_speech_spectrum_level_db_spl": "audiolab.audiology",
+    "static_gain_db": "audiolab.models",
+    "write_audiogram": "audiolab.audiology",
+    "write_chain": "audiolab.models",
+}
+
+__all__ = sorted(_NEW_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    home = _NEW_HOME.get(name)
+    if home is None:
+        raise AttributeError(
+            f"audiolab.hearing has no attribute {name!r}; the package was split into "
+            "audiolab.audiology and audiolab.models"
+        )
+    warnings.warn(
+        f"audiolab.hearing.{name} moved: import it from {home}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(importlib.import_module(home), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

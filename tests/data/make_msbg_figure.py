@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from audiolab.calibration import db_spl_to_pa_rms  # noqa: E402
-from audiolab.hearing import HearingLossSimulator  # noqa: E402
+from audiolab.models import HearingLossSimulator  # noqa: E402
 
 HERE = Path(__file__).parent
 FIXTURE = HERE / "msbg_pyclarity_0.9.0_band_attenuation.json"

@@ -10,7 +10,7 @@ PCM_24. Every recording is trimmed of leading and trailing silence and stored at
 (-26 dB re full scale RMS 1.0), so all items are equally loud before any level is applied.
 espeak-ng synthesises 16-bit samples, so the scaled samples are rounded to the 16-bit grid:
 the 24-bit FLAC then costs what 16 bits would (FLAC drops the unused low bits). The
-speech-shaped noise is 5 s of :func:`audiolab.hearing.speech_shaped_noise` (seed 1) at the same
+speech-shaped noise is 5 s of :func:`audiolab.audiology.speech_shaped_noise` (seed 1) at the same
 level. The sentences and the matrix words were written for audiolab.
 """
 
@@ -116,7 +116,7 @@ def main() -> int:
         writer.writerows(rows)
 
     # Imported here: the noise follows the LTASS of the corpus just written.
-    from audiolab.hearing import load_speech_corpus, speech_shaped_noise
+    from audiolab.audiology import load_speech_corpus, speech_shaped_noise
 
     corpus = load_speech_corpus(HERE)
     noise = speech_shaped_noise(int(NOISE_SECONDS * FS), fs=FS, seed=NOISE_SEED, corpus=corpus)

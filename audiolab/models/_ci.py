@@ -316,7 +316,7 @@ class CochlearImplantSimulator(Processor):
     Examples
     --------
     >>> import numpy as np
-    >>> from audiolab.hearing import CochlearImplantSimulator
+    >>> from audiolab.models import CochlearImplantSimulator
     >>> ci = CochlearImplantSimulator(fs=16000, n_bands=8, carrier="noise", seed=1)
     >>> ci.design.analysis_edges_hz.round(0)[:3]
     array([200., 359., 591.])

@@ -21,8 +21,8 @@ import numpy as np
 
 from audiolab import __version__
 from audiolab._errors import ConfigError
+from audiolab.audiology._audiogram import EARS, Audiogram, load_audiogram
 from audiolab.calibration import digital_to_pa_scale, rms_db_spl
-from audiolab.hearing._audiogram import EARS, Audiogram, load_audiogram
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -45,7 +45,7 @@ class DemoResult:
 
 def _speech(n_sentences: int, *, fs: float, level_db_spl: float) -> tuple[np.ndarray, list[str]]:
     """Bundled sentences joined by 300 ms pauses, scaled as a whole to ``level_db_spl`` (RMS)."""
-    from audiolab.hearing._speech_material import load_speech_corpus
+    from audiolab.audiology._speech_material import load_speech_corpus
 
     items = load_speech_corpus().sentences[:n_sentences]
     gap = np.zeros(int(0.3 * fs), np.float32)
@@ -93,9 +93,9 @@ def run_demo(
     """
     import soundfile as sf
 
-    from audiolab.hearing._hearing_aid import HearingAid
-    from audiolab.hearing._hearing_loss import HearingLossSimulator
-    from audiolab.hearing._sii import sii_from_signals
+    from audiolab.audiology._sii import sii_from_signals
+    from audiolab.models._hearing_aid import HearingAid
+    from audiolab.models._hearing_loss import HearingLossSimulator
 
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
@@ -166,7 +166,7 @@ def run_demo(
     }
 
     say("drawing the report")
-    from audiolab.hearing._report import draw_demo_report
+    from audiolab.reports._report import draw_demo_report
 
     report = out / "report.png"
     draw_demo_report(

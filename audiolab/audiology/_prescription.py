@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from audiolab._errors import ConfigError, SignalTypeError
-from audiolab.hearing._audiogram import EarAudiogram
+from audiolab.audiology._audiogram import EarAudiogram
 
 __all__ = ["RULES", "RULE_SOURCES", "prescribe"]
 
@@ -65,7 +65,7 @@ def prescribe(ear: EarAudiogram, rule: str, frequencies_hz: ArrayLike) -> np.nda
 
     Examples
     --------
-    >>> from audiolab.hearing import EarAudiogram
+    >>> from audiolab.audiology import EarAudiogram
     >>> ear = EarAudiogram([250, 500, 1000, 2000, 4000, 6000], [20, 25, 30, 40, 55, 60])
     >>> prescribe(ear, "nal-r", [250, 500, 1000, 2000, 4000, 6000]).round(2).tolist()
     [0.0, 4.5, 15.05, 16.15, 19.8, 21.35]

@@ -215,7 +215,7 @@ def _third_octave_gain_db(factory: ProcessorFactory, fs: float, latency: int,
                           centres_hz: np.ndarray, level_db_spl: float, *,
                           duration_s: float = 2.0) -> np.ndarray:
     """Gain (dB) in one-third-octave bands for speech-shaped noise at ``level_db_spl``."""
-    from audiolab.hearing._sii import speech_band_levels_db_spl
+    from audiolab.audiology._sii import speech_band_levels_db_spl
 
     rng = np.random.default_rng(0)
     n = int(duration_s * fs)
@@ -282,8 +282,8 @@ def verify_chain(
     thd = {f"{f:g}": _thd_percent(factory, f, THD_INPUT_DB_SPL, fs) for f in THD_FREQUENCIES_HZ}
     sii: dict[str, Any] = {}
     if hearing_aid is not None:
-        from audiolab.hearing._fitting import aided_sii
-        from audiolab.hearing._sii import sii_bands
+        from audiolab.audiology._sii import sii_bands
+        from audiolab.models._fitting import aided_sii
 
         centres = sii_bands("one-third-octave").centre_frequencies_hz
         usable = centres < 0.45 * fs
@@ -348,14 +348,14 @@ def verify_chain_file(path: Any) -> VerifyReport:
     Parameters
     ----------
     path : str or path-like or dict
-        A chain file, or its content (see :func:`audiolab.hearing.load_chain`).
+        A chain file, or its content (see :func:`audiolab.models.load_chain`).
 
     Returns
     -------
     VerifyReport
     """
-    from audiolab.hearing._chain import build_chain, load_chain
-    from audiolab.hearing._hearing_aid import HearingAid
+    from audiolab.models._chain import build_chain, load_chain
+    from audiolab.models._hearing_aid import HearingAid
 
     spec = load_chain(path)
     fs = spec.fs if spec.fs is not None else 48000.0

@@ -20,7 +20,7 @@ import numpy as np
 
 from audiolab._errors import ConfigError
 from audiolab._validate import check_choice, check_real
-from audiolab.hearing._audiogram import (
+from audiolab.audiology._audiogram import (
     EARS,
     STANDARD_AUDIOGRAMS,
     Audiogram,
@@ -28,8 +28,8 @@ from audiolab.hearing._audiogram import (
     EarAudiogram,
     load_audiogram,
 )
-from audiolab.hearing._prescription import RULES, prescribe
-from audiolab.hearing._sii import (
+from audiolab.audiology._prescription import RULES, prescribe
+from audiolab.audiology._sii import (
     NO_NOISE_SPECTRUM_LEVEL_DB_SPL,
     sii_bands,
     speech_intelligibility_index,
@@ -48,7 +48,7 @@ __all__ = [
 
 COMPRESSION_FITTERS: dict[str, str | None] = {
     "linear": None,
-    "wdrc": "audiolab.hearing._hearing_aid:fit_wdrc_ear",
+    "wdrc": "audiolab.models._hearing_aid:fit_wdrc_ear",
 }
 
 SII_SPEECH_LEVEL_DB_SPL = 65.0
@@ -264,11 +264,11 @@ def fit_hearing_aid(
 def realised_gain_db(fitting: Fitting, side: str, frequencies_hz: np.ndarray) -> np.ndarray | None:
     """Insertion gain (dB) the fitted hearing aid actually realises, if one can be built.
 
-    Calls ``audiolab.hearing._hearing_aid.realised_gain_db(chain_table, ear=side,
+    Calls ``audiolab.models._hearing_aid.realised_gain_db(chain_table, ear=side,
     frequencies_hz=...)`` when that module exists (the multiband hearing aid); returns ``None``
     when it does not, so callers show the targets only.
     """
-    name = "audiolab.hearing._hearing_aid"
+    name = "audiolab.models._hearing_aid"
     try:
         module = importlib.import_module(name)
     except ModuleNotFoundError as exc:

@@ -47,10 +47,10 @@ __all__ = [
 # type -> "module:Class". Classes are imported on first use, so a chain of gains never loads
 # the hearing-loss simulator and a branch without a stage still reads every other chain.
 _REGISTRY: dict[str, str] = {
-    "gain": "audiolab.hearing._chain:GainStage",
-    "hearing-aid": "audiolab.hearing._hearing_aid:HearingAid",
-    "hearing-loss": "audiolab.hearing._hearing_loss:HearingLossSimulator",
-    "ci-vocoder": "audiolab.hearing._ci:CochlearImplantSimulator",
+    "gain": "audiolab.models._chain:GainStage",
+    "hearing-aid": "audiolab.models._hearing_aid:HearingAid",
+    "hearing-loss": "audiolab.models._hearing_loss:HearingLossSimulator",
+    "ci-vocoder": "audiolab.models._ci:CochlearImplantSimulator",
 }
 
 _TOP_KEYS = ("fs", "stage")
@@ -237,7 +237,7 @@ def load_chain(source: "str | os.PathLike[str] | Mapping[str, Any] | ChainSpec")
 
     Examples
     --------
-    >>> from audiolab.hearing import load_chain
+    >>> from audiolab.models import load_chain
     >>> spec = load_chain({"stage": [{"type": "gain", "gain_db": -6.0}]})
     >>> spec.stages[0].type, spec.fs
     ('gain', None)
@@ -357,7 +357,7 @@ class Chain(Processor):
     Examples
     --------
     >>> import numpy as np
-    >>> from audiolab.hearing import build_chain
+    >>> from audiolab.models import build_chain
     >>> chain = build_chain({"stage": [{"type": "gain", "gain_db": 20.0}]}, fs=48000)
     >>> chain.process(np.full((2, 3), 0.1, np.float32)).round(3)
     array([[1., 1., 1.],
@@ -454,7 +454,7 @@ class GainStage(Processor):
     Examples
     --------
     >>> import numpy as np
-    >>> from audiolab.hearing import GainStage
+    >>> from audiolab.models import GainStage
     >>> GainStage(gain_db=-20.0, fs=48000).process(np.ones(3, np.float32))
     array([0.1, 0.1, 0.1], dtype=float32)
     """

@@ -33,7 +33,7 @@ from audiolab._audio_io import AUDIO_EXTENSIONS, read_audio, write_audio
 from audiolab._errors import AudiolabError, ConfigError, SignalError
 from audiolab._validate import check_int, check_real
 from audiolab.calibration import db_spl_to_pa_rms, digital_to_pa_scale, rms_db_spl
-from audiolab.hearing._chain import Chain, ChainSpec, build_chain, load_chain
+from audiolab.models._chain import Chain, ChainSpec, build_chain, load_chain
 
 __all__ = [
     "BatchReport",
@@ -732,7 +732,7 @@ def run_batch(
     inputs : sequence of str or path-like
         Files, folders (searched recursively for sound files) or glob patterns.
     chain : ChainSpec, path or dict
-        The chain (see :func:`audiolab.hearing.load_chain`).
+        The chain (see :func:`audiolab.models.load_chain`).
     out_dir : str or path-like
         Output folder (created if missing); files inside it are never taken as inputs.
     levels : LevelOptions, optional

@@ -28,8 +28,8 @@ from numpy.typing import ArrayLike
 
 from audiolab._errors import ConfigError
 from audiolab._validate import as_mono, check_choice, check_real
+from audiolab.audiology._audiogram import EarAudiogram
 from audiolab.calibration import P_REF_PA
-from audiolab.hearing._audiogram import EarAudiogram
 
 __all__ = [
     "NO_NOISE_SPECTRUM_LEVEL_DB_SPL",

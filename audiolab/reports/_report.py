@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from audiolab.hearing._audiogram import EARS, Audiogram
+from audiolab.audiology._audiogram import EARS, Audiogram
 
 __all__ = ["draw_demo_report"]
 
@@ -29,8 +29,8 @@ def draw_demo_report(
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    from audiolab.hearing._prescription import prescribe
-    from audiolab.hearing._sii import band_spectrum_levels_db_spl, sii_bands
+    from audiolab.audiology._prescription import prescribe
+    from audiolab.audiology._sii import band_spectrum_levels_db_spl, sii_bands
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), dpi=100)
     fig.suptitle(

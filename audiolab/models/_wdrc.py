@@ -239,7 +239,7 @@ class MultibandWdrc(Processor):
     Examples
     --------
     >>> import numpy as np
-    >>> from audiolab.hearing import MultibandWdrc, WdrcSettings
+    >>> from audiolab.models import MultibandWdrc, WdrcSettings
     >>> fc = MultibandWdrc.band_frequencies_hz(fs=48000)
     >>> n = fc.size
     >>> s = WdrcSettings(gain_db=np.full(n, 20.0), knee_db_spl=40.0, ratio=2.0,

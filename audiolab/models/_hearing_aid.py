@@ -28,7 +28,7 @@ Compressive fitting (``compression="wdrc"``), per ear and per gammatone band k w
 
 ``compression="linear"`` keeps steps 1, 5 and 6 only: frequency-shaped gain up to the MPO
 limiter, no compression, no expansion. The attack and release times are the ANSI S3.22 times;
-their conversion to time constants is derived in :mod:`audiolab.hearing._wdrc`.
+their conversion to time constants is derived in :mod:`audiolab.models._wdrc`.
 """
 
 from collections.abc import Callable
@@ -40,10 +40,7 @@ from numpy.typing import ArrayLike
 
 from audiolab._errors import ConfigError, SignalError
 from audiolab._validate import check_choice, check_real
-from audiolab.dsp import erb_bandwidth_hz, erb_number, erb_number_to_hz
-from audiolab.dsp._gammatone import real_part_responses
-from audiolab.dsp._processor import Processor
-from audiolab.hearing._audiogram import (
+from audiolab.audiology._audiogram import (
     EARS,
     STANDARD_AUDIOGRAMS,
     Audiogram,
@@ -51,9 +48,12 @@ from audiolab.hearing._audiogram import (
     _from_our_json,
     load_audiogram,
 )
-from audiolab.hearing._prescription import RULES, prescribe
-from audiolab.hearing._sii import speech_band_levels_db_spl
-from audiolab.hearing._wdrc import MultibandWdrc, WdrcSettings, static_gain_db
+from audiolab.audiology._prescription import RULES, prescribe
+from audiolab.audiology._sii import speech_band_levels_db_spl
+from audiolab.dsp import erb_bandwidth_hz, erb_number, erb_number_to_hz
+from audiolab.dsp._gammatone import real_part_responses
+from audiolab.dsp._processor import Processor
+from audiolab.models._wdrc import MultibandWdrc, WdrcSettings, static_gain_db
 
 __all__ = [
     "COMPRESSIONS",
@@ -245,12 +245,12 @@ class HearingAid(Processor):
     Notes
     -----
     Signals are sound pressure in Pa, shape ``(2, n)`` = (left, right) or ``(1, n)`` = ``ear``.
-    The fitting rule is in the module docstring of ``audiolab.hearing._hearing_aid``.
+    The fitting rule is in the module docstring of ``audiolab.models._hearing_aid``.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from audiolab.hearing import HearingAid
+    >>> from audiolab.models import HearingAid
     >>> aid = HearingAid("N3", fs=48000)
     >>> aid.latency_samples
     192
@@ -333,7 +333,7 @@ class HearingAid(Processor):
     @classmethod
     def from_chain_table(cls, table: dict[str, Any], *, fs: float) -> "HearingAid":
         """Build from a chain file's ``hearing-aid`` stage (without its ``type`` key)."""
-        from audiolab.hearing._chain import check_chain_table
+        from audiolab.models._chain import check_chain_table
 
         check_chain_table(table, stage_type="hearing-aid", allowed=_CHAIN_KEYS)
         if "audiogram" not in table:
@@ -428,7 +428,7 @@ def realised_gain_db(
 ) -> np.ndarray:
     """Insertion gain realised for 65 dB SPL speech by the hearing aid of a chain stage.
 
-    The hook ``audiolab fit --plot`` calls (audiolab.hearing._fitting.realised_gain_db).
+    The hook ``audiolab fit --plot`` calls (audiolab.models._fitting.realised_gain_db).
     """
     table = {k: v for k, v in chain_table.items() if k != "type"}
     return HearingAid.from_chain_table(table, fs=fs).speech_gain_db(frequencies_hz, side=ear)

@@ -235,7 +235,7 @@ def load_speech_corpus(path: str | Path | None = None) -> SpeechCorpus:
 
     Examples
     --------
-    >>> from audiolab.hearing import load_speech_corpus
+    >>> from audiolab.audiology import load_speech_corpus
     >>> corpus = load_speech_corpus()
     >>> [len(words) for words in corpus.matrix_grid().values()]
     [10, 10, 10, 10, 10]
@@ -304,7 +304,7 @@ def matrix_sentence(
 
     Examples
     --------
-    >>> from audiolab.hearing import matrix_sentence
+    >>> from audiolab.audiology import matrix_sentence
     >>> s = matrix_sentence([0, 0, 1, 0, 0], fs=22050)
     >>> s.text
     'Peter bought three large desks'
@@ -430,7 +430,7 @@ def speech_shaped_noise(
 
     Examples
     --------
-    >>> from audiolab.hearing import speech_shaped_noise
+    >>> from audiolab.audiology import speech_shaped_noise
     >>> noise = speech_shaped_noise(48000, fs=48000, seed=1, level_db_spl=60.0)
     >>> noise.shape, noise.dtype
     ((48000,), dtype('float32'))

@@ -96,10 +96,7 @@ import scipy.signal
 from audiolab._ckernel import check, ffi, float_buffer, int_buffer, lib
 from audiolab._errors import ConfigError, SignalError
 from audiolab._validate import check_choice, check_real
-from audiolab.calibration import P_REF_PA
-from audiolab.dsp._auditory import erb_bandwidth_hz, erb_space_hz
-from audiolab.dsp._processor import Processor
-from audiolab.hearing._audiogram import (
+from audiolab.audiology._audiogram import (
     EARS,
     STANDARD_AUDIOGRAMS,
     Audiogram,
@@ -108,6 +105,9 @@ from audiolab.hearing._audiogram import (
     _from_json_doc,
     load_audiogram,
 )
+from audiolab.calibration import P_REF_PA
+from audiolab.dsp._auditory import erb_bandwidth_hz, erb_space_hz
+from audiolab.dsp._processor import Processor
 
 __all__ = [
     "HearingLossConfig",
@@ -855,7 +855,7 @@ class HearingLossSimulator(Processor):
     Parameters
     ----------
     audiogram : Audiogram or str or pathlib.Path
-        The listener's thresholds: an :class:`~audiolab.hearing.Audiogram`, a preset name
+        The listener's thresholds: an :class:`~audiolab.audiology.Audiogram`, a preset name
         (``"N1"``..``"N7"``, ``"S1"``..``"S3"``) or an audiogram file.
     fs : float
         Sample rate in Hz, in [16000, 96000].
@@ -875,13 +875,13 @@ class HearingLossSimulator(Processor):
     Input and output are sound pressure in Pa, free-field frontal (levels in dB SPL as a
     free-field measurement at the listener's head position, as MSBG's ``src_pos="ff"``).
     Output has the input's length and is delayed by ``latency_samples`` (not compensated).
-    See :mod:`audiolab.hearing._hearing_loss` for the model, its differences from MSBG and its
+    See :mod:`audiolab.models._hearing_loss` for the model, its differences from MSBG and its
     limits.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from audiolab.hearing import HearingLossSimulator
+    >>> from audiolab.models import HearingLossSimulator
     >>> sim = HearingLossSimulator("N3", fs=44100)
     >>> t = np.arange(44100) / 44100
     >>> x = (0.02 * np.sqrt(2) * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)  # 60 dB SPL
@@ -1014,7 +1014,7 @@ class HearingLossSimulator(Processor):
         ``right`` as in audiolab's audiogram JSON; required), ``ear``, ``smearing`` (a name or
         ``[lower, upper]``), ``catch_up_db_spl``.
         """
-        from audiolab.hearing._chain import check_chain_table
+        from audiolab.models._chain import check_chain_table
 
         check_chain_table(table, stage_type="hearing-loss", allowed=cls._CHAIN_KEYS)
         if "audiogram" not in table:

@@ -1,0 +1,29 @@
+"""audiolab.reports: applications that render results for people.
+
+The demo (normal, unaided and aided speech with its SII), the matplotlib report figure, and the
+ANSI S3.22-style verification of a hearing-aid chain in a virtual test box.
+
+May import every layer below the command line except ``audiolab.gui``; matplotlib is imported
+only while a figure is drawn.
+"""
+
+from audiolab.reports._demo import DemoResult, run_demo
+from audiolab.reports._report import draw_demo_report
+from audiolab.reports._verify import (
+    VerifyReport,
+    measure_attack_release_ms,
+    measure_tone_output_db_spl,
+    verify_chain,
+    verify_chain_file,
+)
+
+__all__ = [
+    "DemoResult",
+    "VerifyReport",
+    "draw_demo_report",
+    "measure_attack_release_ms",
+    "measure_tone_output_db_spl",
+    "run_demo",
+    "verify_chain",
+    "verify_chain_file",
+]
