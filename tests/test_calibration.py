@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audiolab import CalibrationError, ConfigError, SafetyError
+from audiolab import CalibrationError, ConfigError, SafetyError, SignalError
 from audiolab.calibration import (
     RETSPL_TABLES,
     Calibration,
@@ -290,3 +290,20 @@ def test_planned_level_check_refuses_before_playback():
         ceil.check_signal_pa(np.array([[0.0, np.nan]]), [0])
     with pytest.raises(SafetyError, match="does not calibrate"):
         OutputCeiling.for_outputs(cal, 3, fs=48000).check_signal_pa(np.ones((1, 4)) * 1e-6, [2])
+
+
+def test_level_setting_is_the_rms_over_all_channels_together():
+    # One meaning of "X dB SPL" for every command: a stereo signal whose right channel is
+    # 10 dB below its left keeps that difference, and its mean power is that of X dB SPL.
+    from audiolab.calibration import P_REF_PA, scale_to_db_spl
+
+    t = np.arange(4800) / 48000
+    left = np.sin(2 * np.pi * 1000 * t)
+    x = np.stack([left, left * 10 ** (-10 / 20)])
+    y = scale_to_db_spl(x, 65.0).astype(np.float64)
+    ms = np.mean(y * y, axis=1)
+    overall_db = 10 * np.log10(np.mean(ms) / P_REF_PA**2)
+    assert abs(overall_db - 65.0) < 1e-3
+    assert abs(10 * np.log10(ms[0] / ms[1]) - 10.0) < 1e-3
+    with pytest.raises(SignalError, match="x.wav is silent"):
+        scale_to_db_spl(np.zeros((2, 10)), 65.0, what="x.wav")

@@ -12,10 +12,8 @@ file soundfile reads will do, at any sample rate; items are resampled on loading
 """
 
 import csv
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,8 @@ import numpy as np
 
 from audiolab._errors import ConfigError, FileFormatError
 from audiolab._validate import check_int, check_real
-from audiolab.calibration import db_spl_to_pa_rms
+from audiolab.calibration import scale_to_db_spl
+from audiolab.dsp import resample
 
 __all__ = [
     "BUNDLED_SPEECH_DIR",
@@ -51,26 +50,6 @@ _KINDS = ("sentence", "matrix")
 _LTASS_SEGMENT_S = 0.0929
 
 
-def _resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
-    if fs_in == fs_out:
-        return x
-    ratio = Fraction(fs_out / fs_in).limit_denominator(2000)
-    if abs(float(ratio) - fs_out / fs_in) > 1e-9 * fs_out / fs_in:
-        raise ConfigError(
-            f"fs={fs_out:g} Hz has no simple ratio to the material's {fs_in:g} Hz; "
-            "use a standard rate such as 16000, 22050, 44100 or 48000"
-        )
-    from scipy.signal import resample_poly
-
-    return resample_poly(x, ratio.numerator, ratio.denominator)
-
-
-def _to_level(x: np.ndarray, level_db_spl: float) -> np.ndarray:
-    """Scale ``x`` so that its RMS is ``level_db_spl`` (in Pa), as float32."""
-    rms = math.sqrt(float(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
-    if rms == 0.0:
-        return np.zeros(x.shape, np.float32)
-    return (x * (float(db_spl_to_pa_rms(level_db_spl)) / rms)).astype(np.float32)
 
 
 def _check_fs(fs: Any) -> float:
@@ -130,7 +109,7 @@ class SpeechItem:
         fs = _check_fs(fs)
         level = _check_level(level_db_spl)
         x, fs_file = self.read()
-        return _to_level(_resample(x, fs_file, fs), level)
+        return scale_to_db_spl(resample(x, fs_in=fs_file, fs_out=fs), level)
 
 
 @dataclass(frozen=True)
@@ -334,9 +313,9 @@ def matrix_sentence(
         x, fs_file = item.read()
         if parts:
             parts.append(silence)
-        parts.append(_resample(x, fs_file, fs))
+        parts.append(resample(x, fs_in=fs_file, fs_out=fs))
         words.append(item.words)
-    audio = _to_level(np.concatenate(parts), level)
+    audio = scale_to_db_spl(np.concatenate(parts), level)
     return MatrixSentence(audio=audio, fs=fs, indices=chosen, words=tuple(words))
 
 
@@ -363,7 +342,7 @@ def _ltass_cached(corpus: SpeechCorpus) -> tuple[np.ndarray, np.ndarray]:
     # long corpus never sits in memory at once.
     for item in corpus.items:
         x, fs_file = item.read()
-        pending.append(_resample(x, fs_file, fs_common))
+        pending.append(resample(x, fs_in=fs_file, fs_out=fs_common))
         if sum(p.size for p in pending) >= 1 << 22:
             flush()
     flush()
@@ -443,4 +422,4 @@ def speech_shaped_noise(
     spectrum = np.fft.rfft(white)
     f = np.fft.rfftfreq(n, 1.0 / fs)
     shape = np.sqrt(np.interp(f, f_ltass, psd, right=0.0))
-    return _to_level(np.fft.irfft(spectrum * shape, n), level)
+    return scale_to_db_spl(np.fft.irfft(spectrum * shape, n), level)

@@ -23,7 +23,6 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from fractions import Fraction
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,7 +31,8 @@ import numpy as np
 from audiolab._audio_io import AUDIO_EXTENSIONS, read_audio, write_audio
 from audiolab._errors import AudiolabError, ConfigError, SignalError
 from audiolab._validate import check_int, check_real
-from audiolab.calibration import db_spl_to_pa_rms, digital_to_pa_scale, rms_db_spl
+from audiolab.calibration import digital_to_pa_scale, rms_db_spl, scale_to_db_spl
+from audiolab.dsp import resample
 from audiolab.models._chain import Chain, ChainSpec, build_chain, load_chain
 
 __all__ = [
@@ -209,15 +209,6 @@ def _run_chain(spec: ChainSpec, x: np.ndarray, fs: float) -> tuple[np.ndarray, i
     return y, chain.latency_samples
 
 
-def _resample(x: np.ndarray, up: int, down: int, n_out: int) -> np.ndarray:
-    from scipy.signal import resample_poly
-
-    y = resample_poly(x, up, down, axis=1)[:, :n_out]
-    if y.shape[1] < n_out:
-        y = np.pad(y, ((0, 0), (0, n_out - y.shape[1])))
-    return np.ascontiguousarray(y, np.float32)
-
-
 def process_file(task: FileTask) -> FileResult:
     """Process one file through the chain and write its output; never raises for a bad file.
 
@@ -245,14 +236,9 @@ def process_file(task: FileTask) -> FileResult:
         levels = task.levels
         if levels.level_db_spl is None:
             scale = digital_to_pa_scale(levels.full_scale_db_spl)
+            x_pa = np.ascontiguousarray(x * scale, np.float32)
         else:
-            rms = math.sqrt(float(np.mean(x * x)))
-            if rms == 0.0:
-                raise SignalError(
-                    f"is silent, so it cannot be scaled to {levels.level_db_spl:g} dB SPL"
-                )
-            scale = float(db_spl_to_pa_rms(levels.level_db_spl)) / rms
-        x_pa = np.ascontiguousarray(x * scale, np.float32)
+            x_pa = scale_to_db_spl(x, levels.level_db_spl, what="the file")
         if audio.n_channels == 1:
             x_pa = np.repeat(x_pa, 2, axis=0)  # one signal presented to both ears
         rate = task.chain.fs if task.chain.fs is not None else float(audio.fs)
@@ -260,12 +246,10 @@ def process_file(task: FileTask) -> FileResult:
         info.update(processing_fs=rate, resampled=resampled, output_channels=2)
         info["input_level_db_spl"] = rms_db_spl(x_pa)
         if resampled:
-            ratio = Fraction(int(rate), audio.fs)
-            n_in = -(-audio.n_frames * ratio.numerator // ratio.denominator)
-            x_pa = _resample(x_pa, ratio.numerator, ratio.denominator, n_in)
+            x_pa = resample(x_pa, fs_in=audio.fs, fs_out=rate)
         y, latency = _run_chain(task.chain, x_pa, rate)
         if resampled:
-            y = _resample(y, ratio.denominator, ratio.numerator, audio.n_frames)
+            y = resample(y, fs_in=rate, fs_out=audio.fs, n_out=audio.n_frames)
         if not np.isfinite(y).all():
             raise SignalError("the chain produced NaN or inf samples")
         info["latency_samples"] = latency

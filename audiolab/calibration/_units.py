@@ -56,7 +56,7 @@ def rms_db_spl(x_pa: ArrayLike) -> float:
     return float(pa_rms_to_db_spl(math.sqrt(float(np.mean(x * x)))))
 
 
-def scale_to_db_spl(x: ArrayLike, level_db_spl: float) -> np.ndarray:
+def scale_to_db_spl(x: ArrayLike, level_db_spl: float, *, what: str = "the signal") -> np.ndarray:
     """``x`` scaled so that its RMS over all channels and samples is ``level_db_spl``, in Pa.
 
     This is the one meaning of "set to X dB SPL" in audiolab (``--level-db-spl`` of every
@@ -70,6 +70,8 @@ def scale_to_db_spl(x: ArrayLike, level_db_spl: float) -> np.ndarray:
         Signal in any unit, ``(n_samples,)`` or ``(n_channels, n_samples)``.
     level_db_spl : float
         Target RMS level in dB SPL (re 20 uPa).
+    what : str
+        What ``x`` is, for the error message (a file name, say).
 
     Returns
     -------
@@ -84,5 +86,5 @@ def scale_to_db_spl(x: ArrayLike, level_db_spl: float) -> np.ndarray:
     arr = np.asarray(x, np.float64)
     rms = math.sqrt(float(np.mean(arr * arr))) if arr.size else 0.0
     if rms == 0.0:
-        raise SignalError(f"is silent, so it cannot be scaled to {level_db_spl:g} dB SPL")
+        raise SignalError(f"{what} is silent, so it cannot be scaled to {level_db_spl:g} dB SPL")
     return (arr * (float(db_spl_to_pa_rms(level_db_spl)) / rms)).astype(np.float32)

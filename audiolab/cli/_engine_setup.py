@@ -9,7 +9,8 @@ import numpy as np
 
 from audiolab._errors import CalibrationError, ConfigError
 from audiolab.calibration._calibration import Calibration, load_calibration
-from audiolab.calibration._units import db_spl_to_pa_rms
+from audiolab.calibration._units import scale_to_db_spl
+from audiolab.dsp import resample
 from audiolab.engine._stream import JackMonitor, ensure_portaudio, list_devices, resolve_device
 
 __all__ = [
@@ -148,13 +149,15 @@ def parse_source(text: str) -> tuple[str, Any]:
 def make_source(
     kind: str, arg: Any, *, fs: float, n_channels: int, level_db_spl: float
 ) -> np.ndarray:
-    """A looping source in Pa, ``(n_channels, n)``, at RMS level ``level_db_spl`` per channel.
+    """A looping source in Pa, ``(n_channels, n)``, at RMS level ``level_db_spl``.
+
+    The level is the RMS over all channels together, as everywhere in audiolab (see
+    :func:`audiolab.calibration.scale_to_db_spl`).
 
     ``noise``: white Gaussian noise (seeded, 10 s loop). ``tone``: a sine, a whole number of
     periods long so that it loops without a click. ``file``: the file, resampled to ``fs``,
     channel k to channel k (a mono file goes to every channel).
     """
-    rms_pa = float(db_spl_to_pa_rms(level_db_spl))
     if kind == "noise":
         rng = np.random.default_rng(NOISE_SEED)
         x = rng.standard_normal((n_channels, int(NOISE_LOOP_S * fs)))
@@ -169,12 +172,7 @@ def make_source(
         from audiolab._audio_io import read_audio
 
         audio = read_audio(arg)
-        x = audio.data.astype(np.float64)
-        if audio.fs != fs:
-            from scipy.signal import resample_poly
-
-            g = math.gcd(int(fs), int(audio.fs))
-            x = resample_poly(x, int(fs) // g, int(audio.fs) // g, axis=1)
+        x = resample(audio.data.astype(np.float64), fs_in=audio.fs, fs_out=fs)
         if x.shape[0] == 1:
             x = np.repeat(x, n_channels, axis=0)
         elif x.shape[0] != n_channels:
@@ -184,8 +182,5 @@ def make_source(
             )
     else:
         raise ConfigError(f"make_source: unknown kind {kind!r}")
-    ms = np.mean(x * x, axis=1, keepdims=True)
-    if np.any(ms <= 0):
-        raise ConfigError("the source is silent: its level cannot be set")
-    return np.ascontiguousarray(x * (rms_pa / np.sqrt(ms)), np.float32)
+    return scale_to_db_spl(x, level_db_spl, what="the source")
 

@@ -92,28 +92,18 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def _file_stimulus(args: argparse.Namespace, fs: float) -> tuple[Any, list[int], dict]:
-    import math
-
     import numpy as np
 
     from audiolab._audio_io import read_audio
-    from audiolab._errors import ConfigError
-    from audiolab.calibration import db_spl_to_pa_rms
+    from audiolab.calibration import scale_to_db_spl
+    from audiolab.dsp import resample
 
     audio = read_audio(args.file)
     chans = _channels(args.channels, audio.n_channels)
-    x = audio.data.astype(np.float64)
-    if audio.fs != fs:
-        from scipy.signal import resample_poly
-
-        g = math.gcd(int(fs), int(audio.fs))
-        x = resample_poly(x, int(fs) // g, int(audio.fs) // g, axis=1)
+    x = resample(audio.data.astype(np.float64), fs_in=audio.fs, fs_out=fs)
     if x.shape[0] == 1 and len(chans) > 1:
         x = np.repeat(x, len(chans), axis=0)
-    rms = math.sqrt(float(np.mean(x * x)))
-    if rms == 0:
-        raise ConfigError(f"{args.file} is silent: its level cannot be set")
-    x_pa = (x * (float(db_spl_to_pa_rms(args.level_db_spl)) / rms)).astype(np.float32)
+    x_pa = scale_to_db_spl(x, args.level_db_spl, what=args.file)
     planned = {"file": args.file, "level_db_spl": args.level_db_spl,
                "duration_s": x_pa.shape[1] / fs}
     return x_pa, chans, planned

@@ -22,7 +22,7 @@ import numpy as np
 from audiolab import __version__
 from audiolab._errors import ConfigError
 from audiolab.audiology._audiogram import EARS, Audiogram, load_audiogram
-from audiolab.calibration import digital_to_pa_scale, rms_db_spl
+from audiolab.calibration import digital_to_pa_scale, rms_db_spl, scale_to_db_spl
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -52,9 +52,7 @@ def _speech(n_sentences: int, *, fs: float, level_db_spl: float) -> tuple[np.nda
     parts: list[np.ndarray] = []
     for item in items:
         parts += [item.load(fs=fs, level_db_spl=level_db_spl), gap]
-    x = np.concatenate(parts).astype(np.float64)
-    x *= 10 ** ((level_db_spl - rms_db_spl(x)) / 20)
-    return x.astype(np.float32), [i.words for i in items]
+    return scale_to_db_spl(np.concatenate(parts), level_db_spl), [i.words for i in items]
 
 
 def run_demo(
