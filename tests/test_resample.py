@@ -1,4 +1,4 @@
-"""The one resampler: exact ratios, lengths, dtype, and a tone that keeps its frequency and level."""
+"""The one resampler: exact ratios, lengths, dtype; a tone keeps its frequency and level."""
 
 import numpy as np
 import pytest
