@@ -29,7 +29,7 @@ from audiolab.calibration._retspl import (
     db_spl_to_db_hl,
     retspl_table,
 )
-from audiolab.calibration._safety import OutputCeiling, sine_peak_pa
+from audiolab.calibration._safety import OutputCeiling
 from audiolab.calibration._units import (
     FULL_SCALE_SINE_RMS,
     P_REF_PA,
@@ -38,6 +38,7 @@ from audiolab.calibration._units import (
     pa_rms_to_db_spl,
     rms_db_spl,
     scale_to_db_spl,
+    sine_peak_pa,
 )
 
 __all__ = [

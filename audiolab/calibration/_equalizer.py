@@ -35,6 +35,7 @@ from numpy.typing import ArrayLike
 from audiolab._errors import CalibrationError
 from audiolab._validate import check_real
 from audiolab.calibration._calibration import REFERENCE_FREQUENCY_HZ, ChannelCalibration
+from audiolab.dsp._units import amplitude_to_db, db_to_amplitude
 
 __all__ = [
     "MAX_EQ_SECTIONS",
@@ -63,7 +64,7 @@ _CHECK_PER_OCTAVE = 96
 
 def _high_shelf(f0_hz: np.ndarray, gain_db: np.ndarray, q: float, fs: float) -> np.ndarray:
     """High-shelf biquads, ``(n, 6)``, a0 = 1 (Audio EQ Cookbook, R. Bristow-Johnson)."""
-    a = 10.0 ** (np.asarray(gain_db, float) / 40.0)
+    a = db_to_amplitude(np.asarray(gain_db, float) / 2.0)  # the cookbook's A = 10^(gain/40)
     w0 = 2.0 * np.pi * np.asarray(f0_hz, float) / fs
     cw = np.cos(w0)
     alpha = np.sin(w0) / (2.0 * q)
@@ -83,7 +84,7 @@ def _sections_db(sos: np.ndarray, frequency_hz: np.ndarray, fs: float) -> np.nda
     s = np.atleast_2d(sos)[:, :, None]
     num = s[:, 0] + s[:, 1] * z + s[:, 2] * z * z
     den = s[:, 3] + s[:, 4] * z + s[:, 5] * z * z
-    return 20.0 * np.log10(np.abs(num) / np.abs(den))
+    return amplitude_to_db(np.abs(num) / np.abs(den))
 
 
 def inverse_sos(sos: np.ndarray) -> np.ndarray:
@@ -224,7 +225,7 @@ def _solve(fp: np.ndarray, vp: np.ndarray, q: float, fs: float) -> np.ndarray:
 
     def build(p: np.ndarray) -> np.ndarray:
         sos = _high_shelf(c, share @ p[1:], q, fs)
-        sos[0, :3] *= 10.0 ** (p[0] / 20.0)
+        sos[0, :3] *= db_to_amplitude(p[0])
         return sos
 
     def columns(p: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -318,7 +319,7 @@ def design_output_equalizer(channel: ChannelCalibration, *, fs: float) -> Output
     if np.all(np.abs(vp - vp[0]) < 1e-9):
         # Flat table: one broadband gain (none at all when it is 0 dB, as in uncalibrated mode).
         sos = np.zeros((0, 6)) if abs(vp[0]) < 1e-12 else np.array(
-            [[10.0 ** (vp[0] / 20.0), 0.0, 0.0, 1.0, 0.0, 0.0]])
+            [[float(db_to_amplitude(vp[0])), 0.0, 0.0, 1.0, 0.0, 0.0]])
         return result(sos, 0.0, (0.0, 0.0, 0.0))
     best: tuple[float, np.ndarray, float, tuple[float, float, float]] | None = None
     for q in _Q_CANDIDATES:

@@ -22,14 +22,10 @@ from numpy.typing import ArrayLike
 from audiolab._errors import ConfigError, SafetyError
 from audiolab.calibration._calibration import Calibration
 from audiolab.calibration._equalizer import OutputEqualizer, design_output_equalizer
-from audiolab.calibration._units import P_REF_PA, digital_to_pa_scale
+from audiolab.calibration._units import digital_to_pa_scale
+from audiolab.dsp._units import amplitude_to_db, db_to_amplitude
 
-__all__ = ["OutputCeiling", "sine_peak_pa"]
-
-
-def sine_peak_pa(level_db_spl: float) -> float:
-    """Peak pressure in Pa of a sine whose RMS level is ``level_db_spl``."""
-    return math.sqrt(2.0) * P_REF_PA * 10.0 ** (level_db_spl / 20.0)
+__all__ = ["OutputCeiling"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +72,7 @@ class OutputCeiling:
             ch = calibration.channel(c)
             # A full-scale sine at the most sensitive frequency gives max_full_scale dB SPL.
             headroom_db = calibration.ceiling_db_spl - ch.max_full_scale_db_spl
-            peak[c] = min(1.0, 10.0 ** (headroom_db / 20))
+            peak[c] = min(1.0, float(db_to_amplitude(headroom_db)))
             scale[c] = ch.pa_per_digital
             if fs is not None:
                 eqs[c] = design_output_equalizer(ch, fs=fs)
@@ -138,17 +134,17 @@ class OutputCeiling:
                 f"{what} would play on output channel {channel}, which {cal.source} does not "
                 "calibrate: the channel is muted"
             )
-        over_db = 20 * math.log10(peak_digital / float(self.digital_peak[channel]))
+        ceil_dbfs = float(amplitude_to_db(self.digital_peak[channel]))
+        peak_dbfs = float(amplitude_to_db(peak_digital))
+        over_db = peak_dbfs - ceil_dbfs
         if cal.uncalibrated:
-            ceil_dbfs = 20 * math.log10(float(self.digital_peak[channel]))
             return SafetyError(
-                f"{what} peaks at {20 * math.log10(peak_digital):.1f} dBFS on output channel "
+                f"{what} peaks at {peak_dbfs:.1f} dBFS on output channel "
                 f"{channel}, above the uncalibrated ceiling of {ceil_dbfs:.1f} dBFS; "
                 f"lower it by at least {over_db:.1f} dB"
             )
         ch = cal.channel(channel)
         f_max = float(ch.frequencies_hz[int(np.argmax(ch.full_scale_db_spl))])
-        ceil_dbfs = 20 * math.log10(float(self.digital_peak[channel]))
         return SafetyError(
             f"{what} would exceed the output ceiling on channel {channel} by {over_db:.1f} dB: "
             f"the ceiling of {cal.ceiling_db_spl:g} dB SPL set by {cal.source} is "
@@ -237,7 +233,7 @@ class OutputCeiling:
         (:meth:`full_scale_db_spl_at`), so a tone outside the calibrated range is refused too.
         """
         fs_db = float(self.full_scale_db_spl_at(frequency_hz, channel))
-        peak = 10.0 ** ((level_db_spl - fs_db) / 20.0)
+        peak = float(db_to_amplitude(level_db_spl - fs_db))
         self.check_peak_digital(
             [peak], [channel], what=f"a {frequency_hz:g} Hz tone at {level_db_spl:g} dB SPL"
         )

@@ -20,6 +20,7 @@ __all__ = [
     "pa_rms_to_db_spl",
     "rms_db_spl",
     "scale_to_db_spl",
+    "sine_peak_pa",
 ]
 
 P_REF_PA = 20e-6
@@ -39,13 +40,18 @@ def pa_rms_to_db_spl(p_rms_pa: ArrayLike) -> np.ndarray:
     return amplitude_to_db(np.asarray(p_rms_pa, float) / P_REF_PA)
 
 
+def sine_peak_pa(level_db_spl: float) -> float:
+    """Peak pressure in Pa of a sine of RMS level ``level_db_spl``: sqrt(2) 20 uPa 10^(X/20)."""
+    return math.sqrt(2.0) * float(db_spl_to_pa_rms(level_db_spl))
+
+
 def digital_to_pa_scale(full_scale_db_spl: float) -> float:
     """Factor from digital sample values to Pa when a full-scale sine is ``full_scale_db_spl``.
 
-    A full-scale sine has peak 1.0 and RMS 1/sqrt(2); it must have the RMS pressure of
-    ``full_scale_db_spl``, so the factor is sqrt(2) * 20 uPa * 10^(X/20).
+    A full-scale sine has peak 1.0, so the factor is the peak pressure of a sine of
+    ``full_scale_db_spl`` (:func:`sine_peak_pa`).
     """
-    return float(math.sqrt(2.0) * P_REF_PA * db_to_amplitude(full_scale_db_spl))
+    return sine_peak_pa(full_scale_db_spl)
 
 
 def rms_db_spl(x_pa: ArrayLike) -> float:
