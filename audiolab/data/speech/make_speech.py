@@ -23,11 +23,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from audiolab.dsp import db_to_amplitude
+
 HERE = Path(__file__).resolve().parent
 FS = 22050
 VOICE = "en-us"
 WORDS_PER_MINUTE = 150
-STORED_RMS = 10 ** (-26 / 20)  # digital RMS of every stored item
+STORED_RMS = float(db_to_amplitude(-26))  # digital RMS of every stored item
 NOISE_SECONDS = 5.0
 NOISE_SEED = 1
 
@@ -75,7 +77,7 @@ def synthesise(text: str) -> np.ndarray:
 
 def trim(x: np.ndarray, *, pad_s: float = 0.01, fade_s: float = 0.005) -> np.ndarray:
     """Cut leading and trailing silence (below -45 dB re peak), keep a pad, fade its ends."""
-    active = np.flatnonzero(np.abs(x) > np.abs(x).max() * 10 ** (-45 / 20))
+    active = np.flatnonzero(np.abs(x) > np.abs(x).max() * db_to_amplitude(-45))
     pad = int(pad_s * FS)
     y = x[max(active[0] - pad, 0): active[-1] + pad + 1].copy()
     n_fade = int(fade_s * FS)
