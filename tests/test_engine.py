@@ -225,7 +225,7 @@ def test_player_refuses_a_stimulus_above_the_ceiling_before_playback():
     with pytest.raises(SignalError, match="NaN"):
         eng.play(np.array([0.0, np.nan], np.float32), channels=[0])
     eng.play(0.98 * loud, channels=[1])
-    assert eng._playbacks and 0 not in [pb.channels[0] for pb in eng._playbacks.values()]
+    assert eng._player.playbacks and 0 not in [pb.channels[0] for pb in eng._player.playbacks.values()]
 
 
 # -- statistics and recordings --------------------------------------------------------------------
