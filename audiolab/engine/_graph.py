@@ -28,15 +28,22 @@ __all__ = [
 MAX_STAGES = int(lib.AL_ENGINE_MAX_STAGES)
 
 
+def _routing_table(given: Sequence[int] | None, default: list[int]) -> np.ndarray:
+    return np.array(default if given is None else list(given), dtype=np.int64)
+
+
+def _routes_to(table: np.ndarray, *, n_entries: int, n_sources: int) -> bool:
+    """True if ``table`` has ``n_entries`` entries, each -1 (none) or a source index."""
+    return table.shape == (n_entries,) and not np.any((table < -1) | (table >= n_sources))
+
+
 def input_routing(
     input_channels: Sequence[int] | None, *, n_channels: int, n_inputs: int
 ) -> np.ndarray:
     """Device input feeding each processing channel (-1: silence); default: input c -> c."""
-    in_map = np.array(
-        [c if c < n_inputs else -1 for c in range(n_channels)] if input_channels is None
-        else list(input_channels), dtype=np.int64,
-    )
-    if in_map.shape != (n_channels,) or np.any((in_map < -1) | (in_map >= max(n_inputs, 0))):
+    default = [c if c < n_inputs else -1 for c in range(n_channels)]
+    in_map = _routing_table(input_channels, default)
+    if not _routes_to(in_map, n_entries=n_channels, n_sources=n_inputs):
         raise ConfigError(
             f"input_channels must list {n_channels} device inputs in [-1, {n_inputs - 1}], "
             f"got {list(in_map)}"
@@ -48,11 +55,9 @@ def output_routing(
     output_map: Sequence[int] | None, *, n_channels: int, n_outputs: int
 ) -> np.ndarray:
     """Processing channel sent to each device output (-1: none); default: channel o -> o."""
-    out_map = np.array(
-        [o if o < n_channels else -1 for o in range(n_outputs)] if output_map is None
-        else list(output_map), dtype=np.int64,
-    )
-    if out_map.shape != (n_outputs,) or np.any((out_map < -1) | (out_map >= n_channels)):
+    default = [o if o < n_channels else -1 for o in range(n_outputs)]
+    out_map = _routing_table(output_map, default)
+    if not _routes_to(out_map, n_entries=n_outputs, n_sources=n_channels):
         raise ConfigError(
             f"output_map must list a processing channel in [-1, {n_channels - 1}] for each of "
             f"the {n_outputs} outputs, got {list(out_map)}"

@@ -11,6 +11,7 @@ import numpy as np
 
 from audiolab._ckernel import ffi, float_buffer, lib
 from audiolab._errors import AudioDeviceError, ConfigError
+from audiolab._validate import check_choice
 from audiolab.engine._held import HeldByC
 
 __all__ = ["Recorder"]
@@ -82,9 +83,7 @@ class Recorder:
         ``counters`` are the engine's counters read after the last drain; ``clear`` hands the
         samples out for good (the next call starts after them).
         """
-        idx = {"input": _INPUT, "output": _OUTPUT}.get(which)
-        if idx is None:
-            raise ConfigError(f"which must be 'input' or 'output', got {which!r}")
+        idx = _INPUT if check_choice("which", which, ("input", "output")) == "input" else _OUTPUT
         parts = self._parts[idx]
         data = (
             np.concatenate(parts) if parts

@@ -12,6 +12,7 @@ import numpy as np
 
 from audiolab._ckernel import check, ffi, float_buffer, lib
 from audiolab._errors import ConfigError
+from audiolab._validate import check_int
 from audiolab.dsp._gammatone import GammatoneFilterbank
 
 __all__ = ["GammatoneStage", "SharedStage", "stage_pairs"]
@@ -65,8 +66,7 @@ class GammatoneStage(GammatoneFilterbank):
 
     def c_stage(self, n_channels: int) -> tuple[Any, Any]:
         """``(al_stage_fn, void *state)`` for ``n_channels`` channels, starting at rest."""
-        if isinstance(n_channels, bool) or not isinstance(n_channels, int) or n_channels < 1:
-            raise ConfigError(f"n_channels must be an integer >= 1, got {n_channels!r}")
+        n_channels = check_int("n_channels", n_channels, low=1)
         self.reset()
         self._allocate(n_channels)
         self._n_channels = n_channels
@@ -95,8 +95,8 @@ class SharedStage:
         if c_stage is None:
             raise ConfigError(f"{type(stage).__name__} has no C implementation (c_stage)")
         self.stage = stage
-        self.n_channels = n_channels
-        self.pair = c_stage(n_channels)
+        self.n_channels = check_int("n_channels", n_channels, low=1)
+        self.pair = c_stage(self.n_channels)
         self.latency_samples = int(getattr(stage, "latency_samples", 0))
 
 
