@@ -6,10 +6,10 @@ recordings). The audio thread runs only C. Offline processing calls the very sam
 block by block, so offline output equals live output sample for sample.
 
 :class:`Engine` composes pieces that each read alone: the output calibration and ceiling
-(:mod:`._output_calibration`), the graph (:mod:`._graph`), the stream (:mod:`._transport`), the
-player slots (:mod:`._player`), the statistics (:mod:`._stats`) and the recordings
-(:mod:`._recorder`). Which Python object keeps each buffer C points into alive is said once, in
-:mod:`._held`.
+(``_output_calibration.py``), the graph (``_graph.py``), the stream (``_transport.py``), the
+player slots (``_player.py``), the statistics (``_stats.py``) and the recordings
+(``_recorder.py``). Which Python object keeps each buffer C points into alive is said once, in
+``_held.py``.
 """
 
 import threading
@@ -42,7 +42,9 @@ from audiolab.engine._transport import Transport
 
 __all__ = ["Engine", "EngineStats", "Playback", "STATS_DTYPE"]
 
-_C_ALIGN_BYTES = 64  # the engine struct holds C11 atomics: give it a cache line of its own
+# The engine struct holds C11 atomics and is opaque to Python (sized by C): start it on a
+# cache-line boundary.
+_C_ALIGN_BYTES = 64
 
 
 def _check_ring_capacity(name: str, value: int) -> int:
