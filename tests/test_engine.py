@@ -5,7 +5,9 @@ The live path (PortAudio against the JACK dummy server) is in tests/test_engine_
 the very same C callback.
 """
 
+import gc
 import math
+import weakref
 
 import numpy as np
 import pytest
@@ -225,7 +227,8 @@ def test_player_refuses_a_stimulus_above_the_ceiling_before_playback():
     with pytest.raises(SignalError, match="NaN"):
         eng.play(np.array([0.0, np.nan], np.float32), channels=[0])
     eng.play(0.98 * loud, channels=[1])
-    assert eng._playbacks and 0 not in [pb.channels[0] for pb in eng._playbacks.values()]
+    queued = eng._player.playbacks.values()
+    assert queued and 0 not in [pb.channels[0] for pb in queued]
 
 
 # -- statistics and recordings --------------------------------------------------------------------
@@ -452,3 +455,60 @@ def test_meters_report_recent_levels():
     # 0.01 digital RMS at the input, 100 dB SPL full scale: 100 + 20 log10(0.01 sqrt 2) dB SPL
     assert rms[0] == pytest.approx(100 + 20 * math.log10(0.01 * math.sqrt(2)), abs=0.01)
     assert peak[0] == pytest.approx(rms[0], abs=0.01)
+
+
+# -- who keeps the memory C points into alive (audiolab/engine/_held.py) -------------------------
+def test_a_graph_and_its_stages_live_until_a_newer_graph_is_adopted(rng):
+    eng = _engine(n_inputs=1, n_outputs=1)
+    stage = GainStage(gain_db=-6.0, fs=FS)
+    stage_ref = weakref.ref(stage)
+    eng.configure([stage])
+    del stage
+    gc.collect()
+    assert stage_ref() is not None  # C runs the stage's state: the graph holds the stage
+    x = (0.01 * rng.standard_normal((1, 1000))).astype(np.float32)
+    y = eng.process_offline(x, block_frames=100)
+    ref = _clamp_reference((x * IN_GAIN) * np.float32(10 ** (-6 / 20)), eng)
+    np.testing.assert_array_equal(y, ref)
+    eng.configure(None)
+    gc.collect()
+    assert stage_ref() is None  # the callback runs the new graph: the old one is let go
+
+
+def test_a_queued_stimulus_lives_until_its_slot_is_released():
+    eng = _engine(n_inputs=0, n_outputs=1)
+    eng.configure(None)
+    pb = eng.play(np.full((1, 300), 0.01, np.float32), channels=[0], start_frame=100)
+    data_ref = weakref.ref(pb._data)  # the copy C reads from
+    del pb
+    gc.collect()
+    assert data_ref() is not None
+    y = eng.process_offline(n_frames=512, block_frames=128)
+    k = np.float32(1 / eng.ceiling.pa_per_digital[0])
+    np.testing.assert_array_equal(y[0, 100:400], np.float32(0.01) * k)
+    eng.poll()
+    gc.collect()
+    assert data_ref() is None
+
+
+def test_tone_and_play_refuse_bad_channels_alike():
+    eng = _engine(n_inputs=0, n_outputs=2, cal=_cal())
+    for channels in ([0, 0], [2]):
+        with pytest.raises(ConfigError, match=r"channels must be distinct outputs in \[0, 1\]"):
+            eng.tone(frequency_hz=1000, duration_s=0.1, channels=channels, level_db_spl=60)
+        with pytest.raises(ConfigError, match=r"channels must be distinct outputs in \[0, 1\]"):
+            eng.play(np.zeros((len(channels), 8), np.float32), channels=channels)
+
+
+def test_gammatone_stage_takes_every_filterbank_parameter(rng):
+    # GammatoneStage is the filterbank: a wider bandwidth reaches the engine's C stage too.
+    eng = _engine(cal=_cal())
+    eng.configure([GammatoneStage(fs=FS, bandwidth_factor=1.5, bands_per_erb=2.0)])
+    x = (0.01 * rng.standard_normal((2, 3000))).astype(np.float32)
+    y = eng.process_offline(x, block_frames=64)
+    ref_pa = GammatoneFilterbank(fs=FS, bandwidth_factor=1.5, bands_per_erb=2.0).process(
+        x * IN_GAIN
+    )
+    np.testing.assert_array_equal(y, _clamp_reference(ref_pa, eng))
+    narrow_pa = GammatoneFilterbank(fs=FS, bands_per_erb=2.0).process(x * IN_GAIN)
+    assert not np.array_equal(y, _clamp_reference(narrow_pa, eng))

@@ -1,8 +1,9 @@
 """Stages the engine can run that no chain module provides yet: the gammatone resynthesis.
 
 A stage for the engine is any object with ``c_stage(n_channels) -> (al_stage_fn, void *)``
-(INTERFACES.md). :class:`GammatoneStage` wraps the fused Hohmann (2002) analysis -> resynthesis
-kernel (``al_gt_process``) in that shape; it is also a Processor, running the same C state.
+(INTERFACES.md). :class:`GammatoneStage` is the gammatone filterbank that offers the fused
+Hohmann (2002) analysis -> resynthesis kernel (``al_gt_process``) in that shape; as a Processor
+it runs the same C state.
 """
 
 from typing import Any
@@ -11,20 +12,24 @@ import numpy as np
 
 from audiolab._ckernel import check, ffi, float_buffer, lib
 from audiolab._errors import ConfigError
+from audiolab._validate import check_int
 from audiolab.dsp._gammatone import GammatoneFilterbank
-from audiolab.dsp._processor import Processor
 
 __all__ = ["GammatoneStage", "SharedStage", "stage_pairs"]
 
 
-class GammatoneStage(Processor):
+class GammatoneStage(GammatoneFilterbank):
     """Gammatone analysis and resynthesis (Hohmann 2002) as a real-time engine stage.
+
+    A :class:`audiolab.dsp.GammatoneFilterbank` (same parameters and design) that the engine
+    can run: :meth:`c_stage` hands the fused analysis -> resynthesis kernel and the bank's C
+    state (:meth:`~audiolab.dsp.GammatoneFilterbank.c_states`) to a graph.
 
     Parameters
     ----------
     fs : float
         Sample rate in Hz.
-    f_low_hz, f_high_hz, bands_per_erb, delay_ms
+    f_low_hz, f_high_hz, bands_per_erb, delay_ms, bandwidth_factor
         As for :class:`audiolab.dsp.GammatoneFilterbank`.
 
     Notes
@@ -41,35 +46,15 @@ class GammatoneStage(Processor):
     ((2, 64), 192)
     """
 
-    def __init__(
-        self,
-        *,
-        fs: float = 48000.0,
-        f_low_hz: float = 70.0,
-        f_high_hz: float = 6700.0,
-        bands_per_erb: float = 1.0,
-        delay_ms: float = 4.0,
-    ) -> None:
-        super().__init__()
-        self._fb = GammatoneFilterbank(
-            fs=fs, f_low_hz=f_low_hz, f_high_hz=f_high_hz, bands_per_erb=bands_per_erb,
-            delay_ms=delay_ms,
-        )
-        self.fs = float(fs)
-        self._keep: tuple[Any, ...] = ()
-        self._stage: Any = None
-
-    @property
-    def latency_samples(self) -> int:
-        """Delay of the resynthesised output in samples."""
-        return self._fb.latency_samples
+    _stage: Any = None
+    _stage_keep: tuple[Any, ...] = ()
 
     def _allocate(self, n_channels: int) -> None:
-        analyzer, synth, keep = self._fb.c_states(n_channels)
+        analyzer, synth, keep = self.c_states(n_channels)
         stage = ffi.new("al_gt_stage *")
         stage.analyzer = analyzer
         stage.synth = synth
-        self._keep = keep
+        self._stage_keep = keep  # the buffers the stage's C state points into
         self._stage = stage
 
     def _process(self, x: np.ndarray) -> np.ndarray:
@@ -81,8 +66,7 @@ class GammatoneStage(Processor):
 
     def c_stage(self, n_channels: int) -> tuple[Any, Any]:
         """``(al_stage_fn, void *state)`` for ``n_channels`` channels, starting at rest."""
-        if isinstance(n_channels, bool) or not isinstance(n_channels, int) or n_channels < 1:
-            raise ConfigError(f"n_channels must be an integer >= 1, got {n_channels!r}")
+        n_channels = check_int("n_channels", n_channels, low=1)
         self.reset()
         self._allocate(n_channels)
         self._n_channels = n_channels
@@ -111,8 +95,8 @@ class SharedStage:
         if c_stage is None:
             raise ConfigError(f"{type(stage).__name__} has no C implementation (c_stage)")
         self.stage = stage
-        self.n_channels = n_channels
-        self.pair = c_stage(n_channels)
+        self.n_channels = check_int("n_channels", n_channels, low=1)
+        self.pair = c_stage(self.n_channels)
         self.latency_samples = int(getattr(stage, "latency_samples", 0))
 
 

@@ -20,9 +20,12 @@ import numpy as np
 
 from audiolab._errors import CalibrationError, ConfigError
 from audiolab._validate import check_real
+from audiolab.calibration._calibration import Calibration
 from audiolab.calibration._retspl import retspl_table
 from audiolab.calibration._safety import OutputCeiling
 from audiolab.calibration._units import db_spl_to_pa_rms
+from audiolab.dsp._units import db_to_amplitude
+from audiolab.engine._player import check_output_channels
 
 __all__ = ["DEFAULT_RAMP_MS", "Tone", "plan_tone", "rise_time_ms"]
 
@@ -30,7 +33,7 @@ DEFAULT_RAMP_MS = 50.0
 """Raised-cosine ramp duration (its IEC 60645-1 rise time is 29 ms, within 20-50 ms)."""
 
 # Envelope points of the IEC 60645-1 rise time: -20 dB and -1 dB re the steady amplitude.
-_RISE_LOW, _RISE_HIGH = 10 ** (-20 / 20), 10 ** (-1 / 20)
+_RISE_LOW, _RISE_HIGH = float(db_to_amplitude(-20.0)), float(db_to_amplitude(-1.0))
 
 
 def rise_time_ms(ramp_ms: float) -> float:
@@ -113,7 +116,7 @@ class Tone:
         }
 
 
-def _level(value: float, name: str) -> float:
+def _level(value: Any, name: str) -> float:
     return check_real(name, value, low=-50.0, high=200.0)
 
 
@@ -168,52 +171,72 @@ def plan_tone(
                    high_open=True)
     duration = check_real("duration_s", duration_s, low=0, high=600, low_open=True)
     ramp = check_real("ramp_ms", ramp_ms, low=0, high=1000 * duration / 2)
-    chans = tuple(int(c) for c in channels)
-    if not chans or len(set(chans)) != len(chans) or any(
-        not 0 <= c < ceiling.n_outputs for c in chans
-    ):
-        raise ConfigError(
-            f"channels must be distinct outputs in [0, {ceiling.n_outputs - 1}], got {list(chans)}"
-        )
+    chans = check_output_channels(channels, ceiling.n_outputs)
     cal = ceiling.calibration
-    retspl = None
-    if level_db_hl is not None:
-        hl = _level(level_db_hl, "level_db_hl")
-        if cal.uncalibrated:
-            raise CalibrationError(
-                "a level in dB HL needs a calibration whose transducer has a RETSPL table "
-                "(--calibration CAL.toml); the uncalibrated mode has none"
-            )
-        retspl = float(retspl_table(cal.transducer).at(f))
-        spl = hl + retspl
-        what = f"a {f:g} Hz tone at {hl:g} dB HL ({spl:.1f} dB SPL)"
-    else:
-        hl = None
-        spl = _level(level_db_spl, "level_db_spl")  # type: ignore[arg-type]
-        what = f"a {f:g} Hz tone at {spl:g} dB SPL"
-    level_dbfs, table_dbfs, peaks = [], [], []
-    for c in chans:
-        table = float(cal.channel(c).full_scale_db_spl_at(f))  # refuses outside the table
-        real = float(ceiling.full_scale_db_spl_at(f, c))
-        level_dbfs.append(spl - real)
-        table_dbfs.append(spl - table)
-        peaks.append(10.0 ** ((spl - real) / 20.0))  # a sine's peak is 0 dBFS at full scale
-    ceiling.check_peak_digital(peaks, chans, what=what)
-    n = int(round(duration * fs))
-    if n < 1:
-        raise ConfigError(f"duration_s {duration:g} is shorter than one sample at {fs:g} Hz")
-    t = np.arange(n) / fs
-    x = math.sqrt(2.0) * float(db_spl_to_pa_rms(spl)) * np.sin(2 * np.pi * f * t)
-    n_ramp = min(int(round(ramp * 1e-3 * fs)), n // 2)
-    if n_ramp:
-        env = np.sin(0.5 * np.pi * (np.arange(n_ramp) + 0.5) / n_ramp) ** 2
-        x[:n_ramp] *= env
-        x[n - n_ramp:] *= env[::-1]
-    stim = np.ascontiguousarray(np.tile(x.astype(np.float32), (len(chans), 1)))
-    stim.flags.writeable = False
+    hl, retspl, spl, what = _sound_pressure_level(cal, f, level_db_hl, level_db_spl)
+    level_dbfs, table_dbfs = _digital_levels(ceiling, f, spl, chans, what=what)
+    stim = _ramped_sine_pa(f, spl, duration_s=duration, fs=fs, ramp_ms=ramp, n_channels=len(chans))
+    n = stim.shape[1]
     return Tone(
         frequency_hz=f, level_db_hl=hl, retspl_db_spl=retspl, level_db_spl=spl,
         level_dbfs=tuple(level_dbfs), level_dbfs_table=tuple(table_dbfs), channels=chans,
         duration_s=n / fs, ramp_ms=ramp, rise_time_ms=rise_time_ms(ramp), n_frames=n, fs=fs,
         transducer=cal.transducer, stimulus_pa=stim,
     )
+
+
+def _sound_pressure_level(
+    cal: Calibration, f: float, level_db_hl: float | None, level_db_spl: float | None
+) -> tuple[float | None, float | None, float, str]:
+    """``(level_db_hl, retspl_db_spl, level_db_spl, description)`` of the requested level.
+
+    dB HL -> dB SPL adds the transducer's reference equivalent threshold (ISO 389-1/-2/-8).
+    """
+    if level_db_hl is None:
+        spl = _level(level_db_spl, "level_db_spl")
+        return None, None, spl, f"a {f:g} Hz tone at {spl:g} dB SPL"
+    hl = _level(level_db_hl, "level_db_hl")
+    if cal.uncalibrated:
+        raise CalibrationError(
+            "a level in dB HL needs a calibration whose transducer has a RETSPL table "
+            "(--calibration CAL.toml); the uncalibrated mode has none"
+        )
+    retspl = float(retspl_table(cal.transducer).at(f))
+    spl = hl + retspl
+    return hl, retspl, spl, f"a {f:g} Hz tone at {hl:g} dB HL ({spl:.1f} dB SPL)"
+
+
+def _digital_levels(
+    ceiling: OutputCeiling, f: float, spl: float, chans: tuple[int, ...], *, what: str
+) -> tuple[list[float], list[float]]:
+    """Per channel, the dBFS the equaliser realises and the table's; refused above the ceiling."""
+    level_dbfs, table_dbfs = [], []
+    for c in chans:
+        table = float(ceiling.calibration.channel(c).full_scale_db_spl_at(f))  # refuses outside
+        real = float(ceiling.full_scale_db_spl_at(f, c))
+        level_dbfs.append(spl - real)
+        table_dbfs.append(spl - table)
+    # A sine's peak is 1.0 at 0 dBFS (a full-scale sine), so its digital peak is the dBFS level
+    # as an amplitude ratio.
+    peaks = [float(p) for p in db_to_amplitude(level_dbfs)]
+    ceiling.check_peak_digital(peaks, chans, what=what)
+    return level_dbfs, table_dbfs
+
+
+def _ramped_sine_pa(
+    f: float, spl: float, *, duration_s: float, fs: float, ramp_ms: float, n_channels: int
+) -> np.ndarray:
+    """A sine of ``spl`` dB SPL (RMS) in Pa with raised-cosine ramps, read-only float32 rows."""
+    n_frames = int(round(duration_s * fs))
+    if n_frames < 1:
+        raise ConfigError(f"duration_s {duration_s:g} is shorter than one sample at {fs:g} Hz")
+    t = np.arange(n_frames) / fs
+    x = math.sqrt(2.0) * float(db_spl_to_pa_rms(spl)) * np.sin(2 * np.pi * f * t)
+    n_ramp = min(int(round(ramp_ms * 1e-3 * fs)), n_frames // 2)
+    if n_ramp:
+        env = np.sin(0.5 * np.pi * (np.arange(n_ramp) + 0.5) / n_ramp) ** 2
+        x[:n_ramp] *= env
+        x[n_frames - n_ramp:] *= env[::-1]
+    stim = np.ascontiguousarray(np.tile(x.astype(np.float32), (n_channels, 1)))
+    stim.flags.writeable = False
+    return stim
