@@ -8,7 +8,7 @@ import sqlite3
 
 from audiolab._errors import FileFormatError
 
-__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "check_identity", "migrate"]
 
 # Written to the header so that an audiolab results file is recognisable as one ("ALab").
 APPLICATION_ID = 0x414C6162
@@ -101,6 +101,41 @@ def _statements(script: str) -> list[str]:
     return out
 
 
+def check_identity(conn: sqlite3.Connection, *, name: str) -> int:
+    """Return the schema version of the database on ``conn`` if audiolab can open it, else raise.
+
+    Only reads, so a refused file is left exactly as it was.
+
+    Raises
+    ------
+    FileFormatError
+        If the file is an SQLite database of another application, or its schema is newer than
+        this version of audiolab knows.
+    """
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    app = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    if app not in (0, APPLICATION_ID):
+        raise FileFormatError(
+            f"{name} is an SQLite database of another application "
+            f"(application_id {app:#x}), not an audiolab results store"
+        )
+    if found == 0:
+        n_tables = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+        ).fetchone()[0]
+        if n_tables:
+            raise FileFormatError(
+                f"{name} is an SQLite database with {n_tables} tables but no audiolab "
+                "schema version; not an audiolab results store"
+            )
+    if found > SCHEMA_VERSION:
+        raise FileFormatError(
+            f"{name} has results schema version {found}, newer than this audiolab knows "
+            f"({SCHEMA_VERSION}); open it with a newer audiolab"
+        )
+    return found
+
+
 def migrate(conn: sqlite3.Connection, *, name: str) -> int:
     """Bring the database on ``conn`` to :data:`SCHEMA_VERSION`; return the version found.
 
@@ -111,32 +146,11 @@ def migrate(conn: sqlite3.Connection, *, name: str) -> int:
     Raises
     ------
     FileFormatError
-        If the file is an SQLite database of another application, or its schema is newer than
-        this version of audiolab knows.
+        As :func:`check_identity`, checked again under the write lock.
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
-        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        app = int(conn.execute("PRAGMA application_id").fetchone()[0])
-        if app not in (0, APPLICATION_ID):
-            raise FileFormatError(
-                f"{name} is an SQLite database of another application "
-                f"(application_id {app:#x}), not an audiolab results store"
-            )
-        if found == 0:
-            n_tables = conn.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-            ).fetchone()[0]
-            if n_tables:
-                raise FileFormatError(
-                    f"{name} is an SQLite database with {n_tables} tables but no audiolab "
-                    "schema version; not an audiolab results store"
-                )
-        if found > SCHEMA_VERSION:
-            raise FileFormatError(
-                f"{name} has results schema version {found}, newer than this audiolab knows "
-                f"({SCHEMA_VERSION}); open it with a newer audiolab"
-            )
+        found = check_identity(conn, name=name)
         for version in range(found + 1, SCHEMA_VERSION + 1):
             for statement in _statements(MIGRATIONS[version - 1]):
                 conn.execute(statement)

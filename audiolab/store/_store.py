@@ -17,7 +17,7 @@ from typing import Any
 from audiolab._errors import AudiolabError, ConfigError, FileFormatError, SignalTypeError
 from audiolab._validate import check_choice, check_int, check_real
 from audiolab.store._pseudonym import check_pseudonym
-from audiolab.store._schema import migrate
+from audiolab.store._schema import check_identity, migrate
 
 __all__ = [
     "EVENT_KINDS",
@@ -404,6 +404,8 @@ class ResultsStore:
             conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA secure_delete = ON")
+            # Refuse a foreign or newer file before anything below writes to it.
+            check_identity(conn, name=self._name)
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise FileFormatError(f"{self._name} cannot be put in WAL mode (got {mode!r})")
