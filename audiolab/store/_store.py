@@ -8,11 +8,12 @@ import json
 import os
 import sqlite3
 import stat
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 from audiolab._errors import AudiolabError, ConfigError, FileFormatError, SignalTypeError
 from audiolab._validate import check_choice, check_int, check_real
@@ -980,15 +981,38 @@ class ResultsStore:
 
     def write_csv(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | TextIO,
         *,
         session_id: int | None = None,
         subject: str | None = None,
     ) -> int:
-        """Write :meth:`export_trials` as CSV (header row, UTF-8, empty cell for None).
+        """Write :meth:`export_trials` as CSV: a header row, then one row per trial.
 
-        Returns the number of trial rows written. ``pandas.read_csv(path)`` reads it as one row
-        per trial without reshaping.
+        UTF-8, Unix line ends, an empty cell for None. ``pandas.read_csv(path)`` reads it as
+        one row per trial without reshaping.
+
+        Parameters
+        ----------
+        path : str, os.PathLike or text stream
+            The output file, written in full or not at all and readable by its owner only (it
+            holds what the database holds); or an open text stream such as ``sys.stdout``.
+        session_id, subject : optional
+            As :meth:`export_trials`.
+
+        Returns
+        -------
+        int
+            The number of trial rows written.
+
+        Examples
+        --------
+        >>> import io, os, tempfile
+        >>> with ResultsStore(os.path.join(tempfile.mkdtemp(), "r.sqlite")) as store:
+        ...     out = io.StringIO()
+        ...     store.write_csv(out)
+        ...     out.getvalue().split(",")[:3]
+        0
+        ['session_id', 'subject', 'experiment_name']
         """
         rows = self.export_trials(session_id=session_id, subject=subject)
         with _output(path) as f:
@@ -999,12 +1023,25 @@ class ResultsStore:
 
     def write_json(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | TextIO,
         *,
         session_id: int | None = None,
         subject: str | None = None,
     ) -> int:
-        """Write :meth:`export_trials` as a JSON array of row objects; return the row count."""
+        """Write :meth:`export_trials` as a JSON array of row objects.
+
+        Parameters and return value as :meth:`write_csv`.
+
+        Examples
+        --------
+        >>> import io, os, tempfile
+        >>> with ResultsStore(os.path.join(tempfile.mkdtemp(), "r.sqlite")) as store:
+        ...     out = io.StringIO()
+        ...     store.write_json(out)
+        ...     out.getvalue().strip()
+        0
+        '[]'
+        """
         rows = self.export_trials(session_id=session_id, subject=subject)
         with _output(path) as f:
             json.dump(rows, f, indent=1, allow_nan=False)
@@ -1013,26 +1050,33 @@ class ResultsStore:
 
 
 @contextlib.contextmanager
-def _output(path: str | os.PathLike[str]) -> Iterator[Any]:
+def _output(path: str | os.PathLike[str] | TextIO) -> Iterator[TextIO]:
     """A text file written in full or not at all (a temporary file renamed into place)."""
     if not isinstance(path, str | os.PathLike):
-        raise SignalTypeError(f"path must be a str or path, got {type(path).__name__}")
+        if not callable(getattr(path, "write", None)):
+            raise SignalTypeError(
+                f"path must be a str, path or text stream, got {type(path).__name__}"
+            )
+        yield path
+        return
     out = Path(path)
     if not str(path) or out.is_dir():
         raise ConfigError(f"export file {str(path)!r} must be a file name, not a folder")
     if not out.parent.is_dir():
         raise ConfigError(f"export file {out}: folder {out.parent} does not exist; create it first")
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp: Path | None = None
     try:
-        # The export holds the same personal data as the database: owner-only, like it.
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        # mkstemp creates the file 0600: the export holds the same personal data as the database.
+        fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+        tmp = Path(name)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             yield f
         os.replace(tmp, out)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write export file {out}: {exc.strerror or exc}") from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
-
