@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -162,6 +163,20 @@ def test_a_folder_without_write_permission_gives_one_clear_error_and_leaves_noth
             assert "permission denied" in out.stdout
             assert out.stdout.count("\n") == 1
             assert _listing(locked) == []
+        # An existing database in a folder where SQLite cannot create its -wal and -shm files.
+        locked.chmod(0o700)
+        ResultsStore(locked / "old.sqlite").close()
+        before = (locked / "old.sqlite").read_bytes()
+        locked.chmod(0o500)
+        out = subprocess.run(
+            [*prefix, sys.executable, "-c", _NO_PERMISSION_CHILD, str(locked / "old.sqlite")],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith("ConfigError cannot write results database")
+        assert "or its folder" in out.stdout and out.stdout.count("\n") == 1
+        assert _listing(locked) == ["old.sqlite"]
+        assert (locked / "old.sqlite").read_bytes() == before
     finally:
         locked.chmod(0o700)
 
@@ -647,3 +662,26 @@ def test_export_to_a_bad_place_is_refused_and_leaves_nothing(tmp_path):
         with pytest.raises(ConfigError, match="no such session"):
             store.write_csv(tmp_path / "x.csv", session_id=5)
     assert _listing(tmp_path) == ["r.sqlite"]
+
+
+def test_a_damaged_database_is_refused_untouched(tmp_path, rng):
+    db = tmp_path / "damaged.sqlite"
+    with ResultsStore(db) as store:
+        sid = _start(store)
+        for i in range(20):
+            _trial(store, sid, i, presented={"pad": "x" * 500})
+    good = bytearray(db.read_bytes())
+    # Keep the 100-byte file header (so the file still claims to be SQLite), scramble the rest
+    # of the first page, where the schema lives.
+    good[100:4096] = rng.integers(0, 256, 3996, dtype=np.uint8).tobytes()
+    db.write_bytes(bytes(good))
+    with pytest.raises(FileFormatError, match="is not a usable results database"):
+        ResultsStore(db)
+    assert db.read_bytes() == bytes(good)
+    assert _listing(tmp_path) == ["damaged.sqlite"]
+
+
+def test_a_nul_in_the_path_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="cannot create or open results database"):
+        ResultsStore(str(tmp_path / "a\x00b.sqlite"))
+    assert _listing(tmp_path) == []

@@ -112,6 +112,9 @@ def check_identity(conn: sqlite3.Connection, *, name: str) -> int:
         If the file is an SQLite database of another application, or its schema is newer than
         this version of audiolab knows.
     """
+    # Reading the schema parses the first page: a damaged file fails here, before its header
+    # fields below are taken at their word.
+    n_tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
     found = int(conn.execute("PRAGMA user_version").fetchone()[0])
     app = int(conn.execute("PRAGMA application_id").fetchone()[0])
     if app not in (0, APPLICATION_ID):
@@ -119,15 +122,11 @@ def check_identity(conn: sqlite3.Connection, *, name: str) -> int:
             f"{name} is an SQLite database of another application "
             f"(application_id {app:#x}), not an audiolab results store"
         )
-    if found == 0:
-        n_tables = conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-        ).fetchone()[0]
-        if n_tables:
-            raise FileFormatError(
-                f"{name} is an SQLite database with {n_tables} tables but no audiolab "
-                "schema version; not an audiolab results store"
-            )
+    if found == 0 and n_tables:
+        raise FileFormatError(
+            f"{name} is an SQLite database with {n_tables} tables but no audiolab "
+            "schema version; not an audiolab results store"
+        )
     if found > SCHEMA_VERSION:
         raise FileFormatError(
             f"{name} has results schema version {found}, newer than this audiolab knows "

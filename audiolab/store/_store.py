@@ -265,8 +265,16 @@ def _translate(exc: sqlite3.Error, name: str) -> AudiolabError:
         return AudiolabError(
             f"{name} stayed locked by another process beyond the busy timeout ({text})"
         )
+    if isinstance(exc, sqlite3.OperationalError) and "unable to open" in text:
+        return ConfigError(
+            f"cannot open {name}: SQLite cannot open it or create its -wal and -shm files "
+            f"beside it (is the folder writable?) ({text})"
+        )
     if isinstance(exc, sqlite3.OperationalError) and ("readonly" in text or "read-only" in text):
-        return ConfigError(f"{name} is read-only for this user; cannot write results ({text})")
+        return ConfigError(
+            f"cannot write {name}: the file, or its folder where SQLite keeps its -wal and -shm "
+            f"files, is read-only for this user ({text})"
+        )
     if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError):
         return FileFormatError(f"{name} is not a usable results database: {text}")
     return ConfigError(f"{name}: {text}")
@@ -390,6 +398,8 @@ class ResultsStore:
             ) from None
         except OSError as exc:
             raise ConfigError(f"cannot create or open {self._name}: {exc.strerror}") from None
+        except ValueError as exc:  # e.g. a NUL character in the path
+            raise ConfigError(f"cannot create or open {self._name}: {exc}") from None
         # An empty file is what a creator leaves between os.open and its first transaction.
         if header and header != _SQLITE_HEADER:
             raise FileFormatError(f"{self._name} is not an SQLite database (its header is not "
