@@ -685,3 +685,17 @@ def test_a_nul_in_the_path_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="cannot create or open results database"):
         ResultsStore(str(tmp_path / "a\x00b.sqlite"))
     assert _listing(tmp_path) == []
+
+
+def test_default_path_follows_xdg_data_home(monkeypatch, tmp_path):
+    from audiolab.store import default_path
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_path() == tmp_path / "xdg" / "audiolab" / "results.sqlite"
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/ignored")  # the XDG rule: absolute only
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_path() == tmp_path / "home" / ".local" / "share" / "audiolab" / "results.sqlite"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    with ResultsStore(default_path()) as store:
+        _start(store)
+    assert (tmp_path / "home" / ".local" / "share" / "audiolab").stat().st_mode & 0o777 == 0o700

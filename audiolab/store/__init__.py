@@ -33,6 +33,7 @@ from audiolab.store._store import (
     ResultsStore,
     Session,
     Trial,
+    default_path,
 )
 
 __all__ = [
@@ -48,4 +49,5 @@ __all__ = [
     "Session",
     "Trial",
     "check_pseudonym",
+    "default_path",
 ]

@@ -30,6 +30,7 @@ __all__ = [
     "ResultsStore",
     "Session",
     "Trial",
+    "default_path",
 ]
 
 VIRTUAL_IDEAL_CALIBRATION = "virtual ideal calibration"
@@ -54,6 +55,28 @@ EXPORT_COLUMNS = (
 )
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _MAX_INT64 = 2**63 - 1
+
+
+def default_path() -> Path:
+    """The default results database: ``audiolab/results.sqlite`` in the user's data folder.
+
+    The data folder is ``$XDG_DATA_HOME`` when it is set to an absolute path, else
+    ``~/.local/share`` (the XDG base-directory rule). Nothing is created here;
+    :class:`ResultsStore` creates the file and missing folders owner-only.
+
+    Returns
+    -------
+    pathlib.Path
+        The path.
+
+    Examples
+    --------
+    >>> default_path().name
+    'results.sqlite'
+    """
+    base = os.environ.get("XDG_DATA_HOME", "")
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "share"
+    return root / "audiolab" / "results.sqlite"
 
 
 def _now_utc() -> str:
