@@ -397,7 +397,12 @@ class ResultsStore:
                     missing.append(parent)
                     parent = parent.parent
                 for folder in reversed(missing):
-                    folder.mkdir(mode=0o700)
+                    try:
+                        folder.mkdir(mode=0o700)
+                    except FileExistsError:
+                        if folder.is_dir():
+                            continue  # another process made it just now
+                        raise
                     created.append(folder)
                 try:
                     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
