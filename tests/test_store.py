@@ -699,3 +699,18 @@ def test_default_path_follows_xdg_data_home(monkeypatch, tmp_path):
     with ResultsStore(default_path()) as store:
         _start(store)
     assert (tmp_path / "home" / ".local" / "share" / "audiolab").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_recorded_trial_is_committed_when_record_trial_returns(tmp_path):
+    db = tmp_path / "r.sqlite"
+    with ResultsStore(db) as store:
+        sid = _start(store)
+        other = sqlite3.connect(db)
+        try:
+            for i in range(3):
+                _trial(store, sid, i)
+                # Another connection sees it at once: no transaction is left open.
+                assert other.execute("SELECT count(*) FROM trials").fetchone()[0] == i + 1
+                assert not store._db().in_transaction
+        finally:
+            other.close()
