@@ -5,6 +5,15 @@ import argparse
 from audiolab.cli._options import add_json_option, print_json
 
 HELP = "list the audio devices (index, name, host API, channels, default rate)"
+DESCRIPTION = """\
+List the audio devices PortAudio sees: index, name, host API, input and output channels and
+default sample rate in Hz. The index (or part of the name) is what --device takes in live,
+play, latency and calibrate. A JACK server shows up only if it runs when audiolab starts.
+
+examples:
+  audiolab devices
+  audiolab devices --json
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

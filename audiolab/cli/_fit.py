@@ -8,8 +8,9 @@ from audiolab.cli._options import (
     add_json_option,
     add_plot_option,
     check_output_file,
+    message_stream,
     named_as_options,
-    print_json,
+    print_result,
 )
 
 HELP = "fit a hearing aid to an audiogram (NAL-R, half-gain, POGO)"
@@ -66,8 +67,6 @@ def _number(name: str, text: str | None) -> float | None:
 
 def run(args: argparse.Namespace) -> int:
     """Fit, then print (table or JSON), plot and write the chain as asked."""
-    import sys
-
     from audiolab._errors import ConfigError
     from audiolab.models._fitting import fit_hearing_aid
 
@@ -88,17 +87,13 @@ def run(args: argparse.Namespace) -> int:
         )
     except ConfigError as exc:
         raise named_as_options(exc, ("rule", "compression", "attack_ms", "release_ms")) from None
-    note = sys.stderr if args.json else sys.stdout
     if args.write_chain:
         path = write_chain_file(fit, args.write_chain)
-        print(f"wrote {path}", file=note)
+        print(f"wrote {path}", file=message_stream(args))
     if args.plot:
         plot_fit(fit, args.plot)
-        print(f"wrote {args.plot}", file=note)
-    if args.json:
-        print_json(fit.to_json_dict())
-    else:
-        _print_table(fit)
+        print(f"wrote {args.plot}", file=message_stream(args))
+    print_result(args, fit.to_json_dict(), lambda: _print_table(fit))
     return 0
 
 

@@ -1,7 +1,6 @@
 """``audiolab latency``: measured output -> input round trip beside the chain's own latency."""
 
 import argparse
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +11,8 @@ from audiolab.cli._options import (
     add_device_option,
     add_json_option,
     blocksize_from,
-    print_json,
+    message_stream,
+    print_result,
 )
 
 if TYPE_CHECKING:
@@ -210,16 +210,13 @@ def run(args: argparse.Namespace) -> int:
         engine = _loopback_engine(args, setup)
         lags = _measure(args, engine, setup)
         r = _result(args, engine, setup, lags, chain_latency)
-        if args.json:
-            print_json(r)
-        else:
-            print(f"round trip {r['round_trip_frames']} frames = {r['round_trip_ms']:.2f} ms "
-                  f"({r['round_trip_periods']:g} periods of {setup.block_frames}) via "
-                  f"{r['method']}; chain latency {chain_latency} samples "
-                  f"({r['chain_latency_ms']:.2f} ms); total {r['total_latency_ms']:.2f} ms")
+        print_result(args, r, lambda: print(
+            f"round trip {r['round_trip_frames']} frames = {r['round_trip_ms']:.2f} ms "
+            f"({r['round_trip_periods']:g} periods of {setup.block_frames}) via {r['method']}; "
+            f"chain latency {chain_latency} samples ({r['chain_latency_ms']:.2f} ms); "
+            f"total {r['total_latency_ms']:.2f} ms"))
         if len(set(lags)) > 1:
-            print(f"note: the repeats disagree: {lags}", flush=True,
-                  file=sys.stderr if args.json else sys.stdout)
+            print(f"note: the repeats disagree: {lags}", flush=True, file=message_stream(args))
         return 0
     finally:
         setup.close()

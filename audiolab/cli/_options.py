@@ -8,7 +8,7 @@ imported inside the functions, so that ``audiolab --help`` stays fast.
 
 import argparse
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -38,7 +38,9 @@ __all__ = [
     "json_text",
     "level_db_spl_from",
     "named_as_options",
+    "message_stream",
     "print_json",
+    "print_result",
     "require_calibration",
     "write_json",
 ]
@@ -293,3 +295,18 @@ def write_json(path: str, doc: Any) -> None:
     """Write ``doc`` as JSON (see :func:`json_text`) to the file ``path``."""
     with open(path, "w", encoding="utf-8") as f:
         f.write(json_text(doc) + "\n")
+
+
+def message_stream(args: argparse.Namespace) -> IO[str]:
+    """Where a command's messages go: stderr under ``--json`` (stdout holds the JSON only)."""
+    import sys
+
+    return sys.stderr if getattr(args, "json", False) else sys.stdout
+
+
+def print_result(args: argparse.Namespace, doc: Any, print_text: Callable[[], None]) -> None:
+    """A command's result on stdout: ``doc`` as JSON under ``--json``, else ``print_text()``."""
+    if getattr(args, "json", False):
+        print_json(doc)
+    else:
+        print_text()

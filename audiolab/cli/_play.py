@@ -13,7 +13,7 @@ from audiolab.cli._options import (
     choose_calibration_from,
     level_db_spl_from,
     named_as_options,
-    print_json,
+    print_result,
     require_calibration,
 )
 
@@ -170,7 +170,7 @@ def _play_through(
     return pb
 
 
-def _print_result(args: argparse.Namespace, result: dict[str, Any], source: str) -> None:
+def _print_played(args: argparse.Namespace, result: dict[str, Any], source: str) -> None:
     """One line: what was played at which level, on which frames, with which calibration."""
     frames = (f"frames {result['start_frame']}-{result['end_frame']} "
               f"({result['duration_played_s']:.3f} s), calibration {source}")
@@ -225,10 +225,7 @@ def run(args: argparse.Namespace) -> int:
             }
             if rec is not None:
                 rec.finish({**result, "stats": summary})
-        if args.json:
-            print_json(result)
-        else:
-            _print_result(args, result, cal.source)
+        print_result(args, result, lambda: _print_played(args, result, cal.source))
         return 0
     finally:
         setup.close()

@@ -8,7 +8,8 @@ from audiolab.cli._options import (
     add_json_option,
     add_plot_option,
     check_output_file,
-    print_json,
+    message_stream,
+    print_result,
 )
 
 HELP = "measure a chain like a hearing-aid test box (ANSI S3.22)"
@@ -36,20 +37,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the chain, measure, print (table or JSON) and plot."""
-    import sys
-
     from audiolab.reports._verify import verify_chain_file
 
     check_output_file("--plot", args.plot, suffixes=PLOT_SUFFIXES)
     report = verify_chain_file(args.chain)
-    note = sys.stderr if args.json else sys.stdout
     if args.plot:
         plot_report(report, args.plot)
-        print(f"wrote {args.plot}", file=note)
-    if args.json:
-        print_json(report.to_json_dict())
-    else:
-        _print_report(report)
+        print(f"wrote {args.plot}", file=message_stream(args))
+    print_result(args, report.to_json_dict(), lambda: _print_report(report))
     return 0
 
 
