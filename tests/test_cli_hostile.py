@@ -382,6 +382,7 @@ def test_ctrl_c_while_workers_start_is_acted_on_once_they_have(monkeypatch):
 
 # -- help texts
 IN_SCOPE = ("demo", "process", "simulate", "bench", "fit", "verify")
+ENGINE_COMMANDS = ("devices", "live", "play", "latency", "calibrate")
 
 
 def test_help_gives_each_command_one_line_at_80_columns(capsys, monkeypatch):
@@ -393,7 +394,7 @@ def test_help_gives_each_command_one_line_at_80_columns(capsys, monkeypatch):
         assert not lines[i + 1].startswith(" " * 14), lines[i : i + 2]
 
 
-@pytest.mark.parametrize("name", IN_SCOPE)
+@pytest.mark.parametrize("name", IN_SCOPE + ENGINE_COMMANDS)
 def test_help_has_examples_and_every_option_explained(capsys, name):
     import argparse
 

@@ -204,3 +204,57 @@ def test_calibrate_walks_through_and_check_measures(server, tmp_path, monkeypatc
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == "audiolab calibrate: error: input ended before every reading was given"
     assert not (tmp_path / "lab.toml.part").exists()
+
+
+def _channel_db_spl(y, full_scale_db_spl=100.0):
+    """Each column's RMS level when a full-scale sine (RMS 1/sqrt(2)) is ``full_scale_db_spl``."""
+    rms = np.sqrt(np.mean(np.asarray(y, np.float64) ** 2, axis=0))
+    return full_scale_db_spl + 20 * np.log10(rms * np.sqrt(2))
+
+
+@jack
+def test_level_db_spl_means_the_same_for_play_live_and_process(server, tmp_path, capsys):
+    """--level-db-spl 65 sets the RMS over both channels together, in every command.
+
+    A stereo 1 kHz tone whose right channel is 10 dB below its left: with mean power over the
+    two channels equal to that of 65 dB SPL, left is 65 + 10 log10(2 / (1 + 10^-1)) dB SPL
+    and right 10 dB less. Per-channel scaling would give 65 in each, a left-only measure 65 on
+    the left. Each channel is measured in what each command wrote (the uncalibrated mode and
+    process's outputs both put a full-scale sine at 100 dB SPL).
+    """
+    left = 65 + 10 * np.log10(2 / (1 + 10 ** -1))
+    want = np.array([left, left - 10])
+    t = np.arange(9600) / 48000  # 200 periods: the tone loops without a seam in `live`
+    x = 0.3 * np.sin(2 * np.pi * 1000 * t)
+    wav = tmp_path / "ild.wav"
+    sf.write(wav, np.stack([x, x * 10 ** (-10 / 20)], axis=1), 48000, subtype="FLOAT")
+
+    chain = tmp_path / "unity.toml"
+    chain.write_text('# audiolab chain\n[[stage]]\ntype = "gain"\ngain_db = 0.0\n')
+    assert main(["process", str(wav), "--chain", str(chain), "--out", str(tmp_path / "out"),
+                 "--level-db-spl", "65", "--jobs", "1"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    y, _ = sf.read(tmp_path / "out" / "ild.wav", dtype="float64")
+    np.testing.assert_allclose(_channel_db_spl(y), want, atol=0.01)
+
+    rec = tmp_path / "play.wav"
+    assert main(["play", str(wav), "--level-db-spl", "65", "--uncalibrated", "--json",
+                 "--record", str(rec)]) == 0, capsys.readouterr().err
+    r = json.loads(capsys.readouterr().out)
+    first = json.loads((tmp_path / "play.wav.json").read_text())["first_frame"]
+    y, _ = sf.read(rec, dtype="float64")
+    played = y[r["start_frame"] - first: r["end_frame"] - first, :2]
+    assert played.shape[0] == 9600
+    np.testing.assert_allclose(_channel_db_spl(played), want, atol=0.01)
+
+    rec = tmp_path / "live.wav"
+    stats = tmp_path / "live.json"
+    assert main(["live", "--uncalibrated", "--source", f"file:{wav}", "--level-db-spl", "65",
+                 "--duration", "1", "--quiet", "--record", str(rec),
+                 "--stats-json", str(stats)]) == 0, capsys.readouterr().err
+    y, _ = sf.read(rec, dtype="float64")
+    steady = y[9600: 9600 * (len(y) // 9600)]  # whole loops after the first
+    np.testing.assert_allclose(_channel_db_spl(steady), want, atol=0.01)
+    # The engine's own meters (dB SPL of the pressure, before the digital conversion) agree.
+    np.testing.assert_allclose(json.loads(stats.read_text())["rms_output_db_spl"], want,
+                               atol=0.05)

@@ -2,9 +2,10 @@
 
 import argparse
 import importlib
-import json
 import platform
 import sys
+
+from audiolab.cli._options import add_json_option, print_json
 
 HELP = "time the C kernels against the SciPy/NumPy code they replace"
 DESCRIPTION = """\
@@ -23,7 +24,7 @@ examples:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``audiolab bench``."""
     out = p.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="print the results as JSON only")
+    add_json_option(out)
     out.add_argument(
         "--markdown", action="store_true", help="print the results as a Markdown table"
     )
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             "python": platform.python_version(),
             "results": [r.as_dict() for r in results],
         }
-        print(json.dumps(doc, indent=2))
+        print_json(doc)
         return 0
     if args.markdown:
         print(_markdown(results))

@@ -1,6 +1,13 @@
 """``audiolab calibrate``: measure a set-up with a sound level meter and write its calibration."""
 
 import argparse
+from typing import Any
+
+from audiolab.cli._options import (
+    add_calibration_age_option,
+    add_device_option,
+    calibration_age_from,
+)
 
 HELP = "calibrate headphones/loudspeakers with a sound level meter (or --check a file)"
 DESCRIPTION = """\
@@ -27,26 +34,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     what.add_argument("--check", metavar="CAL.toml", help="validate an existing calibration file")
     p.add_argument("--measure", action="store_true",
                    help="with --check: play the tones again and compare new readings")
-    p.add_argument("--tolerance-db", type=float, default=1.0,
-                   help="with --check --measure: largest accepted deviation (default 1 dB)")
-    p.add_argument("--device", default=None, help="device index or part of its name")
+    p.add_argument("--tolerance-db", type=float, default=1.0, metavar="DB",
+                   help="with --check --measure: largest accepted deviation in dB, >= 0 "
+                        "(default 1)")
+    add_device_option(p)
     p.add_argument("--channels", default="0", metavar="0,1", help="output channels (default 0)")
     p.add_argument("--ears", default=None, metavar="left,right",
                    help="ear of each channel: left, right or none (default left, right, none...)")
     p.add_argument("--frequencies", default=DEFAULT_FREQUENCIES, metavar="HZ,HZ",
                    help=f"tone frequencies in Hz (default {DEFAULT_FREQUENCIES})")
-    p.add_argument("--level-dbfs", type=float, default=-30.0,
-                   help="digital level of the tones, at most -20 dBFS (default -30)")
+    p.add_argument("--level-dbfs", type=float, default=-30.0, metavar="X",
+                   help="digital level of the tones in dBFS, at most -20 dBFS (the "
+                        "uncalibrated ceiling) (default -30)")
     p.add_argument("--transducer", default="TDH-39",
                    help="RETSPL table (TDH-39, HDA-200, ER-3A/HA-2, ER-3A/IEC-711) or free-field")
-    p.add_argument("--ceiling-db-spl", type=float, default=100.0,
-                   help="output ceiling written to the file (default 100)")
+    p.add_argument("--ceiling-db-spl", type=float, default=100.0, metavar="X",
+                   help="output ceiling written to the file, in dB SPL, X in (0, 140] "
+                        "(default 100)")
     p.add_argument("--operator", default=None, help="who measures (written to the file)")
-    p.add_argument("--max-calibration-age-days", type=float, default=None,
-                   help="with --check: warn if older (default 365)")
-    p.add_argument("--fs", type=float, default=48000.0,
-                   help="with --check: sample rate to design the output equaliser for "
-                        "(default 48000)")
+    add_calibration_age_option(p)
+    p.add_argument("--fs", type=float, default=48000.0, metavar="HZ",
+                   help="with --check: sample rate in Hz to design the output equaliser for, "
+                        "> 0 (default 48000)")
 
 
 def _numbers(text: str, name: str, cast: type) -> list:
@@ -126,36 +135,37 @@ class _TonePlayer:
             self.setup.close()
 
 
-def _check(args: argparse.Namespace) -> int:
-    import sys
+def _describe(cal: Any, fs: float) -> None:
+    """Print what a calibration file says and the output equaliser it implies at ``fs``."""
+    from audiolab.calibration import OutputCeiling
+    from audiolab.dsp import amplitude_to_db
 
-    from audiolab.calibration import OutputCeiling, load_calibration
-
-    cal = load_calibration(args.check, max_age_days=args.max_calibration_age_days)
     n_out = max(c.index for c in cal.channels) + 1
-    ceiling = OutputCeiling.for_outputs(cal, n_out, fs=args.fs)
+    ceiling = OutputCeiling.for_outputs(cal, n_out, fs=fs)
     print(f"{cal.source}: valid. {cal.device} via {cal.host_api}, transducer {cal.transducer}, "
           f"measured {cal.date.isoformat()} by {cal.operator} ({cal.age_days():.0f} days ago), "
           f"ceiling {cal.ceiling_db_spl:g} dB SPL")
-    import math
-
     for c in cal.channels:
         pts = ", ".join(f"{f:g} Hz {v:.1f}" for f, v in zip(c.frequencies_hz,
                                                            c.full_scale_db_spl, strict=True))
         peak = float(ceiling.digital_peak[c.index])
         print(f"  channel {c.index} ({c.ear}): full scale {pts} dB SPL; ceiling = "
-              f"{20 * math.log10(peak):.1f} dBFS")
+              f"{float(amplitude_to_db(peak)):.1f} dBFS")
         eq = ceiling.equalizer(c.index)
         ignored = (f"; {', '.join(f'{f:g}' for f in eq.ignored_frequencies_hz)} Hz not "
                    "equalised (above 0.45 fs)" if eq.ignored_frequencies_hz else "")
-        print(f"    output equaliser at {args.fs:g} Hz: {eq.n_sections} biquads, "
+        print(f"    output equaliser at {fs:g} Hz: {eq.n_sections} biquads, "
               f"{eq.error_at_points_db:.3f} dB off at the measured frequencies, at most "
               f"{eq.error_between_db:.2f} dB between them, {eq.error_outside_db:.2f} dB within "
               f"an octave beyond {eq.frequencies_hz[0]:g}-{eq.frequencies_hz[-1]:g} Hz "
               f"(held flat there){ignored}")
-    if not args.measure:
-        return 0
-    player = _TonePlayer(args.device, n_out)
+
+
+def _measure_against(cal: Any, args: argparse.Namespace) -> float:
+    """Play each calibrated tone again; returns the largest deviation of the readings in dB."""
+    import sys
+
+    player = _TonePlayer(args.device, max(c.index for c in cal.channels) + 1)
     worst = 0.0
     try:
         for c in cal.channels:
@@ -172,10 +182,87 @@ def _check(args: argparse.Namespace) -> int:
         player.silence()
     finally:
         player.close()
+    return worst
+
+
+def _check(args: argparse.Namespace) -> int:
+    """``--check FILE`` (and ``--measure``): validate, describe, and compare new readings."""
+    from audiolab._validate import check_real
+    from audiolab.calibration import load_calibration
+
+    check_real("--fs", args.fs, low=0, low_open=True)
+    check_real("--tolerance-db", args.tolerance_db, low=0)
+    cal = load_calibration(args.check, max_age_days=calibration_age_from(args))
+    _describe(cal, args.fs)
+    if not args.measure:
+        return 0
+    _check_level_dbfs(args)
+    worst = _measure_against(cal, args)
     ok = worst <= args.tolerance_db
     print(f"largest deviation {worst:.1f} dB: "
           + ("within" if ok else "OUTSIDE") + f" the {args.tolerance_db:g} dB tolerance")
     return 0 if ok else 1
+
+
+def _check_level_dbfs(args: argparse.Namespace) -> None:
+    from audiolab._errors import ConfigError
+    from audiolab._validate import check_real
+    from audiolab.calibration import UNCALIBRATED_CEILING_DBFS
+
+    # Said with its reason first: the tones play in the uncalibrated mode, under its ceiling.
+    if args.level_dbfs > UNCALIBRATED_CEILING_DBFS:
+        raise ConfigError(
+            f"--level-dbfs must be at most {UNCALIBRATED_CEILING_DBFS:g} dBFS (the uncalibrated "
+            f"ceiling), got {args.level_dbfs:g}"
+        )
+    check_real("--level-dbfs", args.level_dbfs, high=UNCALIBRATED_CEILING_DBFS)
+
+
+def _new_file_options(args: argparse.Namespace) -> tuple[str, list[int], list[float], list[str]]:
+    """The checked transducer, channels, frequencies and ears of a new calibration."""
+    from audiolab._errors import ConfigError
+    from audiolab._validate import check_real
+    from audiolab.calibration._calibration import _transducer
+
+    if args.measure:
+        raise ConfigError("--measure goes with --check FILE")
+    _check_level_dbfs(args)
+    transducer = _transducer("--transducer", args.transducer)
+    check_real("--ceiling-db-spl", args.ceiling_db_spl, low=0, high=140, low_open=True)
+    channels = _numbers(args.channels, "--channels", int)
+    freqs = _numbers(args.frequencies, "--frequencies", float)
+    ears = (args.ears.split(",") if args.ears else
+            [("left", "right")[i] if len(channels) == 2 else "none" for i in range(len(channels))])
+    if len(ears) != len(channels) or any(e not in ("left", "right", "none") for e in ears):
+        raise ConfigError(f"--ears must give left, right or none for each channel, got {ears}")
+    return transducer, channels, freqs, ears
+
+
+def _measure_new(
+    player: "_TonePlayer", channels: list[int], ears: list[str], freqs: list[float],
+    level_dbfs: float,
+) -> list[Any]:
+    """Ask a reading for each channel and frequency; one ChannelCalibration per channel."""
+    import numpy as np
+
+    from audiolab._errors import CalibrationError
+    from audiolab.calibration import ChannelCalibration
+
+    results = []
+    for ch, ear in zip(channels, ears, strict=True):
+        points: dict[float, float] = {}
+        for f in freqs:
+            player.tone(ch, f, level_dbfs)
+            reading = _ask(f"channel {ch} ({ear}), {f:g} Hz at {level_dbfs:g} dBFS: "
+                           "sound level meter reading in dB SPL (s: skip): ")
+            if reading is not None:
+                points[f] = reading - level_dbfs  # the dB SPL a full-scale sine would give
+        if not points:
+            raise CalibrationError(f"no reading was given for channel {ch}; nothing written")
+        fr = np.array(sorted(points))
+        results.append(ChannelCalibration(ch, ear, fr, np.array([points[f] for f in fr])))
+    player.silence()
+    return results
 
 
 def run(args: argparse.Namespace) -> int:
@@ -184,53 +271,15 @@ def run(args: argparse.Namespace) -> int:
     import getpass
     import sys
 
-    import numpy as np
-
-    from audiolab._errors import CalibrationError, ConfigError
-    from audiolab.calibration import (
-        UNCALIBRATED_CEILING_DBFS,
-        Calibration,
-        ChannelCalibration,
-        load_calibration,
-        write_calibration,
-    )
-    from audiolab.calibration._calibration import _transducer
+    from audiolab.calibration import Calibration, load_calibration, write_calibration
 
     if args.check:
         return _check(args)
-    if args.measure:
-        raise ConfigError("--measure goes with --check FILE")
-    if not args.level_dbfs <= UNCALIBRATED_CEILING_DBFS:
-        raise ConfigError(
-            f"--level-dbfs must be at most {UNCALIBRATED_CEILING_DBFS:g} dBFS (the uncalibrated "
-            f"ceiling), got {args.level_dbfs:g}"
-        )
-    transducer = _transducer("--transducer", args.transducer)
-    if not 0 < args.ceiling_db_spl <= 140:
-        raise ConfigError(f"--ceiling-db-spl must be in (0, 140], got {args.ceiling_db_spl:g}")
-    channels = _numbers(args.channels, "--channels", int)
-    freqs = _numbers(args.frequencies, "--frequencies", float)
-    ears = (args.ears.split(",") if args.ears else
-            [("left", "right")[i] if len(channels) == 2 else "none" for i in range(len(channels))])
-    if len(ears) != len(channels) or any(e not in ("left", "right", "none") for e in ears):
-        raise ConfigError(f"--ears must give left, right or none for each channel, got {ears}")
+    transducer, channels, freqs, ears = _new_file_options(args)
     operator = args.operator or getpass.getuser()
     player = _TonePlayer(args.device, max(channels) + 1)
-    results = []
     try:
-        for ch, ear in zip(channels, ears, strict=True):
-            points: dict[float, float] = {}
-            for f in freqs:
-                player.tone(ch, f, args.level_dbfs)
-                reading = _ask(f"channel {ch} ({ear}), {f:g} Hz at {args.level_dbfs:g} dBFS: "
-                               "sound level meter reading in dB SPL (s: skip): ")
-                if reading is not None:
-                    points[f] = reading - args.level_dbfs
-            if not points:
-                raise CalibrationError(f"no reading was given for channel {ch}; nothing written")
-            fr = np.array(sorted(points))
-            results.append(ChannelCalibration(ch, ear, fr, np.array([points[f] for f in fr])))
-        player.silence()
+        results = _measure_new(player, channels, ears, freqs, args.level_dbfs)
         setup = player.setup
     finally:
         player.close()

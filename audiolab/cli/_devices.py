@@ -2,18 +2,27 @@
 
 import argparse
 
+from audiolab.cli._options import add_json_option, print_json
+
 HELP = "list the audio devices (index, name, host API, channels, default rate)"
+DESCRIPTION = """\
+List the audio devices PortAudio sees: index, name, host API, input and output channels and
+default sample rate in Hz. The index (or part of the name) is what --device takes in live,
+play, latency and calibrate. A JACK server shows up only if it runs when audiolab starts.
+
+examples:
+  audiolab devices
+  audiolab devices --json
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``audiolab devices``."""
-    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    add_json_option(p)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the device list."""
-    import json
-
     from audiolab._errors import AudioDeviceError
     from audiolab.engine import jack_server_name, list_devices
 
@@ -21,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         keys = ("index", "name", "host_api", "max_input_channels", "max_output_channels",
                 "default_samplerate")
-        print(json.dumps([{k: d[k] for k in keys} for d in devices], indent=2))
+        print_json([{k: d[k] for k in keys} for d in devices])
         return 0
     if not devices:
         server = jack_server_name()

@@ -1,9 +1,11 @@
-"""What the engine commands share: calibration choice, device and channel set-up, sources."""
+"""What the engine commands share: calibration, device set-up, sources, recording."""
 
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,12 +15,19 @@ from audiolab.calibration._units import scale_to_db_spl
 from audiolab.dsp import resample
 from audiolab.engine._stream import JackMonitor, ensure_portaudio, list_devices, resolve_device
 
+if TYPE_CHECKING:
+    from audiolab._audio_io import AudioFile
+    from audiolab.engine import Engine
+
 __all__ = [
     "DeviceSetup",
+    "Recorder",
     "choose_calibration",
     "device_setup",
+    "file_source_pa",
     "make_source",
     "parse_source",
+    "recording",
 ]
 
 NOISE_SEED = 20260101
@@ -171,16 +180,98 @@ def make_source(
     elif kind == "file":
         from audiolab._audio_io import read_audio
 
-        audio = read_audio(arg)
-        x = resample(audio.data.astype(np.float64), fs_in=audio.fs, fs_out=fs)
-        if x.shape[0] == 1:
-            x = np.repeat(x, n_channels, axis=0)
-        elif x.shape[0] != n_channels:
-            raise ConfigError(
-                f"{arg} has {x.shape[0]} channels; the set-up plays {n_channels} (give a mono "
-                f"file or one with {n_channels} channels)"
-            )
+        return file_source_pa(read_audio(arg), fs=fs, n_channels=n_channels,
+                              level_db_spl=level_db_spl, what=arg)
     else:
         raise ConfigError(f"make_source: unknown kind {kind!r}")
     return scale_to_db_spl(x, level_db_spl, what="the source")
 
+
+def file_source_pa(
+    audio: "AudioFile", *, fs: float, n_channels: int, level_db_spl: float, what: str
+) -> np.ndarray:
+    """A sound file as ``n_channels`` channels in Pa at ``fs``, its level set to ``level_db_spl``.
+
+    The file is resampled to ``fs`` (:func:`audiolab.dsp.resample`); a mono file goes to every
+    channel, any other must have ``n_channels`` channels (channel k to channel k). The level is
+    the RMS over all channels together (:func:`audiolab.calibration.scale_to_db_spl`).
+
+    Raises
+    ------
+    ConfigError
+        The file's channels do not match ``n_channels``.
+    SignalError
+        The file is silent.
+    """
+    x = resample(audio.data.astype(np.float64), fs_in=audio.fs, fs_out=fs)
+    if x.shape[0] == 1:
+        x = np.repeat(x, n_channels, axis=0)
+    elif x.shape[0] != n_channels:
+        raise ConfigError(
+            f"{what} has {x.shape[0]} channels; the set-up plays {n_channels} (give a mono "
+            f"file or one with {n_channels} channels)"
+        )
+    return scale_to_db_spl(x, level_db_spl, what=what)
+
+
+class Recorder:
+    """Streams what leaves the engine's safety ceiling to a float32 WAV file.
+
+    Parameters
+    ----------
+    engine : Engine
+        The engine to record; its output recording is switched on here.
+    path : str
+        The WAV file; the manifest goes to ``path + ".json"``.
+    fs : float
+        Sample rate in Hz.
+    n_channels : int
+        The engine's output channels.
+    """
+
+    WHAT = "output after the safety ceiling, digital (full-scale sine = 0 dBFS)"
+
+    def __init__(self, engine: "Engine", path: str, *, fs: float, n_channels: int) -> None:
+        import soundfile as sf
+
+        self.path = path
+        self.first_frame = -1  # stream frame of the recording's first sample (-1: none yet)
+        self._engine = engine
+        self._file = sf.SoundFile(path, "w", samplerate=int(fs), channels=n_channels,
+                                  subtype="FLOAT", format="WAV")
+        engine.record(output=True)
+
+    def drain(self) -> None:
+        """Append what the engine recorded since the last call."""
+        data, first = self._engine.recording("output")
+        if self.first_frame < 0:
+            self.first_frame = first
+        self._file.write(data.T)
+
+    def finish(self, manifest: dict[str, Any]) -> None:
+        """Drain, close the WAV file and write its manifest (``manifest`` plus what it holds)."""
+        from audiolab.cli._options import write_json
+
+        self.drain()
+        self.close()
+        write_json(self.path + ".json", {"recording": self.path, "first_frame": self.first_frame,
+                                         "what": self.WHAT, **manifest})
+
+    def close(self) -> None:
+        """Close the WAV file (again is harmless)."""
+        self._file.close()
+
+
+@contextmanager
+def recording(
+    engine: "Engine", path: str | None, *, fs: float, n_channels: int
+) -> Iterator[Recorder | None]:
+    """A :class:`Recorder` to ``path`` (None if ``path`` is None), closed however the block ends."""
+    if path is None:
+        yield None
+        return
+    recorder = Recorder(engine, path, fs=fs, n_channels=n_channels)
+    try:
+        yield recorder
+    finally:
+        recorder.close()

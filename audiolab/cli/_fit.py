@@ -3,6 +3,16 @@
 import argparse
 from typing import Any
 
+from audiolab.cli._options import (
+    PLOT_SUFFIXES,
+    add_json_option,
+    add_plot_option,
+    check_output_file,
+    message_stream,
+    named_as_options,
+    print_result,
+)
+
 HELP = "fit a hearing aid to an audiogram (NAL-R, half-gain, POGO)"
 DESCRIPTION = """\
 Prescribe the insertion gain of a hearing aid for both ears of an audiogram and report the
@@ -37,46 +47,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="ANSI S3.22 attack time of a wdrc fit in ms, (0, 500] (default 5)")
     p.add_argument("--release-ms", default=None, metavar="R",
                    help="ANSI S3.22 release time of a wdrc fit in ms, (0, 5000] (default 50)")
-    p.add_argument("--json", action="store_true",
-                   help="print only JSON on stdout (messages go to stderr)")
-    p.add_argument("--plot", metavar="OUT.png", default=None,
-                   help="plot audiogram, targets and realised gains to a PNG (or .pdf, .svg) file")
+    add_json_option(p)
+    add_plot_option(p, what="audiogram, targets and realised gains")
     p.add_argument("--write-chain", metavar="CHAIN.toml", default=None,
                    help="write a chain file with the fitted hearing aid (for process, verify, "
                    "live)")
-
-
-PLOT_SUFFIXES = (".png", ".pdf", ".svg")
-
-
-def check_output_file(option: str, path: str | None, *, suffixes: tuple[str, ...] = ()) -> None:
-    """Refuse, before any work is done, an output file that cannot be written as asked."""
-    from pathlib import Path
-
-    from audiolab._errors import ConfigError
-
-    if path is None:
-        return
-    if not path:
-        raise ConfigError(f"{option} is empty; give a file name")
-    out = Path(path)
-    if out.is_dir():
-        raise ConfigError(f"{option} {path} is a folder; give a file name")
-    if not out.parent.is_dir():
-        raise ConfigError(f"{option} {path}: folder {out.parent} does not exist; create it first")
-    if suffixes and out.suffix.lower() not in suffixes:
-        raise ConfigError(f"{option} {path}: give a file name ending in {', '.join(suffixes)}")
-
-
-def _options_named(exc: Exception, names: tuple[str, ...]) -> Exception:
-    """``exc`` with a leading parameter name written as its option (``--attack-ms``)."""
-    from audiolab._errors import ConfigError
-
-    message = str(exc)
-    for name in names:
-        if message.startswith(name + " must"):
-            return ConfigError("--" + name.replace("_", "-") + message[len(name):])
-    return exc
 
 
 def _number(name: str, text: str | None) -> float | None:
@@ -92,9 +67,6 @@ def _number(name: str, text: str | None) -> float | None:
 
 def run(args: argparse.Namespace) -> int:
     """Fit, then print (table or JSON), plot and write the chain as asked."""
-    import json
-    import sys
-
     from audiolab._errors import ConfigError
     from audiolab.models._fitting import fit_hearing_aid
 
@@ -114,18 +86,14 @@ def run(args: argparse.Namespace) -> int:
             release_ms=_number("--release-ms", args.release_ms),
         )
     except ConfigError as exc:
-        raise _options_named(exc, ("rule", "compression", "attack_ms", "release_ms")) from None
-    note = sys.stderr if args.json else sys.stdout
+        raise named_as_options(exc, ("rule", "compression", "attack_ms", "release_ms")) from None
     if args.write_chain:
         path = write_chain_file(fit, args.write_chain)
-        print(f"wrote {path}", file=note)
+        print(f"wrote {path}", file=message_stream(args))
     if args.plot:
         plot_fit(fit, args.plot)
-        print(f"wrote {args.plot}", file=note)
-    if args.json:
-        print(json.dumps(fit.to_json_dict(), indent=2))
-    else:
-        _print_table(fit)
+        print(f"wrote {args.plot}", file=message_stream(args))
+    print_result(args, fit.to_json_dict(), lambda: _print_table(fit))
     return 0
 
 

@@ -1,10 +1,9 @@
 """``audiolab process``: run a chain file over sound files, locally or on a Dask cluster."""
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from audiolab.batch._batch import LevelOptions
+from audiolab.cli._options import add_full_scale_option, add_level_option, batch_levels_from
 
 HELP = "run a chain file over sound files, folders or globs (a batch)"
 DESCRIPTION = """\
@@ -24,18 +23,11 @@ examples:
 
 
 def add_level_arguments(p: argparse.ArgumentParser) -> None:
-    """``--full-scale-db-spl`` / ``--level-db-spl`` (shared with ``audiolab simulate``)."""
+    """``--full-scale-db-spl`` or ``--level-db-spl`` (one of them) for the input files."""
     g = p.add_mutually_exclusive_group()
-    g.add_argument(
-        "--full-scale-db-spl", type=float, default=None, metavar="X",
-        help="a full-scale sine in the files is X dB SPL, on input and output; X in [0, 200] "
-        "(default 100)",
-    )
-    g.add_argument(
-        "--level-db-spl", type=float, default=None, metavar="X",
-        help="scale each input so that its RMS over all channels is X dB SPL, X in [-20, 160] "
-        "(outputs: a full-scale sine is 100 dB SPL)",
-    )
+    add_full_scale_option(g)
+    add_level_option(g, default=None, default_text="none: the files' own level, see "
+                     "--full-scale-db-spl")
 
 
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
@@ -67,22 +59,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chain", required=True, metavar="CHAIN.toml", help="chain file (TOML)")
 
 
-def levels_from(args: argparse.Namespace) -> "LevelOptions":
-    """The LevelOptions that the level options describe (errors name the option)."""
-    from audiolab._errors import ConfigError
-    from audiolab.batch._batch import LevelOptions
-
-    full_scale = 100.0 if args.full_scale_db_spl is None else args.full_scale_db_spl
-    try:
-        return LevelOptions(full_scale_db_spl=full_scale, level_db_spl=args.level_db_spl)
-    except ConfigError as exc:
-        message = str(exc)
-        for name in ("full_scale_db_spl", "level_db_spl"):
-            if message.startswith(name):
-                message = "--" + name.replace("_", "-") + message[len(name):]
-        raise ConfigError(message) from None
-
-
 def run_and_report(args: argparse.Namespace, chain: Any, command: str) -> int:
     """Run the batch, print the summary (stdout) and the failures (stderr); return the exit code."""
     import sys
@@ -95,7 +71,7 @@ def run_and_report(args: argparse.Namespace, chain: Any, command: str) -> int:
     if not args.out:  # Path("") is the current folder
         raise ConfigError("--out is empty; give an output folder")
     report = run_batch(
-        args.inputs, chain=chain, out_dir=args.out, levels=levels_from(args), jobs=args.jobs,
+        args.inputs, chain=chain, out_dir=args.out, levels=batch_levels_from(args), jobs=args.jobs,
         scheduler=args.scheduler, force=args.force, command=command, progress=sys.stderr,
     )
     resampled: dict[tuple[int, float], int] = {}

@@ -37,11 +37,12 @@ def run(args: argparse.Namespace) -> int:
     import re
 
     from audiolab._errors import ConfigError
+    from audiolab._validate import check_int
     from audiolab.batch._batch import simulation_chain
     from audiolab.models._ci import MAX_BANDS
 
-    if args.ci_channels is not None and not 1 <= args.ci_channels <= MAX_BANDS:
-        raise ConfigError(f"--ci-channels must be in [1, {MAX_BANDS}], got {args.ci_channels}")
+    if args.ci_channels is not None:
+        check_int("--ci-channels", args.ci_channels, low=1, high=MAX_BANDS)
     try:
         chain = simulation_chain(args.audiogram, ci_channels=args.ci_channels)
     except ConfigError as exc:

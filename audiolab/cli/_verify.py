@@ -3,6 +3,15 @@
 import argparse
 from typing import Any
 
+from audiolab.cli._options import (
+    PLOT_SUFFIXES,
+    add_json_option,
+    add_plot_option,
+    check_output_file,
+    message_stream,
+    print_result,
+)
+
 HELP = "measure a chain like a hearing-aid test box (ANSI S3.22)"
 DESCRIPTION = """\
 Run an ANSI S3.22-style battery on a chain file, with calibrated pure tones presented as one
@@ -22,31 +31,20 @@ examples:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``audiolab verify``."""
     p.add_argument("chain", metavar="CHAIN", help="chain file (TOML)")
-    p.add_argument("--json", action="store_true",
-                   help="print only JSON on stdout (messages go to stderr)")
-    p.add_argument("--plot", metavar="OUT.png", default=None,
-                   help="plot OSPL90, gains, frequency response and the I/O curve to a PNG "
-                   "(or .pdf, .svg) file")
+    add_json_option(p)
+    add_plot_option(p, what="OSPL90, gains, frequency response and the I/O curve")
 
 
 def run(args: argparse.Namespace) -> int:
     """Build the chain, measure, print (table or JSON) and plot."""
-    import json
-    import sys
-
-    from audiolab.cli._fit import PLOT_SUFFIXES, check_output_file
     from audiolab.reports._verify import verify_chain_file
 
     check_output_file("--plot", args.plot, suffixes=PLOT_SUFFIXES)
     report = verify_chain_file(args.chain)
-    note = sys.stderr if args.json else sys.stdout
     if args.plot:
         plot_report(report, args.plot)
-        print(f"wrote {args.plot}", file=note)
-    if args.json:
-        print(json.dumps(report.to_json_dict(), indent=2))
-    else:
-        _print_report(report)
+        print(f"wrote {args.plot}", file=message_stream(args))
+    print_result(args, report.to_json_dict(), lambda: _print_report(report))
     return 0
 
 
