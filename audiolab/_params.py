@@ -80,6 +80,9 @@ class Param:
         convert the value; the only check of an ``"any"`` parameter.
     values : str
         The allowed values in words, for parameters whose ``parse`` decides them.
+    hint : str
+        What to do about a bad value, appended to the message (``"resample the signal
+        first"``).
     """
 
     name: str
@@ -95,6 +98,7 @@ class Param:
     key: str = ""
     parse: Callable[[str, Any], Any] | None = None
     values: str = ""
+    hint: str = ""
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, KINDS)
@@ -136,6 +140,14 @@ class Param:
         label = self.name if name is None else name
         if value is None and self.default is None:
             return None
+        try:
+            return self._check(value, label, context)
+        except ConfigError as exc:
+            if not self.hint:
+                raise
+            raise ConfigError(f"{exc}; {self.hint}") from None
+
+    def _check(self, value: Any, label: str, context: Mapping[str, Any] | None) -> Any:
         if self.kind == "real":
             value = check_real(label, value, low=self._bound(self.low, context),
                                high=self._bound(self.high, context), low_open=self.low_open,
@@ -151,7 +163,7 @@ class Param:
 
     def _bound(self, bound: Bound, context: Mapping[str, Any] | None) -> float:
         if not isinstance(bound, tuple):
-            return float(bound)
+            return bound  # an int stays exact (a seed's bound 2**63 - 1 is no float)
         factor, other = bound
         if context is None or context.get(other) is None:
             raise ConfigError(f"{self.name} is bounded by {other}, which is not known here")
@@ -159,14 +171,14 @@ class Param:
 
 
 def _int_bound(bound: float) -> int | None:
-    return None if math.isinf(bound) else int(bound)
+    return None if isinstance(bound, float) and math.isinf(bound) else int(bound)
 
 
 def _bound_text(bound: Bound) -> str:
     if isinstance(bound, tuple):
         factor, other = bound
         return other if factor == 1 else f"{factor:g} {other}"
-    return f"{bound:g}"
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
 
 
 def range_text(param: Param) -> str:
@@ -189,13 +201,13 @@ def range_text(param: Param) -> str:
 
 
 def default_text(param: Param) -> str:
-    """The default as a chain file would spell it: ``required``, ``unset`` or the value."""
+    """The default as a chain file may spell it: ``required``, ``unset`` or the value."""
     if param.required:
         return "required"
     if param.default is None:
         return "unset"
     if isinstance(param.default, str):
-        return repr(param.default).replace("'", '"')
+        return repr(param.default)
     return f"{param.default:g}" if isinstance(param.default, float) else str(param.default)
 
 
@@ -271,8 +283,9 @@ def check_table(table: Any, params: Sequence[Param], *, stage_type: str,
     Returns
     -------
     dict
-        ``name -> checked value`` for the keys the table sets (defaults are left to the
-        class), ready to pass as keyword arguments.
+        ``name -> value`` for the keys the table sets, as given (the class converts them as
+        it converts its keyword arguments, and fills in the defaults), ready to pass as
+        keyword arguments.
 
     Raises
     ------
@@ -284,7 +297,7 @@ def check_table(table: Any, params: Sequence[Param], *, stage_type: str,
     --------
     >>> gain = Param("gain_db", "broadband gain", unit="dB", default=0.0, low=-120, high=120)
     >>> check_table({"gain_db": -6}, (gain,), stage_type="gain")
-    {'gain_db': -6.0}
+    {'gain_db': -6}
     """
     check_keys(table, (p.table_key for p in params), stage_type=stage_type)
     for p in params:
@@ -294,11 +307,9 @@ def check_table(table: Any, params: Sequence[Param], *, stage_type: str,
                 f"'{p.table_key}', {p.doc}"
             )
     checked: dict[str, Any] = dict(context or {})
-    out: dict[str, Any] = {}
     for p in _in_dependency_order(params):
         if p.table_key in table:
-            out[p.name] = checked[p.name] = p.check(
-                table[p.table_key], name=p.table_key, context=checked)
+            checked[p.name] = p.check(table[p.table_key], name=p.table_key, context=checked)
         else:
             checked[p.name] = p.default  # what the class will use, for bounds relative to it
-    return {p.name: out[p.name] for p in params if p.name in out}
+    return {p.name: table[p.table_key] for p in params if p.table_key in table}

@@ -44,6 +44,7 @@ __all__ = [
     "check_chain_table",
     "load_chain",
     "register_stage",
+    "stage_class",
     "stage_parameters",
     "stage_types",
     "write_chain",
@@ -104,16 +105,21 @@ def _known_types() -> str:
     return ", ".join(repr(t) for t in stage_types())
 
 
+def stage_class(type_name: str) -> type:
+    """The class of a registered stage type (imported on this first use)."""
+    if type_name not in _REGISTRY:
+        raise ConfigError(f"unknown stage type {type_name!r}; known types: {_known_types()}")
+    cls: type = _resolve(_REGISTRY[type_name], type_name)
+    return cls
+
+
 def stage_parameters(type_name: str) -> tuple[Param, ...] | None:
     """The declared chain-table keys of a registered stage type (its ``CHAIN_PARAMETERS``).
 
-    Imports the stage's class. Returns None for a class that declares none (a stage registered
-    from outside that checks its table by hand).
+    None for a class that declares none (a stage registered from outside that checks its
+    table by hand).
     """
-    if type_name not in _REGISTRY:
-        raise ConfigError(f"unknown stage type {type_name!r}; known types: {_known_types()}")
-    cls = _resolve(_REGISTRY[type_name], type_name)
-    params = getattr(cls, "CHAIN_PARAMETERS", None)
+    params = getattr(stage_class(type_name), "CHAIN_PARAMETERS", None)
     return None if params is None else tuple(params)
 
 
