@@ -49,12 +49,13 @@ from audiolab.audiology._audiogram import (
     _from_our_json,
     load_audiogram,
 )
-from audiolab.audiology._prescription import RULES, prescribe
+from audiolab.audiology._prescription import prescribe
 from audiolab.audiology._sii import speech_band_levels_db_spl
 from audiolab.dsp import erb_bandwidth_hz, erb_number, erb_number_to_hz
 from audiolab.dsp._gammatone import real_part_responses
 from audiolab.dsp._processor import Processor
 from audiolab.dsp._units import amplitude_to_db, db_to_amplitude, db_to_power
+from audiolab.models._fitting import ATTACK_MS, RELEASE_MS, RULE
 from audiolab.models._wdrc import MultibandWdrc, WdrcSettings, static_gain_db
 
 __all__ = [
@@ -96,17 +97,11 @@ def _audiogram_source(name: str, value: Any) -> Any:
 _WRITTEN_WHEN_SET = ("mpo_db_spl", "bands_per_erb", "delay_ms")
 
 # The hearing aid's parameters, declared once: HearingAid checks its arguments and chain
-# tables against them, fit_ear_settings and audiolab fit their shared ones, and
-# `audiolab stages` / docs/parameters.md list them.
-RULE = Param("rule", "prescription rule for 65 dB SPL speech", kind="choice", default="nal-r",
-             choices=RULES)
+# tables against them, fit_ear_settings its shared ones, and `audiolab stages` /
+# docs/parameters.md list them. Rule, attack and release are the fit's (audiolab fit).
 COMPRESSION = Param(
     "compression", "multiband compression with expansion, or frequency-shaped linear gain",
     kind="choice", default="wdrc", choices=COMPRESSIONS)
-ATTACK_MS = Param("attack_ms", "ANSI S3.22 attack time", unit="ms", default=5.0, low=0,
-                  high=500, low_open=True)
-RELEASE_MS = Param("release_ms", "ANSI S3.22 release time", unit="ms", default=50.0, low=0,
-                   high=5000, low_open=True)
 MPO_DB_SPL = Param("mpo_db_spl", "output limit; unset: from the loss, 100-120 dB SPL",
                    unit="dB SPL", default=None, low=60, high=140)
 HEARING_AID_PARAMETERS: tuple[Param, ...] = (
