@@ -28,6 +28,7 @@ __all__ = [
     "default_text",
     "range_text",
     "validate",
+    "without",
 ]
 
 KINDS = ("real", "int", "choice", "any")
@@ -209,6 +210,14 @@ def default_text(param: Param) -> str:
     if isinstance(param.default, str):
         return repr(param.default)
     return f"{param.default:g}" if isinstance(param.default, float) else str(param.default)
+
+
+def without(params: Sequence[Param], *names: str) -> tuple[Param, ...]:
+    """``params`` except those named: a chain table's keys are its config's minus ``fs``."""
+    unknown = set(names) - {p.name for p in params}
+    if unknown:
+        raise ConfigError(f"no declared parameter named {', '.join(sorted(unknown))}")
+    return tuple(p for p in params if p.name not in names)
 
 
 def _in_dependency_order(params: Sequence[Param]) -> list[Param]:

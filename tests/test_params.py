@@ -6,7 +6,15 @@ from pathlib import Path
 import pytest
 
 from audiolab import ConfigError
-from audiolab._params import REQUIRED, Param, check_table, default_text, range_text, validate
+from audiolab._params import (
+    REQUIRED,
+    Param,
+    check_table,
+    default_text,
+    range_text,
+    validate,
+    without,
+)
 from audiolab.cli import main
 from audiolab.models import load_chain, stage_types
 from audiolab.models._chain import CHAIN_FILE_PARAMETERS, stage_parameters
@@ -199,3 +207,20 @@ def test_unknown_stage_type_is_one_line_exit_2(capsys):
     assert main(["stages", "reverb"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown stage type 'reverb'; known types: " in err
+
+
+def test_a_stage_registered_from_outside_shows_what_it_declares(capsys, monkeypatch):
+    from audiolab.models._chain import _REGISTRY
+
+    monkeypatch.setitem(_REGISTRY, "plain", "audiolab.models._chain:Chain")  # declares nothing
+    monkeypatch.setitem(_REGISTRY, "louder", "audiolab.models._chain:GainStage")
+    assert main(["stages", "plain"]) == 0
+    assert "(parameters not declared)" in capsys.readouterr().out
+    assert main(["stages", "louder"]) == 0
+    assert "gain_db" in capsys.readouterr().out
+
+
+def test_without_drops_named_parameters_and_refuses_unknown_names():
+    assert without((ATTACK, SIDE, COUNT), "ear") == (ATTACK, COUNT)
+    with pytest.raises(ConfigError, match="no declared parameter named fs"):
+        without((ATTACK,), "fs")

@@ -30,7 +30,7 @@ import numpy as np
 
 from audiolab._ckernel import check, ffi, float_buffer, lib
 from audiolab._errors import ConfigError
-from audiolab._params import Param, check_keys, check_table, validate
+from audiolab._params import Param, check_keys, check_table, validate, without
 from audiolab.dsp._processor import Processor
 from audiolab.dsp._units import db_to_amplitude
 
@@ -508,8 +508,7 @@ class GainStage(Processor):
     """
 
     # The chain sets fs for every stage: it is no key of the stage's table.
-    CHAIN_PARAMETERS: ClassVar[tuple[Param, ...]] = tuple(
-        p for p in GainConfig.PARAMETERS if p.name != "fs")
+    CHAIN_PARAMETERS: ClassVar[tuple[Param, ...]] = without(GainConfig.PARAMETERS, "fs")
 
     def __init__(self, *, gain_db: float = 0.0, fs: float) -> None:
         super().__init__()

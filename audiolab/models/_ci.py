@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike
 
 from audiolab._ckernel import check, double_buffer, ffi, float_buffer, lib
 from audiolab._errors import ConfigError
-from audiolab._params import Param, check_table, validate
+from audiolab._params import Param, check_table, validate, without
 from audiolab._validate import check_int
 from audiolab.dsp._processor import Processor
 
@@ -329,7 +329,7 @@ class CochlearImplantSimulator(Processor):
     """
 
     # The chain sets fs for every stage: it is no key of the stage's table.
-    CHAIN_PARAMETERS: ClassVar[tuple[Param, ...]] = CIConfig.PARAMETERS[1:]
+    CHAIN_PARAMETERS: ClassVar[tuple[Param, ...]] = without(CIConfig.PARAMETERS, "fs")
 
     def __init__(
         self,

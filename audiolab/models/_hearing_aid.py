@@ -39,7 +39,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from audiolab._errors import ConfigError, SignalError
-from audiolab._params import Param, check_table, validate
+from audiolab._params import Param, check_table, validate, without
 from audiolab._validate import check_choice
 from audiolab.audiology._audiogram import (
     EARS,
@@ -312,7 +312,7 @@ class HearingAid(Processor):
 
     PARAMETERS: ClassVar[tuple[Param, ...]] = HEARING_AID_PARAMETERS
     # The chain sets fs for every stage: it is no key of the stage's table.
-    CHAIN_PARAMETERS: ClassVar[tuple[Param, ...]] = HEARING_AID_PARAMETERS[1:]
+    CHAIN_PARAMETERS: ClassVar[tuple[Param, ...]] = without(HEARING_AID_PARAMETERS, "fs")
 
     def __init__(
         self,

@@ -95,7 +95,7 @@ import scipy.signal
 
 from audiolab._ckernel import check, ffi, float_buffer, int_buffer, lib
 from audiolab._errors import ConfigError, SignalError
-from audiolab._params import Param, check_table, validate
+from audiolab._params import Param, check_table, validate, without
 from audiolab._validate import check_choice, check_real
 from audiolab.audiology._audiogram import (
     EARS,
@@ -1031,7 +1031,7 @@ class HearingLossSimulator(Processor):
         Param("audiogram", "the listener: a preset name such as \"N3\", an audiogram file path "
               "or a table with left and right (audiolab's audiogram JSON)", kind="any",
               parse=_check_audiogram_source, values="preset, path or table"),
-        *HearingLossConfig.PARAMETERS[2:],
+        *without(HearingLossConfig.PARAMETERS, "audiogram", "fs"),
     )
 
     @classmethod
