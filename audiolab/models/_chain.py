@@ -60,16 +60,16 @@ _REGISTRY: dict[str, str] = {
 }
 
 
-
 def _whole_hz(name: str, fs: float) -> float:
     if not fs.is_integer():
         raise ConfigError(f"{name} must be a whole number of Hz, got {fs!r}")
     return fs
 
 
+_CHAIN_FS = Param("fs", "processing rate; unset: every signal is processed at its own rate",
+                  unit="Hz", default=None, low=8000, high=384000, parse=_whole_hz)
 CHAIN_FILE_PARAMETERS: tuple[Param, ...] = (
-    Param("fs", "processing rate; unset: every signal is processed at its own rate",
-          unit="Hz", default=None, low=8000, high=384000, parse=_whole_hz),
+    _CHAIN_FS,
     Param("stage", "the stages, run in order: one [[stage]] table each, with its 'type'",
           kind="any", values="array of tables"),
 )
@@ -232,7 +232,7 @@ def _resolve(target: str, type_name: str) -> Any:
 
 
 def _check_fs(value: Any, where: str) -> float:
-    return float(CHAIN_FILE_PARAMETERS[0].check(value, name=f"{where}fs"))
+    return float(_CHAIN_FS.check(value, name=f"{where}fs"))
 
 
 def _build_stage(spec: StageSpec, index: int, *, fs: float, source: str) -> Processor:
