@@ -96,17 +96,24 @@ def _markdown(sections: list[tuple[str, str, list[tuple[str, ...]] | None]]) -> 
 
 
 def _text(sections: list[tuple[str, str, list[tuple[str, ...]] | None]]) -> str:
+    import textwrap
+
     out = []
     for title, summary, rows in sections:
         out.append(f"{title}: {summary}")
         if rows is None:
             out += ["  (parameters not declared)", ""]
             continue
+        # Key, unit, default and range in columns; the description wrapped below each row,
+        # so the table stays readable in an 80-column terminal.
         table = [tuple(c.upper() for c in _COLUMNS[:-1]) + ("",), *rows]
         widths = [max(len(r[i]) or 1 for r in table) for i in range(len(_COLUMNS) - 1)]
         for row in table:
             cells = [(c or "-").ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
-            out.append(("  " + "  ".join(cells) + "  " + row[-1]).rstrip())
+            out.append(("  " + "  ".join(cells)).rstrip())
+            if row[-1]:
+                out += textwrap.wrap(row[-1], width=80, initial_indent=" " * 6,
+                                     subsequent_indent=" " * 6)
         out.append("")
     return "\n".join(out)
 
