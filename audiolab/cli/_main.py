@@ -35,6 +35,7 @@ COMMANDS: tuple[str, ...] = (
     "fit",
     "verify",
     "results",
+    "stages",
 )
 
 EXIT_OK = 0

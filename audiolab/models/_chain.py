@@ -11,8 +11,10 @@ A chain file (``# audiolab chain``) holds an optional processing rate ``fs`` and
     type = "gain"
     gain_db = -6.0
 
-Each stage type maps to a class (imported only when a chain uses it) that validates its own keys
-in ``from_chain_table`` and writes them back in ``to_chain_table``. Every stage is a
+Each stage type maps to a class (imported only when a chain uses it) that declares its keys in
+``CHAIN_PARAMETERS`` (:class:`~audiolab._params.Param`), checks a table against them in
+``from_chain_table`` and writes them back in ``to_chain_table``. The same declarations give
+``audiolab stages`` and ``docs/parameters.md``. Every stage is a
 :class:`~audiolab.dsp.Processor` on ``(n_channels, n)`` float32 sound pressure in Pa.
 """
 
@@ -22,16 +24,18 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from audiolab._ckernel import check, ffi, float_buffer, lib
 from audiolab._errors import ConfigError
-from audiolab._validate import check_real
+from audiolab._params import Param, check_keys, check_table, validate, without
 from audiolab.dsp._processor import Processor
+from audiolab.dsp._units import db_to_amplitude
 
 __all__ = [
+    "CHAIN_FILE_PARAMETERS",
     "Chain",
     "ChainSpec",
     "GainStage",
@@ -40,6 +44,8 @@ __all__ = [
     "check_chain_table",
     "load_chain",
     "register_stage",
+    "stage_class",
+    "stage_parameters",
     "stage_types",
     "write_chain",
 ]
@@ -53,8 +59,24 @@ _REGISTRY: dict[str, str] = {
     "ci-vocoder": "audiolab.models._ci:CochlearImplantSimulator",
 }
 
-_TOP_KEYS = ("fs", "stage")
-_FS_RANGE = (8000, 384000)
+
+def _whole_hz(name: str, fs: float) -> float:
+    if not fs.is_integer():
+        raise ConfigError(f"{name} must be a whole number of Hz, got {fs!r}")
+    return fs
+
+
+_CHAIN_FS = Param("fs", "processing rate; unset: every signal is processed at its own rate",
+                  unit="Hz", default=None, low=8000, high=384000, parse=_whole_hz)
+CHAIN_FILE_PARAMETERS: tuple[Param, ...] = (
+    _CHAIN_FS,
+    Param("stage", "the stages, run in order: one [[stage]] table each, with its 'type'",
+          kind="any", values="array of tables"),
+)
+"""The top-level keys of a chain file (load_chain checks the stage list itself: its messages
+name the stage and the known types)."""
+
+_TOP_KEYS = tuple(p.name for p in CHAIN_FILE_PARAMETERS)
 # Rate at which a chain without its own ``fs`` is test-built by load_chain.
 _CHECK_FS = 48000.0
 
@@ -83,17 +105,31 @@ def _known_types() -> str:
     return ", ".join(repr(t) for t in stage_types())
 
 
+def stage_class(type_name: str) -> type:
+    """The class of a registered stage type (imported on this first use)."""
+    if type_name not in _REGISTRY:
+        raise ConfigError(f"unknown stage type {type_name!r}; known types: {_known_types()}")
+    cls: type = _resolve(_REGISTRY[type_name], type_name)
+    return cls
+
+
+def stage_parameters(type_name: str) -> tuple[Param, ...] | None:
+    """The declared chain-table keys of a registered stage type (its ``CHAIN_PARAMETERS``).
+
+    None for a class that declares none (a stage registered from outside that checks its
+    table by hand).
+    """
+    params = getattr(stage_class(type_name), "CHAIN_PARAMETERS", None)
+    return None if params is None else tuple(params)
+
+
 def check_chain_table(table: Mapping[str, Any], *, stage_type: str, allowed: Iterable[str]) -> None:
-    """Raise :class:`ConfigError` if ``table`` has a key outside ``allowed`` (for stage classes)."""
-    allowed = tuple(allowed)
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"a {stage_type!r} stage must be a table, got {type(table).__name__}")
-    for key in table:
-        if key not in allowed:
-            raise ConfigError(
-                f"unknown key {key!r} in a {stage_type!r} stage; allowed keys: "
-                + (", ".join(repr(k) for k in allowed) or "none")
-            )
+    """Raise :class:`ConfigError` if ``table`` has a key outside ``allowed``.
+
+    For stage classes registered from outside that do not declare ``CHAIN_PARAMETERS``; the
+    built-in stages check their tables with :func:`audiolab._params.check_table`.
+    """
+    check_keys(table, allowed, stage_type=stage_type)
 
 
 def _plain(value: Any, where: str) -> Any:
@@ -196,10 +232,7 @@ def _resolve(target: str, type_name: str) -> Any:
 
 
 def _check_fs(value: Any, where: str) -> float:
-    fs = check_real(f"{where}fs", value, low=_FS_RANGE[0], high=_FS_RANGE[1])
-    if not fs.is_integer():
-        raise ConfigError(f"{where}fs must be a whole number of Hz, got {value!r}")
-    return fs
+    return float(_CHAIN_FS.check(value, name=f"{where}fs"))
 
 
 def _build_stage(spec: StageSpec, index: int, *, fs: float, source: str) -> Processor:
@@ -249,22 +282,7 @@ def load_chain(source: "str | os.PathLike[str] | Mapping[str, Any] | ChainSpec")
         where = "chain"
     else:
         where = os.fspath(source)
-        if not where:  # Path("") would be the current folder
-            raise ConfigError("the chain file name is empty; give the path of a TOML chain file")
-        try:
-            text = Path(where).read_bytes().decode("utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"chain file {where} does not exist") from None
-        except IsADirectoryError:
-            raise ConfigError(f"chain file {where} is a folder, not a TOML file") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{where}: is not a text (TOML) file") from None
-        except OSError as exc:
-            raise ConfigError(f"chain file {where} cannot be read: {exc.strerror or exc}") from None
-        try:
-            doc = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{where}: not a valid TOML file ({exc})") from None
+        doc = _read_chain_file(where)
     for key in doc:
         if key not in _TOP_KEYS:
             raise ConfigError(
@@ -272,7 +290,34 @@ def load_chain(source: "str | os.PathLike[str] | Mapping[str, Any] | ChainSpec")
                 + ", ".join(repr(k) for k in _TOP_KEYS)
             )
     fs = None if doc.get("fs") is None else _check_fs(doc["fs"], f"{where}: ")
-    raw = doc.get("stage")
+    spec = ChainSpec(stages=_stage_specs(doc.get("stage"), where), fs=fs, source=where)
+    for i, stage in enumerate(spec.stages, 1):
+        _build_stage(stage, i, fs=fs if fs is not None else _CHECK_FS, source=where)
+    return spec
+
+
+def _read_chain_file(where: str) -> dict[str, Any]:
+    """The TOML document of the chain file at ``where``; one-line errors for what goes wrong."""
+    if not where:  # Path("") would be the current folder
+        raise ConfigError("the chain file name is empty; give the path of a TOML chain file")
+    try:
+        text = Path(where).read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"chain file {where} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"chain file {where} is a folder, not a TOML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: is not a text (TOML) file") from None
+    except OSError as exc:
+        raise ConfigError(f"chain file {where} cannot be read: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not a valid TOML file ({exc})") from None
+
+
+def _stage_specs(raw: Any, where: str) -> tuple[StageSpec, ...]:
+    """The ``[[stage]]`` tables as specs: each a table with a registered ``type``."""
     if not isinstance(raw, list) or not raw:
         raise ConfigError(
             f"{where}: a chain needs at least one [[stage]] table with a 'type' "
@@ -288,10 +333,7 @@ def load_chain(source: "str | os.PathLike[str] | Mapping[str, Any] | ChainSpec")
             raise ConfigError(f"{where}: stage {i} {what}; known types: {_known_types()}")
         params = {k: v for k, v in table.items() if k != "type"}
         stages.append(StageSpec(type=type_name, params=params, target=_REGISTRY[type_name]))
-    spec = ChainSpec(stages=tuple(stages), fs=fs, source=where)
-    for i, stage in enumerate(spec.stages, 1):
-        _build_stage(stage, i, fs=fs if fs is not None else _CHECK_FS, source=where)
-    return spec
+    return tuple(stages)
 
 
 def write_chain(chain: "ChainSpec | Chain", path: str | os.PathLike[str]) -> None:
@@ -433,12 +475,18 @@ class GainConfig:
         Sample rate in Hz, in (0, 768000] (the gain does not depend on it).
     """
 
+    PARAMETERS: ClassVar[tuple[Param, ...]] = (
+        Param("gain_db", "broadband gain applied to every channel", unit="dB", default=0.0,
+              low=-120, high=120),
+        Param("fs", "sample rate (the gain does not depend on it)", unit="Hz", default=48000.0,
+              low=0, high=768000, low_open=True),
+    )
+
     gain_db: float = 0.0
     fs: float = 48000.0
 
     def __post_init__(self) -> None:
-        check_real("gain_db", self.gain_db, low=-120, high=120)
-        check_real("fs", self.fs, low=0, high=768000, low_open=True)
+        validate(vars(self), self.PARAMETERS)
 
 
 class GainStage(Processor):
@@ -459,22 +507,22 @@ class GainStage(Processor):
     array([0.1, 0.1, 0.1], dtype=float32)
     """
 
-    chain_keys: tuple[str, ...] = ("gain_db",)
+    # The chain sets fs for every stage: it is no key of the stage's table.
+    CHAIN_PARAMETERS: ClassVar[tuple[Param, ...]] = without(GainConfig.PARAMETERS, "fs")
 
     def __init__(self, *, gain_db: float = 0.0, fs: float) -> None:
         super().__init__()
         self.config = GainConfig(gain_db=gain_db, fs=fs)
         self.fs = float(fs)
         self.gain_db = float(gain_db)
-        self.gain = np.float32(10.0 ** (self.gain_db / 20.0))
+        self.gain = np.float32(db_to_amplitude(self.gain_db))
         self._c: Any = None
         self._c_states: list[Any] = []
 
     @classmethod
     def from_chain_table(cls, table: Mapping[str, Any], *, fs: float) -> "GainStage":
         """Build from a chain-file table (without ``type``): key ``gain_db`` (default 0)."""
-        check_chain_table(table, stage_type="gain", allowed=cls.chain_keys)
-        return cls(gain_db=table.get("gain_db", 0.0), fs=fs)
+        return cls(fs=fs, **check_table(table, cls.CHAIN_PARAMETERS, stage_type="gain"))
 
     def to_chain_table(self) -> dict[str, Any]:
         """The chain-file table of this stage (without ``type``)."""

@@ -19,14 +19,15 @@ The filters and mixing weights are designed here in float64; the per-sample work
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from audiolab._ckernel import check, double_buffer, ffi, float_buffer, lib
 from audiolab._errors import ConfigError
-from audiolab._validate import check_choice, check_int, check_real
+from audiolab._params import Param, check_table, validate, without
+from audiolab._validate import check_int
 from audiolab.dsp._processor import Processor
 
 __all__ = [
@@ -53,19 +54,8 @@ ENVELOPE_ORDER = 2  # Butterworth low-pass, 12 dB/octave
 # band's RMS, so a channel puts out the power it took in.
 ENVELOPE_GAIN = math.pi / (2.0 * math.sqrt(2.0))
 
-# Chain-file keys (INTERFACES.md: the number of vocoder channels is "n_channels" in a chain).
-_CHAIN_KEYS = {
-    "n_channels": "n_bands",
-    "carrier": "carrier",
-    "f_low_hz": "f_low_hz",
-    "f_high_hz": "f_high_hz",
-    "envelope_cutoff_hz": "envelope_cutoff_hz",
-    "insertion_depth_mm": "insertion_depth_mm",
-    "electrode_span_mm": "electrode_span_mm",
-    "cochlear_length_mm": "cochlear_length_mm",
-    "spread_db_per_mm": "spread_db_per_mm",
-    "seed": "seed",
-}
+_NYQUIST = (0.5, "fs")
+_COCHLEA = (1.0, "cochlear_length_mm")
 
 
 def greenwood_frequency_hz(place: ArrayLike) -> np.ndarray:
@@ -123,6 +113,36 @@ class CIConfig:
         Key of the noise carriers, in [0, 2**63 - 1].
     """
 
+    # The number of vocoder channels is "n_channels" in a chain file (INTERFACES.md).
+    PARAMETERS: ClassVar[tuple[Param, ...]] = (
+        Param("fs", "sample rate", unit="Hz", default=48000.0, low=8000, high=384000),
+        Param("n_bands", "number of vocoder channels (electrodes)", kind="int", default=8,
+              low=1, high=MAX_BANDS, key="n_channels"),
+        Param("carrier", "band-limited noise (Shannon et al. 1995) or a sine at each "
+              "synthesis band's centre place", kind="choice", default="noise",
+              choices=CARRIERS),
+        Param("f_low_hz", "lower edge of the analysis range", unit="Hz", default=200.0,
+              low=50, high=_NYQUIST, high_open=True),
+        Param("f_high_hz", "upper edge of the analysis range, above f_low_hz; unset: 7000 Hz, "
+              "or 0.45 fs below 15.6 kHz", unit="Hz", default=None, low=0, high=_NYQUIST,
+              low_open=True, high_open=True),
+        Param("envelope_cutoff_hz", "cut-off of the envelope low-pass (Shannon et al.: "
+              "16-500 Hz)", unit="Hz", default=160.0, low=10, high=500),
+        Param("insertion_depth_mm", "depth of the most apical electrode from the round "
+              "window; unset: no place mismatch", unit="mm", default=None, low=0,
+              high=_COCHLEA, low_open=True),
+        Param("electrode_span_mm", "distance from the most apical to the most basal "
+              "electrode's band edge; unset: the span of the analysis range", unit="mm",
+              default=None, low=0, high=_COCHLEA, low_open=True),
+        Param("cochlear_length_mm", "length of the basilar membrane (35 mm: the usual human "
+              "value)", unit="mm", default=35.0, low=25, high=45),
+        Param("spread_db_per_mm", "current spread: attenuation of an electrode's envelope "
+              "per mm along the cochlea; unset: independent channels", unit="dB/mm",
+              default=None, low=0, high=100, low_open=True),
+        Param("seed", "key of the noise carriers", kind="int", default=0, low=0,
+              high=2**63 - 1),
+    )
+
     fs: float = 48000.0
     n_bands: int = 8
     carrier: str = "noise"
@@ -143,28 +163,11 @@ class CIConfig:
         return min(7000.0, 0.45 * float(self.fs))
 
     def __post_init__(self) -> None:
-        check_real("fs", self.fs, low=8000, high=384000)
-        check_int("n_bands", self.n_bands, low=1, high=MAX_BANDS)
-        check_choice("carrier", self.carrier, CARRIERS)
-        check_real("f_low_hz", self.f_low_hz, low=50, high=self.fs / 2, high_open=True)
-        if self.f_high_hz is not None:
-            check_real("f_high_hz", self.f_high_hz, low=0, high=self.fs / 2, low_open=True,
-                       high_open=True)
+        validate(vars(self), self.PARAMETERS)
         if self.high_hz <= self.f_low_hz:
             raise ConfigError(
                 f"f_high_hz must be above f_low_hz ({self.f_low_hz:g} Hz), got {self.high_hz:g}"
             )
-        check_real("envelope_cutoff_hz", self.envelope_cutoff_hz, low=10, high=500)
-        check_real("cochlear_length_mm", self.cochlear_length_mm, low=25, high=45)
-        if self.insertion_depth_mm is not None:
-            check_real("insertion_depth_mm", self.insertion_depth_mm, low=0,
-                       high=self.cochlear_length_mm, low_open=True)
-        if self.electrode_span_mm is not None:
-            check_real("electrode_span_mm", self.electrode_span_mm, low=0,
-                       high=self.cochlear_length_mm, low_open=True)
-        if self.spread_db_per_mm is not None:
-            check_real("spread_db_per_mm", self.spread_db_per_mm, low=0, high=100, low_open=True)
-        check_int("seed", self.seed, low=0, high=2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -325,6 +328,9 @@ class CochlearImplantSimulator(Processor):
     (1, 160)
     """
 
+    # The chain sets fs for every stage: it is no key of the stage's table.
+    CHAIN_PARAMETERS: ClassVar[tuple[Param, ...]] = without(CIConfig.PARAMETERS, "fs")
+
     def __init__(
         self,
         *,
@@ -439,27 +445,16 @@ class CochlearImplantSimulator(Processor):
     ) -> "CochlearImplantSimulator":
         """Build from a chain file's ``type = "ci-vocoder"`` table (without ``type``).
 
-        Keys: ``n_channels``, ``carrier``, ``f_low_hz``, ``f_high_hz``, ``envelope_cutoff_hz``,
-        ``insertion_depth_mm``, ``electrode_span_mm``, ``cochlear_length_mm``,
-        ``spread_db_per_mm``, ``seed``; all optional.
+        Its keys are :attr:`CHAIN_PARAMETERS` (``n_channels`` is ``n_bands``); all optional.
         """
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"a 'ci-vocoder' stage must be a table, got {type(table).__name__}")
-        for key in table:
-            if key not in _CHAIN_KEYS:
-                raise ConfigError(
-                    f"unknown key {key!r} in a 'ci-vocoder' stage; allowed keys: "
-                    + ", ".join(repr(k) for k in _CHAIN_KEYS)
-                )
-        if "n_channels" in table:
-            check_int("n_channels", table["n_channels"], low=1, high=MAX_BANDS)
-        return cls(fs=fs, **{_CHAIN_KEYS[k]: v for k, v in table.items()})
+        return cls(fs=fs, **check_table(table, cls.CHAIN_PARAMETERS, stage_type="ci-vocoder",
+                                        context={"fs": fs}))
 
     def to_chain_table(self) -> dict[str, Any]:
         """The chain-file table (without ``type``); unset optional keys are left out."""
         out: dict[str, Any] = {}
-        for key, attr in _CHAIN_KEYS.items():
-            value = getattr(self.config, attr)
+        for p in self.CHAIN_PARAMETERS:
+            value = getattr(self.config, p.name)
             if value is not None:
-                out[key] = value
+                out[p.table_key] = value
         return out

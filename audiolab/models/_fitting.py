@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from audiolab._errors import ConfigError
-from audiolab._validate import check_choice, check_real
+from audiolab._params import Param
+from audiolab._validate import check_choice
 from audiolab.audiology._audiogram import (
     EARS,
     STANDARD_AUDIOGRAMS,
@@ -37,19 +38,30 @@ from audiolab.audiology._sii import (
 )
 
 __all__ = [
+    "ATTACK_MS",
     "COMPRESSION_FITTERS",
     "EarFitting",
     "Fitting",
+    "RELEASE_MS",
+    "RULE",
     "SII_SPEECH_LEVEL_DB_SPL",
+    "aided_sii",
     "fit_hearing_aid",
     "realised_gain_db",
-    "aided_sii",
 ]
 
 COMPRESSION_FITTERS: dict[str, str | None] = {
     "linear": None,
     "wdrc": "audiolab.models._hearing_aid:fit_wdrc_ear",
 }
+
+# Declared once for the fit and the hearing aid it describes (its chain-table keys).
+RULE = Param("rule", "prescription rule for 65 dB SPL speech", kind="choice", default="nal-r",
+             choices=RULES)
+ATTACK_MS = Param("attack_ms", "ANSI S3.22 attack time", unit="ms", default=5.0, low=0,
+                  high=500, low_open=True)
+RELEASE_MS = Param("release_ms", "ANSI S3.22 release time", unit="ms", default=50.0, low=0,
+                   high=5000, low_open=True)
 
 SII_SPEECH_LEVEL_DB_SPL = 65.0
 """Overall level of the standard speech (normal effort shape) for the fit's SII figures."""
@@ -229,36 +241,41 @@ def fit_hearing_aid(
     (np.float64(2000.0), 20.75)
     """
     ag = load_audiogram(audiogram)
-    rule = check_choice("rule", rule, RULES)
+    rule = RULE.check(rule)
     compression = check_choice("compression", compression, tuple(COMPRESSION_FITTERS))
     if compression == "linear" and (attack_ms is not None or release_ms is not None):
         raise ConfigError(
             "attack_ms and release_ms apply to compressive fits only; drop them or use "
             "compression 'wdrc'"
         )
-    attack = None if attack_ms is None else check_real(
-        "attack_ms", attack_ms, low=0, high=500, low_open=True)
-    release = None if release_ms is None else check_real(
-        "release_ms", release_ms, low=0, high=5000, low_open=True)
+    # Unset times stay unset: the compression fitter then uses its own defaults.
+    attack = None if attack_ms is None else ATTACK_MS.check(attack_ms)
+    release = None if release_ms is None else RELEASE_MS.check(release_ms)
     fitter = _compression_fitter(compression)
+    left, right = (
+        _fit_ear(ag, side, rule=rule, fitter=fitter, attack_ms=attack, release_ms=release)
+        for side in EARS
+    )
+    return Fitting(ag, rule, compression, attack, release, left, right)
+
+
+def _fit_ear(audiogram: Audiogram, side: str, *, rule: str, fitter: Any,
+             attack_ms: float | None, release_ms: float | None) -> EarFitting:
+    """Targets at the audiogram's frequencies, SII without and with them, the fitter's extras."""
+    ear = audiogram.ear(side)
+    extra: dict[str, Any] = {}
+    if fitter is not None:
+        extra = dict(fitter(ear, rule=rule, frequencies_hz=ear.frequencies_hz,
+                            attack_ms=attack_ms, release_ms=release_ms))
     centres = sii_bands(_SII_PROCEDURE).centre_frequencies_hz
-    ears = {}
-    for side in EARS:
-        ear = ag.ear(side)
-        gains = prescribe(ear, rule, ear.frequencies_hz)
-        extra: dict[str, Any] = {}
-        if fitter is not None:
-            extra = dict(fitter(ear, rule=rule, frequencies_hz=ear.frequencies_hz,
-                                attack_ms=attack, release_ms=release))
-        ears[side] = EarFitting(
-            side=side,
-            frequencies_hz=ear.frequencies_hz,
-            insertion_gain_db=gains,
-            sii_unaided=aided_sii(ear, None),
-            sii_aided=aided_sii(ear, prescribe(ear, rule, centres)),
-            extra=extra,
-        )
-    return Fitting(ag, rule, compression, attack, release, ears["left"], ears["right"])
+    return EarFitting(
+        side=side,
+        frequencies_hz=ear.frequencies_hz,
+        insertion_gain_db=prescribe(ear, rule, ear.frequencies_hz),
+        sii_unaided=aided_sii(ear, None),
+        sii_aided=aided_sii(ear, prescribe(ear, rule, centres)),
+        extra=extra,
+    )
 
 
 def realised_gain_db(fitting: Fitting, side: str, frequencies_hz: np.ndarray) -> np.ndarray | None:

@@ -33,13 +33,14 @@ their conversion to time constants is derived in :mod:`audiolab.models._wdrc`.
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from audiolab._errors import ConfigError, SignalError
-from audiolab._validate import check_choice, check_real
+from audiolab._params import Param, check_table, validate, without
+from audiolab._validate import check_choice
 from audiolab.audiology._audiogram import (
     EARS,
     STANDARD_AUDIOGRAMS,
@@ -48,11 +49,13 @@ from audiolab.audiology._audiogram import (
     _from_our_json,
     load_audiogram,
 )
-from audiolab.audiology._prescription import RULES, prescribe
+from audiolab.audiology._prescription import prescribe
 from audiolab.audiology._sii import speech_band_levels_db_spl
 from audiolab.dsp import erb_bandwidth_hz, erb_number, erb_number_to_hz
 from audiolab.dsp._gammatone import real_part_responses
 from audiolab.dsp._processor import Processor
+from audiolab.dsp._units import amplitude_to_db, db_to_amplitude, db_to_power
+from audiolab.models._fitting import ATTACK_MS, RELEASE_MS, RULE
 from audiolab.models._wdrc import MultibandWdrc, WdrcSettings, static_gain_db
 
 __all__ = [
@@ -66,6 +69,7 @@ __all__ = [
 
 COMPRESSIONS: tuple[str, ...] = ("wdrc", "linear")
 MAX_GAIN_DB = 80.0
+MIN_GAIN_DB = -40.0  # floor of a band's gain: the fit never attenuates a band further
 FIT_SPEECH_DB_SPL = 65.0
 KNEE_BELOW_SPEECH_DB = 15.0  # knee = band level of 50 dB SPL speech
 EXPANSION_BELOW_SPEECH_DB = 30.0  # expansion knee = band level of 35 dB SPL speech
@@ -76,9 +80,47 @@ MAX_COMPRESSION_RATIO = 3.0
 MPO_RANGE_DB_SPL = (100.0, 120.0)
 REPORT_TONE_LEVELS_DB_SPL = (50.0, 65.0, 80.0)
 
-_CHAIN_KEYS = (
-    "audiogram", "rule", "compression", "attack_ms", "release_ms", "ear", "mpo_db_spl",
-    "bands_per_erb", "delay_ms",
+
+
+def _audiogram_source(name: str, value: Any) -> Any:
+    """``value`` if it can name an audiogram (loaded by :func:`_audiogram_from_table`)."""
+    if not isinstance(value, Audiogram | dict | str | Path):
+        raise ConfigError(
+            f"{name} must be a preset name, an audiogram file path or an inline table with "
+            f"'left' and 'right', got {type(value).__name__}"
+        )
+    return value
+
+
+# Chain-table keys left out at their defaults, so that tables written before they existed
+# still compare equal.
+_WRITTEN_WHEN_SET = ("mpo_db_spl", "bands_per_erb", "delay_ms")
+
+# The hearing aid's parameters, declared once: HearingAid checks its arguments and chain
+# tables against them, fit_ear_settings its shared ones, and `audiolab stages` /
+# docs/parameters.md list them. Rule, attack and release are the fit's (audiolab fit).
+COMPRESSION = Param(
+    "compression", "multiband compression with expansion, or frequency-shaped linear gain",
+    kind="choice", default="wdrc", choices=COMPRESSIONS)
+MPO_DB_SPL = Param("mpo_db_spl", "output limit; unset: from the loss, 100-120 dB SPL",
+                   unit="dB SPL", default=None, low=60, high=140)
+HEARING_AID_PARAMETERS: tuple[Param, ...] = (
+    Param("fs", "sample rate; the bands stop at min(8 kHz, 0.45 fs)", unit="Hz",
+          default=48000.0, low=16000, high=384000),
+    Param("audiogram", "the listener: a preset name such as \"N3\", an audiogram file path "
+          "or an inline table with left and right", kind="any", parse=_audiogram_source,
+          values="preset, path or table"),
+    RULE,
+    COMPRESSION,
+    ATTACK_MS,
+    RELEASE_MS,
+    Param("ear", "which ear a one-channel signal is; two channels are (left, right)",
+          kind="choice", default="left", choices=EARS),
+    MPO_DB_SPL,
+    Param("bands_per_erb", "band density of the gammatone filterbank", unit="bands/ERB",
+          default=1.0, low=0.5, high=4),
+    Param("delay_ms", "filterbank delay, which is the latency", unit="ms", default=4.0, low=1,
+          high=10),
 )
 
 
@@ -114,12 +156,13 @@ def _overlap_corrected_gain_db(
     r = real_part_responses(
         d.coefficients, d.normalization, phase, d.band_delays_samples, f, mb.fs
     ) * np.abs(d.weights)
-    want = np.mean(10 ** (target_db(f).reshape(fc.size, -1) / 10), axis=1)
+    want = np.mean(db_to_power(target_db(f).reshape(fc.size, -1)), axis=1)
     g = np.sqrt(want)
+    g_min, g_max = db_to_amplitude(MIN_GAIN_DB), db_to_amplitude(MAX_GAIN_DB)
     for _ in range(60):
         got = np.mean((np.abs(r @ g) ** 2).reshape(fc.size, -1), axis=1)
-        g = np.clip(g * np.sqrt(want / got), 10 ** (-40 / 20), 10 ** (MAX_GAIN_DB / 20))
-    return 20 * np.log10(g)
+        g = np.clip(g * np.sqrt(want / got), g_min, g_max)
+    return amplitude_to_db(g)
 
 
 def fit_ear_settings(
@@ -157,8 +200,8 @@ def fit_ear_settings(
     -------
     WdrcSettings
     """
-    rule = check_choice("rule", rule, RULES)
-    compression = check_choice("compression", compression, COMPRESSIONS)
+    rule = RULE.check(rule)
+    compression = COMPRESSION.check(compression)
     probe = MultibandWdrc(
         WdrcSettings(gain_db=np.zeros(_n_bands(fs, f_low_hz, f_high_hz, bands_per_erb)),
                      knee_db_spl=120.0, ratio=1.0, expansion_knee_db_spl=0.0,
@@ -166,15 +209,9 @@ def fit_ear_settings(
         fs=fs, f_low_hz=f_low_hz, f_high_hz=f_high_hz, bands_per_erb=bands_per_erb,
         delay_ms=delay_ms,
     )
-    fc = probe.center_frequencies_hz
-    hl = ear.threshold_db_hl_at(fc)
     target = _overlap_corrected_gain_db(probe, lambda f: prescribe(ear, rule, f))
-    if mpo_db_spl is None:
-        pta = float(np.mean(ear.threshold_db_hl_at([500.0, 1000.0, 2000.0, 4000.0])))
-        mpo = float(np.clip(loudness_discomfort_db_hl(pta), *MPO_RANGE_DB_SPL))
-    else:
-        mpo = check_real("mpo_db_spl", mpo_db_spl, low=60, high=140)
-    n = fc.size
+    mpo = _mpo_db_spl(ear, mpo_db_spl)
+    n = target.size
     if compression == "linear":
         return WdrcSettings(
             gain_db=target, knee_db_spl=np.full(n, 120.0), ratio=np.ones(n),
@@ -182,6 +219,24 @@ def fit_ear_settings(
             max_gain_db=np.full(n, MAX_GAIN_DB), attack_ms=attack_ms, release_ms=release_ms,
             mpo_db_spl=mpo,
         )
+    return _compressive_settings(ear, probe.center_frequencies_hz, target, attack_ms=attack_ms,
+                                 release_ms=release_ms, mpo_db_spl=mpo)
+
+
+def _mpo_db_spl(ear: EarAudiogram, mpo_db_spl: float | None) -> float:
+    """The output limit: as given, or the LDL of the mean loss (module docstring, step 5)."""
+    if mpo_db_spl is not None:
+        return float(MPO_DB_SPL.check(mpo_db_spl))
+    pta = float(np.mean(ear.threshold_db_hl_at([500.0, 1000.0, 2000.0, 4000.0])))
+    return float(np.clip(loudness_discomfort_db_hl(pta), *MPO_RANGE_DB_SPL))
+
+
+def _compressive_settings(
+    ear: EarAudiogram, fc: np.ndarray, target: np.ndarray, *, attack_ms: float,
+    release_ms: float, mpo_db_spl: float,
+) -> WdrcSettings:
+    """Ratios, knees and gains of a compressive fit (module docstring, steps 2-4)."""
+    hl = ear.threshold_db_hl_at(fc)
     ratio = NORMAL_DYNAMIC_RANGE_DB / np.maximum(loudness_discomfort_db_hl(hl) - hl, 1e-9)
     ratio = np.clip(ratio, 1.0, MAX_COMPRESSION_RATIO)
     ratio = np.where(ratio < MIN_COMPRESSION_RATIO, 1.0, ratio)
@@ -189,11 +244,12 @@ def fit_ear_settings(
     knee = np.clip(l65 - KNEE_BELOW_SPEECH_DB, 0.0, 120.0)
     exp_knee = np.clip(l65 - EXPANSION_BELOW_SPEECH_DB, 0.0, knee)
     gain = target + (1.0 - 1.0 / ratio) * np.maximum(l65 - knee, 0.0)
+    n = fc.size
     return WdrcSettings(
-        gain_db=np.clip(gain, -40.0, MAX_GAIN_DB), knee_db_spl=knee, ratio=ratio,
+        gain_db=np.clip(gain, MIN_GAIN_DB, MAX_GAIN_DB), knee_db_spl=knee, ratio=ratio,
         expansion_knee_db_spl=exp_knee, expansion_ratio=np.full(n, EXPANSION_RATIO),
         max_gain_db=np.full(n, MAX_GAIN_DB), attack_ms=attack_ms, release_ms=release_ms,
-        mpo_db_spl=mpo,
+        mpo_db_spl=mpo_db_spl,
     )
 
 
@@ -204,18 +260,14 @@ def _n_bands(fs: float, f_low_hz: float, f_high_hz: float, bands_per_erb: float)
 
 def _audiogram_from_table(value: Any) -> tuple[Audiogram, Any]:
     """Audiogram and how to write it back (preset name, path string or inline dict)."""
+    value = _audiogram_source("audiogram", value)
     if isinstance(value, Audiogram):
         preset = STANDARD_AUDIOGRAMS.get(value.name)
         spec: Any = value.name if preset is not None and preset == value else value.to_dict()
         return value, spec
     if isinstance(value, dict):
         return _from_our_json(value, where="hearing-aid audiogram", name="audiogram"), value
-    if isinstance(value, str | Path):
-        return load_audiogram(value), str(value)
-    raise ConfigError(
-        "audiogram must be a preset name, an audiogram file path or an inline table with "
-        f"'left' and 'right', got {type(value).__name__}"
-    )
+    return load_audiogram(value), str(value)
 
 
 class HearingAid(Processor):
@@ -258,6 +310,10 @@ class HearingAid(Processor):
     (2, 480)
     """
 
+    PARAMETERS: ClassVar[tuple[Param, ...]] = HEARING_AID_PARAMETERS
+    # The chain sets fs for every stage: it is no key of the stage's table.
+    CHAIN_PARAMETERS: ClassVar[tuple[Param, ...]] = without(HEARING_AID_PARAMETERS, "fs")
+
     def __init__(
         self,
         audiogram: Any = "N3",
@@ -273,17 +329,22 @@ class HearingAid(Processor):
         delay_ms: float = 4.0,
     ) -> None:
         super().__init__()
-        self.fs = check_real("fs", fs, low=16000, high=384000)
-        self.audiogram, self._audiogram_spec = _audiogram_from_table(audiogram)
-        self.rule = check_choice("rule", rule, RULES)
-        self.compression = check_choice("compression", compression, COMPRESSIONS)
-        self.attack_ms = check_real("attack_ms", attack_ms, low=0, high=500, low_open=True)
-        self.release_ms = check_real("release_ms", release_ms, low=0, high=5000, low_open=True)
-        self.ear = check_choice("ear", ear, EARS)
-        self.mpo_db_spl = None if mpo_db_spl is None else check_real(
-            "mpo_db_spl", mpo_db_spl, low=60, high=140)
-        self.bands_per_erb = check_real("bands_per_erb", bands_per_erb, low=0.5, high=4)
-        self.delay_ms = check_real("delay_ms", delay_ms, low=1, high=10)
+        v = validate(
+            {"fs": fs, "audiogram": audiogram, "rule": rule, "compression": compression,
+             "attack_ms": attack_ms, "release_ms": release_ms, "ear": ear,
+             "mpo_db_spl": mpo_db_spl, "bands_per_erb": bands_per_erb, "delay_ms": delay_ms},
+            self.PARAMETERS,
+        )
+        self.fs: float = v["fs"]
+        self.audiogram, self._audiogram_spec = _audiogram_from_table(v["audiogram"])
+        self.rule: str = v["rule"]
+        self.compression: str = v["compression"]
+        self.attack_ms: float = v["attack_ms"]
+        self.release_ms: float = v["release_ms"]
+        self.ear: str = v["ear"]
+        self.mpo_db_spl: float | None = v["mpo_db_spl"]
+        self.bands_per_erb: float = v["bands_per_erb"]
+        self.delay_ms: float = v["delay_ms"]
         self.f_high_hz = min(8000.0, 0.45 * self.fs)
         self.f_low_hz = 100.0
         self.ear_settings = {
@@ -332,14 +393,11 @@ class HearingAid(Processor):
     # -- chains ---------------------------------------------------------------------------------
     @classmethod
     def from_chain_table(cls, table: dict[str, Any], *, fs: float) -> "HearingAid":
-        """Build from a chain file's ``hearing-aid`` stage (without its ``type`` key)."""
-        from audiolab.models._chain import check_chain_table
+        """Build from a chain file's ``hearing-aid`` stage (without its ``type`` key).
 
-        check_chain_table(table, stage_type="hearing-aid", allowed=_CHAIN_KEYS)
-        if "audiogram" not in table:
-            raise ConfigError("hearing-aid: missing key 'audiogram' (a preset name, a file path "
-                              "or an inline table)")
-        return cls(fs=fs, **table)
+        Its keys are :attr:`CHAIN_PARAMETERS`; ``audiogram`` is required.
+        """
+        return cls(fs=fs, **check_table(table, cls.CHAIN_PARAMETERS, stage_type="hearing-aid"))
 
     def to_chain_table(self) -> dict[str, Any]:
         """The stage as a chain-file table (round-trips through :meth:`from_chain_table`)."""
@@ -351,12 +409,10 @@ class HearingAid(Processor):
             "release_ms": self.release_ms,
             "ear": self.ear,
         }
-        if self.mpo_db_spl is not None:
-            table["mpo_db_spl"] = self.mpo_db_spl
-        if self.bands_per_erb != 1.0:
-            table["bands_per_erb"] = self.bands_per_erb
-        if self.delay_ms != 4.0:
-            table["delay_ms"] = self.delay_ms
+        for p in self.CHAIN_PARAMETERS:
+            value = getattr(self, p.name)
+            if p.name in _WRITTEN_WHEN_SET and value != p.default:
+                table[p.name] = value
         return table
 
     def _sides(self, n_channels: int) -> tuple[str, ...]:
@@ -407,14 +463,14 @@ class HearingAid(Processor):
         comp = self.compressor((side,))
         fc = comp.center_frequencies_hz
         l65 = speech_band_levels_db_spl(fc, FIT_SPEECH_DB_SPL, bandwidths_hz=erb_bandwidth_hz(fc))
-        g = 10 ** (static_gain_db(s, l65) / 20)
+        g = db_to_amplitude(static_gain_db(s, l65))
         d = comp.design
         phase = d.weights / np.abs(d.weights)
         f = np.atleast_1d(np.asarray(frequencies_hz, float))
         r = real_part_responses(
             d.coefficients, d.normalization, phase, d.band_delays_samples, f, self.fs
         ) * np.abs(d.weights)
-        return 20 * np.log10(np.abs(r @ g) + 1e-30)
+        return amplitude_to_db(np.abs(r @ g) + 1e-30)
 
     def tone_gain_db(self, frequencies_hz: ArrayLike, level_db_spl: ArrayLike, *,
                      side: str) -> np.ndarray:

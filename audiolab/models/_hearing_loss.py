@@ -88,13 +88,14 @@ Soc. Am. 102:603-615; Hohmann (2002) Acta Acustica 88:433-442 (the weights' iter
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.signal
 
 from audiolab._ckernel import check, ffi, float_buffer, int_buffer, lib
 from audiolab._errors import ConfigError, SignalError
+from audiolab._params import Param, check_table, validate, without
 from audiolab._validate import check_choice, check_real
 from audiolab.audiology._audiogram import (
     EARS,
@@ -602,17 +603,32 @@ def design_hearing_loss_ear(
     )
 
 
-def _check_smearing(value: Any) -> str | tuple[float, float]:
+def _check_smearing(name: str, value: Any) -> str | tuple[float, float]:
     if isinstance(value, str):
-        return check_choice("smearing", value, SMEARING_CHOICES)
+        return check_choice(name, value, SMEARING_CHOICES)
     if isinstance(value, list | tuple) and len(value) == 2:
-        lower = check_real("smearing lower factor", value[0], low=1.0, high=8.0)
-        upper = check_real("smearing upper factor", value[1], low=1.0, high=8.0)
+        lower = check_real(f"{name} lower factor", value[0], low=1.0, high=8.0)
+        upper = check_real(f"{name} upper factor", value[1], low=1.0, high=8.0)
         return (lower, upper)
     raise ConfigError(
-        "smearing must be one of 'auto', 'none', 'mild', 'moderate', 'severe' or a pair "
+        f"{name} must be one of 'auto', 'none', 'mild', 'moderate', 'severe' or a pair "
         f"(lower, upper) of broadening factors in [1, 8], got {value!r}"
     )
+
+
+def _check_audiogram(name: str, value: Any) -> Audiogram:
+    if not isinstance(value, Audiogram):
+        raise ConfigError(f"{name} must be an Audiogram, got {type(value).__name__}")
+    return value
+
+
+def _check_audiogram_source(name: str, value: Any) -> Any:
+    if not isinstance(value, str | dict):
+        raise ConfigError(
+            f"{name} must be a preset name, a file path or a table, "
+            f"got {type(value).__name__}"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -633,6 +649,23 @@ class HearingLossConfig:
         Loudness catch-up level at the cochlea in dB SPL, in [90, 120].
     """
 
+    PARAMETERS: ClassVar[tuple[Param, ...]] = (
+        Param("audiogram", "thresholds of both ears", kind="any", parse=_check_audiogram,
+              values="Audiogram"),
+        Param("fs", "sample rate (16, 22.05, 44.1 and 48 kHz are tested)", unit="Hz",
+              low=FS_MIN_HZ, high=FS_MAX_HZ, hint="resample the signal first"),
+        Param("ear", "ear whose audiogram a one-channel signal is simulated with; two "
+              "channels are (left, right)", kind="choice", default="left", choices=EARS),
+        Param("smearing", "spectral smearing: \"auto\" is the MSBG severity class of each ear "
+              "(mean threshold at 2-8 kHz), or explicit broadening factors of the auditory "
+              "filters", kind="any", default="auto", parse=_check_smearing,
+              values="'auto', 'none', 'mild', 'moderate', 'severe' or [lower, upper] in "
+              "[1, 8]"),
+        Param("catch_up_db_spl", "level at the cochlea where the impaired loudness catches up "
+              "with normal (MSBG: 105)", unit="dB SPL", default=CATCH_UP_DB_SPL, low=90.0,
+              high=120.0),
+    )
+
     audiogram: Audiogram
     fs: float
     ear: str = "left"
@@ -640,20 +673,9 @@ class HearingLossConfig:
     catch_up_db_spl: float = CATCH_UP_DB_SPL
 
     def __post_init__(self) -> None:
-        if not isinstance(self.audiogram, Audiogram):
-            raise ConfigError(
-                f"audiogram must be an Audiogram, got {type(self.audiogram).__name__}"
-            )
-        fs = check_real("fs", self.fs)
-        if not FS_MIN_HZ <= fs <= FS_MAX_HZ:
-            raise ConfigError(
-                f"fs must be in [{FS_MIN_HZ:g}, {FS_MAX_HZ:g}] Hz for hearing-loss simulation, "
-                f"got {self.fs!r}; resample the signal first"
-            )
-        object.__setattr__(self, "fs", fs)
-        check_choice("ear", self.ear, EARS)
-        object.__setattr__(self, "smearing", _check_smearing(self.smearing))
-        check_real("catch_up_db_spl", self.catch_up_db_spl, low=90.0, high=120.0)
+        v = validate(vars(self), self.PARAMETERS)
+        object.__setattr__(self, "fs", v["fs"])
+        object.__setattr__(self, "smearing", v["smearing"])
 
 
 class _EarState:
@@ -1004,35 +1026,27 @@ class HearingLossSimulator(Processor):
         return fn, ffi.cast("void *", state)
 
     # -- chain stage --------------------------------------------------------------------------
-    _CHAIN_KEYS = ("audiogram", "ear", "smearing", "catch_up_db_spl")
+    # A chain names the audiogram (the config holds it loaded) and sets fs for every stage.
+    CHAIN_PARAMETERS: ClassVar[tuple[Param, ...]] = (
+        Param("audiogram", "the listener: a preset name such as \"N3\", an audiogram file path "
+              "or a table with left and right (audiolab's audiogram JSON)", kind="any",
+              parse=_check_audiogram_source, values="preset, path or table"),
+        *without(HearingLossConfig.PARAMETERS, "audiogram", "fs"),
+    )
 
     @classmethod
     def from_chain_table(cls, table: dict[str, Any], *, fs: float) -> "HearingLossSimulator":
         """Build from a chain file's ``[[stage]]`` table (without ``type``).
 
-        Keys: ``audiogram`` (preset name, file path, or an inline table with ``left`` and
-        ``right`` as in audiolab's audiogram JSON; required), ``ear``, ``smearing`` (a name or
-        ``[lower, upper]``), ``catch_up_db_spl``.
+        Its keys are :attr:`CHAIN_PARAMETERS`: ``audiogram`` (required), ``ear``, ``smearing``
+        (a name or ``[lower, upper]``), ``catch_up_db_spl``.
         """
-        from audiolab.models._chain import check_chain_table
-
-        check_chain_table(table, stage_type="hearing-loss", allowed=cls._CHAIN_KEYS)
-        if "audiogram" not in table:
-            raise ConfigError(
-                "hearing-loss stage needs 'audiogram' (a preset such as \"N3\", a file path, "
-                "or a table with left and right)"
-            )
-        source = table["audiogram"]
+        kwargs = check_table(table, cls.CHAIN_PARAMETERS, stage_type="hearing-loss")
+        source = kwargs.pop("audiogram")
         if isinstance(source, dict):
             source = _from_json_doc(
                 source, where="hearing-loss stage 'audiogram'", name="audiogram", listener=None
             )
-        elif not isinstance(source, str):
-            raise ConfigError(
-                "hearing-loss stage 'audiogram' must be a preset name, a file path or a table, "
-                f"got {type(source).__name__}"
-            )
-        kwargs = {k: table[k] for k in ("ear", "smearing", "catch_up_db_spl") if k in table}
         if isinstance(kwargs.get("smearing"), list):
             kwargs["smearing"] = tuple(kwargs["smearing"])
         return cls(source, fs=fs, **kwargs)
