@@ -382,7 +382,7 @@ def test_ctrl_c_while_workers_start_is_acted_on_once_they_have(monkeypatch):
 
 # -- help texts
 IN_SCOPE = ("demo", "process", "simulate", "bench", "fit", "verify")
-ENGINE_COMMANDS = ("devices", "live", "play", "latency", "calibrate")
+ENGINE_COMMANDS = ("devices", "live", "play", "latency", "calibrate", "results", "stages")
 
 
 def test_help_gives_each_command_one_line_at_80_columns(capsys, monkeypatch):

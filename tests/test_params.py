@@ -224,3 +224,18 @@ def test_without_drops_named_parameters_and_refuses_unknown_names():
     assert without((ATTACK, SIDE, COUNT), "ear") == (ATTACK, COUNT)
     with pytest.raises(ConfigError, match="no declared parameter named fs"):
         without((ATTACK,), "fs")
+
+
+def test_fit_help_states_the_declared_attack_and_release_ranges(capsys):
+    # `fit --help` is built without importing the models (the CLI starts in 0.1 s); this test
+    # keeps its text equal to the declarations.
+    from audiolab._params import default_text, range_text
+    from audiolab.cli import main
+    from audiolab.models._fitting import ATTACK_MS, RELEASE_MS
+
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for param in (ATTACK_MS, RELEASE_MS):
+        assert f"{param.doc} of a wdrc fit in {param.unit}, {range_text(param)} " \
+               f"(default {default_text(param)})" in out
