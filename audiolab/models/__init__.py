@@ -16,6 +16,8 @@ from audiolab.models._chain import (
     build_chain,
     load_chain,
     register_stage,
+    stage_class,
+    stage_parameters,
     stage_types,
     write_chain,
 )
@@ -73,6 +75,8 @@ __all__ = [
     "load_chain",
     "loudness_discomfort_db_hl",
     "register_stage",
+    "stage_class",
+    "stage_parameters",
     "stage_types",
     "static_gain_db",
     "write_chain",
