@@ -123,7 +123,7 @@ def test_old_hearing_names_still_resolve_with_a_deprecation_warning():
     assert set(audiolab.hearing.__all__) <= set(audiolab.audiology.__all__) | set(
         audiolab.models.__all__
     )
-    assert len(audiolab.hearing.__all__) == 62
+    assert len(audiolab.hearing.__all__) == 56
     with pytest.raises(AttributeError, match="audiolab.audiology and audiolab.models"):
         audiolab.hearing.NoSuchThing  # noqa: B018
 
