@@ -3,6 +3,9 @@ reference behaviour (thresholds, recruitment, catch-up), agreement with MSBG, ho
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +67,7 @@ def test_real_fft_matches_numpy(rng, n):
     x = rng.standard_normal(n).astype(np.float32)
     re = np.zeros(n // 2 + 1, np.float32)
     im = np.zeros(n // 2 + 1, np.float32)
-    c = plan["plan"]
+    c = plan.c
     lib.al_rfft_forward(c, float_buffer(x, "x"), float_buffer(re, "re"), float_buffer(im, "im"))
     spec = np.fft.rfft(x.astype(np.float64))
     np.testing.assert_allclose(re + 1j * im, spec, atol=2e-6 * np.abs(spec).max() * np.log2(n))
@@ -452,6 +455,57 @@ def test_c_stage_is_the_same_processing(rng):
     assert status == 0
     np.testing.assert_array_equal(buf, expected)
     assert ffi.typeof(fn) == ffi.typeof("al_stage_fn")
+
+
+_MAPPED_SCRIPT = """
+import json, sys
+from residency import fix_mmap_threshold, resident_pages
+fix_mmap_threshold(1 << 16)
+from audiolab.models import HearingLossSimulator
+sim = HearingLossSimulator("N1", fs=96000)
+sim.c_stage(2)
+ears = [k for k in sim._c_stages[-1] if hasattr(k, "fft")]
+report = {}
+for c, ear in enumerate(ears):
+    arrays = {**ear.arrays, **ear.fft.arrays}
+    for name, arr in arrays.items():
+        report[f"{c}.{name}"] = [arr.nbytes, *resident_pages(arr)]
+json.dump(report, sys.stdout)
+"""
+
+
+def test_c_stage_buffers_are_mapped_before_the_first_callback():
+    # The engine's audio callback must take no first-touch page faults: every buffer the C
+    # state points into is written when it is built. Run in a fresh process whose malloc
+    # gives every block of 64 KiB or more fresh pages (the OS maps them on first touch): the
+    # band history of the mild bank at 96 kHz (0.57 MB per ear) and the smearing buffers would
+    # stay unmapped if they were only allocated, or "written" by a NumPy self-assignment.
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", _MAPPED_SCRIPT], capture_output=True, text=True, env=env,
+        check=True,
+    )
+    report = json.loads(done.stdout)
+    assert report["0.hist"][0] > 1 << 19 and "1.frame" in report and "0.work_re" in report
+    unmapped = {k: v for k, v in report.items() if v[1] != v[2]}
+    assert not unmapped, f"buffers with unmapped pages (bytes, resident, total): {unmapped}"
+
+
+def test_c_stage_points_only_into_buffers_it_keeps():
+    # Every pointer the ear's C state holds is one of the buffers bound (and written) by its
+    # CStruct, or the FFT plan: none is bound behind its back.
+    sim = HearingLossSimulator("N3", fs=16000)
+    sim.c_stage(2)
+    ears = [k for k in sim._c_stages[-1] if hasattr(k, "fft")]
+    for ear in ears:
+        c = ear.struct.c
+        kept = {int(ffi.cast("size_t", ffi.from_buffer(a))) for a in ear.arrays.values()}
+        for name, field in ffi.typeof(c).fields:
+            if field.type.kind != "pointer" or name == "fft":
+                continue
+            address = int(ffi.cast("size_t", getattr(c, name)))
+            assert address in kept, f"{name} points outside the kept buffers"
+        assert c.fft == ear.fft.c
 
 
 def test_c_stage_takes_non_finite_samples_as_silence(rng):

@@ -93,7 +93,8 @@ from typing import Any
 import numpy as np
 import scipy.signal
 
-from audiolab._ckernel import check, ffi, float_buffer, int_buffer, lib
+from audiolab._ckernel import check, ffi, float_buffer, lib
+from audiolab._cstruct import CStruct
 from audiolab._errors import ConfigError, SignalError
 from audiolab._validate import check_choice, check_real
 from audiolab.audiology._audiogram import (
@@ -657,112 +658,112 @@ class HearingLossConfig:
 
 
 class _EarState:
-    """C state of one ear plus every NumPy buffer it points into (kept alive here)."""
+    """C state of one ear (an ``al_hlsim_ear``) and every buffer it points into.
 
-    def __init__(self, d: HearingLossEarDesign, mode: int, c: Any, fft_tables: dict[str, Any]):
+    Every buffer is written when it is bound (see :class:`audiolab._cstruct.CStruct`), so the
+    engine's audio callback takes no first-touch page faults on its first blocks.
+    """
+
+    def __init__(self, d: HearingLossEarDesign, mode: int, c: Any, fft: CStruct | None):
+        self.struct = CStruct(c)
+        self.fft = fft
         nb = d.center_frequencies_hz.size
-        f32 = np.float32
+        lanes = int(lib.AL_HLSIM_LANES)
+        self.n_lanes = -(-nb // lanes) * lanes  # per-band arrays are padded to whole vectors
+        self._bind_band_design(d)
+        self._bind_band_state(d)
+        self.struct.set(smear_mode=mode)
+        if mode != lib.AL_HLSIM_SMEAR_OFF:
+            self._bind_frame(d)
+        if mode == lib.AL_HLSIM_SMEAR_ON:
+            assert fft is not None
+            self._bind_smearing(d, fft)
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array C reads or writes, by field name."""
+        return self.struct.arrays
+
+    def _padded(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """Per-band values padded to ``n_lanes`` with ``fill`` (float64; bound as float32)."""
+        out = np.full(self.n_lanes, fill)
+        out[: values.size] = values
+        return out
+
+    def _bind_band_design(self, d: HearingLossEarDesign) -> None:
+        """The recruitment bank's coefficients, weights, envelope and expansion tables."""
+        s, nl, nb = self.struct, self.n_lanes, d.center_frequencies_hz.size
+        hp = np.zeros((5, nl))
+        hp[:, :nb] = d.highpass.T
+        table = np.zeros((nl, d.exponent_table.shape[1]))
+        table[:nb] = d.exponent_table
+        # The kernel's centre frequencies are float32: cos(w_cf) and 1/w_cf are taken from those.
+        cf = self._padded(d.center_frequencies_hz, 1000.0).astype(np.float32).astype(np.float64)
+        for name, values in (
+            ("pole_re", d.poles.real),
+            ("pole_im", d.poles.imag),
+            ("in_gain", d.input_gains),  # padding bands get no input
+            ("weight", d.weights),
+            ("env_coef", d.env_coef),
+            ("env_scale", d.env_scale),
+        ):
+            s.bind(name, self._padded(values), length=nl, writable=False)
+        s.bind("hp", hp, length=5 * nl, writable=False)
+        s.bind("cos_cf", np.cos(2 * np.pi * cf / d.fs), length=nl, writable=False)
+        s.bind("inv_omega", d.fs / (2 * np.pi * cf), length=nl, writable=False)
+        s.bind("expo_table", table, length=nl * table.shape[1], writable=False)
+        s.set(
+            n_bands=nb, n_lanes=nl, gain_interval=d.gain_interval, env_floor=d.env_floor,
+            n_ratio=d.exponent_table.shape[1], ratio_scale=d.ratio_points_per_octave,
+            freq_coef=d.freq_coef, freq_every=d.freq_every, freq_count=0, count=0,
+        )
+
+    def _bind_band_state(self, d: HearingLossEarDesign) -> None:
+        """The bank's filter, envelope, gain and mean-frequency state and its band history."""
+        s, nl, nb = self.struct, self.n_lanes, d.center_frequencies_hz.size
         delays = d.band_delays_samples.astype(np.int64)
         max_delay = int(max(delays.max(), d.lag_samples))
-        lanes = int(lib.AL_HLSIM_LANES)
-        nl = -(-nb // lanes) * lanes  # per-band arrays are padded to whole vectors
-
-        def padded(v: np.ndarray, fill: float = 0.0) -> np.ndarray:
-            out = np.full(nl, fill, f32)
-            out[:nb] = v
-            return out
-
-        hp = np.zeros((5, nl), f32)
-        hp[:, :nb] = d.highpass.T
-        table = np.zeros((nl, d.exponent_table.shape[1]), f32)
-        table[:nb] = d.exponent_table
-        cf = padded(d.center_frequencies_hz, 1000.0).astype(np.float64)
-        self.arrays: dict[str, np.ndarray] = {
-            "pole_re": padded(d.poles.real),
-            "pole_im": padded(d.poles.imag),
-            "in_gain": padded(d.input_gains),  # padding bands get no input
-            "hp": hp.ravel(),
-            "weight": padded(d.weights),
-            "env_coef": padded(d.env_coef),
-            "env_scale": padded(d.env_scale),
-            "exponent": np.zeros(nl, f32),
-            "cos_cf": np.cos(2 * np.pi * cf / d.fs).astype(f32),
-            "inv_omega": (d.fs / (2 * np.pi * cf)).astype(f32),
-            "expo_table": table.ravel(),
-            "yprev": np.zeros(nl, f32),
-            "freq_acc": np.zeros(2 * nl, f32),
-            "freq_state": np.zeros(4 * nl, f32),
-            "state_re": np.zeros(4 * nl, f32),
-            "state_im": np.zeros(4 * nl, f32),
-            "hp_state": np.zeros(2 * nl, f32),
-            "env": np.zeros(2 * nl, f32),
-            "gain": np.zeros(nl, f32),
-            "gain_step": np.zeros(nl, f32),
-            "hist": np.zeros((max_delay + _HIST_ROWS) * 2 * nb, f32),
-            "scratch": np.zeros(2 * int(lib.AL_HLSIM_BLOCK) * nl, f32),
-        }
+        for name, n in (
+            ("exponent", nl), ("yprev", nl), ("freq_acc", 2 * nl), ("freq_state", 4 * nl),
+            ("state_re", 4 * nl), ("state_im", 4 * nl), ("hp_state", 2 * nl), ("env", 2 * nl),
+            ("gain", nl), ("gain_step", nl),
+            ("hist", (max_delay + _HIST_ROWS) * 2 * nb),
+            ("scratch", 2 * int(lib.AL_HLSIM_BLOCK) * nl),
+        ):
+            s.zeros(name, n)
         # Offsets from the current row (2 nb floats: band values, then products) of each band's
         # product delayed by its resynthesis delay.
-        ints = {"read_offset": (nb + np.arange(nb) - delays * 2 * nb).astype(np.int32)}
-        c.n_bands = nb
-        c.n_lanes = nl
-        c.gain_interval = d.gain_interval
-        c.count = 0
-        c.max_delay = max_delay
-        c.lag = d.lag_samples
-        c.hist_rows = _HIST_ROWS
-        c.row = max_delay
-        c.env_floor = d.env_floor
-        c.n_ratio = d.exponent_table.shape[1]
-        c.ratio_scale = d.ratio_points_per_octave
-        c.freq_coef = d.freq_coef
-        c.freq_every = d.freq_every
-        c.freq_count = 0
-        c.smear_mode = mode
-        nf = d.frame_len
-        if mode != lib.AL_HLSIM_SMEAR_OFF:
-            c.frame_len = nf
-            c.hop = d.hop
-            c.phase = 0
-            self.arrays.update(
-                window=d.window.astype(f32),
-                window_sq=(d.window**2).astype(f32),
-                in_buf=np.zeros(nf, f32),
-                acc=np.zeros(nf, f32),
-            )
-        if mode == lib.AL_HLSIM_SMEAR_ON:
-            assert d.smear is not None and d.ome_pow is not None
-            values, start, length, offset = _blocked(d.smear)
-            c.pc_coef = d.power_coef
-            c.pc_max_gain = d.power_max_gain
-            for name in ("pc_spec", "pc_e1", "pc_e2", "pc_spec_avg", "pc_real_avg"):
-                setattr(c, name, 0.0)
-            self.arrays.update(
-                smear=values,
-                ome_pow=d.ome_pow.astype(f32),
-                ome_amp=np.sqrt(d.ome_pow).astype(f32),
-                acc_c=np.zeros(nf, f32),
-                frame=np.zeros(2 * nf, f32),
-                spec_re=np.zeros(nf + 1, f32),
-                spec_im=np.zeros(nf + 1, f32),
-                power=np.zeros(nf, f32),
-                smeared=np.zeros(nf, f32),
-            )
-            ints.update(smear_start=start, smear_len=length, smear_offset=offset)
-            c.fft = fft_tables["plan"]
-        self.ints = ints
-        # Zeroed buffers are mapped by the OS on first write; write them now, so that the
-        # audio callback of the engine does not take those page faults on its first blocks.
-        for arr in self.arrays.values():
-            arr[...] = arr
-        self.ptrs = {}
-        for name, arr in self.arrays.items():
-            self.ptrs[name] = float_buffer(arr, name)
-            setattr(c, name, self.ptrs[name])
-        for name, arr in ints.items():
-            self.ptrs[name] = int_buffer(arr, name)
-            setattr(c, name, self.ptrs[name])
-        self.fft_tables = fft_tables
+        s.bind("read_offset", nb + np.arange(nb) - delays * 2 * nb, length=nb, writable=False)
+        s.set(max_delay=max_delay, lag=d.lag_samples, hist_rows=_HIST_ROWS, row=max_delay)
+
+    def _bind_frame(self, d: HearingLossEarDesign) -> None:
+        """The smearing frame's window and overlap-add buffers (also run for its delay only)."""
+        s, nf = self.struct, d.frame_len
+        s.bind("window", d.window, length=nf, writable=False)
+        s.bind("window_sq", d.window**2, length=nf, writable=False)
+        s.zeros("in_buf", nf)
+        s.zeros("acc", nf)
+        s.set(frame_len=nf, hop=d.hop, phase=0)
+
+    def _bind_smearing(self, d: HearingLossEarDesign, fft: CStruct) -> None:
+        """The smearing matrix, outer/middle-ear gains, FFT work buffers, power correction."""
+        assert d.smear is not None and d.ome_pow is not None
+        s, nf = self.struct, d.frame_len
+        values, start, length, offset = _blocked(d.smear)
+        n_blocks = nf // int(lib.AL_HLSIM_ROWS)
+        s.bind("smear", values, writable=False)
+        s.bind("smear_start", start, length=n_blocks, writable=False)
+        s.bind("smear_len", length, length=n_blocks, writable=False)
+        s.bind("smear_offset", offset, length=n_blocks, writable=False)
+        s.bind("ome_pow", d.ome_pow, length=nf, writable=False)
+        s.bind("ome_amp", np.sqrt(d.ome_pow), length=nf, writable=False)
+        for name, n in (("acc_c", nf), ("frame", 2 * nf), ("spec_re", nf + 1),
+                        ("spec_im", nf + 1), ("power", nf), ("smeared", nf)):
+            s.zeros(name, n)
+        s.set(
+            pc_coef=d.power_coef, pc_max_gain=d.power_max_gain, pc_spec=0.0, pc_e1=0.0,
+            pc_e2=0.0, pc_spec_avg=0.0, pc_real_avg=0.0, fft=fft.c,
+        )
 
 
 def _blocked(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -831,22 +832,23 @@ def rfft_tables(n: int) -> dict[str, np.ndarray]:
     }
 
 
-def new_rfft_plan(n: int) -> dict[str, Any]:
-    """An ``al_rfft *`` for size ``n`` with its tables; keep the dict alive while C uses it."""
+def new_rfft_plan(n: int) -> CStruct:
+    """An ``al_rfft`` for size ``n`` (power of two >= 4) with its tables and work buffers.
+
+    Returns
+    -------
+    CStruct
+        ``.c`` is the ``al_rfft *`` to pass to C; the object keeps its buffers alive.
+    """
     if n < 4 or n & (n - 1):
         raise ConfigError(f"n must be a power of two >= 4, got {n!r}")
-    tables: dict[str, Any] = rfft_tables(n)
-    plan = ffi.new("al_rfft *")
-    plan.n = n
-    ptrs = {}
-    for name, arr in tables.items():
-        ptrs[name] = (
-            int_buffer(arr, name) if arr.dtype == np.int32 else float_buffer(arr, name)
-        )
-        setattr(plan, name, ptrs[name])
-    tables["ptrs"] = ptrs
-    tables["plan"] = plan
-    return tables
+    plan = CStruct("al_rfft", n=n)
+    for name, values in rfft_tables(n).items():
+        if name.startswith("work_"):
+            plan.zeros(name, values.size)
+        else:
+            plan.bind(name, values, writable=False)
+    return plan
 
 
 class HearingLossSimulator(Processor):
@@ -965,13 +967,11 @@ class HearingLossSimulator(Processor):
                 mode = lib.AL_HLSIM_SMEAR_DELAY
             else:
                 mode = lib.AL_HLSIM_SMEAR_OFF
-            fft = new_rfft_plan(2 * d.frame_len) if mode == lib.AL_HLSIM_SMEAR_ON else {}
+            fft = new_rfft_plan(2 * d.frame_len) if mode == lib.AL_HLSIM_SMEAR_ON else None
             keep.append(_EarState(d, mode, ears[c], fft))
-        s = ffi.new("al_hlsim *")
-        s.n_channels = n_channels
-        s.ears = ears
+        s = CStruct("al_hlsim", n_channels=n_channels, ears=ears)
         keep.append(s)
-        return s, keep
+        return s.c, keep
 
     def _allocate(self, n_channels: int) -> None:
         self._state = self._new_state(n_channels)
