@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import scipy.signal
 
-from audiolab._ckernel import check, double_buffer, ffi, float_buffer, lib
+from audiolab._ckernel import check, float_buffer, lib
+from audiolab._cstruct import CStruct
 from audiolab._errors import ConfigError, SignalError
 from audiolab._validate import as_mono, check_int, check_out, check_real
 from audiolab.dsp._level import P_REF_PA
@@ -198,21 +199,15 @@ class _Bank:
 
     def __init__(self, coef: np.ndarray, n_bands: int, n_channels: int) -> None:
         n_sections, stride = coef.shape[0], coef.shape[2]
-        self.state = np.zeros((n_channels, n_sections, 2, stride), np.float64)
-        self.scratch = np.zeros((CHUNK, stride), np.float32)
-        c = ffi.new("al_sosbank *")
-        c.n_bands = n_bands
-        c.stride = stride
-        c.n_sections = n_sections
-        c.n_channels = n_channels
-        self._bufs = {
-            "coef": double_buffer(coef, "coef", writable=False),
-            "state": double_buffer(self.state, "state"),
-            "scratch": float_buffer(self.scratch, "scratch"),
-        }
-        for k, v in self._bufs.items():
-            setattr(c, k, v)
-        self.c = c
+        s = CStruct(
+            "al_sosbank", n_bands=n_bands, stride=stride, n_sections=n_sections,
+            n_channels=n_channels,
+        )
+        s.bind("coef", coef, length=n_sections * 5 * stride, writable=False)
+        s.zeros("state", (n_channels, n_sections, 2, stride))
+        s.zeros("scratch", (CHUNK, stride))
+        self.struct = s
+        self.c = s.c
 
     def analyze(self, channel: int, x: np.ndarray, out: np.ndarray) -> None:
         if x.size:

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from audiolab._ckernel import check, double_buffer, ffi, float_buffer, lib
+from audiolab._ckernel import check, ffi, float_buffer, lib
+from audiolab._cstruct import CStruct
 from audiolab._errors import ConfigError
 from audiolab._validate import check_choice, check_int, check_real
 from audiolab.dsp._processor import Processor
@@ -349,8 +350,8 @@ class CochlearImplantSimulator(Processor):
         )
         self.fs = float(fs)
         self.design = design_ci(self.config)
-        self._state: tuple[Any, list[Any]] | None = None
-        self._c_stages: list[tuple[Any, list[Any]]] = []
+        self._state: CStruct | None = None
+        self._c_stages: list[CStruct] = []
 
     @property
     def latency_samples(self) -> int:
@@ -358,7 +359,8 @@ class CochlearImplantSimulator(Processor):
         return 0
 
     # -- C state -----------------------------------------------------------------------------
-    def _new_state(self, n_channels: int) -> tuple[Any, list[Any]]:
+    def _new_state(self, n_channels: int) -> CStruct:
+        """A fresh ``al_ci`` at rest for ``n_channels`` signal channels, owning its buffers."""
         d = self.design
         nb = self.config.n_bands
         # The C loops run over bands with SIMD: pad to whole 8-double vectors with silent bands
@@ -370,40 +372,32 @@ class CochlearImplantSimulator(Processor):
         def pad(a: np.ndarray, axis: int, fill: float = 0.0) -> np.ndarray:
             widths = [(0, 0)] * a.ndim
             widths[axis] = (0, lanes - nb)
-            return np.ascontiguousarray(np.pad(a, widths, constant_values=fill))
+            return np.pad(a, widths, constant_values=fill)
 
-        arrays = {
-            "analysis_coef": pad(_band_inner(d.analysis_sos), 2),
-            "envelope_sos": d.envelope_sos,
-            "synthesis_coef": pad(_band_inner(d.synthesis_sos), 2),
-            "carrier_gain": pad(d.carrier_gain, 0),
-            "rotation": np.stack([pad(d.rotation[:, 0], 0, 1.0), pad(d.rotation[:, 1], 0)]),
-            "analysis_state": np.zeros((n_channels, na, 2, lanes)),
-            "envelope_state": np.zeros((n_channels, ne, 2, lanes)),
-            "synthesis_state": np.zeros((n_channels, ns, 2, lanes)),
-            "oscillator": np.ascontiguousarray(
-                np.broadcast_to(np.array([1.0, 0.0])[None, :, None], (n_channels, 2, lanes))),
-        }
+        s = CStruct(
+            "al_ci", n_channels=n_channels, n_bands=lanes,
+            carrier=lib.AL_CI_NOISE if self.config.carrier == "noise" else lib.AL_CI_SINE,
+            n_analysis_sections=na, n_envelope_sections=ne, n_synthesis_sections=ns,
+            seed=self.config.seed, position=0, envelope_gain=ENVELOPE_GAIN,
+        )
+        s.bind("analysis_coef", pad(_band_inner(d.analysis_sos), 2), length=na * 5 * lanes,
+               writable=False)
+        s.bind("envelope_sos", d.envelope_sos, length=ne * 6, writable=False)
+        s.bind("synthesis_coef", pad(_band_inner(d.synthesis_sos), 2), length=ns * 5 * lanes,
+               writable=False)
+        s.bind("carrier_gain", pad(d.carrier_gain, 0), length=lanes, writable=False)
+        s.bind("rotation", [pad(d.rotation[:, 0], 0, 1.0), pad(d.rotation[:, 1], 0)],
+               length=2 * lanes, writable=False)
         if d.spread is not None:
             # C reads [source, electrode].
-            arrays["spread"] = pad(pad(d.spread.T, 0), 1)
-        c = ffi.new("al_ci *")
-        c.n_channels = n_channels
-        c.n_bands = lanes
-        c.carrier = lib.AL_CI_NOISE if self.config.carrier == "noise" else lib.AL_CI_SINE
-        c.n_analysis_sections = na
-        c.n_envelope_sections = ne
-        c.n_synthesis_sections = ns
-        c.seed = self.config.seed
-        c.position = 0
-        c.envelope_gain = ENVELOPE_GAIN
-        # C holds pointers into these arrays: keep them (and their cffi views) with the struct.
-        keep: list[Any] = [arrays]
-        for name, arr in arrays.items():
-            ptr = double_buffer(arr, name, writable=name.endswith(("_state", "oscillator")))
-            keep.append(ptr)
-            setattr(c, name, ptr)
-        return c, keep
+            s.bind("spread", pad(pad(d.spread.T, 0), 1), length=lanes * lanes, writable=False)
+        s.zeros("analysis_state", (n_channels, na, 2, lanes))
+        s.zeros("envelope_state", (n_channels, ne, 2, lanes))
+        s.zeros("synthesis_state", (n_channels, ns, 2, lanes))
+        # Every carrier starts at phase 0: (cos, sin) = (1, 0).
+        oscillator = s.zeros("oscillator", (n_channels, 2, lanes))
+        oscillator[:, 0] = 1.0
+        return s
 
     def c_stage(self, n_channels: int) -> tuple[Any, Any]:
         """``(al_stage_fn, void *state)`` of a fresh state for ``n_channels`` signal channels.
@@ -414,7 +408,7 @@ class CochlearImplantSimulator(Processor):
         state = self._new_state(n)
         self._c_stages.append(state)
         fn = ffi.cast("al_stage_fn", ffi.addressof(lib, "al_ci_process"))
-        return fn, ffi.cast("void *", state[0])
+        return fn, ffi.cast("void *", state.c)
 
     # -- processor protocol -------------------------------------------------------------------
     def _allocate(self, n_channels: int) -> None:
@@ -422,7 +416,7 @@ class CochlearImplantSimulator(Processor):
 
     def _process(self, x: np.ndarray) -> np.ndarray:
         assert self._state is not None
-        status = lib.al_ci_process(self._state[0], float_buffer(x, "block"), x.shape[0],
+        status = lib.al_ci_process(self._state.c, float_buffer(x, "block"), x.shape[0],
                                    x.shape[1])
         check(status, "al_ci_process")
         return x
