@@ -29,6 +29,7 @@ from audiolab._cstruct import CStruct
 from audiolab._errors import ConfigError
 from audiolab._validate import check_choice, check_int, check_real
 from audiolab.dsp._processor import Processor
+from audiolab.dsp._units import db_to_amplitude
 
 __all__ = [
     "CIConfig",
@@ -224,16 +225,7 @@ def design_ci(config: CIConfig) -> CIDesign:
         synthesis_places = analysis_places
         synthesis_edges = analysis_edges.copy()
     else:
-        span = (place_hi - place_lo) * length if config.electrode_span_mm is None \
-            else float(config.electrode_span_mm)
-        apical_place = length - float(config.insertion_depth_mm)
-        if apical_place + span > length + 1e-9:
-            raise ConfigError(
-                f"insertion_depth_mm ({config.insertion_depth_mm:g}) must be at least the "
-                f"electrode span ({span:.1f} mm), or the array would reach past the base; "
-                "insert deeper or set a shorter electrode_span_mm"
-            )
-        synthesis_places = (apical_place + np.linspace(0.0, span, n + 1)) / length
+        synthesis_places = _electrode_places(config, (place_hi - place_lo) * length)
         synthesis_edges = greenwood_frequency_hz(synthesis_places)
     if synthesis_edges[-1] >= fs / 2 or synthesis_edges[0] < 20.0:
         raise ConfigError(
@@ -244,32 +236,56 @@ def design_ci(config: CIConfig) -> CIDesign:
     centre_places = 0.5 * (synthesis_places[:-1] + synthesis_places[1:])
     carriers = greenwood_frequency_hz(centre_places)
     depths = length * (1.0 - centre_places)
-    analysis_sos = _band_pass(analysis_edges, fs)
     synthesis_sos = _band_pass(synthesis_edges, fs)
-    envelope_sos = butter(ENVELOPE_ORDER, config.envelope_cutoff_hz, fs=fs, output="sos")
     if config.carrier == "noise":
         gain = np.array([1.0 / math.sqrt(_noise_power_gain(s)) for s in synthesis_sos])
     else:
         gain = np.full(n, math.sqrt(2.0))  # a sine of RMS 1
-    spread = None
-    if config.spread_db_per_mm is not None:
-        distance_mm = np.abs(depths[:, None] - depths[None, :])
-        weights = 10.0 ** (-config.spread_db_per_mm * distance_mm / 20.0)
-        # Rows sum to 1: a flat spectrum keeps its level; a lone channel leaks into neighbours.
-        spread = weights / weights.sum(axis=1, keepdims=True)
     step = 2.0 * np.pi * carriers / fs
     return CIDesign(
         analysis_edges_hz=analysis_edges,
         synthesis_edges_hz=synthesis_edges,
         carrier_frequencies_hz=carriers,
         electrode_depths_mm=depths,
-        analysis_sos=np.ascontiguousarray(analysis_sos),
-        envelope_sos=np.ascontiguousarray(envelope_sos),
+        analysis_sos=np.ascontiguousarray(_band_pass(analysis_edges, fs)),
+        envelope_sos=np.ascontiguousarray(
+            butter(ENVELOPE_ORDER, config.envelope_cutoff_hz, fs=fs, output="sos")
+        ),
         synthesis_sos=np.ascontiguousarray(synthesis_sos),
         carrier_gain=gain,
-        spread=spread,
+        spread=_current_spread(config.spread_db_per_mm, depths),
         rotation=np.ascontiguousarray(np.stack([np.cos(step), np.sin(step)], axis=1)),
     )
+
+
+def _electrode_places(config: CIConfig, analysis_span_mm: float) -> np.ndarray:
+    """Relative places (0 = apex) of the electrodes' band edges, from the insertion depth."""
+    length = float(config.cochlear_length_mm)
+    span = analysis_span_mm if config.electrode_span_mm is None \
+        else float(config.electrode_span_mm)
+    assert config.insertion_depth_mm is not None
+    apical_place = length - float(config.insertion_depth_mm)
+    if apical_place + span > length + 1e-9:
+        raise ConfigError(
+            f"insertion_depth_mm ({config.insertion_depth_mm:g}) must be at least the "
+            f"electrode span ({span:.1f} mm), or the array would reach past the base; "
+            "insert deeper or set a shorter electrode_span_mm"
+        )
+    n = int(config.n_bands)
+    return np.asarray((apical_place + np.linspace(0.0, span, n + 1)) / length)
+
+
+def _current_spread(spread_db_per_mm: float | None, depths_mm: np.ndarray) -> np.ndarray | None:
+    """Channel-interaction weights (n_bands, n_bands), rows summing to 1; None without spread.
+
+    An electrode's envelope reaches a place ``d`` mm away attenuated by ``spread_db_per_mm d``
+    dB. Rows sum to 1: a flat spectrum keeps its level; a lone channel leaks into neighbours.
+    """
+    if spread_db_per_mm is None:
+        return None
+    distance_mm = np.abs(depths_mm[:, None] - depths_mm[None, :])
+    weights = db_to_amplitude(-spread_db_per_mm * distance_mm)
+    return np.asarray(weights / weights.sum(axis=1, keepdims=True))
 
 
 def _band_inner(sos: np.ndarray) -> np.ndarray:

@@ -109,6 +109,7 @@ from audiolab.audiology._audiogram import (
 from audiolab.calibration import P_REF_PA
 from audiolab.dsp._auditory import erb_bandwidth_hz, erb_space_hz
 from audiolab.dsp._processor import Processor
+from audiolab.dsp._units import db_to_amplitude, db_to_power
 
 __all__ = [
     "HearingLossConfig",
@@ -378,6 +379,20 @@ def design_recruitment_bands(
     )
     erb = erb_bandwidth_hz(cf)
     poles = np.exp((-2.0 * np.pi * bandwidth_factor * erb + 2j * np.pi * cf) / fs)
+    highpass = _highpass_sections(cf, erb, fs)
+    idx = np.arange(cf.size)
+    input_gains = 1.0 / np.abs(band_responses(poles, np.ones(cf.size), highpass, cf, fs)[idx, idx])
+    delay, delays = _alignment_delays(poles, highpass, cf, erb, fs)
+    weights = _band_weights(poles, input_gains, highpass, delays, cf, fs)
+    return RecruitmentBands(
+        center_frequencies_hz=cf, poles=poles, input_gains=input_gains, highpass=highpass,
+        weights=weights, band_delays_samples=delays,
+        delay_samples=_impulse_peak_samples(poles, input_gains, highpass, weights, delays, delay),
+    )
+
+
+def _highpass_sections(cf: np.ndarray, erb: np.ndarray, fs: float) -> np.ndarray:
+    """(n_bands, 5) b0 b1 b2 a1 a2 of each band's high-pass (a pass-through where none)."""
     highpass = np.zeros((cf.size, 5))
     highpass[:, 0] = 1.0
     corner = cf - _HP_CORNER_ERB * erb
@@ -387,9 +402,19 @@ def design_recruitment_bands(
         wc = 2.0 * fs * math.tan(math.pi * corner[b] / fs)
         num, den = scipy.signal.bilinear([1.0, 0.0, 0.0], [1.0, 3.0 * wc, 3.0 * wc * wc], fs)
         highpass[b] = [num[0], num[1], num[2], den[1], den[2]]
+    return highpass
+
+
+def _alignment_delays(
+    poles: np.ndarray, highpass: np.ndarray, cf: np.ndarray, erb: np.ndarray, fs: float
+) -> tuple[int, np.ndarray]:
+    """The bank's alignment delay and each band's delay, so that the envelopes line up.
+
+    Each band is delayed by the bank's delay minus its own group delay at cf; the bank's
+    delay is the largest group delay of its bands, at least 4 ms.
+    """
     idx = np.arange(cf.size)
     ones = np.ones(cf.size)
-    input_gains = 1.0 / np.abs(band_responses(poles, ones, highpass, cf, fs)[idx, idx])
     # Group delay at cf (samples), from the phase slope over +-0.1 % of an ERB.
     df = 1e-3 * erb
     above = band_responses(poles, ones, highpass, cf + df, fs)[idx, idx]
@@ -397,9 +422,18 @@ def design_recruitment_bands(
     group = -np.angle(above / below) / (2.0 * np.pi * 2.0 * df / fs)
     delay = max(int(round(_GT_DELAY_MS * 1e-3 * fs)), int(np.ceil(group.max())))
     delays = np.clip(delay - np.round(group), 0, delay).astype(np.int64)
+    return delay, delays
+
+
+def _band_weights(
+    poles: np.ndarray, input_gains: np.ndarray, highpass: np.ndarray, delays: np.ndarray,
+    cf: np.ndarray, fs: float,
+) -> np.ndarray:
+    """Resynthesis weights: the delayed bands' sum is 1 at every cf, and flat from 200 Hz up."""
     at_cf = band_responses(poles, input_gains, highpass, cf, fs) * np.exp(
         -2j * np.pi * cf[:, None] * delays[None, :] / fs
     )
+    # Hohmann (2002), Section 4: the iteration that makes the sum 1 at every centre frequency.
     weights = np.ones(cf.size)
     for _ in range(100):
         weights = weights / np.abs(at_cf @ weights)
@@ -416,21 +450,26 @@ def design_recruitment_bands(
         jac = np.real(np.conj(total / mag)[:, None] * resp[:, free])
         step = np.linalg.lstsq(jac, 1.0 - mag, rcond=1e-6)[0]
         weights[free] = np.maximum(weights[free] + step, 0.05 * weights[free])
-    # The bank's delay as reported: where its impulse response peaks (within a sample or two
-    # of the alignment delay).
+    return weights
+
+
+def _impulse_peak_samples(
+    poles: np.ndarray, input_gains: np.ndarray, highpass: np.ndarray, weights: np.ndarray,
+    delays: np.ndarray, delay: int,
+) -> int:
+    """The bank's delay as reported: where its impulse response peaks.
+
+    It lies within a sample or two of the alignment delay.
+    """
     n = 2 * delay + 256
     impulse = np.zeros(n)
     unit = np.zeros(n)
     unit[0] = 1.0
-    for b in range(cf.size):
+    for b in range(poles.size):
         v = band_signal(poles[b], input_gains[b], highpass[b], unit)
         d = int(delays[b])
         impulse[d:] += weights[b] * v[: n - d]
-    return RecruitmentBands(
-        center_frequencies_hz=cf, poles=poles, input_gains=input_gains, highpass=highpass,
-        weights=weights, band_delays_samples=delays,
-        delay_samples=int(np.argmax(np.abs(impulse))),
-    )
+    return int(np.argmax(np.abs(impulse)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -498,41 +537,101 @@ def design_hearing_loss_ear(
         Level at the cochlea where impaired loudness catches up with normal, dB SPL.
     """
     fs = check_real("fs", fs, low=FS_MIN_HZ, high=FS_MAX_HZ)
+    name, factors, bw, spacing = _severity_parameters(ear, smearing)
+    nf = _frame_len(fs)
+    smear, ome_pow = _smearing_at_the_cochlea(fs, nf, factors)
+    bank = design_recruitment_bands(fs, bw, spacing)
+    cf = bank.center_frequencies_hz
+    hl, exponents, exponent_table = _expansion_exponents(ear, cf, bw, catch_up_db_spl)
+    env_coef, env_dc = _envelope_smoother(fs, erb_bandwidth_hz(cf))
+    # MSBG's envelope: the rectified band signal, low-passed (times its low-pass's DC gain).
+    p_catch_pa = P_REF_PA * float(db_to_amplitude(catch_up_db_spl))
+    env_scale = env_dc * _band_outer_middle_ear_gain(bank, fs) / p_catch_pa
+    return HearingLossEarDesign(
+        fs=fs,
+        severity=name,
+        smear_factors=factors,
+        frame_len=nf,
+        hop=nf // 4,
+        window=_frame_window(nf),
+        smear=smear,
+        ome_pow=ome_pow,
+        power_coef=1.0 - math.exp(-1.0 / (_POWER_CORRECTION_S * fs)),
+        power_max_gain=float(db_to_amplitude(_POWER_CORRECTION_MAX_DB)),
+        center_frequencies_hz=cf,
+        bandwidth_factor=bw,
+        poles=bank.poles,
+        input_gains=bank.input_gains,
+        highpass=bank.highpass,
+        weights=bank.weights,
+        band_delays_samples=bank.band_delays_samples,
+        gt_delay_samples=bank.delay_samples,
+        lag_samples=_envelope_lag_samples(env_coef),
+        thresholds_db_hl=hl,
+        exponents=exponents,
+        exponent_table=exponent_table,
+        ratio_points_per_octave=_RATIO_POINTS_PER_OCTAVE,
+        freq_coef=1.0 - math.exp(-_FREQ_EVERY * _gain_interval(fs) / (_FREQ_SMOOTHING_S * fs)),
+        freq_every=_FREQ_EVERY,
+        env_coef=env_coef,
+        env_scale=env_scale,
+        env_floor=float(db_to_amplitude(_ENV_FLOOR_DB_SPL - catch_up_db_spl)),
+        gain_interval=_gain_interval(fs),
+    )
+
+
+def _severity_parameters(
+    ear: EarAudiogram, smearing: str | tuple[float, float]
+) -> tuple[str, tuple[float, float] | None, float, float]:
+    """(class name, smearing factors or None, bank bandwidth / ERB, band spacing / ERB)."""
     if isinstance(smearing, str):
         name = severity_class(ear) if smearing == "auto" else smearing
         lower, upper, bw, spacing = SEVERITY_CLASSES[name]
-        factors: tuple[float, float] | None = None if name == "none" else (lower, upper)
-    else:
-        lower, upper = smearing
-        name = "explicit"
-        # The recruitment bank widens with the smearing as in MSBG's three classes
-        # (mean factor 1.35 -> 1.5 ERB, 2.0 -> 2.0, 3.0 -> 3.0; spaced 3/4 of the width).
-        bw = max(1.5, 0.5 * (lower + upper))
-        spacing = 0.75 * bw
-        factors = None if lower == upper == 1.0 else (lower, upper)
+        return name, None if name == "none" else (lower, upper), bw, spacing
+    lower, upper = smearing
+    # The recruitment bank widens with the smearing as in MSBG's three classes
+    # (mean factor 1.35 -> 1.5 ERB, 2.0 -> 2.0, 3.0 -> 3.0; spaced 3/4 of the width).
+    bw = max(1.5, 0.5 * (lower + upper))
+    factors = None if lower == upper == 1.0 else (lower, upper)
+    return "explicit", factors, bw, 0.75 * bw
 
-    # -- smearing frame ------------------------------------------------------------------------
-    nf = _frame_len(fs)
-    hop = nf // 4
+
+def _frame_window(nf: int) -> np.ndarray:
+    """Hann window of the smearing frame, used for analysis and synthesis.
+
+    At a hop of a quarter frame the squared windows add up to 1.5, hence the 1/sqrt(1.5) on
+    each.
+    """
     n = np.arange(nf)
-    # Hann window, used for analysis and synthesis; at a hop of a quarter frame the squared
-    # windows add up to 1.5, hence the 1/sqrt(1.5) on each.
-    window = (0.5 - 0.5 * np.cos(2 * np.pi * (n + 0.5) / nf)) / math.sqrt(1.5)
-    smear = ome_pow = None
-    if factors is not None:
-        bin_hz = fs / (2 * nf)
-        smear = smearing_matrix(nf, bin_hz, *factors)
-        # Smear at the cochlea, as MSBG: the frame's power spectrum is taken from free field to
-        # the cochlea, smeared, and the smeared frame is taken back bin by bin.
-        f_bins = np.minimum(np.arange(nf) * bin_hz, _OME_FLAT_ABOVE_HZ)
-        ome_pow = 10.0 ** (outer_middle_ear_db(f_bins) / 10.0)
+    return (0.5 - 0.5 * np.cos(2 * np.pi * (n + 0.5) / nf)) / math.sqrt(1.5)
 
-    # -- recruitment bands ---------------------------------------------------------------------
-    bank = design_recruitment_bands(fs, bw, spacing)
-    cf = bank.center_frequencies_hz
+
+def _smearing_at_the_cochlea(
+    fs: float, nf: int, factors: tuple[float, float] | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Smearing matrix and free-field-to-cochlea power gain per bin (None, None: no smearing).
+
+    Smear at the cochlea, as MSBG: the frame's power spectrum is taken from free field to the
+    cochlea, smeared, and the smeared frame is taken back bin by bin.
+    """
+    if factors is None:
+        return None, None
+    bin_hz = fs / (2 * nf)
+    smear = smearing_matrix(nf, bin_hz, *factors)
+    f_bins = np.minimum(np.arange(nf) * bin_hz, _OME_FLAT_ABOVE_HZ)
+    return smear, db_to_power(outer_middle_ear_db(f_bins))
+
+
+def _expansion_exponents(
+    ear: EarAudiogram, cf: np.ndarray, bw: float, catch_up_db_spl: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thresholds at cf, expansion ratio - 1 at cf, and its table over f / cf in [1/2, 2].
+
+    Moore & Glasberg (1993): ``ER = L_cu / (L_cu - HL)`` maps the threshold HL to 0 and the
+    catch-up level to itself; ``ER - 1 = HL / (L_cu - HL)``.
+    """
     max_hl = catch_up_db_spl - _MAX_HL_BELOW_CATCH_UP_DB
     hl = np.clip(_threshold_db_hl(ear, cf), 0.0, max_hl)
-    # Moore & Glasberg (1993) expansion ratio: threshold HL maps to 0, catch-up to itself.
     exponents = hl / (catch_up_db_spl - hl)
     # The audiogram gives the threshold of a tone at its own frequency, and a broad band also
     # carries tones well away from its centre (MSBG's bands have shallow upper skirts): a band
@@ -550,57 +649,32 @@ def design_hearing_loss_ear(
     own = np.log2(1.0 + _OWN_THRESHOLD_ERB * bw * erb_bandwidth_hz(cf) / cf)[:, None]
     blend = np.clip((np.abs(octaves)[None, :] - own) / own, 0.0, 1.0)
     hl_table = (1.0 - blend) * hl[:, None] + blend * hl_table
-    exponent_table = hl_table / (catch_up_db_spl - hl_table)
-    env_coef, env_dc = _envelope_smoother(fs, erb_bandwidth_hz(cf))
-    # MSBG's envelope is zero-phase; ours lags by the centroid of the two one-poles' impulse
-    # response (n + 1) c^n, 2 c / (1 - c) samples. Band signals are delayed by that lag before
-    # their gains multiply them, so that each gain is centred on the samples it scales. One lag
-    # for all bands (that of the bands above ~700 Hz, whose smoother is at its 75 Hz cap) keeps
-    # the delay a row of the band history; lower bands are centred to within 1-5 ms.
-    lag = max(1, int(round(float(np.min(2.0 * (1.0 - env_coef) / env_coef)))))
-    # Level of each band at the cochlea: the outer/middle-ear gain weighted by the band's power
-    # response (for a flat spectrum). The bands run on the free-field signal (smeared or not);
-    # only the level that drives the expansion is taken to the cochlea, so the output is
-    # Sum_b gain_b H_b X_free-field, as in MSBG (which runs the bank on the cochlear signal and
-    # filters the sum back to free field).
+    return hl, exponents, hl_table / (catch_up_db_spl - hl_table)
+
+
+def _envelope_lag_samples(env_coef: np.ndarray) -> int:
+    """The delay of the band signals that centres each gain on the samples it scales.
+
+    MSBG's envelope is zero-phase; ours lags by the centroid of the two one-poles' impulse
+    response (n + 1) c^n, 2 c / (1 - c) samples. One lag for all bands (that of the bands
+    above ~700 Hz, whose smoother is at its 75 Hz cap) keeps the delay a row of the band
+    history; lower bands are centred to within 1-5 ms.
+    """
+    return max(1, int(round(float(np.min(2.0 * (1.0 - env_coef) / env_coef)))))
+
+
+def _band_outer_middle_ear_gain(bank: RecruitmentBands, fs: float) -> np.ndarray:
+    """Amplitude gain from free field to the cochlea of each band, for a flat spectrum.
+
+    The outer/middle-ear gain weighted by the band's power response. The bands run on the
+    free-field signal (smeared or not); only the level that drives the expansion is taken to
+    the cochlea, so the output is Sum_b gain_b H_b X_free-field, as in MSBG (which runs the
+    bank on the cochlear signal and filters the sum back to free field).
+    """
     f_grid = np.linspace(20.0, 0.5 * fs, 4096)
     resp = np.abs(band_responses(bank.poles, bank.input_gains, bank.highpass, f_grid, fs)) ** 2
-    ome_grid = 10.0 ** (outer_middle_ear_db(f_grid) / 10.0)
-    band_ome = np.sqrt((ome_grid @ resp) / resp.sum(axis=0))
-    # MSBG's envelope: the rectified band signal, low-passed (times its low-pass's DC gain).
-    p_catch_pa = P_REF_PA * 10.0 ** (catch_up_db_spl / 20.0)
-    env_scale = env_dc * band_ome / p_catch_pa
-    return HearingLossEarDesign(
-        fs=fs,
-        severity=name,
-        smear_factors=factors,
-        frame_len=nf,
-        hop=hop,
-        window=window,
-        smear=smear,
-        ome_pow=ome_pow,
-        power_coef=1.0 - math.exp(-1.0 / (_POWER_CORRECTION_S * fs)),
-        power_max_gain=10.0 ** (_POWER_CORRECTION_MAX_DB / 20.0),
-        center_frequencies_hz=cf,
-        bandwidth_factor=bw,
-        poles=bank.poles,
-        input_gains=bank.input_gains,
-        highpass=bank.highpass,
-        weights=bank.weights,
-        band_delays_samples=bank.band_delays_samples,
-        gt_delay_samples=bank.delay_samples,
-        lag_samples=lag,
-        thresholds_db_hl=hl,
-        exponents=exponents,
-        exponent_table=exponent_table,
-        ratio_points_per_octave=_RATIO_POINTS_PER_OCTAVE,
-        freq_coef=1.0 - math.exp(-_FREQ_EVERY * _gain_interval(fs) / (_FREQ_SMOOTHING_S * fs)),
-        freq_every=_FREQ_EVERY,
-        env_coef=env_coef,
-        env_scale=env_scale,
-        env_floor=10.0 ** ((_ENV_FLOOR_DB_SPL - catch_up_db_spl) / 20.0),
-        gain_interval=_gain_interval(fs),
-    )
+    ome_grid = db_to_power(outer_middle_ear_db(f_grid))
+    return np.asarray(np.sqrt((ome_grid @ resp) / resp.sum(axis=0)))
 
 
 def _check_smearing(value: Any) -> str | tuple[float, float]:
