@@ -96,6 +96,27 @@ def test_severe_bank_has_msbgs_centre_frequencies():
         np.testing.assert_allclose(cf[cf > 800], msbg_hz[:n_top], atol=0.05)
 
 
+def test_bands_are_msbgs_gammatone_sections_with_unit_gain_at_their_centre():
+    # MSBG's bands: four sections Re{1 / (1 - p z^-1)}, p = exp((-2 pi B + 2 pi i cf) / fs),
+    # B = 3 ERB_N(cf) for the severe class, ERB_N(f) = 24.7 (4.37 f / 1000 + 1) Hz (Glasberg
+    # & Moore 1990); as a real filter a section is (1 - r cos(theta) z^-1) /
+    # (1 - 2 r cos(theta) z^-1 + r^2 z^-2). Each band, with its high-pass, has gain 1 at cf.
+    fs = 44100
+    d = HearingLossSimulator("N3", fs=fs).designs["left"]
+    cf = d.center_frequencies_hz
+    erb_hz = 24.7 * (4.37 * cf / 1000.0 + 1.0)
+    np.testing.assert_allclose(
+        d.poles, np.exp((-2 * np.pi * 3.0 * erb_hz + 2j * np.pi * cf) / fs), rtol=1e-12
+    )
+    zinv = np.exp(-2j * np.pi * cf / fs)
+    section = (1 - d.poles.real * zinv) / (1 - 2 * d.poles.real * zinv + np.abs(d.poles) ** 2
+                                           * zinv**2)
+    b0, b1, b2, a1, a2 = d.highpass.T
+    highpass = (b0 + b1 * zinv + b2 * zinv**2) / (1 + a1 * zinv + a2 * zinv**2)
+    np.testing.assert_allclose(np.abs(d.input_gains * section**4 * highpass), 1.0, rtol=1e-9)
+    assert np.count_nonzero(b0 != 1.0) >= 1  # the lowest bands do have a high-pass
+
+
 @pytest.mark.parametrize(
     "name, expected",
     # MSBG's classes from the mean threshold at 2-8 kHz; Bisgaard et al. (2010) presets

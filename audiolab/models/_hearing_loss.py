@@ -869,17 +869,6 @@ def _blocked(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     )
 
 
-def pruned_smearing(m: np.ndarray) -> np.ndarray:
-    """The smearing matrix as the C kernel runs it (pruned, float32 values), for references."""
-    rows = int(lib.AL_HLSIM_ROWS)
-    values, start, length, offset = _blocked(m)
-    out = np.zeros_like(m)
-    for b in range(start.size):
-        v = values[offset[b]: offset[b] + length[b] * rows].reshape(length[b], rows)
-        out[b * rows: (b + 1) * rows, start[b]: start[b] + length[b]] = v.T
-    return out
-
-
 def rfft_tables(n: int) -> dict[str, np.ndarray]:
     """Twiddle and bit-reversal tables of the C real FFT of size ``n`` (power of two >= 4)."""
     k = n // 2
