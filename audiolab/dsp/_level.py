@@ -17,6 +17,7 @@ from audiolab._ckernel import check, ffi, float_buffer, lib
 from audiolab._cstruct import CStruct
 from audiolab._validate import check_choice, check_int, check_real
 from audiolab.dsp._processor import Processor
+from audiolab.dsp._units import power_to_db
 
 # The dB SPL reference, 20 uPa (also audiolab.calibration.P_REF_PA, a layer above dsp).
 P_REF_PA = 20e-6
@@ -139,8 +140,7 @@ class LevelMeter(Processor):
         ms = self._mean_square.copy()
         if self.config.time_weighting == "leq":
             ms = np.divide(ms, self._count, out=np.zeros_like(ms), where=self._count > 0)
-        with np.errstate(divide="ignore"):
-            return 10.0 * np.log10(ms / float(self.config.reference) ** 2)
+        return power_to_db(ms / float(self.config.reference) ** 2)
 
     def c_stage(self, n_channels: int) -> tuple[Any, Any]:
         """The meter as a C stage for the real-time engine (INTERFACES.md).
