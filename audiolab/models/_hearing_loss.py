@@ -327,9 +327,11 @@ def band_responses(
 def band_signal(
     pole: complex, input_gain: float, highpass: np.ndarray, x: np.ndarray
 ) -> np.ndarray:
-    """One recruitment band's signal for input ``x`` (float64; the NumPy form of the C loop).
+    """One recruitment band's signal for input ``x`` (float64), as the design needs it.
 
-    Four sections ``Re{1 / (1 - p z^-1)}``, then the high-pass ``(b0, b1, b2, a1, a2)``.
+    Four sections ``Re{1 / (1 - p z^-1)}``, then the high-pass ``(b0, b1, b2, a1, a2)``. The
+    design takes the bank's impulse response from it; the tests' reference
+    (:mod:`audiolab.bench._hearing_loss`) runs the bands with its own code.
     """
     v = np.asarray(x, float) * input_gain
     for _ in range(4):
