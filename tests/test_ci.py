@@ -18,13 +18,16 @@ from hypothesis.extra import numpy as hnp
 from audiolab import ConfigError, SignalError, SignalTypeError
 from audiolab._ckernel import ffi, float_buffer
 from audiolab.models import CochlearImplantSimulator, greenwood_frequency_hz, greenwood_place
-from audiolab.models._ci import ENVELOPE_GAIN
 
 FS = 16000
 
 # --- NumPy reference of csrc/ci.c ------------------------------------------------------------
 
 _U = np.uint64
+# A full-wave rectified sine of amplitude A has mean 2 A / pi and the sine has RMS A / sqrt(2):
+# this factor turns the low-passed rectified band into the band's RMS (Shannon et al. 1995
+# extract the envelope by rectification and low-pass filtering).
+ENVELOPE_GAIN = math.pi / (2.0 * math.sqrt(2.0))
 
 
 def _mix(z: np.ndarray) -> np.ndarray:

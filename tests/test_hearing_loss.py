@@ -3,6 +3,9 @@ reference behaviour (thresholds, recruitment, catch-up), agreement with MSBG, ho
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +67,7 @@ def test_real_fft_matches_numpy(rng, n):
     x = rng.standard_normal(n).astype(np.float32)
     re = np.zeros(n // 2 + 1, np.float32)
     im = np.zeros(n // 2 + 1, np.float32)
-    c = plan["plan"]
+    c = plan.c
     lib.al_rfft_forward(c, float_buffer(x, "x"), float_buffer(re, "re"), float_buffer(im, "im"))
     spec = np.fft.rfft(x.astype(np.float64))
     np.testing.assert_allclose(re + 1j * im, spec, atol=2e-6 * np.abs(spec).max() * np.log2(n))
@@ -91,6 +94,27 @@ def test_severe_bank_has_msbgs_centre_frequencies():
     for fs, n_top in ((44100, 13), (16000, 9)):
         cf = HearingLossSimulator("N3", fs=fs).designs["left"].center_frequencies_hz
         np.testing.assert_allclose(cf[cf > 800], msbg_hz[:n_top], atol=0.05)
+
+
+def test_bands_are_msbgs_gammatone_sections_with_unit_gain_at_their_centre():
+    # MSBG's bands: four sections Re{1 / (1 - p z^-1)}, p = exp((-2 pi B + 2 pi i cf) / fs),
+    # B = 3 ERB_N(cf) for the severe class, ERB_N(f) = 24.7 (4.37 f / 1000 + 1) Hz (Glasberg
+    # & Moore 1990); as a real filter a section is (1 - r cos(theta) z^-1) /
+    # (1 - 2 r cos(theta) z^-1 + r^2 z^-2). Each band, with its high-pass, has gain 1 at cf.
+    fs = 44100
+    d = HearingLossSimulator("N3", fs=fs).designs["left"]
+    cf = d.center_frequencies_hz
+    erb_hz = 24.7 * (4.37 * cf / 1000.0 + 1.0)
+    np.testing.assert_allclose(
+        d.poles, np.exp((-2 * np.pi * 3.0 * erb_hz + 2j * np.pi * cf) / fs), rtol=1e-12
+    )
+    zinv = np.exp(-2j * np.pi * cf / fs)
+    section = (1 - d.poles.real * zinv) / (1 - 2 * d.poles.real * zinv + np.abs(d.poles) ** 2
+                                           * zinv**2)
+    b0, b1, b2, a1, a2 = d.highpass.T
+    highpass = (b0 + b1 * zinv + b2 * zinv**2) / (1 + a1 * zinv + a2 * zinv**2)
+    np.testing.assert_allclose(np.abs(d.input_gains * section**4 * highpass), 1.0, rtol=1e-9)
+    assert np.count_nonzero(b0 != 1.0) >= 1  # the lowest bands do have a high-pass
 
 
 @pytest.mark.parametrize(
@@ -452,6 +476,57 @@ def test_c_stage_is_the_same_processing(rng):
     assert status == 0
     np.testing.assert_array_equal(buf, expected)
     assert ffi.typeof(fn) == ffi.typeof("al_stage_fn")
+
+
+_MAPPED_SCRIPT = """
+import json, sys
+from residency import fix_mmap_threshold, resident_pages
+fix_mmap_threshold(1 << 16)
+from audiolab.models import HearingLossSimulator
+sim = HearingLossSimulator("N1", fs=96000)
+sim.c_stage(2)
+ears = [k for k in sim._c_stages[-1] if hasattr(k, "fft")]
+report = {}
+for c, ear in enumerate(ears):
+    arrays = {**ear.arrays, **ear.fft.arrays}
+    for name, arr in arrays.items():
+        report[f"{c}.{name}"] = [arr.nbytes, *resident_pages(arr)]
+json.dump(report, sys.stdout)
+"""
+
+
+def test_c_stage_buffers_are_mapped_before_the_first_callback():
+    # The engine's audio callback must take no first-touch page faults: every buffer the C
+    # state points into is written when it is built. Run in a fresh process whose malloc
+    # gives every block of 64 KiB or more fresh pages (the OS maps them on first touch): the
+    # band history of the mild bank at 96 kHz (0.57 MB per ear) and the smearing buffers would
+    # stay unmapped if they were only allocated, or "written" by a NumPy self-assignment.
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", _MAPPED_SCRIPT], capture_output=True, text=True, env=env,
+        check=True,
+    )
+    report = json.loads(done.stdout)
+    assert report["0.hist"][0] > 1 << 19 and "1.frame" in report and "0.work_re" in report
+    unmapped = {k: v for k, v in report.items() if v[1] != v[2]}
+    assert not unmapped, f"buffers with unmapped pages (bytes, resident, total): {unmapped}"
+
+
+def test_c_stage_points_only_into_buffers_it_keeps():
+    # Every pointer the ear's C state holds is one of the buffers bound (and written) by its
+    # CStruct, or the FFT plan: none is bound behind its back.
+    sim = HearingLossSimulator("N3", fs=16000)
+    sim.c_stage(2)
+    ears = [k for k in sim._c_stages[-1] if hasattr(k, "fft")]
+    for ear in ears:
+        c = ear.struct.c
+        kept = {int(ffi.cast("size_t", ffi.from_buffer(a))) for a in ear.arrays.values()}
+        for name, field in ffi.typeof(c).fields:
+            if field.type.kind != "pointer" or name == "fft":
+                continue
+            address = int(ffi.cast("size_t", getattr(c, name)))
+            assert address in kept, f"{name} points outside the kept buffers"
+        assert c.fft == ear.fft.c
 
 
 def test_c_stage_takes_non_finite_samples_as_silence(rng):

@@ -99,11 +99,18 @@ def test_steady_tone_gain_matches_the_static_model(f_hz, level):
     assert measured == pytest.approx(float(aid.tone_gain_db(f_hz, level)), abs=0.05)
 
 
+def _sine_peak_pa(level_db_spl):
+    # The MPO is the level of a sine whose peak the limiter allows: peak = sqrt(2) p_ref
+    # 10^(L / 20), p_ref = 20 uPa (ISO 1683:2015).
+    return math.sqrt(2.0) * 20e-6 * 10.0 ** (level_db_spl / 20.0)
+
+
 def test_limiter_caps_the_output_peak(rng):
     aid = MultibandWdrc(_settings(mpo_db_spl=90.0), fs=FS)
     y = aid.process(_tone(1000.0, 100.0, 9600))
-    assert np.abs(y).max() <= aid.limit_pa(0) * (1 + 1e-6)
-    assert np.abs(y).max() >= 0.99 * aid.limit_pa(0)
+    assert aid.limit_pa(0) == pytest.approx(_sine_peak_pa(90.0), rel=1e-12)
+    assert np.abs(y).max() <= _sine_peak_pa(90.0) * (1 + 1e-6)
+    assert np.abs(y).max() >= 0.99 * _sine_peak_pa(90.0)
 
 
 def test_static_curve_reference_points():
@@ -208,7 +215,7 @@ def test_any_finite_input_gives_finite_output_within_the_limit(samples):
     aid = MultibandWdrc(_settings(mpo_db_spl=100.0), fs=FS)
     y = aid.process(np.array(samples, np.float32))
     assert np.isfinite(y).all()
-    assert np.abs(y).max() <= aid.limit_pa(0) * (1 + 1e-6)
+    assert np.abs(y).max() <= _sine_peak_pa(100.0) * (1 + 1e-6)
 
 
 def test_engine_path_survives_non_finite_samples(rng):

@@ -11,13 +11,46 @@ import math
 import numpy as np
 import scipy.signal
 
-from audiolab.calibration import P_REF_PA
-from audiolab.models._wdrc import LEVEL_FLOOR_DB_SPL, LIMITER_RELEASE_MS, MultibandWdrc
+from audiolab.models import MultibandWdrc, ansi_time_constants_ms
+
+P_REF_PA = 20e-6  # the reference sound pressure of dB SPL (ISO 1683:2015)
+# The level floor and the limiter's release, as audiolab/models/_wdrc.py describes the
+# algorithm: "Band levels below 0 dB SPL are taken as 0 dB SPL" (silence must not drive the
+# expansion towards -inf; 0 dB SPL lies below every audiometric threshold the curves serve),
+# and the output limiter has "instant attack, 0.25 ms release" (faster than any gain change of
+# the compressor, so it leaves no dips after onsets).
+LEVEL_FLOOR_DB_SPL = 0.0
+LIMITER_RELEASE_MS = 0.25
 
 
 def _f32(a):
     # The kernel receives its parameters as float32: the reference starts from the same values.
     return np.asarray(a, np.float32).astype(np.float64)
+
+
+def _band_parameters(aid: MultibandWdrc, channel: int) -> dict[str, np.ndarray]:
+    """The static curve's terms and the smoothers' per-grid-step coefficients of each band.
+
+    G(L) = gain - (1 - 1/ratio) max(L - knee, 0) - (1/expansion_ratio - 1) max(xknee - L, 0),
+    limited to max_gain_db (the curve in the module docstring). The level smoother is a
+    one-pole per grid step of ``grid / fs`` seconds: coefficient 1 - exp(-step / tau), with
+    the time constants tau that give the ANSI S3.22 attack and release times (derived in the
+    module docstring; ansi_time_constants_ms is tested against measured ANSI times in
+    tests/test_hearing_aid.py).
+    """
+    s = aid.settings_for_channel(channel)
+    tau_attack_ms, tau_release_ms = ansi_time_constants_ms(s)
+    step_s = aid.grid_samples / aid.fs
+    return {
+        "gain_db": s.gain_db,
+        "knee_db_spl": s.knee_db_spl,
+        "comp_slope": 1.0 / s.ratio - 1.0,
+        "exp_knee_db_spl": s.expansion_knee_db_spl,
+        "exp_slope": 1.0 / s.expansion_ratio - 1.0,
+        "max_gain_db": s.max_gain_db,
+        "attack_coef": 1.0 - np.exp(-step_s / (tau_attack_ms * 1e-3)),
+        "release_coef": 1.0 - np.exp(-step_s / (tau_release_ms * 1e-3)),
+    }
 
 
 def reference_wdrc(aid: MultibandWdrc, x: np.ndarray) -> np.ndarray:
@@ -34,7 +67,7 @@ def reference_wdrc(aid: MultibandWdrc, x: np.ndarray) -> np.ndarray:
     rel = float(np.float32(math.exp(-1.0 / (LIMITER_RELEASE_MS * 1e-3 * aid.fs))))
     out = np.zeros(x.shape, np.float64)
     for c in range(x.shape[0]):
-        p = {k: _f32(v) for k, v in aid.band_parameters(c).items()}
+        p = {k: _f32(v) for k, v in _band_parameters(aid, c).items()}
         xc = x[c].astype(np.float64)
         n = xc.size
         z = np.empty((nb, n), complex)
@@ -74,7 +107,9 @@ def reference_wdrc(aid: MultibandWdrc, x: np.ndarray) -> np.ndarray:
         r = w[:, None] * z * g
         ya = r.sum(axis=0)
         y = ya.real.copy()
-        limit = float(np.float32(aid.limit_pa(c)))
+        # The MPO is the level of a sine whose peak the limiter allows.
+        mpo_db_spl = aid.settings_for_channel(c).mpo_db_spl
+        limit = float(np.float32(math.sqrt(2.0) * P_REF_PA * 10.0 ** (mpo_db_spl / 20.0)))
         env = 0.0
         for j in range(n):
             # Limiter on the modulus of the analytic output (the complex band sum).

@@ -30,6 +30,7 @@ from audiolab._errors import ConfigError
 from audiolab._validate import as_mono, check_choice, check_real
 from audiolab.audiology._audiogram import EarAudiogram
 from audiolab.calibration import P_REF_PA
+from audiolab.dsp._units import db_to_power, power_to_db
 
 __all__ = [
     "NO_NOISE_SPECTRUM_LEVEL_DB_SPL",
@@ -217,7 +218,7 @@ def speech_band_levels_db_spl(
             raise ConfigError(
                 f"bandwidths_hz must have one value per frequency ({f.size}), got {bw.size}"
             )
-    return np.asarray(interp + 10 * np.log10(bw) + (level - overall), dtype=np.float64)
+    return np.asarray(interp + power_to_db(bw) + (level - overall), dtype=np.float64)
 
 
 def _positive_frequencies(name: str, values: ArrayLike) -> np.ndarray:
@@ -318,16 +319,15 @@ def _equivalent_masking_spectrum_level(
     b = np.maximum(nz, v)  # Section 4.3.2.2
     f = bands.centre_frequencies_hz
     if bands.procedure == "one-third-octave":
-        c = -80.0 + 0.6 * (b + 10 * np.log10(f) - _THIRD_OCTAVE_LOG_BW_DB)  # Eq. (7)
+        c = -80.0 + 0.6 * (b + power_to_db(f) - _THIRD_OCTAVE_LOG_BW_DB)  # Eq. (7)
         # Eq. (9): band k masks band i through 3.32 C_k log10(0.89 F_i / F_k).
         reach = np.log10(0.89 * f[:, None] / f[None, :])
     else:
-        c = -80.0 + 0.6 * (b + 10 * np.log10(bands.bandwidths_hz))  # Eq. (6)
+        c = -80.0 + 0.6 * (b + power_to_db(bands.bandwidths_hz))  # Eq. (6)
         reach = np.log10(f[:, None] / bands.upper_edges_hz[None, :])  # Eq. (8)
     below = np.tril(np.ones((f.size, f.size), dtype=bool), k=-1)  # only k < i masks band i
     spread = np.where(below, b[None, :] + 3.32 * c[None, :] * reach, -np.inf)  # [i, k]
-    power = 10 ** (0.1 * nz) + np.sum(10 ** (0.1 * spread), axis=1)
-    z = 10 * np.log10(power)
+    z = power_to_db(db_to_power(nz) + np.sum(db_to_power(spread), axis=1))
     z[0] = b[0]  # Section 4.3.2.4: no spread into the lowest band
     return z
 
@@ -374,8 +374,7 @@ def band_spectrum_levels_db_spl(x_pa: ArrayLike, *, fs: float, procedure: str) -
     lo = np.interp(bands.lower_edges_hz, edges, cumulative)
     hi = np.interp(bands.upper_edges_hz, edges, cumulative)
     power_pa2 = np.maximum(hi - lo, 0.0)
-    with np.errstate(divide="ignore"):
-        level = 10 * np.log10(power_pa2 / bands.bandwidths_hz / P_REF_PA**2)
+    level = power_to_db(power_pa2 / bands.bandwidths_hz / P_REF_PA**2)
     return np.maximum(level, -200.0)
 
 

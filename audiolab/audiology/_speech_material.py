@@ -249,6 +249,24 @@ class MatrixSentence:
         return " ".join(self.words)
 
 
+def _matrix_indices(
+    indices: Sequence[int] | None, seed: int | None, grid: dict[str, tuple["SpeechItem", ...]]
+) -> tuple[int, ...]:
+    """The word index of each class: checked against the grid, or drawn with ``seed``."""
+    if indices is None:
+        gen = np.random.default_rng(seed)
+        return tuple(int(gen.integers(len(grid[c]))) for c in MATRIX_WORD_CLASSES)
+    if isinstance(indices, str) or len(indices) != len(MATRIX_WORD_CLASSES):
+        raise ConfigError(
+            f"indices must be {len(MATRIX_WORD_CLASSES)} word indices (one per class "
+            f"{', '.join(MATRIX_WORD_CLASSES)}), got {indices!r}"
+        )
+    return tuple(
+        check_int(f"indices[{k}] ({c})", i, low=0, high=len(grid[c]) - 1)
+        for k, (c, i) in enumerate(zip(MATRIX_WORD_CLASSES, indices, strict=True))
+    )
+
+
 def matrix_sentence(
     indices: Sequence[int] | None = None,
     *,
@@ -292,19 +310,7 @@ def matrix_sentence(
     level = _check_level(level_db_spl)
     gap = check_real("gap_ms", gap_ms, low=0, high=500)
     grid = _corpus(corpus).matrix_grid()
-    if indices is None:
-        gen = np.random.default_rng(seed)
-        chosen = tuple(int(gen.integers(len(grid[c]))) for c in MATRIX_WORD_CLASSES)
-    else:
-        if isinstance(indices, str) or len(indices) != len(MATRIX_WORD_CLASSES):
-            raise ConfigError(
-                f"indices must be {len(MATRIX_WORD_CLASSES)} word indices (one per class "
-                f"{', '.join(MATRIX_WORD_CLASSES)}), got {indices!r}"
-            )
-        chosen = tuple(
-            check_int(f"indices[{k}] ({c})", i, low=0, high=len(grid[c]) - 1)
-            for k, (c, i) in enumerate(zip(MATRIX_WORD_CLASSES, indices, strict=True))
-        )
+    chosen = _matrix_indices(indices, seed, grid)
     silence = np.zeros(int(round(gap * 1e-3 * fs)))
     parts: list[np.ndarray] = []
     words = []

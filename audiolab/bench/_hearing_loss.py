@@ -3,7 +3,10 @@
 :func:`reference_hearing_loss` is the straightforward NumPy/SciPy implementation of exactly the
 model the C kernel runs (same design, float64): whole-signal frames with pyfftw's FFT for the
 smearing, ``scipy.signal.lfilter`` per band for the gammatone filters and envelopes. The tests
-check the C kernel against it; the bench times both.
+check the C kernel against it; the bench times both. It takes the designed coefficients
+(poles, weights, tables) from :class:`HearingLossEarDesign` but runs them with its own code,
+written from the model's description in :mod:`audiolab.models._hearing_loss`: nothing of the
+simulator's signal path is called.
 """
 
 from typing import Any
@@ -15,18 +18,41 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from audiolab.bench._runner import BenchCase
 from audiolab.calibration import db_spl_to_pa_rms
-from audiolab.models._hearing_loss import (
-    HearingLossEarDesign,
-    HearingLossSimulator,
-    band_signal,
-    pruned_smearing,
-)
+from audiolab.models._hearing_loss import HearingLossEarDesign, HearingLossSimulator
 
 __all__ = ["cases", "reference_hearing_loss", "reference_smear", "reference_bands"]
 
 FS = 44100
 _FFTW = {"planner_effort": "FFTW_ESTIMATE", "threads": 1}
 _POWER_FLOOR = 1e-30  # below this summed band power the band's own centre frequency is used
+# The kernel drops smearing-matrix entries below this fraction of their row's largest (the
+# storage described at al_hlsim_ear in csrc/al_hlsim.h); the reference drops the same.
+_SMEAR_PRUNE = 1e-3
+
+
+def _pruned(m: np.ndarray) -> np.ndarray:
+    """The smearing matrix without its entries below _SMEAR_PRUNE of their row's largest."""
+    keep = np.abs(m) >= _SMEAR_PRUNE * np.abs(m).max(axis=1, keepdims=True)
+    return np.where(keep, m, 0.0)
+
+
+def _recruitment_band(
+    pole: complex, input_gain: float, highpass: np.ndarray, x: np.ndarray
+) -> np.ndarray:
+    """One band of MSBG's gammatone bank for ``x``: four real sections, then the high-pass.
+
+    A section ``Re{1 / (1 - p z^-1)}`` with ``p = r e^(i theta)`` is, over a common
+    denominator, the real filter ``(1 - r cos(theta) z^-1) / (1 - 2 r cos(theta) z^-1 +
+    r^2 z^-2)``; the high-pass is ``(b0 + b1 z^-1 + b2 z^-2) / (1 + a1 z^-1 + a2 z^-2)``.
+    """
+    r_cos = pole.real  # r cos(theta)
+    num = [1.0, -r_cos]
+    den = [1.0, -2.0 * r_cos, abs(pole) ** 2]
+    v = input_gain * np.asarray(x, np.float64)
+    for _ in range(4):
+        v = scipy.signal.lfilter(num, den, v)
+    b0, b1, b2, a1, a2 = highpass
+    return np.asarray(scipy.signal.lfilter([b0, b1, b2], [1.0, a1, a2], v))
 
 
 def reference_smear(d: HearingLossEarDesign, x: np.ndarray, *, delay_only: bool) -> np.ndarray:
@@ -44,7 +70,7 @@ def reference_smear(d: HearingLossEarDesign, x: np.ndarray, *, delay_only: bool)
     if delay_only:
         return _overlap_add(frames * d.window**2, n, hop)
     assert d.smear is not None and d.ome_pow is not None
-    m = pruned_smearing(d.smear).astype(np.float32).astype(np.float64)
+    m = _pruned(d.smear).astype(np.float32).astype(np.float64)
     ome_pow = d.ome_pow.astype(np.float32).astype(np.float64)
     ome_amp = np.sqrt(d.ome_pow).astype(np.float32).astype(np.float64)
     spec = fftw.rfft(frames * d.window, n=2 * nf, axis=1, **_FFTW)
@@ -97,7 +123,7 @@ def reference_bands(d: HearingLossEarDesign, x: np.ndarray) -> np.ndarray:
     a_f = d.freq_coef
     for b in range(d.center_frequencies_hz.size):
         cf = d.center_frequencies_hz[b]
-        band = band_signal(d.poles[b], d.input_gains[b], d.highpass[b], x)
+        band = _recruitment_band(d.poles[b], d.input_gains[b], d.highpass[b], x)
         a = d.env_coef[b]
         env = np.abs(band)
         for _ in range(2):

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from audiolab._ckernel import check, complex_buffer, ffi, float_buffer, int_buffer, lib
+from audiolab._ckernel import check, complex_buffer, float_buffer, lib
+from audiolab._cstruct import CStruct
 from audiolab._errors import ConfigError, SignalError
 from audiolab._validate import as_mono, check_out, check_real
 from audiolab.dsp._auditory import erb_bandwidth_hz, erb_space_hz
@@ -230,7 +231,6 @@ class GammatoneFilterbank(Processor):
         self._w_im = np.ascontiguousarray(d.weights.imag, np.float32)
         self._delays = np.ascontiguousarray(d.band_delays_samples, np.int32)
         self._ring_len = 1 << int(math.ceil(math.log2(int(self._delays.max()) + 2)))
-        self._keep: list[Any] = []
         self._analysis_1 = self._new_analyzer(1)
         self._synth_1 = self._new_synth(1)
         self._analysis_n: Any = None
@@ -253,47 +253,27 @@ class GammatoneFilterbank(Processor):
         return self.design.delay_samples
 
     # -- C state -----------------------------------------------------------------------------
-    def _new_analyzer(self, n_channels: int) -> Any:
+    def _new_analyzer(self, n_channels: int) -> CStruct:
         nl = self.n_lanes
-        state_re = np.zeros((n_channels, ORDER, nl), np.float32)
-        state_im = np.zeros((n_channels, ORDER, nl), np.float32)
-        scratch = np.zeros((2 * CHUNK * nl,), np.float32)
-        c = ffi.new("al_gt_analyzer *")
-        c.n_bands = self.n_bands
-        c.n_lanes = nl
-        c.n_channels = n_channels
-        bufs = {
-            "coef_re": float_buffer(self._coef_re, "coef_re", writable=False),
-            "coef_im": float_buffer(self._coef_im, "coef_im", writable=False),
-            "norm": float_buffer(self._norm, "norm", writable=False),
-            "state_re": float_buffer(state_re, "state_re"),
-            "state_im": float_buffer(state_im, "state_im"),
-            "scratch": float_buffer(scratch, "scratch"),
-        }
-        for k, v in bufs.items():
-            setattr(c, k, v)
-        # C holds pointers into these arrays: keep them alive as long as the struct.
-        return (c, state_re, state_im, scratch, bufs)
+        s = CStruct("al_gt_analyzer", n_bands=self.n_bands, n_lanes=nl, n_channels=n_channels)
+        s.bind("coef_re", self._coef_re, length=nl, writable=False)
+        s.bind("coef_im", self._coef_im, length=nl, writable=False)
+        s.bind("norm", self._norm, length=nl, writable=False)
+        s.zeros("state_re", (n_channels, ORDER, nl))
+        s.zeros("state_im", (n_channels, ORDER, nl))
+        s.zeros("scratch", 2 * CHUNK * nl)
+        return s
 
-    def _new_synth(self, n_channels: int) -> Any:
-        ring = np.zeros((n_channels, self._ring_len), np.float32)
-        pos = np.zeros(n_channels, np.int32)
-        scratch = np.zeros(self.n_bands, np.float32)
-        c = ffi.new("al_gt_synth *")
-        c.n_bands = self.n_bands
-        c.n_channels = n_channels
-        c.ring_len = self._ring_len
-        bufs = {
-            "weight_re": float_buffer(self._w_re, "weight_re", writable=False),
-            "weight_im": float_buffer(self._w_im, "weight_im", writable=False),
-            "delay": int_buffer(self._delays, "delay", writable=False),
-            "ring": float_buffer(ring, "ring"),
-            "pos": int_buffer(pos, "pos"),
-            "scratch": float_buffer(scratch, "scratch"),
-        }
-        for k, v in bufs.items():
-            setattr(c, k, v)
-        return (c, ring, pos, scratch, bufs)
+    def _new_synth(self, n_channels: int) -> CStruct:
+        nb = self.n_bands
+        s = CStruct("al_gt_synth", n_bands=nb, n_channels=n_channels, ring_len=self._ring_len)
+        s.bind("weight_re", self._w_re, length=nb, writable=False)
+        s.bind("weight_im", self._w_im, length=nb, writable=False)
+        s.bind("delay", self._delays, length=nb, writable=False)
+        s.zeros("ring", (n_channels, self._ring_len))
+        s.zeros("pos", n_channels)
+        s.zeros("scratch", nb)
+        return s
 
     def c_states(self, n_channels: int) -> tuple[Any, Any, tuple[Any, ...]]:
         """Fresh C states for ``n_channels`` channels, for kernels that run this bank in place.
@@ -304,7 +284,7 @@ class GammatoneFilterbank(Processor):
         """
         analyzer = self._new_analyzer(n_channels)
         synth = self._new_synth(n_channels)
-        return analyzer[0], synth[0], (analyzer, synth)
+        return analyzer.c, synth.c, (analyzer, synth)
 
     # -- processor protocol -------------------------------------------------------------------
     def _allocate(self, n_channels: int) -> None:
@@ -313,7 +293,7 @@ class GammatoneFilterbank(Processor):
 
     def _process(self, x: np.ndarray) -> np.ndarray:
         status = lib.al_gt_process(
-            self._analysis_n[0], self._synth_n[0], float_buffer(x, "block"), x.shape[1]
+            self._analysis_n.c, self._synth_n.c, float_buffer(x, "block"), x.shape[1]
         )
         check(status, "al_gt_process")
         return x
@@ -345,7 +325,7 @@ class GammatoneFilterbank(Processor):
         out = check_out(out, (self.n_bands, xs.size), np.complex64)
         if xs.size:
             status = lib.al_gt_analyze(
-                self._analysis_1[0], 0, float_buffer(xs, "x", writable=False), xs.size,
+                self._analysis_1.c, 0, float_buffer(xs, "x", writable=False), xs.size,
                 complex_buffer(out, "out"),
             )
             check(status, "al_gt_analyze")
@@ -378,7 +358,7 @@ class GammatoneFilterbank(Processor):
         out = np.empty(b.shape[1], np.float32)
         if b.shape[1]:
             status = lib.al_gt_synthesize(
-                self._synth_1[0], 0, complex_buffer(b, "bands", writable=False), b.shape[1],
+                self._synth_1.c, 0, complex_buffer(b, "bands", writable=False), b.shape[1],
                 float_buffer(out, "out"),
             )
             check(status, "al_gt_synthesize")

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 from audiolab._ckernel import check, ffi, float_buffer, lib
+from audiolab._cstruct import CStruct
 from audiolab._validate import check_choice, check_int, check_real
 from audiolab.dsp._processor import Processor
+from audiolab.dsp._units import power_to_db
 
 # The dB SPL reference, 20 uPa (also audiolab.calibration.P_REF_PA, a layer above dsp).
 P_REF_PA = 20e-6
@@ -114,19 +116,14 @@ class LevelMeter(Processor):
         return 0
 
     def _allocate(self, n_channels: int) -> None:
-        self._mean_square = np.zeros(n_channels, np.float64)
-        self._count = np.zeros(n_channels, np.int64)
-        c = ffi.new("al_level *")
-        c.n_channels = n_channels
-        c.mode = _MODES[self.config.time_weighting]
-        c.alpha = self.config.alpha
-        c.inv_reference_sq = 1.0 / float(self.config.reference) ** 2
-        # C holds these pointers: keep the cdata views alive as long as the struct.
-        self._ms_ptr = ffi.from_buffer("double[]", self._mean_square, require_writable=True)
-        self._count_ptr = ffi.from_buffer("int64_t[]", self._count, require_writable=True)
-        c.mean_square = self._ms_ptr
-        c.count = self._count_ptr
-        self._c = c
+        s = CStruct(
+            "al_level", n_channels=n_channels, mode=_MODES[self.config.time_weighting],
+            alpha=self.config.alpha, inv_reference_sq=1.0 / float(self.config.reference) ** 2,
+        )
+        self._mean_square = s.zeros("mean_square", n_channels)
+        self._count = s.zeros("count", n_channels)
+        self._struct = s
+        self._c = s.c
 
     def _process(self, x: np.ndarray) -> np.ndarray:
         buf = float_buffer(x, "block")
@@ -143,8 +140,7 @@ class LevelMeter(Processor):
         ms = self._mean_square.copy()
         if self.config.time_weighting == "leq":
             ms = np.divide(ms, self._count, out=np.zeros_like(ms), where=self._count > 0)
-        with np.errstate(divide="ignore"):
-            return 10.0 * np.log10(ms / float(self.config.reference) ** 2)
+        return power_to_db(ms / float(self.config.reference) ** 2)
 
     def c_stage(self, n_channels: int) -> tuple[Any, Any]:
         """The meter as a C stage for the real-time engine (INTERFACES.md).

@@ -24,11 +24,13 @@ from typing import Any
 import numpy as np
 import scipy.signal
 
-from audiolab._ckernel import check, double_buffer, ffi, float_buffer, lib
+from audiolab._ckernel import check, float_buffer, lib
+from audiolab._cstruct import CStruct
 from audiolab._errors import ConfigError, SignalError
 from audiolab._validate import as_mono, check_int, check_out, check_real
 from audiolab.dsp._level import P_REF_PA
 from audiolab.dsp._processor import Processor
+from audiolab.dsp._units import db_to_power, power_to_db
 
 __all__ = [
     "OCTAVE_RATIO",
@@ -169,7 +171,7 @@ def _butter_band(fs: float, f1: float, f2: float, order: int, edge_db: float) ->
     w1, w2 = (2 * fs * math.tan(math.pi * f / fs) for f in (f1, f2))
     w0_sq = w1 * w2
     # |H|^2 = 1 / (1 + r^(2N)), r = (w^2 - w0^2) / (w B); the 3.01 dB design has B = w2 - w1.
-    r_edge = (10.0 ** (edge_db / 10.0) - 1.0) ** (1.0 / (2 * order))
+    r_edge = (float(db_to_power(edge_db)) - 1.0) ** (1.0 / (2 * order))
     bw = (w2 - w1) / r_edge
     w1n = (-bw + math.sqrt(bw * bw + 4 * w0_sq)) / 2
     w2n = w1n + bw
@@ -186,9 +188,9 @@ def design_octave_bands(config: OctaveFilterbankConfig) -> np.ndarray:
     fs, b = float(config.fs), int(config.fraction)
     f1, f2 = band_edges_hz(b, mid_band_frequencies_hz(b, config.band_indices()))
     if config.zero_phase:
-        order, edge_db = ZERO_PHASE_ORDER, 10.0 * math.log10(2.0) / 2
+        order, edge_db = ZERO_PHASE_ORDER, float(power_to_db(2.0)) / 2
     else:
-        order, edge_db = CAUSAL_ORDER, 10.0 * math.log10(2.0)
+        order, edge_db = CAUSAL_ORDER, float(power_to_db(2.0))
     bands = [_butter_band(fs, lo, hi, order, edge_db) for lo, hi in zip(f1, f2, strict=True)]
     return np.stack(bands)
 
@@ -198,21 +200,15 @@ class _Bank:
 
     def __init__(self, coef: np.ndarray, n_bands: int, n_channels: int) -> None:
         n_sections, stride = coef.shape[0], coef.shape[2]
-        self.state = np.zeros((n_channels, n_sections, 2, stride), np.float64)
-        self.scratch = np.zeros((CHUNK, stride), np.float32)
-        c = ffi.new("al_sosbank *")
-        c.n_bands = n_bands
-        c.stride = stride
-        c.n_sections = n_sections
-        c.n_channels = n_channels
-        self._bufs = {
-            "coef": double_buffer(coef, "coef", writable=False),
-            "state": double_buffer(self.state, "state"),
-            "scratch": float_buffer(self.scratch, "scratch"),
-        }
-        for k, v in self._bufs.items():
-            setattr(c, k, v)
-        self.c = c
+        s = CStruct(
+            "al_sosbank", n_bands=n_bands, stride=stride, n_sections=n_sections,
+            n_channels=n_channels,
+        )
+        s.bind("coef", coef, length=n_sections * 5 * stride, writable=False)
+        s.zeros("state", (n_channels, n_sections, 2, stride))
+        s.zeros("scratch", (CHUNK, stride))
+        self.struct = s
+        self.c = s.c
 
     def analyze(self, channel: int, x: np.ndarray, out: np.ndarray) -> None:
         if x.size:
@@ -426,5 +422,4 @@ class OctaveFilterbank(Processor):
                 )
                 bank.analyze(0, chunk, part)
                 sum_sq += np.einsum("bn,bn->b", part, part, dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            return 10.0 * np.log10(sum_sq / xs.size / ref**2)
+        return power_to_db(sum_sq / xs.size / ref**2)

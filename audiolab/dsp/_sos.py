@@ -5,7 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from audiolab._ckernel import check, double_buffer, ffi, float_buffer, lib
+from audiolab._ckernel import check, float_buffer, lib
+from audiolab._cstruct import CStruct
 from audiolab._errors import ConfigError
 from audiolab._validate import check_real
 from audiolab.dsp._processor import Processor
@@ -78,15 +79,11 @@ class SOSFilter(Processor):
 
     def _allocate(self, n_channels: int) -> None:
         n_sections = self._sos.shape[0]
-        self._state = np.zeros((n_channels, n_sections, 2), np.float64)
-        c = ffi.new("al_sos *")
-        c.n_channels = n_channels
-        c.n_sections = n_sections
-        self._sos_ptr = double_buffer(self._sos, "sos", writable=False)
-        self._state_ptr = double_buffer(self._state, "state")
-        c.sos = self._sos_ptr
-        c.state = self._state_ptr
-        self._c = c
+        s = CStruct("al_sos", n_channels=n_channels, n_sections=n_sections)
+        s.bind("sos", self._sos, length=6 * n_sections, writable=False)
+        self._state = s.zeros("state", (n_channels, n_sections, 2))
+        self._struct = s
+        self._c = s.c
 
     def _process(self, x: np.ndarray) -> np.ndarray:
         check(lib.al_sos_process(self._c, float_buffer(x, "block"), x.shape[1]), "al_sos_process")

@@ -24,11 +24,13 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike
 
-from audiolab._ckernel import check, double_buffer, ffi, float_buffer, lib
+from audiolab._ckernel import check, ffi, float_buffer, lib
+from audiolab._cstruct import CStruct
 from audiolab._errors import ConfigError
 from audiolab._params import Param, check_table, validate, without
 from audiolab._validate import check_int
 from audiolab.dsp._processor import Processor
+from audiolab.dsp._units import db_to_amplitude
 
 __all__ = [
     "CIConfig",
@@ -226,16 +228,7 @@ def design_ci(config: CIConfig) -> CIDesign:
         synthesis_places = analysis_places
         synthesis_edges = analysis_edges.copy()
     else:
-        span = (place_hi - place_lo) * length if config.electrode_span_mm is None \
-            else float(config.electrode_span_mm)
-        apical_place = length - float(config.insertion_depth_mm)
-        if apical_place + span > length + 1e-9:
-            raise ConfigError(
-                f"insertion_depth_mm ({config.insertion_depth_mm:g}) must be at least the "
-                f"electrode span ({span:.1f} mm), or the array would reach past the base; "
-                "insert deeper or set a shorter electrode_span_mm"
-            )
-        synthesis_places = (apical_place + np.linspace(0.0, span, n + 1)) / length
+        synthesis_places = _electrode_places(config, (place_hi - place_lo) * length)
         synthesis_edges = greenwood_frequency_hz(synthesis_places)
     if synthesis_edges[-1] >= fs / 2 or synthesis_edges[0] < 20.0:
         raise ConfigError(
@@ -246,32 +239,56 @@ def design_ci(config: CIConfig) -> CIDesign:
     centre_places = 0.5 * (synthesis_places[:-1] + synthesis_places[1:])
     carriers = greenwood_frequency_hz(centre_places)
     depths = length * (1.0 - centre_places)
-    analysis_sos = _band_pass(analysis_edges, fs)
     synthesis_sos = _band_pass(synthesis_edges, fs)
-    envelope_sos = butter(ENVELOPE_ORDER, config.envelope_cutoff_hz, fs=fs, output="sos")
     if config.carrier == "noise":
         gain = np.array([1.0 / math.sqrt(_noise_power_gain(s)) for s in synthesis_sos])
     else:
         gain = np.full(n, math.sqrt(2.0))  # a sine of RMS 1
-    spread = None
-    if config.spread_db_per_mm is not None:
-        distance_mm = np.abs(depths[:, None] - depths[None, :])
-        weights = 10.0 ** (-config.spread_db_per_mm * distance_mm / 20.0)
-        # Rows sum to 1: a flat spectrum keeps its level; a lone channel leaks into neighbours.
-        spread = weights / weights.sum(axis=1, keepdims=True)
     step = 2.0 * np.pi * carriers / fs
     return CIDesign(
         analysis_edges_hz=analysis_edges,
         synthesis_edges_hz=synthesis_edges,
         carrier_frequencies_hz=carriers,
         electrode_depths_mm=depths,
-        analysis_sos=np.ascontiguousarray(analysis_sos),
-        envelope_sos=np.ascontiguousarray(envelope_sos),
+        analysis_sos=np.ascontiguousarray(_band_pass(analysis_edges, fs)),
+        envelope_sos=np.ascontiguousarray(
+            butter(ENVELOPE_ORDER, config.envelope_cutoff_hz, fs=fs, output="sos")
+        ),
         synthesis_sos=np.ascontiguousarray(synthesis_sos),
         carrier_gain=gain,
-        spread=spread,
+        spread=_current_spread(config.spread_db_per_mm, depths),
         rotation=np.ascontiguousarray(np.stack([np.cos(step), np.sin(step)], axis=1)),
     )
+
+
+def _electrode_places(config: CIConfig, analysis_span_mm: float) -> np.ndarray:
+    """Relative places (0 = apex) of the electrodes' band edges, from the insertion depth."""
+    length = float(config.cochlear_length_mm)
+    span = analysis_span_mm if config.electrode_span_mm is None \
+        else float(config.electrode_span_mm)
+    assert config.insertion_depth_mm is not None
+    apical_place = length - float(config.insertion_depth_mm)
+    if apical_place + span > length + 1e-9:
+        raise ConfigError(
+            f"insertion_depth_mm ({config.insertion_depth_mm:g}) must be at least the "
+            f"electrode span ({span:.1f} mm), or the array would reach past the base; "
+            "insert deeper or set a shorter electrode_span_mm"
+        )
+    n = int(config.n_bands)
+    return np.asarray((apical_place + np.linspace(0.0, span, n + 1)) / length)
+
+
+def _current_spread(spread_db_per_mm: float | None, depths_mm: np.ndarray) -> np.ndarray | None:
+    """Channel-interaction weights (n_bands, n_bands), rows summing to 1; None without spread.
+
+    An electrode's envelope reaches a place ``d`` mm away attenuated by ``spread_db_per_mm d``
+    dB. Rows sum to 1: a flat spectrum keeps its level; a lone channel leaks into neighbours.
+    """
+    if spread_db_per_mm is None:
+        return None
+    distance_mm = np.abs(depths_mm[:, None] - depths_mm[None, :])
+    weights = db_to_amplitude(-spread_db_per_mm * distance_mm)
+    return np.asarray(weights / weights.sum(axis=1, keepdims=True))
 
 
 def _band_inner(sos: np.ndarray) -> np.ndarray:
@@ -355,8 +372,8 @@ class CochlearImplantSimulator(Processor):
         )
         self.fs = float(fs)
         self.design = design_ci(self.config)
-        self._state: tuple[Any, list[Any]] | None = None
-        self._c_stages: list[tuple[Any, list[Any]]] = []
+        self._state: CStruct | None = None
+        self._c_stages: list[CStruct] = []
 
     @property
     def latency_samples(self) -> int:
@@ -364,7 +381,8 @@ class CochlearImplantSimulator(Processor):
         return 0
 
     # -- C state -----------------------------------------------------------------------------
-    def _new_state(self, n_channels: int) -> tuple[Any, list[Any]]:
+    def _new_state(self, n_channels: int) -> CStruct:
+        """A fresh ``al_ci`` at rest for ``n_channels`` signal channels, owning its buffers."""
         d = self.design
         nb = self.config.n_bands
         # The C loops run over bands with SIMD: pad to whole 8-double vectors with silent bands
@@ -376,40 +394,32 @@ class CochlearImplantSimulator(Processor):
         def pad(a: np.ndarray, axis: int, fill: float = 0.0) -> np.ndarray:
             widths = [(0, 0)] * a.ndim
             widths[axis] = (0, lanes - nb)
-            return np.ascontiguousarray(np.pad(a, widths, constant_values=fill))
+            return np.pad(a, widths, constant_values=fill)
 
-        arrays = {
-            "analysis_coef": pad(_band_inner(d.analysis_sos), 2),
-            "envelope_sos": d.envelope_sos,
-            "synthesis_coef": pad(_band_inner(d.synthesis_sos), 2),
-            "carrier_gain": pad(d.carrier_gain, 0),
-            "rotation": np.stack([pad(d.rotation[:, 0], 0, 1.0), pad(d.rotation[:, 1], 0)]),
-            "analysis_state": np.zeros((n_channels, na, 2, lanes)),
-            "envelope_state": np.zeros((n_channels, ne, 2, lanes)),
-            "synthesis_state": np.zeros((n_channels, ns, 2, lanes)),
-            "oscillator": np.ascontiguousarray(
-                np.broadcast_to(np.array([1.0, 0.0])[None, :, None], (n_channels, 2, lanes))),
-        }
+        s = CStruct(
+            "al_ci", n_channels=n_channels, n_bands=lanes,
+            carrier=lib.AL_CI_NOISE if self.config.carrier == "noise" else lib.AL_CI_SINE,
+            n_analysis_sections=na, n_envelope_sections=ne, n_synthesis_sections=ns,
+            seed=self.config.seed, position=0, envelope_gain=ENVELOPE_GAIN,
+        )
+        s.bind("analysis_coef", pad(_band_inner(d.analysis_sos), 2), length=na * 5 * lanes,
+               writable=False)
+        s.bind("envelope_sos", d.envelope_sos, length=ne * 6, writable=False)
+        s.bind("synthesis_coef", pad(_band_inner(d.synthesis_sos), 2), length=ns * 5 * lanes,
+               writable=False)
+        s.bind("carrier_gain", pad(d.carrier_gain, 0), length=lanes, writable=False)
+        s.bind("rotation", [pad(d.rotation[:, 0], 0, 1.0), pad(d.rotation[:, 1], 0)],
+               length=2 * lanes, writable=False)
         if d.spread is not None:
             # C reads [source, electrode].
-            arrays["spread"] = pad(pad(d.spread.T, 0), 1)
-        c = ffi.new("al_ci *")
-        c.n_channels = n_channels
-        c.n_bands = lanes
-        c.carrier = lib.AL_CI_NOISE if self.config.carrier == "noise" else lib.AL_CI_SINE
-        c.n_analysis_sections = na
-        c.n_envelope_sections = ne
-        c.n_synthesis_sections = ns
-        c.seed = self.config.seed
-        c.position = 0
-        c.envelope_gain = ENVELOPE_GAIN
-        # C holds pointers into these arrays: keep them (and their cffi views) with the struct.
-        keep: list[Any] = [arrays]
-        for name, arr in arrays.items():
-            ptr = double_buffer(arr, name, writable=name.endswith(("_state", "oscillator")))
-            keep.append(ptr)
-            setattr(c, name, ptr)
-        return c, keep
+            s.bind("spread", pad(pad(d.spread.T, 0), 1), length=lanes * lanes, writable=False)
+        s.zeros("analysis_state", (n_channels, na, 2, lanes))
+        s.zeros("envelope_state", (n_channels, ne, 2, lanes))
+        s.zeros("synthesis_state", (n_channels, ns, 2, lanes))
+        # Every carrier starts at phase 0: (cos, sin) = (1, 0).
+        oscillator = s.zeros("oscillator", (n_channels, 2, lanes))
+        oscillator[:, 0] = 1.0
+        return s
 
     def c_stage(self, n_channels: int) -> tuple[Any, Any]:
         """``(al_stage_fn, void *state)`` of a fresh state for ``n_channels`` signal channels.
@@ -420,7 +430,7 @@ class CochlearImplantSimulator(Processor):
         state = self._new_state(n)
         self._c_stages.append(state)
         fn = ffi.cast("al_stage_fn", ffi.addressof(lib, "al_ci_process"))
-        return fn, ffi.cast("void *", state[0])
+        return fn, ffi.cast("void *", state.c)
 
     # -- processor protocol -------------------------------------------------------------------
     def _allocate(self, n_channels: int) -> None:
@@ -428,7 +438,7 @@ class CochlearImplantSimulator(Processor):
 
     def _process(self, x: np.ndarray) -> np.ndarray:
         assert self._state is not None
-        status = lib.al_ci_process(self._state[0], float_buffer(x, "block"), x.shape[0],
+        status = lib.al_ci_process(self._state.c, float_buffer(x, "block"), x.shape[0],
                                    x.shape[1])
         check(status, "al_ci_process")
         return x

@@ -93,7 +93,8 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.signal
 
-from audiolab._ckernel import check, ffi, float_buffer, int_buffer, lib
+from audiolab._ckernel import check, ffi, float_buffer, lib
+from audiolab._cstruct import CStruct
 from audiolab._errors import ConfigError, SignalError
 from audiolab._params import Param, check_table, validate, without
 from audiolab._validate import check_choice, check_real
@@ -109,6 +110,7 @@ from audiolab.audiology._audiogram import (
 from audiolab.calibration import P_REF_PA
 from audiolab.dsp._auditory import erb_bandwidth_hz, erb_space_hz
 from audiolab.dsp._processor import Processor
+from audiolab.dsp._units import db_to_amplitude, db_to_power
 
 __all__ = [
     "HearingLossConfig",
@@ -326,9 +328,11 @@ def band_responses(
 def band_signal(
     pole: complex, input_gain: float, highpass: np.ndarray, x: np.ndarray
 ) -> np.ndarray:
-    """One recruitment band's signal for input ``x`` (float64; the NumPy form of the C loop).
+    """One recruitment band's signal for input ``x`` (float64), as the design needs it.
 
-    Four sections ``Re{1 / (1 - p z^-1)}``, then the high-pass ``(b0, b1, b2, a1, a2)``.
+    Four sections ``Re{1 / (1 - p z^-1)}``, then the high-pass ``(b0, b1, b2, a1, a2)``. The
+    design takes the bank's impulse response from it; the tests' reference
+    (:mod:`audiolab.bench._hearing_loss`) runs the bands with its own code.
     """
     v = np.asarray(x, float) * input_gain
     for _ in range(4):
@@ -378,6 +382,20 @@ def design_recruitment_bands(
     )
     erb = erb_bandwidth_hz(cf)
     poles = np.exp((-2.0 * np.pi * bandwidth_factor * erb + 2j * np.pi * cf) / fs)
+    highpass = _highpass_sections(cf, erb, fs)
+    idx = np.arange(cf.size)
+    input_gains = 1.0 / np.abs(band_responses(poles, np.ones(cf.size), highpass, cf, fs)[idx, idx])
+    delay, delays = _alignment_delays(poles, highpass, cf, erb, fs)
+    weights = _band_weights(poles, input_gains, highpass, delays, cf, fs)
+    return RecruitmentBands(
+        center_frequencies_hz=cf, poles=poles, input_gains=input_gains, highpass=highpass,
+        weights=weights, band_delays_samples=delays,
+        delay_samples=_impulse_peak_samples(poles, input_gains, highpass, weights, delays, delay),
+    )
+
+
+def _highpass_sections(cf: np.ndarray, erb: np.ndarray, fs: float) -> np.ndarray:
+    """(n_bands, 5) b0 b1 b2 a1 a2 of each band's high-pass (a pass-through where none)."""
     highpass = np.zeros((cf.size, 5))
     highpass[:, 0] = 1.0
     corner = cf - _HP_CORNER_ERB * erb
@@ -387,9 +405,19 @@ def design_recruitment_bands(
         wc = 2.0 * fs * math.tan(math.pi * corner[b] / fs)
         num, den = scipy.signal.bilinear([1.0, 0.0, 0.0], [1.0, 3.0 * wc, 3.0 * wc * wc], fs)
         highpass[b] = [num[0], num[1], num[2], den[1], den[2]]
+    return highpass
+
+
+def _alignment_delays(
+    poles: np.ndarray, highpass: np.ndarray, cf: np.ndarray, erb: np.ndarray, fs: float
+) -> tuple[int, np.ndarray]:
+    """The bank's alignment delay and each band's delay, so that the envelopes line up.
+
+    Each band is delayed by the bank's delay minus its own group delay at cf; the bank's
+    delay is the largest group delay of its bands, at least 4 ms.
+    """
     idx = np.arange(cf.size)
     ones = np.ones(cf.size)
-    input_gains = 1.0 / np.abs(band_responses(poles, ones, highpass, cf, fs)[idx, idx])
     # Group delay at cf (samples), from the phase slope over +-0.1 % of an ERB.
     df = 1e-3 * erb
     above = band_responses(poles, ones, highpass, cf + df, fs)[idx, idx]
@@ -397,9 +425,18 @@ def design_recruitment_bands(
     group = -np.angle(above / below) / (2.0 * np.pi * 2.0 * df / fs)
     delay = max(int(round(_GT_DELAY_MS * 1e-3 * fs)), int(np.ceil(group.max())))
     delays = np.clip(delay - np.round(group), 0, delay).astype(np.int64)
+    return delay, delays
+
+
+def _band_weights(
+    poles: np.ndarray, input_gains: np.ndarray, highpass: np.ndarray, delays: np.ndarray,
+    cf: np.ndarray, fs: float,
+) -> np.ndarray:
+    """Resynthesis weights: the delayed bands' sum is 1 at every cf, and flat from 200 Hz up."""
     at_cf = band_responses(poles, input_gains, highpass, cf, fs) * np.exp(
         -2j * np.pi * cf[:, None] * delays[None, :] / fs
     )
+    # Hohmann (2002), Section 4: the iteration that makes the sum 1 at every centre frequency.
     weights = np.ones(cf.size)
     for _ in range(100):
         weights = weights / np.abs(at_cf @ weights)
@@ -416,21 +453,26 @@ def design_recruitment_bands(
         jac = np.real(np.conj(total / mag)[:, None] * resp[:, free])
         step = np.linalg.lstsq(jac, 1.0 - mag, rcond=1e-6)[0]
         weights[free] = np.maximum(weights[free] + step, 0.05 * weights[free])
-    # The bank's delay as reported: where its impulse response peaks (within a sample or two
-    # of the alignment delay).
+    return weights
+
+
+def _impulse_peak_samples(
+    poles: np.ndarray, input_gains: np.ndarray, highpass: np.ndarray, weights: np.ndarray,
+    delays: np.ndarray, delay: int,
+) -> int:
+    """The bank's delay as reported: where its impulse response peaks.
+
+    It lies within a sample or two of the alignment delay.
+    """
     n = 2 * delay + 256
     impulse = np.zeros(n)
     unit = np.zeros(n)
     unit[0] = 1.0
-    for b in range(cf.size):
+    for b in range(poles.size):
         v = band_signal(poles[b], input_gains[b], highpass[b], unit)
         d = int(delays[b])
         impulse[d:] += weights[b] * v[: n - d]
-    return RecruitmentBands(
-        center_frequencies_hz=cf, poles=poles, input_gains=input_gains, highpass=highpass,
-        weights=weights, band_delays_samples=delays,
-        delay_samples=int(np.argmax(np.abs(impulse))),
-    )
+    return int(np.argmax(np.abs(impulse)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -498,41 +540,101 @@ def design_hearing_loss_ear(
         Level at the cochlea where impaired loudness catches up with normal, dB SPL.
     """
     fs = check_real("fs", fs, low=FS_MIN_HZ, high=FS_MAX_HZ)
+    name, factors, bw, spacing = _severity_parameters(ear, smearing)
+    nf = _frame_len(fs)
+    smear, ome_pow = _smearing_at_the_cochlea(fs, nf, factors)
+    bank = design_recruitment_bands(fs, bw, spacing)
+    cf = bank.center_frequencies_hz
+    hl, exponents, exponent_table = _expansion_exponents(ear, cf, bw, catch_up_db_spl)
+    env_coef, env_dc = _envelope_smoother(fs, erb_bandwidth_hz(cf))
+    # MSBG's envelope: the rectified band signal, low-passed (times its low-pass's DC gain).
+    p_catch_pa = P_REF_PA * float(db_to_amplitude(catch_up_db_spl))
+    env_scale = env_dc * _band_outer_middle_ear_gain(bank, fs) / p_catch_pa
+    return HearingLossEarDesign(
+        fs=fs,
+        severity=name,
+        smear_factors=factors,
+        frame_len=nf,
+        hop=nf // 4,
+        window=_frame_window(nf),
+        smear=smear,
+        ome_pow=ome_pow,
+        power_coef=1.0 - math.exp(-1.0 / (_POWER_CORRECTION_S * fs)),
+        power_max_gain=float(db_to_amplitude(_POWER_CORRECTION_MAX_DB)),
+        center_frequencies_hz=cf,
+        bandwidth_factor=bw,
+        poles=bank.poles,
+        input_gains=bank.input_gains,
+        highpass=bank.highpass,
+        weights=bank.weights,
+        band_delays_samples=bank.band_delays_samples,
+        gt_delay_samples=bank.delay_samples,
+        lag_samples=_envelope_lag_samples(env_coef),
+        thresholds_db_hl=hl,
+        exponents=exponents,
+        exponent_table=exponent_table,
+        ratio_points_per_octave=_RATIO_POINTS_PER_OCTAVE,
+        freq_coef=1.0 - math.exp(-_FREQ_EVERY * _gain_interval(fs) / (_FREQ_SMOOTHING_S * fs)),
+        freq_every=_FREQ_EVERY,
+        env_coef=env_coef,
+        env_scale=env_scale,
+        env_floor=float(db_to_amplitude(_ENV_FLOOR_DB_SPL - catch_up_db_spl)),
+        gain_interval=_gain_interval(fs),
+    )
+
+
+def _severity_parameters(
+    ear: EarAudiogram, smearing: str | tuple[float, float]
+) -> tuple[str, tuple[float, float] | None, float, float]:
+    """(class name, smearing factors or None, bank bandwidth / ERB, band spacing / ERB)."""
     if isinstance(smearing, str):
         name = severity_class(ear) if smearing == "auto" else smearing
         lower, upper, bw, spacing = SEVERITY_CLASSES[name]
-        factors: tuple[float, float] | None = None if name == "none" else (lower, upper)
-    else:
-        lower, upper = smearing
-        name = "explicit"
-        # The recruitment bank widens with the smearing as in MSBG's three classes
-        # (mean factor 1.35 -> 1.5 ERB, 2.0 -> 2.0, 3.0 -> 3.0; spaced 3/4 of the width).
-        bw = max(1.5, 0.5 * (lower + upper))
-        spacing = 0.75 * bw
-        factors = None if lower == upper == 1.0 else (lower, upper)
+        return name, None if name == "none" else (lower, upper), bw, spacing
+    lower, upper = smearing
+    # The recruitment bank widens with the smearing as in MSBG's three classes
+    # (mean factor 1.35 -> 1.5 ERB, 2.0 -> 2.0, 3.0 -> 3.0; spaced 3/4 of the width).
+    bw = max(1.5, 0.5 * (lower + upper))
+    factors = None if lower == upper == 1.0 else (lower, upper)
+    return "explicit", factors, bw, 0.75 * bw
 
-    # -- smearing frame ------------------------------------------------------------------------
-    nf = _frame_len(fs)
-    hop = nf // 4
+
+def _frame_window(nf: int) -> np.ndarray:
+    """Hann window of the smearing frame, used for analysis and synthesis.
+
+    At a hop of a quarter frame the squared windows add up to 1.5, hence the 1/sqrt(1.5) on
+    each.
+    """
     n = np.arange(nf)
-    # Hann window, used for analysis and synthesis; at a hop of a quarter frame the squared
-    # windows add up to 1.5, hence the 1/sqrt(1.5) on each.
-    window = (0.5 - 0.5 * np.cos(2 * np.pi * (n + 0.5) / nf)) / math.sqrt(1.5)
-    smear = ome_pow = None
-    if factors is not None:
-        bin_hz = fs / (2 * nf)
-        smear = smearing_matrix(nf, bin_hz, *factors)
-        # Smear at the cochlea, as MSBG: the frame's power spectrum is taken from free field to
-        # the cochlea, smeared, and the smeared frame is taken back bin by bin.
-        f_bins = np.minimum(np.arange(nf) * bin_hz, _OME_FLAT_ABOVE_HZ)
-        ome_pow = 10.0 ** (outer_middle_ear_db(f_bins) / 10.0)
+    return (0.5 - 0.5 * np.cos(2 * np.pi * (n + 0.5) / nf)) / math.sqrt(1.5)
 
-    # -- recruitment bands ---------------------------------------------------------------------
-    bank = design_recruitment_bands(fs, bw, spacing)
-    cf = bank.center_frequencies_hz
+
+def _smearing_at_the_cochlea(
+    fs: float, nf: int, factors: tuple[float, float] | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Smearing matrix and free-field-to-cochlea power gain per bin (None, None: no smearing).
+
+    Smear at the cochlea, as MSBG: the frame's power spectrum is taken from free field to the
+    cochlea, smeared, and the smeared frame is taken back bin by bin.
+    """
+    if factors is None:
+        return None, None
+    bin_hz = fs / (2 * nf)
+    smear = smearing_matrix(nf, bin_hz, *factors)
+    f_bins = np.minimum(np.arange(nf) * bin_hz, _OME_FLAT_ABOVE_HZ)
+    return smear, db_to_power(outer_middle_ear_db(f_bins))
+
+
+def _expansion_exponents(
+    ear: EarAudiogram, cf: np.ndarray, bw: float, catch_up_db_spl: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thresholds at cf, expansion ratio - 1 at cf, and its table over f / cf in [1/2, 2].
+
+    Moore & Glasberg (1993): ``ER = L_cu / (L_cu - HL)`` maps the threshold HL to 0 and the
+    catch-up level to itself; ``ER - 1 = HL / (L_cu - HL)``.
+    """
     max_hl = catch_up_db_spl - _MAX_HL_BELOW_CATCH_UP_DB
     hl = np.clip(_threshold_db_hl(ear, cf), 0.0, max_hl)
-    # Moore & Glasberg (1993) expansion ratio: threshold HL maps to 0, catch-up to itself.
     exponents = hl / (catch_up_db_spl - hl)
     # The audiogram gives the threshold of a tone at its own frequency, and a broad band also
     # carries tones well away from its centre (MSBG's bands have shallow upper skirts): a band
@@ -550,57 +652,32 @@ def design_hearing_loss_ear(
     own = np.log2(1.0 + _OWN_THRESHOLD_ERB * bw * erb_bandwidth_hz(cf) / cf)[:, None]
     blend = np.clip((np.abs(octaves)[None, :] - own) / own, 0.0, 1.0)
     hl_table = (1.0 - blend) * hl[:, None] + blend * hl_table
-    exponent_table = hl_table / (catch_up_db_spl - hl_table)
-    env_coef, env_dc = _envelope_smoother(fs, erb_bandwidth_hz(cf))
-    # MSBG's envelope is zero-phase; ours lags by the centroid of the two one-poles' impulse
-    # response (n + 1) c^n, 2 c / (1 - c) samples. Band signals are delayed by that lag before
-    # their gains multiply them, so that each gain is centred on the samples it scales. One lag
-    # for all bands (that of the bands above ~700 Hz, whose smoother is at its 75 Hz cap) keeps
-    # the delay a row of the band history; lower bands are centred to within 1-5 ms.
-    lag = max(1, int(round(float(np.min(2.0 * (1.0 - env_coef) / env_coef)))))
-    # Level of each band at the cochlea: the outer/middle-ear gain weighted by the band's power
-    # response (for a flat spectrum). The bands run on the free-field signal (smeared or not);
-    # only the level that drives the expansion is taken to the cochlea, so the output is
-    # Sum_b gain_b H_b X_free-field, as in MSBG (which runs the bank on the cochlear signal and
-    # filters the sum back to free field).
+    return hl, exponents, hl_table / (catch_up_db_spl - hl_table)
+
+
+def _envelope_lag_samples(env_coef: np.ndarray) -> int:
+    """The delay of the band signals that centres each gain on the samples it scales.
+
+    MSBG's envelope is zero-phase; ours lags by the centroid of the two one-poles' impulse
+    response (n + 1) c^n, 2 c / (1 - c) samples. One lag for all bands (that of the bands
+    above ~700 Hz, whose smoother is at its 75 Hz cap) keeps the delay a row of the band
+    history; lower bands are centred to within 1-5 ms.
+    """
+    return max(1, int(round(float(np.min(2.0 * (1.0 - env_coef) / env_coef)))))
+
+
+def _band_outer_middle_ear_gain(bank: RecruitmentBands, fs: float) -> np.ndarray:
+    """Amplitude gain from free field to the cochlea of each band, for a flat spectrum.
+
+    The outer/middle-ear gain weighted by the band's power response. The bands run on the
+    free-field signal (smeared or not); only the level that drives the expansion is taken to
+    the cochlea, so the output is Sum_b gain_b H_b X_free-field, as in MSBG (which runs the
+    bank on the cochlear signal and filters the sum back to free field).
+    """
     f_grid = np.linspace(20.0, 0.5 * fs, 4096)
     resp = np.abs(band_responses(bank.poles, bank.input_gains, bank.highpass, f_grid, fs)) ** 2
-    ome_grid = 10.0 ** (outer_middle_ear_db(f_grid) / 10.0)
-    band_ome = np.sqrt((ome_grid @ resp) / resp.sum(axis=0))
-    # MSBG's envelope: the rectified band signal, low-passed (times its low-pass's DC gain).
-    p_catch_pa = P_REF_PA * 10.0 ** (catch_up_db_spl / 20.0)
-    env_scale = env_dc * band_ome / p_catch_pa
-    return HearingLossEarDesign(
-        fs=fs,
-        severity=name,
-        smear_factors=factors,
-        frame_len=nf,
-        hop=hop,
-        window=window,
-        smear=smear,
-        ome_pow=ome_pow,
-        power_coef=1.0 - math.exp(-1.0 / (_POWER_CORRECTION_S * fs)),
-        power_max_gain=10.0 ** (_POWER_CORRECTION_MAX_DB / 20.0),
-        center_frequencies_hz=cf,
-        bandwidth_factor=bw,
-        poles=bank.poles,
-        input_gains=bank.input_gains,
-        highpass=bank.highpass,
-        weights=bank.weights,
-        band_delays_samples=bank.band_delays_samples,
-        gt_delay_samples=bank.delay_samples,
-        lag_samples=lag,
-        thresholds_db_hl=hl,
-        exponents=exponents,
-        exponent_table=exponent_table,
-        ratio_points_per_octave=_RATIO_POINTS_PER_OCTAVE,
-        freq_coef=1.0 - math.exp(-_FREQ_EVERY * _gain_interval(fs) / (_FREQ_SMOOTHING_S * fs)),
-        freq_every=_FREQ_EVERY,
-        env_coef=env_coef,
-        env_scale=env_scale,
-        env_floor=10.0 ** ((_ENV_FLOOR_DB_SPL - catch_up_db_spl) / 20.0),
-        gain_interval=_gain_interval(fs),
-    )
+    ome_grid = db_to_power(outer_middle_ear_db(f_grid))
+    return np.asarray(np.sqrt((ome_grid @ resp) / resp.sum(axis=0)))
 
 
 def _check_smearing(name: str, value: Any) -> str | tuple[float, float]:
@@ -679,112 +756,112 @@ class HearingLossConfig:
 
 
 class _EarState:
-    """C state of one ear plus every NumPy buffer it points into (kept alive here)."""
+    """C state of one ear (an ``al_hlsim_ear``) and every buffer it points into.
 
-    def __init__(self, d: HearingLossEarDesign, mode: int, c: Any, fft_tables: dict[str, Any]):
+    Every buffer is written when it is bound (see :class:`audiolab._cstruct.CStruct`), so the
+    engine's audio callback takes no first-touch page faults on its first blocks.
+    """
+
+    def __init__(self, d: HearingLossEarDesign, mode: int, c: Any, fft: CStruct | None):
+        self.struct = CStruct(c)
+        self.fft = fft
         nb = d.center_frequencies_hz.size
-        f32 = np.float32
+        lanes = int(lib.AL_HLSIM_LANES)
+        self.n_lanes = -(-nb // lanes) * lanes  # per-band arrays are padded to whole vectors
+        self._bind_band_design(d)
+        self._bind_band_state(d)
+        self.struct.set(smear_mode=mode)
+        if mode != lib.AL_HLSIM_SMEAR_OFF:
+            self._bind_frame(d)
+        if mode == lib.AL_HLSIM_SMEAR_ON:
+            assert fft is not None
+            self._bind_smearing(d, fft)
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array C reads or writes, by field name."""
+        return self.struct.arrays
+
+    def _padded(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """Per-band values padded to ``n_lanes`` with ``fill`` (float64; bound as float32)."""
+        out = np.full(self.n_lanes, fill)
+        out[: values.size] = values
+        return out
+
+    def _bind_band_design(self, d: HearingLossEarDesign) -> None:
+        """The recruitment bank's coefficients, weights, envelope and expansion tables."""
+        s, nl, nb = self.struct, self.n_lanes, d.center_frequencies_hz.size
+        hp = np.zeros((5, nl))
+        hp[:, :nb] = d.highpass.T
+        table = np.zeros((nl, d.exponent_table.shape[1]))
+        table[:nb] = d.exponent_table
+        # The kernel's centre frequencies are float32: cos(w_cf) and 1/w_cf are taken from those.
+        cf = self._padded(d.center_frequencies_hz, 1000.0).astype(np.float32).astype(np.float64)
+        for name, values in (
+            ("pole_re", d.poles.real),
+            ("pole_im", d.poles.imag),
+            ("in_gain", d.input_gains),  # padding bands get no input
+            ("weight", d.weights),
+            ("env_coef", d.env_coef),
+            ("env_scale", d.env_scale),
+        ):
+            s.bind(name, self._padded(values), length=nl, writable=False)
+        s.bind("hp", hp, length=5 * nl, writable=False)
+        s.bind("cos_cf", np.cos(2 * np.pi * cf / d.fs), length=nl, writable=False)
+        s.bind("inv_omega", d.fs / (2 * np.pi * cf), length=nl, writable=False)
+        s.bind("expo_table", table, length=nl * table.shape[1], writable=False)
+        s.set(
+            n_bands=nb, n_lanes=nl, gain_interval=d.gain_interval, env_floor=d.env_floor,
+            n_ratio=d.exponent_table.shape[1], ratio_scale=d.ratio_points_per_octave,
+            freq_coef=d.freq_coef, freq_every=d.freq_every, freq_count=0, count=0,
+        )
+
+    def _bind_band_state(self, d: HearingLossEarDesign) -> None:
+        """The bank's filter, envelope, gain and mean-frequency state and its band history."""
+        s, nl, nb = self.struct, self.n_lanes, d.center_frequencies_hz.size
         delays = d.band_delays_samples.astype(np.int64)
         max_delay = int(max(delays.max(), d.lag_samples))
-        lanes = int(lib.AL_HLSIM_LANES)
-        nl = -(-nb // lanes) * lanes  # per-band arrays are padded to whole vectors
-
-        def padded(v: np.ndarray, fill: float = 0.0) -> np.ndarray:
-            out = np.full(nl, fill, f32)
-            out[:nb] = v
-            return out
-
-        hp = np.zeros((5, nl), f32)
-        hp[:, :nb] = d.highpass.T
-        table = np.zeros((nl, d.exponent_table.shape[1]), f32)
-        table[:nb] = d.exponent_table
-        cf = padded(d.center_frequencies_hz, 1000.0).astype(np.float64)
-        self.arrays: dict[str, np.ndarray] = {
-            "pole_re": padded(d.poles.real),
-            "pole_im": padded(d.poles.imag),
-            "in_gain": padded(d.input_gains),  # padding bands get no input
-            "hp": hp.ravel(),
-            "weight": padded(d.weights),
-            "env_coef": padded(d.env_coef),
-            "env_scale": padded(d.env_scale),
-            "exponent": np.zeros(nl, f32),
-            "cos_cf": np.cos(2 * np.pi * cf / d.fs).astype(f32),
-            "inv_omega": (d.fs / (2 * np.pi * cf)).astype(f32),
-            "expo_table": table.ravel(),
-            "yprev": np.zeros(nl, f32),
-            "freq_acc": np.zeros(2 * nl, f32),
-            "freq_state": np.zeros(4 * nl, f32),
-            "state_re": np.zeros(4 * nl, f32),
-            "state_im": np.zeros(4 * nl, f32),
-            "hp_state": np.zeros(2 * nl, f32),
-            "env": np.zeros(2 * nl, f32),
-            "gain": np.zeros(nl, f32),
-            "gain_step": np.zeros(nl, f32),
-            "hist": np.zeros((max_delay + _HIST_ROWS) * 2 * nb, f32),
-            "scratch": np.zeros(2 * int(lib.AL_HLSIM_BLOCK) * nl, f32),
-        }
+        for name, n in (
+            ("exponent", nl), ("yprev", nl), ("freq_acc", 2 * nl), ("freq_state", 4 * nl),
+            ("state_re", 4 * nl), ("state_im", 4 * nl), ("hp_state", 2 * nl), ("env", 2 * nl),
+            ("gain", nl), ("gain_step", nl),
+            ("hist", (max_delay + _HIST_ROWS) * 2 * nb),
+            ("scratch", 2 * int(lib.AL_HLSIM_BLOCK) * nl),
+        ):
+            s.zeros(name, n)
         # Offsets from the current row (2 nb floats: band values, then products) of each band's
         # product delayed by its resynthesis delay.
-        ints = {"read_offset": (nb + np.arange(nb) - delays * 2 * nb).astype(np.int32)}
-        c.n_bands = nb
-        c.n_lanes = nl
-        c.gain_interval = d.gain_interval
-        c.count = 0
-        c.max_delay = max_delay
-        c.lag = d.lag_samples
-        c.hist_rows = _HIST_ROWS
-        c.row = max_delay
-        c.env_floor = d.env_floor
-        c.n_ratio = d.exponent_table.shape[1]
-        c.ratio_scale = d.ratio_points_per_octave
-        c.freq_coef = d.freq_coef
-        c.freq_every = d.freq_every
-        c.freq_count = 0
-        c.smear_mode = mode
-        nf = d.frame_len
-        if mode != lib.AL_HLSIM_SMEAR_OFF:
-            c.frame_len = nf
-            c.hop = d.hop
-            c.phase = 0
-            self.arrays.update(
-                window=d.window.astype(f32),
-                window_sq=(d.window**2).astype(f32),
-                in_buf=np.zeros(nf, f32),
-                acc=np.zeros(nf, f32),
-            )
-        if mode == lib.AL_HLSIM_SMEAR_ON:
-            assert d.smear is not None and d.ome_pow is not None
-            values, start, length, offset = _blocked(d.smear)
-            c.pc_coef = d.power_coef
-            c.pc_max_gain = d.power_max_gain
-            for name in ("pc_spec", "pc_e1", "pc_e2", "pc_spec_avg", "pc_real_avg"):
-                setattr(c, name, 0.0)
-            self.arrays.update(
-                smear=values,
-                ome_pow=d.ome_pow.astype(f32),
-                ome_amp=np.sqrt(d.ome_pow).astype(f32),
-                acc_c=np.zeros(nf, f32),
-                frame=np.zeros(2 * nf, f32),
-                spec_re=np.zeros(nf + 1, f32),
-                spec_im=np.zeros(nf + 1, f32),
-                power=np.zeros(nf, f32),
-                smeared=np.zeros(nf, f32),
-            )
-            ints.update(smear_start=start, smear_len=length, smear_offset=offset)
-            c.fft = fft_tables["plan"]
-        self.ints = ints
-        # Zeroed buffers are mapped by the OS on first write; write them now, so that the
-        # audio callback of the engine does not take those page faults on its first blocks.
-        for arr in self.arrays.values():
-            arr[...] = arr
-        self.ptrs = {}
-        for name, arr in self.arrays.items():
-            self.ptrs[name] = float_buffer(arr, name)
-            setattr(c, name, self.ptrs[name])
-        for name, arr in ints.items():
-            self.ptrs[name] = int_buffer(arr, name)
-            setattr(c, name, self.ptrs[name])
-        self.fft_tables = fft_tables
+        s.bind("read_offset", nb + np.arange(nb) - delays * 2 * nb, length=nb, writable=False)
+        s.set(max_delay=max_delay, lag=d.lag_samples, hist_rows=_HIST_ROWS, row=max_delay)
+
+    def _bind_frame(self, d: HearingLossEarDesign) -> None:
+        """The smearing frame's window and overlap-add buffers (also run for its delay only)."""
+        s, nf = self.struct, d.frame_len
+        s.bind("window", d.window, length=nf, writable=False)
+        s.bind("window_sq", d.window**2, length=nf, writable=False)
+        s.zeros("in_buf", nf)
+        s.zeros("acc", nf)
+        s.set(frame_len=nf, hop=d.hop, phase=0)
+
+    def _bind_smearing(self, d: HearingLossEarDesign, fft: CStruct) -> None:
+        """The smearing matrix, outer/middle-ear gains, FFT work buffers, power correction."""
+        assert d.smear is not None and d.ome_pow is not None
+        s, nf = self.struct, d.frame_len
+        values, start, length, offset = _blocked(d.smear)
+        n_blocks = nf // int(lib.AL_HLSIM_ROWS)
+        s.bind("smear", values, writable=False)
+        s.bind("smear_start", start, length=n_blocks, writable=False)
+        s.bind("smear_len", length, length=n_blocks, writable=False)
+        s.bind("smear_offset", offset, length=n_blocks, writable=False)
+        s.bind("ome_pow", d.ome_pow, length=nf, writable=False)
+        s.bind("ome_amp", np.sqrt(d.ome_pow), length=nf, writable=False)
+        for name, n in (("acc_c", nf), ("frame", 2 * nf), ("spec_re", nf + 1),
+                        ("spec_im", nf + 1), ("power", nf), ("smeared", nf)):
+            s.zeros(name, n)
+        s.set(
+            pc_coef=d.power_coef, pc_max_gain=d.power_max_gain, pc_spec=0.0, pc_e1=0.0,
+            pc_e2=0.0, pc_spec_avg=0.0, pc_real_avg=0.0, fft=fft.c,
+        )
 
 
 def _blocked(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -816,17 +893,6 @@ def _blocked(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     )
 
 
-def pruned_smearing(m: np.ndarray) -> np.ndarray:
-    """The smearing matrix as the C kernel runs it (pruned, float32 values), for references."""
-    rows = int(lib.AL_HLSIM_ROWS)
-    values, start, length, offset = _blocked(m)
-    out = np.zeros_like(m)
-    for b in range(start.size):
-        v = values[offset[b]: offset[b] + length[b] * rows].reshape(length[b], rows)
-        out[b * rows: (b + 1) * rows, start[b]: start[b] + length[b]] = v.T
-    return out
-
-
 def rfft_tables(n: int) -> dict[str, np.ndarray]:
     """Twiddle and bit-reversal tables of the C real FFT of size ``n`` (power of two >= 4)."""
     k = n // 2
@@ -853,22 +919,23 @@ def rfft_tables(n: int) -> dict[str, np.ndarray]:
     }
 
 
-def new_rfft_plan(n: int) -> dict[str, Any]:
-    """An ``al_rfft *`` for size ``n`` with its tables; keep the dict alive while C uses it."""
+def new_rfft_plan(n: int) -> CStruct:
+    """An ``al_rfft`` for size ``n`` (power of two >= 4) with its tables and work buffers.
+
+    Returns
+    -------
+    CStruct
+        ``.c`` is the ``al_rfft *`` to pass to C; the object keeps its buffers alive.
+    """
     if n < 4 or n & (n - 1):
         raise ConfigError(f"n must be a power of two >= 4, got {n!r}")
-    tables: dict[str, Any] = rfft_tables(n)
-    plan = ffi.new("al_rfft *")
-    plan.n = n
-    ptrs = {}
-    for name, arr in tables.items():
-        ptrs[name] = (
-            int_buffer(arr, name) if arr.dtype == np.int32 else float_buffer(arr, name)
-        )
-        setattr(plan, name, ptrs[name])
-    tables["ptrs"] = ptrs
-    tables["plan"] = plan
-    return tables
+    plan = CStruct("al_rfft", n=n)
+    for name, values in rfft_tables(n).items():
+        if name.startswith("work_"):
+            plan.zeros(name, values.size)
+        else:
+            plan.bind(name, values, writable=False)
+    return plan
 
 
 class HearingLossSimulator(Processor):
@@ -987,13 +1054,11 @@ class HearingLossSimulator(Processor):
                 mode = lib.AL_HLSIM_SMEAR_DELAY
             else:
                 mode = lib.AL_HLSIM_SMEAR_OFF
-            fft = new_rfft_plan(2 * d.frame_len) if mode == lib.AL_HLSIM_SMEAR_ON else {}
+            fft = new_rfft_plan(2 * d.frame_len) if mode == lib.AL_HLSIM_SMEAR_ON else None
             keep.append(_EarState(d, mode, ears[c], fft))
-        s = ffi.new("al_hlsim *")
-        s.n_channels = n_channels
-        s.ears = ears
+        s = CStruct("al_hlsim", n_channels=n_channels, ears=ears)
         keep.append(s)
-        return s, keep
+        return s.c, keep
 
     def _allocate(self, n_channels: int) -> None:
         self._state = self._new_state(n_channels)

@@ -47,13 +47,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from audiolab._ckernel import check, ffi, float_buffer, int_buffer, lib
+from audiolab._ckernel import check, ffi, float_buffer, lib
+from audiolab._cstruct import CStruct
 from audiolab._errors import ConfigError, SignalError
 from audiolab._validate import check_int, check_real
 from audiolab.calibration import P_REF_PA
 from audiolab.dsp import GammatoneConfig, design_gammatone
 from audiolab.dsp._gammatone import GammatoneDesign, real_part_responses
 from audiolab.dsp._processor import Processor
+from audiolab.dsp._units import amplitude_to_db, db_to_amplitude, db_to_power, power_to_db
 
 __all__ = [
     "ANSI_HIGH_DB_SPL",
@@ -283,18 +285,10 @@ class MultibandWdrc(Processor):
         self.settings: tuple[WdrcSettings, ...] = tuple(group)
         self._n_lanes = -(-nb // LANES) * LANES
         d = self.design
-        self._fb = {
-            "coef_re": _lanes(d.coefficients.real, self._n_lanes),
-            "coef_im": _lanes(d.coefficients.imag, self._n_lanes),
-            "norm": _lanes(d.normalization, self._n_lanes),
-            "weight_re": _lanes(d.weights.real, self._n_lanes),
-            "weight_im": _lanes(d.weights.imag, self._n_lanes),
-        }
-        self._delay = np.ascontiguousarray(d.band_delays_samples, np.int32)
-        need = int(self._delay.max()) + CHUNK + 1
+        need = int(d.band_delays_samples.max()) + CHUNK + 1
         self._ring_len = 1 << int(math.ceil(math.log2(need)))
         self._c: Any = None
-        self._keep: dict[str, Any] = {}
+        self._struct: CStruct | None = None
         self._params: dict[int, dict[str, np.ndarray]] = {}  # keyed by id() of self.settings
 
     @staticmethod
@@ -352,7 +346,7 @@ class MultibandWdrc(Processor):
     def limit_pa(self, channel: int) -> float:
         """Peak output (Pa) the limiter allows: the peak of a sine at the MPO."""
         mpo = self.settings_for_channel(channel).mpo_db_spl
-        return float(math.sqrt(2.0) * P_REF_PA * 10.0 ** (mpo / 20.0))
+        return float(math.sqrt(2.0) * P_REF_PA * db_to_amplitude(mpo))
 
     # -- steady state of a pure tone -----------------------------------------------------------
     def tone_gain_db(
@@ -388,13 +382,13 @@ class MultibandWdrc(Processor):
         # A cos(wt) = A/2 (e^{iwt} + e^{-iwt}): the mean of |z|^2 / 2 is the tone's mean square
         # times (|H(w)|^2 + |H(-w)|^2) / 4 (H(w_c) = 2 by the normalisation).
         band_gain = (np.abs(h_pos) ** 2 + np.abs(h_neg) ** 2) / 4
-        band_level = lv.reshape(-1)[:, None] + 10 * np.log10(band_gain + 1e-30)
-        g = 10 ** (static_gain_db(s, band_level) / 20)
+        band_level = lv.reshape(-1)[:, None] + power_to_db(band_gain + 1e-30)
+        g = db_to_amplitude(static_gain_db(s, band_level))
         phase = d.weights / np.abs(d.weights)
         r = real_part_responses(
             d.coefficients, d.normalization, phase, d.band_delays_samples, f.reshape(-1), self.fs
         ) * np.abs(d.weights)
-        gain_db = 20 * np.log10(np.abs(np.sum(g * r, axis=1)))
+        gain_db = amplitude_to_db(np.abs(np.sum(g * r, axis=1)))
         out_db = np.minimum(lv.reshape(-1) + gain_db, s.mpo_db_spl)
         return (out_db - lv.reshape(-1)).reshape(f.shape)
 
@@ -405,55 +399,66 @@ class MultibandWdrc(Processor):
                 f"this compressor has settings for {len(self.settings)} channels but the block "
                 f"has {n_channels}"
             )
-        nl, ng = self._n_lanes, self._n_lanes // LANES
+        s = CStruct(
+            "al_wdrc", n_bands=self.n_bands, n_groups=self._n_lanes // LANES,
+            n_channels=n_channels, grid=self.grid_samples, ring_len=self._ring_len,
+            limiter_release_coef=math.exp(-1.0 / (LIMITER_RELEASE_MS * 1e-3 * self.fs)),
+            power_scale=1.0 / (self.grid_samples * 2.0 * P_REF_PA**2),
+            power_floor=float(db_to_power(LEVEL_FLOOR_DB_SPL)),
+        )
+        self._bind_filterbank(s)
+        self._bind_curves(s, n_channels)
+        self._bind_state(s, n_channels)
+        # C holds pointers into every array of s: they live as long as the struct.
+        self._struct = s
+        self._c = s.c
+
+    def _bind_filterbank(self, s: CStruct) -> None:
+        """The gammatone bands' poles, input gains, resynthesis weights and delays."""
+        d, nl = self.design, self._n_lanes
+        for name, values in (
+            ("coef_re", d.coefficients.real), ("coef_im", d.coefficients.imag),
+            ("norm", d.normalization), ("weight_re", d.weights.real),
+            ("weight_im", d.weights.imag),
+        ):
+            s.bind(name, _lanes(values, nl), length=nl, writable=False)
+        s.bind("delay", d.band_delays_samples, length=self.n_bands, writable=False)
+
+    def _bind_curves(self, s: CStruct, n_channels: int) -> None:
+        """Each channel's gain curve, smoothing coefficients and output limit."""
+        nl = self._n_lanes
         per_band: dict[str, np.ndarray] = {}
         for c in range(n_channels):
             for k, v in self.band_parameters(c).items():
                 per_band.setdefault(k, np.zeros((n_channels, nl), np.float32))[c] = _lanes(v, nl)
+        for k, v in per_band.items():
+            s.bind(k, v, length=n_channels * nl, writable=False)
+        limit = [self.limit_pa(c) for c in range(n_channels)]
+        s.bind("limit_pa", limit, length=n_channels, writable=False)
+
+    def _bind_state(self, s: CStruct, n_channels: int) -> None:
+        """Filter, level, gain, input-ring and limiter state at rest (silence before the start).
+
+        At rest every band's level is the floor and its gain that of the floor's level.
+        """
+        nl, ng = self._n_lanes, self._n_lanes // LANES
         floor_db = np.full(self.n_bands, LEVEL_FLOOR_DB_SPL)
         gain0 = np.zeros((n_channels, nl), np.float32)
         for c in range(n_channels):
-            g0 = 10 ** (static_gain_db(self.settings_for_channel(c), floor_db) / 20)
-            gain0[c, : self.n_bands] = g0
-        state = {
-            "state_re": np.zeros((n_channels, ng, ORDER, LANES), np.float32),
-            "state_im": np.zeros((n_channels, ng, ORDER, LANES), np.float32),
-            "power_acc": np.zeros((n_channels, nl), np.float32),
-            "level_db_spl": np.full((n_channels, nl), LEVEL_FLOOR_DB_SPL, np.float32),
-            "gain": gain0.copy(),
-            "gain_step": np.zeros((n_channels, nl), np.float32),
-            "gain_target": gain0,
-            "input_ring": np.zeros((n_channels, self._ring_len), np.float32),
-            "limiter_env": np.zeros(n_channels, np.float32),
-        }
-        ints = {"pos": np.zeros(n_channels, np.int32), "phase": np.zeros(n_channels, np.int32)}
-        limit = np.array([self.limit_pa(c) for c in range(n_channels)], np.float32)
-        c = ffi.new("al_wdrc *")
-        c.n_bands = self.n_bands
-        c.n_groups = ng
-        c.n_channels = n_channels
-        c.grid = self.grid_samples
-        c.ring_len = self._ring_len
-        c.limiter_release_coef = math.exp(-1.0 / (LIMITER_RELEASE_MS * 1e-3 * self.fs))
-        c.power_scale = 1.0 / (self.grid_samples * 2.0 * P_REF_PA**2)
-        c.power_floor = 10.0 ** (LEVEL_FLOOR_DB_SPL / 10.0)
-        keep: dict[str, Any] = {"arrays": (self._fb, per_band, state, ints, limit, self._delay)}
-        ro = {**self._fb, **per_band, "limit_pa": limit}
-        for k, v in ro.items():
-            keep[k] = float_buffer(v, k, writable=False)
-            setattr(c, k, keep[k])
-        for k, v in state.items():
-            keep[k] = float_buffer(v, k)
-            setattr(c, k, keep[k])
-        for k, v in ints.items():
-            keep[k] = int_buffer(v, k)
-            setattr(c, k, keep[k])
-        keep["delay"] = int_buffer(self._delay, "delay", writable=False)
-        c.delay = keep["delay"]
-        # C holds pointers into every one of these arrays: they live as long as the struct.
-        self._keep = keep
-        self._state = state
-        self._c = c
+            gain0[c, : self.n_bands] = db_to_amplitude(
+                static_gain_db(self.settings_for_channel(c), floor_db)
+            )
+        s.zeros("state_re", (n_channels, ng, ORDER, LANES))
+        s.zeros("state_im", (n_channels, ng, ORDER, LANES))
+        s.zeros("power_acc", (n_channels, nl))
+        s.zeros("level_db_spl", (n_channels, nl), fill=LEVEL_FLOOR_DB_SPL)
+        s.bind("gain", gain0)
+        s.zeros("gain_step", (n_channels, nl))
+        s.bind("gain_target", gain0)
+        s.zeros("input_ring", (n_channels, self._ring_len))
+        s.zeros("limiter_env", n_channels)
+        s.zeros("pos", n_channels)
+        s.zeros("phase", n_channels)
 
     def _process(self, x: np.ndarray) -> np.ndarray:
         n_channels, n = x.shape
