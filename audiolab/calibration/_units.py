@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from audiolab._errors import SignalError
-from audiolab.dsp._units import amplitude_to_db, db_to_amplitude
+from audiolab.dsp._units import P_REF_PA, amplitude_to_db, db_to_amplitude
 
 __all__ = [
     "FULL_SCALE_SINE_RMS",
@@ -23,8 +23,6 @@ __all__ = [
     "sine_peak_pa",
 ]
 
-P_REF_PA = 20e-6
-"""Reference sound pressure for dB SPL, 20 uPa."""
 
 FULL_SCALE_SINE_RMS = 1.0 / math.sqrt(2.0)
 """RMS of the digital reference signal (a sine of peak 1.0): 0 dBFS."""

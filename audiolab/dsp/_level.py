@@ -17,10 +17,7 @@ from audiolab._ckernel import check, ffi, float_buffer, lib
 from audiolab._cstruct import CStruct
 from audiolab._validate import check_choice, check_int, check_real
 from audiolab.dsp._processor import Processor
-from audiolab.dsp._units import power_to_db
-
-# The dB SPL reference, 20 uPa (also audiolab.calibration.P_REF_PA, a layer above dsp).
-P_REF_PA = 20e-6
+from audiolab.dsp._units import P_REF_PA, power_to_db
 
 __all__ = ["TIME_CONSTANTS_S", "LevelMeter", "LevelMeterConfig"]
 

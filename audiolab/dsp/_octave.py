@@ -28,9 +28,8 @@ from audiolab._ckernel import check, float_buffer, lib
 from audiolab._cstruct import CStruct
 from audiolab._errors import ConfigError, SignalError
 from audiolab._validate import as_mono, check_int, check_out, check_real
-from audiolab.dsp._level import P_REF_PA
 from audiolab.dsp._processor import Processor
-from audiolab.dsp._units import db_to_power, power_to_db
+from audiolab.dsp._units import P_REF_PA, db_to_power, power_to_db
 
 __all__ = [
     "OCTAVE_RATIO",

@@ -9,7 +9,10 @@ logarithms return -inf for zero without a warning.
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["amplitude_to_db", "db_to_amplitude", "db_to_power", "power_to_db"]
+__all__ = ["P_REF_PA", "amplitude_to_db", "db_to_amplitude", "db_to_power", "power_to_db"]
+
+P_REF_PA = 20e-6
+"""Reference sound pressure of dB SPL, 20 uPa (re-exported as ``audiolab.calibration.P_REF_PA``)."""
 
 
 def db_to_amplitude(gain_db: ArrayLike) -> np.ndarray:
