@@ -89,59 +89,23 @@ def run_demo(
     -------
     DemoResult
     """
-    import soundfile as sf
-
-    from audiolab.audiology._sii import sii_from_signals
     from audiolab.models._hearing_aid import HearingAid
-    from audiolab.models._hearing_loss import HearingLossSimulator
 
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     # Everything that can be wrong with the arguments is found before anything is written.
     ag: Audiogram = load_audiogram(audiogram)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"out_dir {out} exists and is not a folder; give a folder")
+    out = _folder(out_dir)
     say(f"fitting the hearing aid ({rule}, {compression}) to {ag.name}")
     aid = HearingAid(ag, fs=DEMO_FS, rule=rule, compression=compression)
     out.mkdir(parents=True, exist_ok=True)
 
     say(f"speech: {n_sentences} bundled sentences at {level_db_spl:g} dB SPL")
     mono, sentences = _speech(n_sentences, fs=DEMO_FS, level_db_spl=level_db_spl)
-    speech = np.stack([mono, mono])  # presented to both ears: (left, right)
-    say("simulating the hearing loss: unaided")
-    unaided = HearingLossSimulator(ag, fs=DEMO_FS).process(speech)
-    say("hearing aid, then the hearing loss: aided")
-    aided_at_ear = aid.process(speech)
-    aided = HearingLossSimulator(ag, fs=DEMO_FS).process(aided_at_ear)
-    signals = {"normal": speech, "unaided": unaided, "aided": aided}
-
+    signals, aided_at_ear = _render(np.stack([mono, mono]), audiogram=ag, aid=aid, say=say)
     say("speech intelligibility index")
-    # SII takes the speech reaching the ear and the listener's thresholds (the simulator's output
-    # is what a normal ear would need to hear; the index itself models the loss via T').
-    at_ear = {"normal": speech, "unaided": speech, "aided": aided_at_ear}
-    sii_by_ear: dict[str, dict[str, float]] = {}
-    for cond in CONDITIONS:
-        sii_by_ear[cond] = {}
-        for k, side in enumerate(EARS):
-            threshold = 0.0 if cond == "normal" else ag.ear(side)
-            sii_by_ear[cond][side] = round(
-                sii_from_signals(
-                    at_ear[cond][k], None, fs=DEMO_FS, threshold_db_hl=threshold,
-                    procedure=SII_PROCEDURE,
-                ),
-                4,
-            )
-    # The better ear, as a clinician would quote it for a diotic presentation.
-    sii = {cond: max(sii_by_ear[cond].values()) for cond in CONDITIONS}
-
-    scale = digital_to_pa_scale(FULL_SCALE_DB_SPL)
-    wavs: dict[str, Path] = {}
-    for cond, sig in signals.items():
-        wavs[cond] = out / f"{cond}.wav"
-        sf.write(str(wavs[cond]), (sig / scale).T.astype(np.float32), int(DEMO_FS),
-                 subtype="FLOAT")
-
+    sii_by_ear = _sii_by_ear(signals["normal"], aided_at_ear, audiogram=ag)
+    wavs = _write_wavs(out, signals)
     summary: dict[str, Any] = {
         "audiolab_version": __version__,
         "audiogram": {"name": ag.name, **ag.to_dict()},
@@ -149,6 +113,94 @@ def run_demo(
         "compression": compression,
         "speech_level_db_spl": level_db_spl,
         "sentences": sentences,
+        **_results(signals, aided_at_ear, aid=aid, sii_by_ear=sii_by_ear, wavs=wavs),
+    }
+    say("drawing the report")
+    report = _draw_report(out, signals, aided_at_ear, audiogram=ag, aid=aid, sii=summary["sii"])
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    summary_path = out / "summary.json"
+    summary_path.write_text(json.dumps(summary, indent=2))
+    return DemoResult(out_dir=out, wavs=wavs, report_png=report, summary_json=summary_path,
+                      summary=summary)
+
+
+def _folder(out_dir: str | Path) -> Path:
+    """``out_dir`` as a Path; ConfigError if it exists and is not a folder."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out_dir {out} exists and is not a folder; give a folder")
+    return out
+
+
+def _render(
+    speech: np.ndarray, *, audiogram: Audiogram, aid: Any, say: Callable[[str], None]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The three conditions as heard (by condition), and the aided speech reaching the ear.
+
+    Each condition starts from a hearing-loss simulator at rest, so unaided and aided are
+    rendered independently of each other.
+    """
+    from audiolab.models._hearing_loss import HearingLossSimulator
+
+    say("simulating the hearing loss: unaided")
+    unaided = HearingLossSimulator(audiogram, fs=DEMO_FS).process(speech)
+    say("hearing aid, then the hearing loss: aided")
+    aided_at_ear = aid.process(speech)
+    aided = HearingLossSimulator(audiogram, fs=DEMO_FS).process(aided_at_ear)
+    return {"normal": speech, "unaided": unaided, "aided": aided}, aided_at_ear
+
+
+def _sii_by_ear(
+    speech: np.ndarray, aided_at_ear: np.ndarray, *, audiogram: Audiogram
+) -> dict[str, dict[str, float]]:
+    """SII (ANSI S3.5-1997) per condition and ear, rounded to 4 decimals.
+
+    SII takes the speech reaching the ear and the listener's thresholds (the simulator's output
+    is what a normal ear would need to hear; the index itself models the loss via T').
+    """
+    from audiolab.audiology._sii import sii_from_signals
+
+    at_ear = {"normal": speech, "unaided": speech, "aided": aided_at_ear}
+    sii_by_ear: dict[str, dict[str, float]] = {}
+    for cond in CONDITIONS:
+        sii_by_ear[cond] = {}
+        for k, side in enumerate(EARS):
+            threshold = 0.0 if cond == "normal" else audiogram.ear(side)
+            sii_by_ear[cond][side] = round(
+                sii_from_signals(
+                    at_ear[cond][k], None, fs=DEMO_FS, threshold_db_hl=threshold,
+                    procedure=SII_PROCEDURE,
+                ),
+                4,
+            )
+    return sii_by_ear
+
+
+def _write_wavs(out: Path, signals: dict[str, np.ndarray]) -> dict[str, Path]:
+    """``out/<condition>.wav`` for each signal: float32, a full-scale sine at 100 dB SPL."""
+    import soundfile as sf
+
+    scale = digital_to_pa_scale(FULL_SCALE_DB_SPL)
+    wavs: dict[str, Path] = {}
+    for cond, sig in signals.items():
+        wavs[cond] = out / f"{cond}.wav"
+        sf.write(str(wavs[cond]), (sig / scale).T.astype(np.float32), int(DEMO_FS),
+                 subtype="FLOAT")
+    return wavs
+
+
+def _results(
+    signals: dict[str, np.ndarray],
+    aided_at_ear: np.ndarray,
+    *,
+    aid: Any,
+    sii_by_ear: dict[str, dict[str, float]],
+    wavs: dict[str, Path],
+) -> dict[str, Any]:
+    """The summary's measured part: rate, SII, levels per ear, aid latency and file names."""
+    # The better ear, as a clinician would quote it for a diotic presentation.
+    sii = {cond: max(sii_by_ear[cond].values()) for cond in CONDITIONS}
+    return {
         "fs_hz": DEMO_FS,
         "full_scale_db_spl": FULL_SCALE_DB_SPL,
         "sii_procedure": SII_PROCEDURE,
@@ -163,16 +215,22 @@ def run_demo(
         "report": "report.png",
     }
 
-    say("drawing the report")
+
+def _draw_report(
+    out: Path,
+    signals: dict[str, np.ndarray],
+    aided_at_ear: np.ndarray,
+    *,
+    audiogram: Audiogram,
+    aid: Any,
+    sii: dict[str, float],
+) -> Path:
+    """Draw ``out/report.png`` (matplotlib is imported only now) and return its path."""
     from audiolab.reports._report import draw_demo_report
 
     report = out / "report.png"
     draw_demo_report(
-        report, audiogram=ag, aid=aid, signals={**signals, "aided_at_ear": aided_at_ear},
+        report, audiogram=audiogram, aid=aid, signals={**signals, "aided_at_ear": aided_at_ear},
         fs=DEMO_FS, sii=sii,
     )
-    summary["seconds"] = round(time.perf_counter() - t0, 2)
-    summary_path = out / "summary.json"
-    summary_path.write_text(json.dumps(summary, indent=2))
-    return DemoResult(out_dir=out, wavs=wavs, report_png=report, summary_json=summary_path,
-                      summary=summary)
+    return report
