@@ -122,6 +122,7 @@ def test_write_audio_keeps_values_above_full_scale(tmp_path):
 
 
 # -- the local batch
+@pytest.mark.slow
 def test_local_batch_processes_every_good_file_and_reports_the_bad(tmp_path, rng, capsys):
     good = _good_files(tmp_path / "in", rng)
     bad = _bad_files(tmp_path / "in" / "bad")
@@ -160,6 +161,7 @@ def test_mono_input_is_presented_to_both_ears(tmp_path, rng):
     assert (r.input_channels, r.output_channels) == (1, 2)
 
 
+@pytest.mark.slow
 def test_manifest_records_inputs_outputs_chain_levels_version_and_failures(tmp_path, rng):
     good = _good_files(tmp_path / "in", rng)
     bad = _bad_files(tmp_path / "in")
@@ -490,6 +492,7 @@ def test_simulate_runs_the_hearing_loss_stage_as_a_batch(tmp_path, rng, capsys, 
     assert code == 2 and "audiogram must be a preset or a file" in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_simulate_with_the_real_simulators(tmp_path, rng):
     # Moderate loss N3 (Bisgaard 2010) at 65 dB SPL: the simulated listener hears the noise
     # quieter than it is (threshold elevation, recruitment); the CI vocoder follows it.
@@ -586,6 +589,7 @@ def _start(cmd, env, log):
     return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+@pytest.mark.slow
 def test_dask_cluster_outputs_are_bit_identical_to_local(tmp_path, rng, capsys):
     distributed = pytest.importorskip("distributed")  # installed by both make targets
     _good_files(tmp_path / "in", rng)

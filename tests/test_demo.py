@@ -17,12 +17,14 @@ def demo_out(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_writes_every_file(demo_out):
     for name in ("normal.wav", "unaided.wav", "aided.wav", "report.png", "summary.json"):
         assert (demo_out / name).stat().st_size > 1000, name
     assert (demo_out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_summary_sii_aided_above_unaided_for_n3(demo_out):
     s = json.loads((demo_out / "summary.json").read_text())
     sii = s["sii"]
@@ -35,6 +37,7 @@ def test_summary_sii_aided_above_unaided_for_n3(demo_out):
     assert s["audiogram"]["name"] == "N3"
 
 
+@pytest.mark.slow
 def test_wavs_are_float32_stereo_at_stated_levels(demo_out):
     s = json.loads((demo_out / "summary.json").read_text())
     scale = digital_to_pa_scale(s["full_scale_db_spl"])
