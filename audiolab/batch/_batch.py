@@ -86,8 +86,6 @@ class BatchReport:
         return 1 if self.failed else 0
 
 
-
-
 def simulation_chain(
     audiogram: str | os.PathLike[str], *, ci_channels: int | None = None
 ) -> ChainSpec:
@@ -115,7 +113,6 @@ def simulation_chain(
         n = check_int("ci_channels", ci_channels, low=1)
         stages.append({"type": "ci-vocoder", "n_channels": n, "seed": 1})
     return load_chain({"stage": stages})
-
 
 
 def run_batch(

@@ -28,6 +28,7 @@ __all__ = ["BLOCK_FRAMES", "FileResult", "FileTask", "LevelOptions", "process_fi
 # processing equals whole-signal processing, so it does not change the output).
 BLOCK_FRAMES = 1 << 16
 
+
 @dataclass(frozen=True)
 class LevelOptions:
     """How digital samples map to sound pressure, on input and output.
@@ -124,6 +125,7 @@ def _chain_at(spec: ChainSpec, fs: float) -> Chain:
 
 
 def _run_chain(spec: ChainSpec, x: np.ndarray, fs: float) -> tuple[np.ndarray, int]:
+    """The chain's output for ``x`` (Pa, at ``fs``) run from rest in blocks, and its delay."""
     try:
         chain = _chain_at(spec, fs)
     except ConfigError as exc:  # e.g. a stage that does not support this rate
