@@ -58,3 +58,22 @@ def test_bad_audiogram_is_one_line_exit_2(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--audiogram", "N99"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "N99" in err[0]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        # The range of --level-db-spl in every command (LevelOptions of audiolab.batch).
+        ({"level_db_spl": 200.0}, "level_db_spl must be in [-20, 160], got 200.0"),
+        ({"n_sentences": 0}, "n_sentences must be in [1, "),
+        ({"n_sentences": 1000}, "got 1000"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_is_written(tmp_path, kwargs, message):
+    from audiolab import ConfigError
+    from audiolab.reports import run_demo
+
+    with pytest.raises(ConfigError) as exc:
+        run_demo(tmp_path / "out", **kwargs)
+    assert message in str(exc.value)
+    assert not (tmp_path / "out").exists()

@@ -21,7 +21,9 @@ import numpy as np
 
 from audiolab import __version__
 from audiolab._errors import ConfigError
+from audiolab._validate import check_int, check_real
 from audiolab.audiology._audiogram import EARS, Audiogram, load_audiogram
+from audiolab.audiology._speech_material import load_speech_corpus
 from audiolab.calibration import digital_to_pa_scale, rms_db_spl, scale_to_db_spl
 
 __all__ = ["DemoResult", "run_demo"]
@@ -45,8 +47,6 @@ class DemoResult:
 
 def _speech(n_sentences: int, *, fs: float, level_db_spl: float) -> tuple[np.ndarray, list[str]]:
     """Bundled sentences joined by 300 ms pauses, scaled as a whole to ``level_db_spl`` (RMS)."""
-    from audiolab.audiology._speech_material import load_speech_corpus
-
     items = load_speech_corpus().sentences[:n_sentences]
     gap = np.zeros(int(0.3 * fs), np.float32)
     parts: list[np.ndarray] = []
@@ -79,9 +79,9 @@ def run_demo(
     compression : {"wdrc", "linear"}
         Hearing-aid compression.
     level_db_spl : float
-        RMS level of the speech in dB SPL.
+        RMS level of the speech in dB SPL, in [-20, 160].
     n_sentences : int
-        How many bundled sentences to use.
+        How many bundled sentences to use, from 1 to the number bundled.
     progress : callable, optional
         Called with a short message before each step.
 
@@ -96,6 +96,9 @@ def run_demo(
     # Everything that can be wrong with the arguments is found before anything is written.
     ag: Audiogram = load_audiogram(audiogram)
     out = _folder(out_dir)
+    # The range of --level-db-spl in every command; the bundled corpus has a fixed size.
+    check_real("level_db_spl", level_db_spl, low=-20, high=160)
+    check_int("n_sentences", n_sentences, low=1, high=len(load_speech_corpus().sentences))
     say(f"fitting the hearing aid ({rule}, {compression}) to {ag.name}")
     aid = HearingAid(ag, fs=DEMO_FS, rule=rule, compression=compression)
     out.mkdir(parents=True, exist_ok=True)
