@@ -95,10 +95,7 @@ def run_demo(
     t0 = time.perf_counter()
     # Everything that can be wrong with the arguments is found before anything is written.
     ag: Audiogram = load_audiogram(audiogram)
-    out = _folder(out_dir)
-    # The range of --level-db-spl in every command; the bundled corpus has a fixed size.
-    check_real("level_db_spl", level_db_spl, low=-20, high=160)
-    check_int("n_sentences", n_sentences, low=1, high=len(load_speech_corpus().sentences))
+    out = _checked_folder(out_dir, level_db_spl=level_db_spl, n_sentences=n_sentences)
     say(f"fitting the hearing aid ({rule}, {compression}) to {ag.name}")
     aid = HearingAid(ag, fs=DEMO_FS, rule=rule, compression=compression)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,13 +106,8 @@ def run_demo(
     say("speech intelligibility index")
     sii_by_ear = _sii_by_ear(signals["normal"], aided_at_ear, audiogram=ag)
     wavs = _write_wavs(out, signals)
-    summary: dict[str, Any] = {
-        "audiolab_version": __version__,
-        "audiogram": {"name": ag.name, **ag.to_dict()},
-        "rule": rule,
-        "compression": compression,
-        "speech_level_db_spl": level_db_spl,
-        "sentences": sentences,
+    summary = {
+        **_setup(ag, aid, level_db_spl=level_db_spl, sentences=sentences),
         **_results(signals, aided_at_ear, aid=aid, sii_by_ear=sii_by_ear, wavs=wavs),
     }
     say("drawing the report")
@@ -127,8 +119,17 @@ def run_demo(
                       summary=summary)
 
 
-def _folder(out_dir: str | Path) -> Path:
-    """``out_dir`` as a Path; ConfigError if it exists and is not a folder."""
+def _checked_folder(out_dir: str | Path, *, level_db_spl: float, n_sentences: int) -> Path:
+    """``out_dir`` as a Path, once it and the speech options are known to be usable.
+
+    Raises
+    ------
+    ConfigError
+        ``out_dir`` exists and is not a folder, ``level_db_spl`` is outside [-20, 160] (the range
+        of --level-db-spl in every command), or ``n_sentences`` is not 1 to the bundled count.
+    """
+    check_real("level_db_spl", level_db_spl, low=-20, high=160)
+    check_int("n_sentences", n_sentences, low=1, high=len(load_speech_corpus().sentences))
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"out_dir {out} exists and is not a folder; give a folder")
@@ -190,6 +191,20 @@ def _write_wavs(out: Path, signals: dict[str, np.ndarray]) -> dict[str, Path]:
         sf.write(str(wavs[cond]), (sig / scale).T.astype(np.float32), int(DEMO_FS),
                  subtype="FLOAT")
     return wavs
+
+
+def _setup(
+    audiogram: Audiogram, aid: Any, *, level_db_spl: float, sentences: list[str]
+) -> dict[str, Any]:
+    """The summary's setup part: version, listener, fitting and speech."""
+    return {
+        "audiolab_version": __version__,
+        "audiogram": {"name": audiogram.name, **audiogram.to_dict()},
+        "rule": aid.rule,
+        "compression": aid.compression,
+        "speech_level_db_spl": level_db_spl,
+        "sentences": sentences,
+    }
 
 
 def _results(
