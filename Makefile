@@ -1,6 +1,11 @@
 # Two commands on a fresh Debian machine (run as root, or with the Debian packages already there):
-#   make demo   set up and run the main job (audiolab demo)
-#   make test   set up, start a JACK dummy server and run the whole test suite headless
+#   make demo        set up and run the main job (audiolab demo)
+#   make test        set up, start a JACK dummy server and run the whole test suite headless,
+#                    then ruff and mypy
+# While working:
+#   make test-fast   the tests not marked `slow` (no demo run, Dask cluster, subprocess or JACK
+#                    server; about half a minute), then ruff; `make test` still runs them all
+# PYTEST_ARGS passes options to pytest, e.g. make test-fast PYTEST_ARGS="-x tests/test_batch.py".
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -12,7 +17,7 @@ export OPENBLAS_NUM_THREADS := 1
 export OMP_NUM_THREADS := 1
 export QT_QPA_PLATFORM := offscreen
 
-.PHONY: demo test setup system-packages lint typecheck bench clean
+.PHONY: demo test test-fast setup system-packages lint typecheck bench clean
 
 demo: setup
 	$(BIN)/audiolab demo
@@ -21,6 +26,12 @@ test: setup
 	bash tests/with_jack.sh $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 	$(BIN)/ruff check audiolab tests
 	$(BIN)/mypy
+
+# Slow tests are marked in the test files (JACK tests are slow by tests/conftest.py); no JACK
+# server is started, since every test that needs one is slow.
+test-fast: setup
+	$(BIN)/python -m pytest -p no:cacheprovider -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/ruff check audiolab tests
 
 bench: setup
 	$(BIN)/audiolab bench

@@ -18,6 +18,13 @@ settings.register_profile(
 settings.load_profile("audiolab")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that needs the JACK server is slow too: `make test-fast` (-m "not slow") skips it."""
+    for item in items:
+        if item.get_closest_marker("jack") is not None and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A seeded generator: every test that draws random numbers is reproducible."""

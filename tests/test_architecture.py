@@ -91,6 +91,7 @@ def test_heavy_libraries_are_never_imported_at_module_level_outside_gui():
          "audiolab.cli"],
     ],
 )
+@pytest.mark.slow
 def test_import_loads_no_qt_matplotlib_or_dask(modules):
     code = (
         "import sys\n"

@@ -16,7 +16,7 @@ import soundfile as sf
 import audiolab
 from audiolab import ConfigError, FileFormatError
 from audiolab._audio_io import read_audio, write_audio
-from audiolab.batch._batch import LevelOptions, collect_inputs, run_batch
+from audiolab.batch import LevelOptions, collect_inputs, run_batch
 from audiolab.calibration import digital_to_pa_scale, rms_db_spl
 from audiolab.cli import main
 from audiolab.dsp import Processor
@@ -122,6 +122,7 @@ def test_write_audio_keeps_values_above_full_scale(tmp_path):
 
 
 # -- the local batch
+@pytest.mark.slow
 def test_local_batch_processes_every_good_file_and_reports_the_bad(tmp_path, rng, capsys):
     good = _good_files(tmp_path / "in", rng)
     bad = _bad_files(tmp_path / "in" / "bad")
@@ -160,6 +161,7 @@ def test_mono_input_is_presented_to_both_ears(tmp_path, rng):
     assert (r.input_channels, r.output_channels) == (1, 2)
 
 
+@pytest.mark.slow
 def test_manifest_records_inputs_outputs_chain_levels_version_and_failures(tmp_path, rng):
     good = _good_files(tmp_path / "in", rng)
     bad = _bad_files(tmp_path / "in")
@@ -355,17 +357,17 @@ def test_chain_rate_that_does_not_fit_a_file_fails_that_file_only(tmp_path):
 
 
 def test_reused_chain_gives_the_same_samples_as_a_fresh_one(tmp_path, rng):
-    from audiolab.batch import _batch
+    from audiolab.batch import _job
 
     good = _good_files(tmp_path / "in", rng)
     chain = {"stage": [{"type": "hearing-aid", "audiogram": "N3", "rule": "nal-r"}]}
     b = good["stereo48"]
     a = tmp_path / "long.wav"  # bigger, so the batch runs it first (longest first)
     sf.write(a, 0.3 * rng.standard_normal((20000, 2)).astype(np.float32), 48000, subtype="FLOAT")
-    _batch._CACHE.chains = None
+    _job._CACHE.chains = None
     assert a.stat().st_size > b.stat().st_size
     run_batch([b, a], chain=chain, out_dir=tmp_path / "after_a", jobs=1)
-    _batch._CACHE.chains = None
+    _job._CACHE.chains = None
     run_batch([b], chain=chain, out_dir=tmp_path / "fresh", jobs=1)
     after_a, _ = _read(tmp_path / "after_a" / "stereo48.wav")
     fresh, _ = _read(tmp_path / "fresh" / "stereo48.wav")
@@ -490,6 +492,7 @@ def test_simulate_runs_the_hearing_loss_stage_as_a_batch(tmp_path, rng, capsys, 
     assert code == 2 and "audiogram must be a preset or a file" in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_simulate_with_the_real_simulators(tmp_path, rng):
     # Moderate loss N3 (Bisgaard 2010) at 65 dB SPL: the simulated listener hears the noise
     # quieter than it is (threshold elevation, recruitment); the CI vocoder follows it.
@@ -523,12 +526,12 @@ class InterruptOnSecondFile(FakeHearingLoss):
 
 
 def test_interrupted_batch_records_what_finished(tmp_path, rng, monkeypatch):
-    from audiolab.batch import _batch
+    from audiolab.batch import _job
     from audiolab.models import _chain
 
     monkeypatch.setitem(_chain._REGISTRY, "hearing-loss", f"{__name__}:InterruptOnSecondFile")
     _good_files(tmp_path / "in", rng)
-    _batch._CACHE.chains = None
+    _job._CACHE.chains = None
     InterruptOnSecondFile.files_started = 0
     with pytest.raises(KeyboardInterrupt):
         run_batch([tmp_path / "in"], chain={"stage": [{"type": "hearing-loss", "audiogram": "N1"}]},
@@ -565,14 +568,15 @@ def test_simulate_bad_options_exit_2(tmp_path, capsys, extra, words):
 def test_progress_bar_redraws_one_line_on_a_terminal():
     import io
 
-    from audiolab.batch._batch import FileResult, _Progress
+    from audiolab.batch import FileResult
+    from audiolab.batch._progress import Progress
 
     class Terminal(io.StringIO):
         def isatty(self):
             return True
 
     stream = Terminal()
-    bar = _Progress(3, stream=stream, label="process")
+    bar = Progress(3, stream=stream, label="process")
     for status in ("processed", "failed", "processed"):
         bar.update(FileResult(input="i", output="o", status=status))
     text = stream.getvalue()
@@ -585,6 +589,7 @@ def _start(cmd, env, log):
     return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+@pytest.mark.slow
 def test_dask_cluster_outputs_are_bit_identical_to_local(tmp_path, rng, capsys):
     distributed = pytest.importorskip("distributed")  # installed by both make targets
     _good_files(tmp_path / "in", rng)

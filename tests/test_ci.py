@@ -219,6 +219,7 @@ def test_noise_is_fixed_by_the_seed(rng):
         CochlearImplantSimulator(fs=FS, carrier="sine", seed=2).process(x))
 
 
+@pytest.mark.slow
 def test_output_is_the_same_in_another_process(rng):
     # No hidden global state: a fresh interpreter (as a Dask worker would be) gives the same bytes.
     code = (

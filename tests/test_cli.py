@@ -44,6 +44,7 @@ def test_each_command_has_help(name, capsys):
     assert "usage: audiolab " + name in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_console_script_runs():
     out = subprocess.run(
         [sys.executable, "-m", "audiolab", "--version"], capture_output=True, text=True, check=True
@@ -51,6 +52,7 @@ def test_console_script_runs():
     assert out.stdout.strip() == f"audiolab {__version__}"
 
 
+@pytest.mark.slow
 def test_bench_quick_json_reports_ratios(capsys):
     import json
 

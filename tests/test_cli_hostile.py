@@ -422,6 +422,7 @@ def _die():
     os._exit(3)
 
 
+@pytest.mark.slow
 def test_workers_that_cannot_start_fail_each_file_not_the_batch(tmp_path, monkeypatch):
     """Since the workers are started before the files are handed out, a pool broken at start-up
     surfaced in submit() as a traceback; each file must fail on its own, as any worker crash."""

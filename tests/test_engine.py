@@ -344,6 +344,7 @@ class _HostileStage:
         return self._fn, ffi.NULL
 
 
+@pytest.mark.slow
 def test_ceiling_holds_over_ten_thousand_fuzzed_cases(rng):
     """No output sample above the ceiling (+0.1 dB), NaN/inf always silence and counted.
 

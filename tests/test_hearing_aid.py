@@ -75,6 +75,7 @@ def test_compressive_and_linear_agree_for_65_db_speech():
 
 @pytest.mark.parametrize("hl", [17.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0])
 @pytest.mark.parametrize("attack_ms, release_ms", [(5.0, 50.0), (10.0, 200.0)])
+@pytest.mark.slow
 def test_ansi_times_for_every_fitted_ratio(hl, attack_ms, release_ms):
     # Flat losses of 17-90 dB HL make the fit use ratios 1.2 (the smallest it keeps) to 3.0 (its
     # cap) at 2 kHz. ANSI S3.22: 55 <-> 90 dB SPL at 2 kHz, 3 dB / 4 dB settling; bar: within

@@ -223,6 +223,7 @@ def test_latency_with_smearing_by_cross_correlation(rng):
 
 @pytest.mark.parametrize("profile", ["N2", "N3", "N4", "S1", "S2"])
 @pytest.mark.parametrize("f_hz", [500, 1000, 2000, 4000])
+@pytest.mark.slow
 def test_tone_below_the_impaired_threshold_falls_below_normal_threshold(profile, f_hz):
     # Moore & Glasberg (1993): a sound at the impaired threshold maps to the normal threshold, so
     # a tone 5 dB below the simulated threshold must end up below the normal one (ISO 389-7).
@@ -248,6 +249,7 @@ def test_loud_tone_passes_unchanged(profile):
 
 @pytest.mark.parametrize("smearing", ["mild", "moderate", "severe"])
 @pytest.mark.parametrize("f_hz", [500, 1000, 2000, 4000])
+@pytest.mark.slow
 def test_smearing_keeps_the_power_of_a_steady_tone(smearing, f_hz):
     # Baer & Moore (1993): the smearing matrix moves power across frequency (its columns sum
     # to 0.9-1.15 here) but does not remove it. Overlap-add of frames whose spread part is not
@@ -370,6 +372,7 @@ def test_silence_and_full_scale_square_waves_stay_finite(fs):
         elements=st.floats(-1e5, 1e5, width=32, allow_subnormal=True),
     )
 )
+@pytest.mark.slow
 def test_hypothesis_finite_input_gives_finite_output(x):
     y = HearingLossSimulator("N3", fs=16000).process(x)
     assert y.shape == x.shape and np.isfinite(y).all()

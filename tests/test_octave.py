@@ -68,6 +68,7 @@ CASES = [(fs, b, zp) for fs in (44100, 48000) for b in (1, 3) for zp in (False, 
 
 
 @pytest.mark.parametrize("fs, fraction, zero_phase", CASES)
+@pytest.mark.slow
 def test_measured_response_inside_class1_mask(fs, fraction, zero_phase):
     # The whole usable range: 10 Hz up to the highest band below Nyquist.
     fb = OctaveFilterbank(fs=fs, fraction=fraction, f_low_hz=10, zero_phase=zero_phase)

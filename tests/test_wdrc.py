@@ -211,6 +211,7 @@ def test_band_count_mismatch_is_explained():
 @given(
     st.lists(st.floats(-1e3, 1e3, allow_nan=False, width=32), min_size=1, max_size=300),
 )
+@pytest.mark.slow
 def test_any_finite_input_gives_finite_output_within_the_limit(samples):
     aid = MultibandWdrc(_settings(mpo_db_spl=100.0), fs=FS)
     y = aid.process(np.array(samples, np.float32))

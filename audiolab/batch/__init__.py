@@ -7,14 +7,9 @@ May import: ``audiolab.models``, ``audiolab.audiology``, ``audiolab.calibration`
 and the private base modules. Dask is imported only when a scheduler is given.
 """
 
-from audiolab.batch._batch import (
-    BatchReport,
-    FileResult,
-    LevelOptions,
-    collect_inputs,
-    run_batch,
-    simulation_chain,
-)
+from audiolab.batch._batch import BatchReport, run_batch, simulation_chain
+from audiolab.batch._inputs import collect_inputs
+from audiolab.batch._job import FileResult, LevelOptions
 
 __all__ = [
     "BatchReport",

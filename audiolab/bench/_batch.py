@@ -45,7 +45,7 @@ class _Corpus:
         return self._root
 
     def run(self, jobs: int) -> Any:
-        from audiolab.batch._batch import LevelOptions, run_batch
+        from audiolab.batch import LevelOptions, run_batch
 
         root = self.root()
         report = run_batch(

@@ -5,6 +5,7 @@ import scipy.signal
 
 from audiolab.bench._runner import BenchCase
 from audiolab.calibration import P_REF_PA, db_spl_to_pa_rms
+from audiolab.dsp import db_to_amplitude, power_to_db
 from audiolab.models._hearing_aid import HearingAid
 
 __all__ = ["cases"]
@@ -34,13 +35,13 @@ def _scipy_hearing_aid(aid: HearingAid):  # noqa: ANN202 - returns a closure
             z = scipy.signal.sosfilt(sos[k], xc)
             power = (z.real**2 + z.imag**2) / (2 * P_REF_PA**2)
             smooth = scipy.signal.lfilter([alpha[k]], [1, alpha[k] - 1], power)
-            level = 10 * np.log10(np.maximum(smooth, 1.0))
+            level = power_to_db(np.maximum(smooth, 1.0))
             g_db = (
                 s.gain_db[k]
                 - (1 - 1 / s.ratio[k]) * np.maximum(level - s.knee_db_spl[k], 0)
                 - (1 / s.expansion_ratio[k] - 1) * np.maximum(s.expansion_knee_db_spl[k] - level, 0)
             )
-            g = 10 ** (np.minimum(g_db, s.max_gain_db[k]) / 20)
+            g = db_to_amplitude(np.minimum(g_db, s.max_gain_db[k]))
             r = d.weights[k] * z * g
             dk = d.band_delays_samples[k]
             y[dk:] += r[: x.size - dk]

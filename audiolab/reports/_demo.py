@@ -21,7 +21,9 @@ import numpy as np
 
 from audiolab import __version__
 from audiolab._errors import ConfigError
+from audiolab._validate import check_int, check_real
 from audiolab.audiology._audiogram import EARS, Audiogram, load_audiogram
+from audiolab.audiology._speech_material import load_speech_corpus
 from audiolab.calibration import digital_to_pa_scale, rms_db_spl, scale_to_db_spl
 
 __all__ = ["DemoResult", "run_demo"]
@@ -45,8 +47,6 @@ class DemoResult:
 
 def _speech(n_sentences: int, *, fs: float, level_db_spl: float) -> tuple[np.ndarray, list[str]]:
     """Bundled sentences joined by 300 ms pauses, scaled as a whole to ``level_db_spl`` (RMS)."""
-    from audiolab.audiology._speech_material import load_speech_corpus
-
     items = load_speech_corpus().sentences[:n_sentences]
     gap = np.zeros(int(0.3 * fs), np.float32)
     parts: list[np.ndarray] = []
@@ -79,9 +79,9 @@ def run_demo(
     compression : {"wdrc", "linear"}
         Hearing-aid compression.
     level_db_spl : float
-        RMS level of the speech in dB SPL.
+        RMS level of the speech in dB SPL, in [-20, 160].
     n_sentences : int
-        How many bundled sentences to use.
+        How many bundled sentences to use, from 1 to the number bundled.
     progress : callable, optional
         Called with a short message before each step.
 
@@ -89,42 +89,87 @@ def run_demo(
     -------
     DemoResult
     """
-    import soundfile as sf
-
-    from audiolab.audiology._sii import sii_from_signals
     from audiolab.models._hearing_aid import HearingAid
-    from audiolab.models._hearing_loss import HearingLossSimulator
 
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     # Everything that can be wrong with the arguments is found before anything is written.
     ag: Audiogram = load_audiogram(audiogram)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"out_dir {out} exists and is not a folder; give a folder")
+    out = _checked_folder(out_dir, level_db_spl=level_db_spl, n_sentences=n_sentences)
     say(f"fitting the hearing aid ({rule}, {compression}) to {ag.name}")
     aid = HearingAid(ag, fs=DEMO_FS, rule=rule, compression=compression)
     out.mkdir(parents=True, exist_ok=True)
 
     say(f"speech: {n_sentences} bundled sentences at {level_db_spl:g} dB SPL")
     mono, sentences = _speech(n_sentences, fs=DEMO_FS, level_db_spl=level_db_spl)
-    speech = np.stack([mono, mono])  # presented to both ears: (left, right)
+    signals, aided_at_ear = _render(np.stack([mono, mono]), audiogram=ag, aid=aid, say=say)
+    say("speech intelligibility index")
+    sii_by_ear = _sii_by_ear(signals["normal"], aided_at_ear, audiogram=ag)
+    wavs = _write_wavs(out, signals)
+    summary = {
+        **_setup(ag, aid, level_db_spl=level_db_spl, sentences=sentences),
+        **_results(signals, aided_at_ear, aid=aid, sii_by_ear=sii_by_ear, wavs=wavs),
+    }
+    say("drawing the report")
+    report = _draw_report(out, signals, aided_at_ear, audiogram=ag, aid=aid, sii=summary["sii"])
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    summary_path = out / "summary.json"
+    summary_path.write_text(json.dumps(summary, indent=2))
+    return DemoResult(out_dir=out, wavs=wavs, report_png=report, summary_json=summary_path,
+                      summary=summary)
+
+
+def _checked_folder(out_dir: str | Path, *, level_db_spl: float, n_sentences: int) -> Path:
+    """``out_dir`` as a Path, once it and the speech options are known to be usable.
+
+    Raises
+    ------
+    ConfigError
+        ``out_dir`` exists and is not a folder, ``level_db_spl`` is outside [-20, 160] (the range
+        of --level-db-spl in every command), or ``n_sentences`` is not 1 to the bundled count.
+    """
+    check_real("level_db_spl", level_db_spl, low=-20, high=160)
+    check_int("n_sentences", n_sentences, low=1, high=len(load_speech_corpus().sentences))
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out_dir {out} exists and is not a folder; give a folder")
+    return out
+
+
+def _render(
+    speech: np.ndarray, *, audiogram: Audiogram, aid: Any, say: Callable[[str], None]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The three conditions as heard (by condition), and the aided speech reaching the ear.
+
+    Each condition starts from a hearing-loss simulator at rest, so unaided and aided are
+    rendered independently of each other.
+    """
+    from audiolab.models._hearing_loss import HearingLossSimulator
+
     say("simulating the hearing loss: unaided")
-    unaided = HearingLossSimulator(ag, fs=DEMO_FS).process(speech)
+    unaided = HearingLossSimulator(audiogram, fs=DEMO_FS).process(speech)
     say("hearing aid, then the hearing loss: aided")
     aided_at_ear = aid.process(speech)
-    aided = HearingLossSimulator(ag, fs=DEMO_FS).process(aided_at_ear)
-    signals = {"normal": speech, "unaided": unaided, "aided": aided}
+    aided = HearingLossSimulator(audiogram, fs=DEMO_FS).process(aided_at_ear)
+    return {"normal": speech, "unaided": unaided, "aided": aided}, aided_at_ear
 
-    say("speech intelligibility index")
-    # SII takes the speech reaching the ear and the listener's thresholds (the simulator's output
-    # is what a normal ear would need to hear; the index itself models the loss via T').
+
+def _sii_by_ear(
+    speech: np.ndarray, aided_at_ear: np.ndarray, *, audiogram: Audiogram
+) -> dict[str, dict[str, float]]:
+    """SII (ANSI S3.5-1997) per condition and ear, rounded to 4 decimals.
+
+    SII takes the speech reaching the ear and the listener's thresholds (the simulator's output
+    is what a normal ear would need to hear; the index itself models the loss via T').
+    """
+    from audiolab.audiology._sii import sii_from_signals
+
     at_ear = {"normal": speech, "unaided": speech, "aided": aided_at_ear}
     sii_by_ear: dict[str, dict[str, float]] = {}
     for cond in CONDITIONS:
         sii_by_ear[cond] = {}
         for k, side in enumerate(EARS):
-            threshold = 0.0 if cond == "normal" else ag.ear(side)
+            threshold = 0.0 if cond == "normal" else audiogram.ear(side)
             sii_by_ear[cond][side] = round(
                 sii_from_signals(
                     at_ear[cond][k], None, fs=DEMO_FS, threshold_db_hl=threshold,
@@ -132,8 +177,12 @@ def run_demo(
                 ),
                 4,
             )
-    # The better ear, as a clinician would quote it for a diotic presentation.
-    sii = {cond: max(sii_by_ear[cond].values()) for cond in CONDITIONS}
+    return sii_by_ear
+
+
+def _write_wavs(out: Path, signals: dict[str, np.ndarray]) -> dict[str, Path]:
+    """``out/<condition>.wav`` for each signal: float32, a full-scale sine at 100 dB SPL."""
+    import soundfile as sf
 
     scale = digital_to_pa_scale(FULL_SCALE_DB_SPL)
     wavs: dict[str, Path] = {}
@@ -141,14 +190,35 @@ def run_demo(
         wavs[cond] = out / f"{cond}.wav"
         sf.write(str(wavs[cond]), (sig / scale).T.astype(np.float32), int(DEMO_FS),
                  subtype="FLOAT")
+    return wavs
 
-    summary: dict[str, Any] = {
+
+def _setup(
+    audiogram: Audiogram, aid: Any, *, level_db_spl: float, sentences: list[str]
+) -> dict[str, Any]:
+    """The summary's setup part: version, listener, fitting and speech."""
+    return {
         "audiolab_version": __version__,
-        "audiogram": {"name": ag.name, **ag.to_dict()},
-        "rule": rule,
-        "compression": compression,
+        "audiogram": {"name": audiogram.name, **audiogram.to_dict()},
+        "rule": aid.rule,
+        "compression": aid.compression,
         "speech_level_db_spl": level_db_spl,
         "sentences": sentences,
+    }
+
+
+def _results(
+    signals: dict[str, np.ndarray],
+    aided_at_ear: np.ndarray,
+    *,
+    aid: Any,
+    sii_by_ear: dict[str, dict[str, float]],
+    wavs: dict[str, Path],
+) -> dict[str, Any]:
+    """The summary's measured part: rate, SII, levels per ear, aid latency and file names."""
+    # The better ear, as a clinician would quote it for a diotic presentation.
+    sii = {cond: max(sii_by_ear[cond].values()) for cond in CONDITIONS}
+    return {
         "fs_hz": DEMO_FS,
         "full_scale_db_spl": FULL_SCALE_DB_SPL,
         "sii_procedure": SII_PROCEDURE,
@@ -163,16 +233,22 @@ def run_demo(
         "report": "report.png",
     }
 
-    say("drawing the report")
+
+def _draw_report(
+    out: Path,
+    signals: dict[str, np.ndarray],
+    aided_at_ear: np.ndarray,
+    *,
+    audiogram: Audiogram,
+    aid: Any,
+    sii: dict[str, float],
+) -> Path:
+    """Draw ``out/report.png`` (matplotlib is imported only now) and return its path."""
     from audiolab.reports._report import draw_demo_report
 
     report = out / "report.png"
     draw_demo_report(
-        report, audiogram=ag, aid=aid, signals={**signals, "aided_at_ear": aided_at_ear},
+        report, audiogram=audiogram, aid=aid, signals={**signals, "aided_at_ear": aided_at_ear},
         fs=DEMO_FS, sii=sii,
     )
-    summary["seconds"] = round(time.perf_counter() - t0, 2)
-    summary_path = out / "summary.json"
-    summary_path.write_text(json.dumps(summary, indent=2))
-    return DemoResult(out_dir=out, wavs=wavs, report_png=report, summary_json=summary_path,
-                      summary=summary)
+    return report

@@ -29,17 +29,29 @@ def draw_demo_report(
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    from audiolab.audiology._prescription import prescribe
-    from audiolab.audiology._sii import band_spectrum_levels_db_spl, sii_bands
-
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), dpi=100)
     fig.suptitle(
         f"audiolab demo: {audiogram.name}, {aid.rule} {aid.compression}, "
         f"speech at 65 dB SPL", fontsize=13,
     )
+    _audiogram_panel(axes[0, 0], audiogram)
+    _gain_panel(axes[0, 1], audiogram, aid)
+    _spectrum_panel(axes[1, 0], audiogram, signals, fs=fs)
+    _sii_panel(axes[1, 1], sii)
     ticks = [250, 500, 1000, 2000, 4000, 8000]
+    for ax in (axes[0, 0], axes[0, 1], axes[1, 0]):
+        ax.set_xticks(ticks, [f"{t // 1000}k" if t >= 1000 else str(t) for t in ticks])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlabel("frequency (Hz)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
-    ax = axes[0, 0]
+
+def _audiogram_panel(ax: Any, audiogram: Audiogram) -> None:
+    """Thresholds of both ears in dB HL, the clinical way up (loss downwards)."""
     for side in EARS:
         ear = audiogram.ear(side)
         ax.plot(ear.frequencies_hz, ear.thresholds_db_hl, "o-" if side == "right" else "x-",
@@ -49,7 +61,11 @@ def draw_demo_report(
     ax.set_title("Audiogram")
     ax.set_ylabel("hearing level (dB HL)")
 
-    ax = axes[0, 1]
+
+def _gain_panel(ax: Any, audiogram: Audiogram, aid: Any) -> None:
+    """The rule's insertion-gain targets against the aid's realised gain for 65 dB SPL speech."""
+    from audiolab.audiology._prescription import prescribe
+
     f_dense = np.geomspace(125, 8000, 200)
     for side in EARS:
         ear = audiogram.ear(side)
@@ -62,7 +78,13 @@ def draw_demo_report(
     ax.set_title("Insertion gain")
     ax.set_ylabel("gain (dB)")
 
-    ax = axes[1, 0]
+
+def _spectrum_panel(
+    ax: Any, audiogram: Audiogram, signals: dict[str, np.ndarray], *, fs: float
+) -> None:
+    """Left-ear speech spectrum levels, unaided and aided, against both ears' thresholds."""
+    from audiolab.audiology._sii import band_spectrum_levels_db_spl, sii_bands
+
     bands = sii_bands("one-third-octave")
     fc = bands.centre_frequencies_hz
     for cond in ("normal", "aided_at_ear"):
@@ -81,7 +103,9 @@ def draw_demo_report(
     ax.set_title("Speech spectrum levels vs thresholds (left ear)")
     ax.set_ylabel("spectrum level (dB SPL per Hz)")
 
-    ax = axes[1, 1]
+
+def _sii_panel(ax: Any, sii: dict[str, float]) -> None:
+    """One bar per condition: the better ear's SII."""
     conds = list(sii)
     bars = ax.bar(conds, [sii[c] for c in conds], color=[_COND_COLOURS[c] for c in conds])
     for bar, cond in zip(bars, conds, strict=True):
@@ -90,13 +114,3 @@ def draw_demo_report(
     ax.set_ylim(0, 1.05)
     ax.set_title("Speech Intelligibility Index (ANSI S3.5-1997, better ear)")
     ax.set_ylabel("SII")
-
-    for ax in (axes[0, 0], axes[0, 1], axes[1, 0]):
-        ax.set_xticks(ticks, [f"{t // 1000}k" if t >= 1000 else str(t) for t in ticks])
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_xlabel("frequency (Hz)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)

@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 import scipy.signal
 
-from audiolab.calibration import db_spl_to_pa_rms, pa_rms_to_db_spl
+from audiolab.calibration import P_REF_PA, db_spl_to_pa_rms, pa_rms_to_db_spl
+from audiolab.dsp import amplitude_to_db, db_to_amplitude, power_to_db
 from audiolab.dsp._processor import Processor
 
 __all__ = [
@@ -92,7 +93,7 @@ def _envelope_db(y: np.ndarray, fs: float, f_hz: float) -> np.ndarray:
     env = np.abs(scipy.signal.hilbert(y))
     k = max(1, int(round(fs / f_hz)))
     env = np.convolve(env, np.ones(k) / k, mode="same")
-    return 20 * np.log10(env / math.sqrt(2.0) / 20e-6 + 1e-30)
+    return amplitude_to_db(env / math.sqrt(2.0) / P_REF_PA + 1e-30)
 
 
 def measure_attack_release_ms(
@@ -224,8 +225,8 @@ def _third_octave_gain_db(factory: ProcessorFactory, fs: float, latency: int,
     # Shape white noise to the standard speech spectrum (band level per one-third octave is
     # the spectrum level + 10 log10(0.2316 f)).
     f_safe = np.maximum(freqs, 20.0)
-    shape_db = speech_band_levels_db_spl(f_safe, level_db_spl) - 10 * np.log10(0.2316 * f_safe)
-    x = np.fft.irfft(spec * 10 ** (shape_db / 20), n)
+    shape_db = speech_band_levels_db_spl(f_safe, level_db_spl) - power_to_db(0.2316 * f_safe)
+    x = np.fft.irfft(spec * db_to_amplitude(shape_db), n)
     x *= db_spl_to_pa_rms(level_db_spl) / np.sqrt(np.mean(x * x))
     y = _run(factory, x)
     skip = int(0.5 * fs)
@@ -236,7 +237,7 @@ def _third_octave_gain_db(factory: ProcessorFactory, fs: float, latency: int,
     out = []
     for fc in centres_hz:
         band = (ff >= fc * 2 ** (-1 / 6)) & (ff < fc * 2 ** (1 / 6))
-        out.append(10 * math.log10(fy[band].sum() / fx[band].sum()))
+        out.append(float(power_to_db(fy[band].sum() / fx[band].sum())))
     return np.array(out)
 
 
@@ -266,38 +267,17 @@ def verify_chain(
     VerifyReport
     """
     freqs = ANSI_FREQUENCIES_HZ[ANSI_FREQUENCIES_HZ < 0.45 * fs]
-    ospl = np.array([measure_tone_output_db_spl(factory, f, OSPL_INPUT_DB_SPL, fs=fs)
-                     for f in freqs])
-    full_on = np.array([measure_tone_output_db_spl(factory, f, FULL_ON_INPUT_DB_SPL, fs=fs)
-                        for f in freqs]) - FULL_ON_INPUT_DB_SPL
-    response = np.array([measure_tone_output_db_spl(factory, f, RESPONSE_INPUT_DB_SPL, fs=fs)
-                         for f in freqs]) - RESPONSE_INPUT_DB_SPL
+    ospl, full_on, response = _tone_curves(factory, freqs, fs=fs)
     io_out = [measure_tone_output_db_spl(factory, AGC_FREQUENCY_HZ, lv, fs=fs)
               for lv in IO_LEVELS_DB_SPL]
     attack, release = measure_attack_release_ms(factory, fs=fs, latency_samples=latency_samples)
-    silence = _run(factory, np.zeros(int(0.5 * fs)))
-    noise_rms = math.sqrt(float(np.mean(silence[silence.size // 2 :] ** 2)))
+    noise_rms = _noise_rms_pa(factory, fs=fs)
     hfa_gain = _hfa(full_on, freqs)
     ein = None if noise_rms == 0.0 else float(pa_rms_to_db_spl(noise_rms)) - hfa_gain
     thd = {f"{f:g}": _thd_percent(factory, f, THD_INPUT_DB_SPL, fs) for f in THD_FREQUENCIES_HZ}
     sii: dict[str, Any] = {}
     if hearing_aid is not None:
-        from audiolab.audiology._sii import sii_bands
-        from audiolab.models._fitting import aided_sii
-
-        centres = sii_bands("one-third-octave").centre_frequencies_hz
-        usable = centres < 0.45 * fs
-        gain = np.zeros(centres.size)
-        gain[usable] = _third_octave_gain_db(factory, fs, latency_samples, centres[usable], 65.0)
-        ear = hearing_aid.audiogram.ear(hearing_aid.ear)
-        sii = {
-            "ear": hearing_aid.ear,
-            "speech_db_spl": 65.0,
-            "unaided": aided_sii(ear, None),
-            "aided": aided_sii(ear, gain),
-            "insertion_gain_frequencies_hz": [float(v) for v in centres],
-            "insertion_gain_db": [float(v) for v in gain],
-        }
+        sii = _sii_figures(factory, hearing_aid, fs=fs, latency_samples=latency_samples)
     return VerifyReport(
         fs=float(fs),
         latency_ms=1e3 * latency_samples / fs,
@@ -317,6 +297,51 @@ def verify_chain(
         sii=sii,
         declared=dict(declared or {}),
     )
+
+
+def _tone_curves(
+    factory: ProcessorFactory, freqs: np.ndarray, *, fs: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """OSPL90 (dB SPL), full-on gain and frequency response (dB) at ``freqs``: ANSI S3.22 §6."""
+    ospl = np.array([measure_tone_output_db_spl(factory, f, OSPL_INPUT_DB_SPL, fs=fs)
+                     for f in freqs])
+    full_on = np.array([measure_tone_output_db_spl(factory, f, FULL_ON_INPUT_DB_SPL, fs=fs)
+                        for f in freqs]) - FULL_ON_INPUT_DB_SPL
+    response = np.array([measure_tone_output_db_spl(factory, f, RESPONSE_INPUT_DB_SPL, fs=fs)
+                         for f in freqs]) - RESPONSE_INPUT_DB_SPL
+    return ospl, full_on, response
+
+
+def _noise_rms_pa(factory: ProcessorFactory, *, fs: float) -> float:
+    """RMS output (Pa) with no input, over the second half of 0.5 s (after any start-up)."""
+    silence = _run(factory, np.zeros(int(0.5 * fs)))
+    return math.sqrt(float(np.mean(silence[silence.size // 2 :] ** 2)))
+
+
+def _sii_figures(
+    factory: ProcessorFactory, hearing_aid: Any, *, fs: float, latency_samples: int
+) -> dict[str, Any]:
+    """Unaided and aided SII (ANSI S3.5-1997) of speech at 65 dB SPL for the aid's ear.
+
+    The aided SII uses the insertion gain measured in one-third-octave bands with
+    speech-shaped noise; bands above 0.45 ``fs`` get no gain.
+    """
+    from audiolab.audiology._sii import sii_bands
+    from audiolab.models._fitting import aided_sii
+
+    centres = sii_bands("one-third-octave").centre_frequencies_hz
+    usable = centres < 0.45 * fs
+    gain = np.zeros(centres.size)
+    gain[usable] = _third_octave_gain_db(factory, fs, latency_samples, centres[usable], 65.0)
+    ear = hearing_aid.audiogram.ear(hearing_aid.ear)
+    return {
+        "ear": hearing_aid.ear,
+        "speech_db_spl": 65.0,
+        "unaided": aided_sii(ear, None),
+        "aided": aided_sii(ear, gain),
+        "insertion_gain_frequencies_hz": [float(v) for v in centres],
+        "insertion_gain_db": [float(v) for v in gain],
+    }
 
 
 def _declared(aid: Any) -> dict[str, Any]:
