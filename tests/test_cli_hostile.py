@@ -333,10 +333,11 @@ def test_bench_only_matching_nothing_is_a_bad_command(capsys):
 
 # -- output streams
 def test_progress_is_a_few_lines_when_stderr_is_not_a_terminal():
-    from audiolab.batch._batch import FileResult, _Progress
+    from audiolab.batch import FileResult
+    from audiolab.batch._progress import Progress
 
     log = io.StringIO()  # a CI log: not a terminal
-    bar = _Progress(5000, stream=log, label="process")
+    bar = Progress(5000, stream=log, label="process")
     for _ in range(5000):
         bar.update(FileResult(input="i", output="o", status="processed"))
     lines = log.getvalue().splitlines()
@@ -345,14 +346,14 @@ def test_progress_is_a_few_lines_when_stderr_is_not_a_terminal():
 
 
 def test_progress_on_a_terminal_shows_the_batch_before_the_first_file_ends():
-    from audiolab.batch._batch import _Progress
+    from audiolab.batch._progress import Progress
 
     class Terminal(io.StringIO):
         def isatty(self):
             return True
 
     stream = Terminal()
-    _Progress(4, stream=stream, label="simulate")
+    Progress(4, stream=stream, label="simulate")
     assert stream.getvalue() == "simulate [" + "." * 30 + "] 0/4 files"
 
 
@@ -370,11 +371,11 @@ def test_closed_stdout_pipe_ends_quietly(capsys, monkeypatch):
 
 def test_ctrl_c_while_workers_start_is_acted_on_once_they_have(monkeypatch):
     """Ctrl-C during start-up left a traceback from the fork server or a half-started worker."""
-    from audiolab.batch._batch import _ctrl_c_held
+    from audiolab.batch._executors import ctrl_c_held
 
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
-        with _ctrl_c_held():
+        with ctrl_c_held():
             os.kill(os.getpid(), signal.SIGINT)  # held, not raised here
             held = True
     assert held and signal.getsignal(signal.SIGINT) is before

@@ -16,7 +16,6 @@ from audiolab._errors import ConfigError
 from audiolab._validate import check_int
 from audiolab.batch._executors import (
     connect_dask,
-    ctrl_c_held,
     hear_ctrl_c,
     run_dask,
     run_local,
@@ -47,11 +46,9 @@ __all__ = [
 
 # How long a tcp:// scheduler has to answer the probe before it is taken as not a scheduler.
 _PROBE_TIMEOUT_S = 5.0
-# The executors' settings are read from this module when a batch starts, and the old private
-# names stay here, because tests/test_cli_hostile.py reads or replaces them on this module.
+# The executors' settings are read from this module when a batch starts, so that a test can
+# replace them here (tests/test_cli_hostile.py).
 _hear_ctrl_c = hear_ctrl_c
-_ctrl_c_held = ctrl_c_held
-_Progress = Progress
 
 
 @dataclass(frozen=True)

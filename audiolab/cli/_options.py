@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from audiolab.batch._batch import LevelOptions
+    from audiolab.batch import LevelOptions
     from audiolab.calibration import Calibration
 
 __all__ = [
@@ -191,7 +191,7 @@ def add_full_scale_option(p: Container) -> None:
 def batch_levels_from(args: argparse.Namespace) -> "LevelOptions":
     """The batch runner's LevelOptions that ``--level-db-spl`` / ``--full-scale-db-spl`` give."""
     from audiolab._errors import ConfigError
-    from audiolab.batch._batch import LevelOptions
+    from audiolab.batch import LevelOptions
 
     full_scale = (DEFAULT_FULL_SCALE_DB_SPL if args.full_scale_db_spl is None
                   else args.full_scale_db_spl)

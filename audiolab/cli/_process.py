@@ -64,7 +64,7 @@ def run_and_report(args: argparse.Namespace, chain: Any, command: str) -> int:
     import sys
 
     from audiolab._errors import ConfigError
-    from audiolab.batch._batch import run_batch
+    from audiolab.batch import run_batch
 
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     from audiolab._errors import ConfigError
     from audiolab._validate import check_int
-    from audiolab.batch._batch import simulation_chain
+    from audiolab.batch import simulation_chain
     from audiolab.models._ci import MAX_BANDS
 
     if args.ci_channels is not None:
