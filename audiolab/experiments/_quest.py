@@ -46,6 +46,8 @@ def _grid(name: str, values: Any, *, low: float, high: float, low_open: bool = F
           ) -> tuple[float, ...]:
     if isinstance(values, str) or not isinstance(values, tuple | list | np.ndarray):
         raise ConfigError(f"{name} must be a list of numbers, got {values!r}")
+    if isinstance(values, np.ndarray):
+        values = values.tolist()  # plain floats: messages show 1.5, not np.float64(1.5)
     if len(values) < 1:
         raise ConfigError(f"{name} must hold at least one value, got {list(values)!r}")
     out = tuple(check_real(f"{name}[{i}]", v, low=low, high=high, low_open=low_open)

@@ -284,7 +284,13 @@ class SingleTrack(Procedure):
         self._pending = None
         if not trial.catch:
             self._n_signal_trials += 1
-            self._update(trial.x_db, rec.positive)
+            try:
+                self._update(trial.x_db, rec.positive)
+            except ConfigError:  # a refused answer leaves the state as it was
+                self._history.pop()
+                self._pending = trial
+                self._n_signal_trials -= 1
+                raise
         return rec
 
     def state(self) -> dict[str, Any]:  # noqa: D102
