@@ -11,6 +11,7 @@ MODULES = [
     "audiolab.experiments._quest",
     "audiolab.experiments._estimates",
     "audiolab.experiments._listeners",
+    "audiolab.experiments._audiometry",
 ]
 
 

@@ -4,11 +4,17 @@ Procedures are pure state machines (``next_trial() -> record(response) -> next_t
 never play sound, read keys, sleep or write files, and :func:`replay` rebuilds any of them from
 its config, seed and responses. Transformed up-down (Levitt 1971), weighted up-down
 (Kaernbach 1991), constant stimuli, QUEST+ (Watson 2017) and interleaved tracks; threshold
-estimates (last reversals, maximum-likelihood logistic fit); the psychometric simulated listener.
+estimates (last reversals, maximum-likelihood logistic fit); ISO 8253-1 pure-tone audiometry;
+the psychometric simulated listener.
 
 May import: ``audiolab.store``, ``audiolab.engine`` and the layers below.
 """
 
+from audiolab.experiments._audiometry import (
+    AudiogramPoint,
+    AudiometryConfig,
+    PureToneAudiometry,
+)
 from audiolab.experiments._estimates import (
     LogisticFit,
     ReversalEstimate,
@@ -34,6 +40,8 @@ from audiolab.experiments._quest import QuestPlus, QuestPlusConfig, QuestPlusEst
 from audiolab.experiments._trials import Procedure, Response, Task, Trial, TrialRecord
 
 __all__ = [
+    "AudiogramPoint",
+    "AudiometryConfig",
     "ConstantStimuli",
     "ConstantStimuliConfig",
     "Interleaved",
@@ -42,6 +50,7 @@ __all__ = [
     "Procedure",
     "ProcedureConfig",
     "PsychometricListener",
+    "PureToneAudiometry",
     "QuestPlus",
     "QuestPlusConfig",
     "QuestPlusEstimate",

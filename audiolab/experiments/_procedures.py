@@ -33,13 +33,14 @@ point where P(positive) = p for any target p (3 for 75 %).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from audiolab._errors import ConfigError
 from audiolab._validate import check_choice, check_int, check_real
+from audiolab.experiments._audiometry import AudiometryConfig, PureToneAudiometry
 from audiolab.experiments._quest import QuestPlus, QuestPlusConfig
 from audiolab.experiments._trials import (
     Procedure,
@@ -599,14 +600,7 @@ class Interleaved(Procedure):
             k = next(i for i in live if i >= self._turn) if max(live) >= self._turn else live[0]
             self._turn = k + 1
         inner = self._tracks[k].next_trial()
-        self._pending = Trial(
-            index=len(self._history),
-            x_db=inner.x_db,
-            n_intervals=inner.n_intervals,
-            target_interval=inner.target_interval,
-            catch=inner.catch,
-            track=k,
-        )
+        self._pending = replace(inner, index=len(self._history), track=k)
         return self._pending
 
     def record(self, response: Response) -> TrialRecord:  # noqa: D102
@@ -637,6 +631,7 @@ ProcedureConfig = (
     | ConstantStimuliConfig
     | QuestPlusConfig
     | InterleavedConfig
+    | AudiometryConfig
 )
 """Any procedure configuration :func:`make_procedure` accepts."""
 
@@ -648,8 +643,8 @@ def make_procedure(config: ProcedureConfig, *, seed: int) -> Procedure:
 
     Parameters
     ----------
-    config : UpDownConfig, WeightedUpDownConfig, ConstantStimuliConfig, QuestPlusConfig or
-        InterleavedConfig
+    config : UpDownConfig, WeightedUpDownConfig, ConstantStimuliConfig, QuestPlusConfig,
+        InterleavedConfig or AudiometryConfig
         What to run.
     seed : int
         Seed, in [0, 2**63 - 1]: every random choice of the procedure follows from it.
@@ -657,8 +652,8 @@ def make_procedure(config: ProcedureConfig, *, seed: int) -> Procedure:
     Returns
     -------
     Procedure
-        :class:`UpDown`, :class:`ConstantStimuli`, :class:`~audiolab.experiments.QuestPlus` or
-        :class:`Interleaved`.
+        :class:`UpDown`, :class:`ConstantStimuli`, :class:`~audiolab.experiments.QuestPlus`,
+        :class:`Interleaved` or :class:`~audiolab.experiments.PureToneAudiometry`.
 
     Examples
     --------
@@ -673,9 +668,11 @@ def make_procedure(config: ProcedureConfig, *, seed: int) -> Procedure:
         return QuestPlus(config, seed=seed)
     if isinstance(config, InterleavedConfig):
         return Interleaved(config, seed=seed)
+    if isinstance(config, AudiometryConfig):
+        return PureToneAudiometry(config, seed=seed)
     raise ConfigError(
         "config must be an UpDownConfig, WeightedUpDownConfig, ConstantStimuliConfig, "
-        f"QuestPlusConfig or InterleavedConfig, got {type(config).__name__}"
+        f"QuestPlusConfig, InterleavedConfig or AudiometryConfig, got {type(config).__name__}"
     )
 
 

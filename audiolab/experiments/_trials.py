@@ -110,6 +110,10 @@ class Trial:
         Yes/no: True when no signal is presented. Always False for n-AFC.
     track : int
         Index of the track the trial belongs to (0 unless tracks are interleaved).
+    ear : str or None
+        Pure-tone audiometry: ``'right'`` or ``'left'``; None for other procedures.
+    frequency_hz : float or None
+        Pure-tone audiometry: the tone frequency; None for other procedures.
     """
 
     index: int
@@ -118,6 +122,8 @@ class Trial:
     target_interval: int | None
     catch: bool
     track: int = 0
+    ear: str | None = None
+    frequency_hz: float | None = None
 
     def check_response(self, response: Any) -> Response:
         """Return ``response`` if it is a valid answer to this trial, else raise ConfigError."""
