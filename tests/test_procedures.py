@@ -327,7 +327,8 @@ def test_up_down_config_errors_name_parameter_range_and_value(kwargs, message):
     [
         (lambda: Task(response="afc", n_intervals=5), r"n_intervals must be in \[2, 4\], got 5"),
         (lambda: Task(response="afc", n_intervals=1), r"n_intervals must be in \[2, 4\], got 1"),
-        (lambda: Task(response="2afc"), "response must be one of 'afc', 'yes_no', got '2afc'"),
+        (lambda: Task(response="2afc"),
+         "response must be one of 'afc', 'yes_no', 'words', got '2afc'"),
         (lambda: Task(response="afc", catch_fraction=0.1), r"catch_fraction must be in \[0, 0\]"),
         (lambda: Task(response="yes_no", n_intervals=1, catch_fraction=0.6),
          r"catch_fraction must be in \[0, 0.5\], got 0.6"),

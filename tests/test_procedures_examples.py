@@ -12,6 +12,7 @@ MODULES = [
     "audiolab.experiments._estimates",
     "audiolab.experiments._listeners",
     "audiolab.experiments._audiometry",
+    "audiolab.experiments._matrix",
 ]
 
 

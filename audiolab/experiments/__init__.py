@@ -5,7 +5,7 @@ never play sound, read keys, sleep or write files, and :func:`replay` rebuilds a
 its config, seed and responses. Transformed up-down (Levitt 1971), weighted up-down
 (Kaernbach 1991), constant stimuli, QUEST+ (Watson 2017) and interleaved tracks; threshold
 estimates (last reversals, maximum-likelihood logistic fit); ISO 8253-1 pure-tone audiometry;
-the psychometric simulated listener.
+the matrix-test SRT track (Brand & Kollmeier 2002); the psychometric simulated listener.
 
 May import: ``audiolab.store``, ``audiolab.engine`` and the layers below.
 """
@@ -23,6 +23,12 @@ from audiolab.experiments._estimates import (
     reversal_threshold,
 )
 from audiolab.experiments._listeners import PsychometricListener, parse_listener, run_listener
+from audiolab.experiments._matrix import (
+    MatrixSrt,
+    MatrixSrtConfig,
+    MatrixSrtEstimate,
+    fit_matrix_srt,
+)
 from audiolab.experiments._procedures import (
     ConstantStimuli,
     ConstantStimuliConfig,
@@ -47,6 +53,9 @@ __all__ = [
     "Interleaved",
     "InterleavedConfig",
     "LogisticFit",
+    "MatrixSrt",
+    "MatrixSrtConfig",
+    "MatrixSrtEstimate",
     "Procedure",
     "ProcedureConfig",
     "PsychometricListener",
@@ -64,6 +73,7 @@ __all__ = [
     "UpDownConfig",
     "WeightedUpDownConfig",
     "fit_logistic",
+    "fit_matrix_srt",
     "fit_procedure",
     "make_procedure",
     "parse_listener",

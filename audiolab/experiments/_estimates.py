@@ -374,6 +374,8 @@ def fit_procedure(procedure: Procedure, *, lapse_rate: float | None = 0.0,
             f"procedure must be one track (fit each of Interleaved.tracks), got "
             f"{type(procedure).__name__}"
         )
+    if procedure.task.response == "words":
+        raise ConfigError("procedure scores words: fit it with fit_matrix_srt, got MatrixSrt")
     trials = [r for r in procedure.history if not r.trial.catch]
     return fit_logistic(
         [r.trial.x_db for r in trials],

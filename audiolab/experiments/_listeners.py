@@ -5,7 +5,8 @@
     P(positive | x) = g + (1 - g - L) / (1 + exp(-S (x - M)))
 
 with g = 1/n for n-AFC (a correct answer names the target interval; a wrong one names one of the
-other intervals, uniformly) and g = 0 for yes/no (P("yes") on a signal trial). An optional
+other intervals, uniformly), g = 0 for yes/no (P("yes") on a signal trial) and g = 0 for matrix
+words, each word of a sentence recognised independently (the answer is the count). An optional
 ``false_alarm=F`` key sets g = F for yes/no, which is also P("yes") on a catch trial (0 without
 it). Every draw comes from the listener's own seeded generator.
 """
@@ -97,10 +98,12 @@ class PsychometricListener:
 
     def p_positive(self, x_db: float, *, n_intervals: int) -> float:
         """P(correct) for n-AFC, P("yes") on a yes/no signal trial, at ``x_db``."""
-        p = self._params
         g = self.guess_rate(n_intervals)
-        f = 0.5 * (1.0 + math.tanh(0.5 * p.slope_per_db * (x_db - p.midpoint_db)))
-        return g + (1.0 - g - p.lapse_rate) * f
+        return g + (1.0 - g - self._params.lapse_rate) * self._logistic(x_db)
+
+    def _logistic(self, x_db: float) -> float:
+        p = self._params
+        return 0.5 * (1.0 + math.tanh(0.5 * p.slope_per_db * (x_db - p.midpoint_db)))
 
     def x_db_at(self, p: float, *, n_intervals: int) -> float:
         """The level (dB) where P(positive) = ``p`` (the inverse of :meth:`p_positive`)."""
@@ -111,10 +114,14 @@ class PsychometricListener:
         return par.midpoint_db + math.log(f / (1.0 - f)) / par.slope_per_db
 
     def respond(self, trial: Trial) -> Response:
-        """Answer one trial: an interval number (n-AFC) or True/False (yes/no).
+        """Answer one trial: an interval number (n-AFC), True/False (yes/no) or a word count.
 
         Exactly one uniform draw decides the outcome, and an n-AFC error draws the wrong interval.
         """
+        if trial.n_words is not None:
+            # Word scoring: each word is recognised independently with P(x), guess rate 0.
+            p = (1.0 - self._params.lapse_rate) * self._logistic(trial.x_db)
+            return int(np.sum(self._rng.random(trial.n_words) < p))
         u = float(self._rng.random())
         if trial.target_interval is None:
             if trial.catch:

@@ -41,6 +41,7 @@ import numpy as np
 from audiolab._errors import ConfigError
 from audiolab._validate import check_choice, check_int, check_real
 from audiolab.experiments._audiometry import AudiometryConfig, PureToneAudiometry
+from audiolab.experiments._matrix import MatrixSrt, MatrixSrtConfig
 from audiolab.experiments._quest import QuestPlus, QuestPlusConfig
 from audiolab.experiments._trials import (
     Procedure,
@@ -632,6 +633,7 @@ ProcedureConfig = (
     | QuestPlusConfig
     | InterleavedConfig
     | AudiometryConfig
+    | MatrixSrtConfig
 )
 """Any procedure configuration :func:`make_procedure` accepts."""
 
@@ -644,7 +646,7 @@ def make_procedure(config: ProcedureConfig, *, seed: int) -> Procedure:
     Parameters
     ----------
     config : UpDownConfig, WeightedUpDownConfig, ConstantStimuliConfig, QuestPlusConfig,
-        InterleavedConfig or AudiometryConfig
+        InterleavedConfig, AudiometryConfig or MatrixSrtConfig
         What to run.
     seed : int
         Seed, in [0, 2**63 - 1]: every random choice of the procedure follows from it.
@@ -653,7 +655,8 @@ def make_procedure(config: ProcedureConfig, *, seed: int) -> Procedure:
     -------
     Procedure
         :class:`UpDown`, :class:`ConstantStimuli`, :class:`~audiolab.experiments.QuestPlus`,
-        :class:`Interleaved` or :class:`~audiolab.experiments.PureToneAudiometry`.
+        :class:`Interleaved`, :class:`~audiolab.experiments.PureToneAudiometry` or
+        :class:`~audiolab.experiments.MatrixSrt`.
 
     Examples
     --------
@@ -670,9 +673,12 @@ def make_procedure(config: ProcedureConfig, *, seed: int) -> Procedure:
         return Interleaved(config, seed=seed)
     if isinstance(config, AudiometryConfig):
         return PureToneAudiometry(config, seed=seed)
+    if isinstance(config, MatrixSrtConfig):
+        return MatrixSrt(config, seed=seed)
     raise ConfigError(
         "config must be an UpDownConfig, WeightedUpDownConfig, ConstantStimuliConfig, "
-        f"QuestPlusConfig, InterleavedConfig or AudiometryConfig, got {type(config).__name__}"
+        "QuestPlusConfig, InterleavedConfig, AudiometryConfig or MatrixSrtConfig, got "
+        f"{type(config).__name__}"
     )
 
 

@@ -22,7 +22,8 @@ from audiolab._validate import check_choice, check_int, check_real
 __all__ = ["Procedure", "Response", "Task", "Trial", "TrialRecord", "check_seed"]
 
 Response = int | bool
-"""An answer: the chosen interval (1..n) for n-AFC, ``True`` (yes) / ``False`` (no) for yes/no."""
+"""An answer: the chosen interval (1..n) for n-AFC, ``True`` (yes) / ``False`` (no) for yes/no,
+the number of words repeated correctly (0..n_words) for word scoring."""
 
 MAX_SEED = 2**63 - 1
 
@@ -38,12 +39,13 @@ class Task:
 
     Parameters
     ----------
-    response : {'afc', 'yes_no'}
+    response : {'afc', 'yes_no', 'words'}
         ``'afc'``: n-alternative forced choice, the signal is in one of ``n_intervals``
         intervals and the listener names it. ``'yes_no'``: one interval, the listener says
-        whether they heard the signal.
+        whether they heard the signal. ``'words'``: a sentence of ``n_words`` words, the answer
+        is the number repeated correctly (matrix test).
     n_intervals : int
-        Number of intervals of an n-AFC trial, in [2, 4]. Must be 1 for yes/no.
+        Number of intervals of an n-AFC trial, in [2, 4]. Must be 1 for yes/no and words.
     catch_fraction : float
         Yes/no only: probability, in [0, 0.5], that a trial is a catch trial (no signal). Catch
         trials are drawn from the seeded generator, recorded, give the false-alarm rate and never
@@ -52,6 +54,9 @@ class Task:
         Yes/no only: the guess rate assumed by model-based procedures and fits (QUEST+, the
         logistic fit), in [0, 0.5]. For n-AFC the guess rate is ``1 / n_intervals`` and this must
         be 0.
+    n_words : int
+        Words scored per sentence for ``'words'``, in [1, 10] (5 in matrix tests); ignored
+        otherwise.
 
     Examples
     --------
@@ -65,9 +70,11 @@ class Task:
     n_intervals: int = 2
     catch_fraction: float = 0.0
     false_alarm_rate: float = 0.0
+    n_words: int = 5
 
     def __post_init__(self) -> None:
-        check_choice("response", self.response, ("afc", "yes_no"))
+        check_choice("response", self.response, ("afc", "yes_no", "words"))
+        check_int("n_words", self.n_words, low=1, high=10)
         if self.response == "afc":
             object.__setattr__(self, "n_intervals", check_int("n_intervals", self.n_intervals,
                                                               low=2, high=4))
@@ -76,6 +83,9 @@ class Task:
         else:
             object.__setattr__(self, "n_intervals", check_int("n_intervals", self.n_intervals,
                                                               low=1, high=1))
+        if self.response == "words":  # every sentence carries speech; guessing a word: ~0
+            check_real("catch_fraction", self.catch_fraction, low=0.0, high=0.0)
+            check_real("false_alarm_rate", self.false_alarm_rate, low=0.0, high=0.0)
         object.__setattr__(self, "catch_fraction",
                            check_real("catch_fraction", self.catch_fraction, low=0.0, high=0.5))
         object.__setattr__(self, "false_alarm_rate",
@@ -114,6 +124,8 @@ class Trial:
         Pure-tone audiometry: ``'right'`` or ``'left'``; None for other procedures.
     frequency_hz : float or None
         Pure-tone audiometry: the tone frequency; None for other procedures.
+    n_words : int or None
+        Word scoring: words in the sentence; None for other tasks.
     """
 
     index: int
@@ -124,9 +136,16 @@ class Trial:
     track: int = 0
     ear: str | None = None
     frequency_hz: float | None = None
+    n_words: int | None = None
 
     def check_response(self, response: Any) -> Response:
         """Return ``response`` if it is a valid answer to this trial, else raise ConfigError."""
+        if self.n_words is not None:
+            if (isinstance(response, bool | np.bool_) or not isinstance(response, int | np.integer)
+                    or not 0 <= response <= self.n_words):
+                raise ConfigError(f"response must be the number of words correct in "
+                                  f"[0, {self.n_words}], got {response!r}")
+            return int(response)
         if self.target_interval is not None:
             if (isinstance(response, bool | np.bool_) or not isinstance(response, int | np.integer)
                     or not 1 <= response <= self.n_intervals):
@@ -140,7 +159,9 @@ class Trial:
         return bool(response)
 
     def is_positive(self, response: Response) -> bool:
-        """True for a correct n-AFC answer, or a "yes" in yes/no."""
+        """True for a correct n-AFC answer, a "yes" in yes/no, half the words or more correct."""
+        if self.n_words is not None:
+            return 2 * int(response) >= self.n_words
         if self.target_interval is not None:
             return int(response) == self.target_interval
         return bool(response)
@@ -249,6 +270,10 @@ class SingleTrack(Procedure):
     @abstractmethod
     def _update(self, x_db: float, positive: bool) -> None: ...
 
+    def _update_response(self, record: TrialRecord) -> None:
+        """Take one signal trial's answer (word-scoring procedures override this)."""
+        self._update(record.trial.x_db, record.positive)
+
     @abstractmethod
     def _done(self) -> bool: ...
 
@@ -277,6 +302,7 @@ class SingleTrack(Procedure):
             n_intervals=self._task.n_intervals,
             target_interval=target,
             catch=catch,
+            n_words=self._task.n_words if self._task.response == "words" else None,
         )
         return self._pending
 
@@ -291,7 +317,7 @@ class SingleTrack(Procedure):
         if not trial.catch:
             self._n_signal_trials += 1
             try:
-                self._update(trial.x_db, rec.positive)
+                self._update_response(rec)
             except ConfigError:  # a refused answer leaves the state as it was
                 self._history.pop()
                 self._pending = trial
