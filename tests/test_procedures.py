@@ -11,10 +11,12 @@ from scipy import stats
 
 from audiolab._errors import ConfigError
 from audiolab.experiments import (
+    AudiometryConfig,
     ConstantStimuli,
     ConstantStimuliConfig,
     Interleaved,
     InterleavedConfig,
+    MatrixSrtConfig,
     PsychometricListener,
     QuestPlusConfig,
     Task,
@@ -247,6 +249,11 @@ ALL_CONFIGS = {
     "interleaved_random": InterleavedConfig(
         tracks=(UpDownConfig(start_db=10.0, max_reversals=6), QUEST_SMALL,
                 WeightedUpDownConfig(start_db=-5.0, max_trials=20)), order="random"),
+    "audiometry_catch": AudiometryConfig(order_hz=(1000.0, 4000.0, 1000.0), catch_fraction=0.1),
+    "matrix": MatrixSrtConfig(n_sentences=15),
+    "interleaved_matrix": InterleavedConfig(
+        tracks=(MatrixSrtConfig(n_sentences=8, target=0.2),
+                MatrixSrtConfig(n_sentences=8, target=0.8)), order="random"),
     "interleaved_in_turn": InterleavedConfig(
         tracks=(UpDownConfig(start_db=10.0, max_reversals=6),
                 ConstantStimuliConfig(levels_db=(0.0, 3.0), n_repetitions=4)), order="in_turn"),
@@ -455,3 +462,24 @@ def test_tracks_converge_on_their_target_point_of_the_listeners_function(cfg, ta
     se = est.std(ddof=1) / np.sqrt(N_RUNS)
     assert se < 0.25
     assert abs(est.mean() - x_target) < 1.0, (est.mean(), x_target)
+
+
+@given(name=st.sampled_from(sorted(ALL_CONFIGS)),
+       answers=st.lists(st.one_of(st.integers(-2, 7), st.booleans(), st.none(), st.floats(),
+                                  st.text(max_size=2)), max_size=40))
+def test_any_answer_sequence_is_recorded_or_refused_and_replays_exactly(name, answers):
+    cfg = ALL_CONFIGS[name]
+    proc = make_procedure(cfg, seed=7)
+    for a in answers:
+        if proc.finished:
+            break
+        t = proc.next_trial()
+        before = proc.state()
+        try:
+            proc.record(a)
+        except ConfigError:
+            assert proc.state() == before and proc.next_trial() == t
+    again = replay(cfg, seed=7, responses=proc.responses)
+    if not proc.finished:  # the unanswered trial is drawn again, identically
+        assert again.next_trial() == proc.next_trial()
+    assert again.state() == proc.state()

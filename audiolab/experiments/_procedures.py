@@ -499,8 +499,10 @@ class InterleavedConfig:
     ----------
     tracks : tuple of configs
         Two or more (up to 16) track configs: :class:`UpDownConfig`,
-        :class:`WeightedUpDownConfig`, :class:`ConstantStimuliConfig` or
-        :class:`~audiolab.experiments.QuestPlusConfig`.
+        :class:`WeightedUpDownConfig`, :class:`ConstantStimuliConfig`,
+        :class:`~audiolab.experiments.QuestPlusConfig` or
+        :class:`~audiolab.experiments.MatrixSrtConfig` (e.g. two matrix tracks at different
+        targets).
     order : {'random', 'in_turn'}
         ``'random'``: each trial's track is drawn uniformly (seeded) from the unfinished tracks;
         ``'in_turn'``: the unfinished tracks take turns in their listed order. A finished track
@@ -637,7 +639,8 @@ ProcedureConfig = (
 )
 """Any procedure configuration :func:`make_procedure` accepts."""
 
-_TRACK_CONFIGS = (UpDownConfig, WeightedUpDownConfig, ConstantStimuliConfig, QuestPlusConfig)
+_TRACK_CONFIGS = (UpDownConfig, WeightedUpDownConfig, ConstantStimuliConfig, QuestPlusConfig,
+                  MatrixSrtConfig)
 
 
 def make_procedure(config: ProcedureConfig, *, seed: int) -> Procedure:
