@@ -211,3 +211,61 @@ def test_any_data_set_gives_a_finite_fit_with_the_estimate_inside_its_intervals(
     assert all(math.isfinite(v) for v in values)
     assert fit.midpoint_ci_db[0] <= fit.midpoint_db <= fit.midpoint_ci_db[1]
     assert fit.slope_ci_per_db[0] <= fit.slope_per_db <= fit.slope_ci_per_db[1]
+
+
+# --- summaries: one JSON-ready result for every procedure ------------------------------------
+
+def _summary_configs():
+    from audiolab.experiments import (
+        AudiometryConfig,
+        MatrixSrtConfig,
+        QuestPlusConfig,
+        WeightedUpDownConfig,
+    )
+
+    quest = QuestPlusConfig(stimuli_db=np.arange(-10.0, 11.0), thresholds_db=np.arange(-8.0, 9.0),
+                            slopes_per_db=(0.3, 0.6), lapse_rates=(0.02,), max_trials=20)
+    return {
+        "up_down": UpDownConfig(start_db=10.0, max_reversals=8),
+        "up_down_ceiling": UpDownConfig(start_db=10.0, ceiling_db=12.0, max_reversals=8,
+                                        task=Task(response="yes_no", n_intervals=1)),
+        "weighted": WeightedUpDownConfig(start_db=10.0, max_reversals=8),
+        "constant_stimuli": ConstantStimuliConfig(levels_db=(-3.0, 0.0, 3.0), n_repetitions=5),
+        "quest_plus": quest,
+        "audiometry": AudiometryConfig(order_hz=(1000.0, 2000.0)),
+        "matrix_srt": MatrixSrtConfig(n_sentences=10),
+        "interleaved": InterleavedConfig(tracks=(UpDownConfig(start_db=5.0, max_trials=10),
+                                                 quest)),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_summary_configs()))
+def test_summarize_gives_json_ready_results_for_every_procedure(name):
+    import json
+
+    from audiolab.experiments import summarize
+
+    cfg = _summary_configs()[name]
+    listener = PsychometricListener(midpoint_db=20.0 if "ceiling" in name else 0.0,
+                                    slope_per_db=0.5, lapse_rate=0.0, seed=1)
+    proc = run_listener(make_procedure(cfg, seed=2), listener)
+    out = summarize(proc)
+    json.dumps(out, allow_nan=False)  # plain data, no NaN
+    assert out["finished"] and out["n_trials"] == len(proc.history)
+    kind = out["procedure"]
+    if kind == "interleaved":
+        assert [t["procedure"] for t in out["tracks"]] == ["up_down", "quest_plus"]
+    elif kind == "up_down":
+        if name == "up_down_ceiling":
+            assert out["stop_reason"] == "ceiling"
+        else:
+            est = reversal_threshold(proc)
+            assert out["threshold_db"] == est.threshold_db and out["fit"]["n_trials"] > 0
+    elif kind == "quest_plus":
+        assert out["estimate"]["threshold_db_mean"] == proc.estimate().threshold_db_mean
+    elif kind == "audiometry":
+        assert len(out["audiogram"]) == 4 and all("flags" in p for p in out["audiogram"])
+    elif kind == "matrix_srt":
+        assert out["srt_db"] is not None and len(out["srt_ci_db"]) == 2
+    else:
+        assert kind == "constant_stimuli" and out["fit"]["midpoint_ci_db"]

@@ -21,6 +21,7 @@ from audiolab.experiments._estimates import (
     fit_logistic,
     fit_procedure,
     reversal_threshold,
+    summarize,
 )
 from audiolab.experiments._listeners import PsychometricListener, parse_listener, run_listener
 from audiolab.experiments._matrix import (
@@ -80,4 +81,5 @@ __all__ = [
     "replay",
     "reversal_threshold",
     "run_listener",
+    "summarize",
 ]

@@ -26,7 +26,10 @@ import numpy as np
 
 from audiolab._errors import ConfigError
 from audiolab._validate import check_int, check_real
-from audiolab.experiments._procedures import Interleaved, UpDown
+from audiolab.experiments._audiometry import PureToneAudiometry
+from audiolab.experiments._matrix import MatrixSrt, fit_matrix_srt
+from audiolab.experiments._procedures import ConstantStimuli, Interleaved, UpDown
+from audiolab.experiments._quest import QuestPlus
 from audiolab.experiments._trials import Procedure, SingleTrack
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "fit_logistic",
     "fit_procedure",
     "reversal_threshold",
+    "summarize",
 ]
 
 CHI2_1_95 = 3.841458820694124  # chi-square quantile, 1 degree of freedom, 0.95
@@ -384,3 +388,88 @@ def fit_procedure(procedure: Procedure, *, lapse_rate: float | None = 0.0,
         lapse_rate=lapse_rate,
         max_lapse_rate=max_lapse_rate,
     )
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: tuples to lists, NaN to None."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _fit_summary(procedure: SingleTrack) -> dict[str, Any]:
+    try:
+        fit = fit_procedure(procedure)
+    except ConfigError as exc:
+        return {"fit": None, "fit_error": str(exc)}
+    return {"fit": _plain(dict(vars(fit)))}
+
+
+def summarize(procedure: Procedure, *, n_last: int = 6) -> dict[str, Any]:
+    """The result of any procedure as plain, JSON-ready data (what ``--json`` prints).
+
+    Parameters
+    ----------
+    procedure : Procedure
+        Any procedure, finished or not.
+    n_last : int
+        Reversals averaged by :func:`reversal_threshold` for up-down tracks.
+
+    Returns
+    -------
+    dict
+        ``procedure`` (its kind), ``n_trials``, ``finished`` and, by kind: up-down
+        ``threshold_db``/``threshold_sd_db``/``reversals_db`` (mean of the last reversals at the
+        smallest step, None without any) and ``stop_reason``; QUEST+ ``estimate`` (posterior
+        means, modes, SDs); audiometry ``audiogram`` (one entry per ear and frequency); matrix
+        ``srt_db``/``slope_per_db`` with intervals; interleaved ``tracks`` (one summary each);
+        and for one-track procedures with two or more levels the logistic ``fit`` (or
+        ``fit_error``) and the catch-trial ``false_alarm_rate``.
+
+    Examples
+    --------
+    >>> from audiolab.experiments import ConstantStimuliConfig, make_procedure
+    >>> proc = make_procedure(ConstantStimuliConfig(levels_db=(0.0,), n_repetitions=1), seed=0)
+    >>> summarize(proc)["procedure"], summarize(proc)["fit"]
+    ('constant_stimuli', None)
+    """
+    out: dict[str, Any] = {"n_trials": len(procedure.history), "finished": procedure.finished}
+    if isinstance(procedure, Interleaved):
+        out["procedure"] = "interleaved"
+        out["tracks"] = [summarize(t, n_last=n_last) for t in procedure.tracks]
+        return out
+    if not isinstance(procedure, SingleTrack):
+        raise ConfigError(f"procedure must be an audiolab procedure, got "
+                          f"{type(procedure).__name__}")
+    out["false_alarm_rate"] = _plain(procedure.false_alarm_rate())
+    if isinstance(procedure, PureToneAudiometry):
+        out["procedure"] = "audiometry"
+        out["audiogram"] = [_plain(dict(vars(p))) for p in procedure.audiogram()]
+        return out
+    if isinstance(procedure, MatrixSrt):
+        out["procedure"] = "matrix_srt"
+        try:
+            out.update(_plain(dict(vars(fit_matrix_srt(procedure)))))
+        except ConfigError as exc:
+            out.update({"srt_db": None, "fit_error": str(exc)})
+        return out
+    if isinstance(procedure, UpDown):
+        out["procedure"] = "up_down"
+        out["stop_reason"] = procedure.stop_reason
+        try:
+            est = reversal_threshold(procedure, n_last=n_last)
+            out.update({"threshold_db": est.threshold_db, "threshold_sd_db": _plain(est.sd_db),
+                        "reversals_db": list(est.levels_db)})
+        except ConfigError:
+            out.update({"threshold_db": None, "threshold_sd_db": None, "reversals_db": []})
+    elif isinstance(procedure, QuestPlus):
+        out["procedure"] = "quest_plus"
+        out["estimate"] = _plain(dict(vars(procedure.estimate())))
+    elif isinstance(procedure, ConstantStimuli):
+        out["procedure"] = "constant_stimuli"
+    out.update(_fit_summary(procedure))
+    return out
