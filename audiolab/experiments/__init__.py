@@ -1,6 +1,85 @@
 """audiolab.experiments: listening-experiment procedures, listeners and the runner.
 
-Filled in by its issue. May import: ``audiolab.store``, ``audiolab.engine`` and the layers below.
+Procedures are pure state machines (``next_trial() -> record(response) -> next_trial()``): they
+never play sound, read keys, sleep or write files, and :func:`replay` rebuilds any of them from
+its config, seed and responses. Transformed up-down (Levitt 1971), weighted up-down
+(Kaernbach 1991), constant stimuli, QUEST+ (Watson 2017) and interleaved tracks; threshold
+estimates (last reversals, maximum-likelihood logistic fit); ISO 8253-1 pure-tone audiometry;
+the matrix-test SRT track (Brand & Kollmeier 2002); the psychometric simulated listener.
+
+May import: ``audiolab.store``, ``audiolab.engine`` and the layers below.
 """
 
-__all__: list[str] = []
+from audiolab.experiments._audiometry import (
+    AudiogramPoint,
+    AudiometryConfig,
+    PureToneAudiometry,
+)
+from audiolab.experiments._estimates import (
+    LogisticFit,
+    ReversalEstimate,
+    fit_logistic,
+    fit_procedure,
+    reversal_threshold,
+    summarize,
+)
+from audiolab.experiments._listeners import PsychometricListener, parse_listener, run_listener
+from audiolab.experiments._matrix import (
+    MatrixSrt,
+    MatrixSrtConfig,
+    MatrixSrtEstimate,
+    fit_matrix_srt,
+)
+from audiolab.experiments._procedures import (
+    ConstantStimuli,
+    ConstantStimuliConfig,
+    Interleaved,
+    InterleavedConfig,
+    ProcedureConfig,
+    Reversal,
+    UpDown,
+    UpDownConfig,
+    WeightedUpDownConfig,
+    make_procedure,
+    replay,
+)
+from audiolab.experiments._quest import QuestPlus, QuestPlusConfig, QuestPlusEstimate
+from audiolab.experiments._trials import Procedure, Response, Task, Trial, TrialRecord
+
+__all__ = [
+    "AudiogramPoint",
+    "AudiometryConfig",
+    "ConstantStimuli",
+    "ConstantStimuliConfig",
+    "Interleaved",
+    "InterleavedConfig",
+    "LogisticFit",
+    "MatrixSrt",
+    "MatrixSrtConfig",
+    "MatrixSrtEstimate",
+    "Procedure",
+    "ProcedureConfig",
+    "PsychometricListener",
+    "PureToneAudiometry",
+    "QuestPlus",
+    "QuestPlusConfig",
+    "QuestPlusEstimate",
+    "Response",
+    "Reversal",
+    "ReversalEstimate",
+    "Task",
+    "Trial",
+    "TrialRecord",
+    "UpDown",
+    "UpDownConfig",
+    "WeightedUpDownConfig",
+    "fit_logistic",
+    "fit_matrix_srt",
+    "fit_procedure",
+    "make_procedure",
+    "parse_listener",
+    "replay",
+    "reversal_threshold",
+    "run_listener",
+    "summarize",
+]
