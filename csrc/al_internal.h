@@ -21,6 +21,7 @@ static inline float al_finite_or_zero(float v) { return al_is_nonfinite(v) ? 0.0
 
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
+
 /* Flush-to-zero and denormals-are-zero for the duration of one kernel call: recursive filters
  * decaying towards silence otherwise fall into denormals and run 10-100x slower. */
 typedef unsigned int al_fpmode;

@@ -57,10 +57,16 @@ static void cfft_stages(int32_t k, const float *tw_re, const float *tw_im, float
     for (int32_t h = 16; h < k; h *= 2) fft_stage(k, h, tw_re, tw_im, re, im);
 }
 
-static int rfft_ok(const al_rfft *f)
+/* Set-up check of a plan, once per call: the bit-reversal table indexes the work arrays. */
+static al_status rfft_valid(const al_rfft *f)
 {
-    return f && f->bitrev && f->tw_re && f->tw_im && f->rtw_re && f->rtw_im && f->work_re &&
-           f->work_im && f->n >= 8 && (f->n & (f->n - 1)) == 0;
+    if (!f || !f->bitrev || !f->tw_re || !f->tw_im || !f->rtw_re || !f->rtw_im || !f->work_re ||
+        !f->work_im)
+        return AL_ERR_NULL;
+    if (f->n < 8 || (f->n & (f->n - 1)) != 0) return AL_ERR_SIZE;
+    for (int32_t i = 0; i < f->n / 2; i++)
+        if (f->bitrev[i] < 0 || f->bitrev[i] >= f->n / 2) return AL_ERR_SIZE;
+    return AL_OK;
 }
 
 /* Combine the complex FFT Z of the n/2 (even, odd) sample pairs into the spectrum of the real
@@ -166,14 +172,18 @@ static void rfft_inverse(al_rfft *f, const float *in_re, const float *in_im, flo
 
 al_status al_rfft_forward(al_rfft *f, const float *x, float *spec_re, float *spec_im)
 {
-    if (!rfft_ok(f) || !x || !spec_re || !spec_im) return AL_ERR_NULL;
+    const al_status status = rfft_valid(f);
+    if (status != AL_OK) return status;
+    if (!x || !spec_re || !spec_im) return AL_ERR_NULL;
     rfft_forward(f, x, spec_re, spec_im);
     return AL_OK;
 }
 
 al_status al_rfft_inverse(al_rfft *f, const float *spec_re, const float *spec_im, float *x)
 {
-    if (!rfft_ok(f) || !x || !spec_re || !spec_im) return AL_ERR_NULL;
+    const al_status status = rfft_valid(f);
+    if (status != AL_OK) return status;
+    if (!x || !spec_re || !spec_im) return AL_ERR_NULL;
     rfft_inverse(f, spec_re, spec_im, x);
     return AL_OK;
 }
@@ -525,35 +535,66 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
     }
 }
 
-static int ear_ok(const al_hlsim_ear *e)
+/* The smearing matrix's blocks (al_hlsim.h): each within the frame's bins, stored one after
+ * the other from smear[0]. */
+static al_status smear_tables_valid(const al_hlsim_ear *e)
+{
+    const int32_t nf = e->frame_len;
+    int64_t next = 0;
+    for (int32_t blk = 0; blk < nf / AL_HLSIM_ROWS; blk++) {
+        const int32_t start = e->smear_start[blk], len = e->smear_len[blk];
+        if (start < 0 || len < 0 || start > nf - len || e->smear_offset[blk] != next)
+            return AL_ERR_SIZE;
+        next += (int64_t)len * AL_HLSIM_ROWS;
+    }
+    return AL_OK;
+}
+
+/* Set-up checks of one ear, once per call before any sample: NULL pointers (AL_ERR_NULL),
+ * counts and index tables (AL_ERR_SIZE), parameter values (AL_ERR_VALUE), then the running
+ * counters (AL_ERR_STATE); the per-sample loops then index only in range. */
+static al_status ear_valid(const al_hlsim_ear *e)
 {
     if (!e || !e->pole_re || !e->pole_im || !e->in_gain || !e->hp || !e->weight ||
         !e->read_offset || !e->env_coef || !e->env_scale || !e->exponent || !e->state_re ||
         !e->state_im || !e->hp_state || !e->env || !e->gain || !e->gain_step || !e->hist ||
         !e->scratch || !e->cos_cf || !e->inv_omega || !e->expo_table || !e->yprev ||
         !e->freq_acc || !e->freq_state)
-        return 0;
-    if (e->n_ratio < 3 || !(e->ratio_scale > 0.0f) || !(e->freq_coef > 0.0f) ||
-        !(e->freq_coef <= 1.0f) || e->freq_every < 1 || e->freq_count < 0 ||
-        e->freq_count >= e->freq_every)
-        return 0;
+        return AL_ERR_NULL;
     if (e->n_bands < 1 || e->n_lanes < e->n_bands || e->n_lanes % AL_HLSIM_LANES ||
-        e->gain_interval < 1 || e->count < 0 ||
-        e->count >= e->gain_interval || e->max_delay < 0 || e->hist_rows < 1 || e->lag < 1 ||
-        e->lag > e->max_delay ||
-        e->row < e->max_delay || e->row >= e->max_delay + e->hist_rows || !(e->env_floor > 0.0f))
-        return 0;
-    if (e->smear_mode == AL_HLSIM_SMEAR_OFF) return 1;
-    if (e->smear_mode != AL_HLSIM_SMEAR_DELAY && e->smear_mode != AL_HLSIM_SMEAR_ON) return 0;
+        e->n_ratio < 3 || e->gain_interval < 1 || e->freq_every < 1 || e->max_delay < 0 ||
+        e->hist_rows < 1 || e->lag < 1 || e->lag > e->max_delay)
+        return AL_ERR_SIZE;
+    if (!(e->ratio_scale > 0.0f) || !(e->freq_coef > 0.0f) || !(e->freq_coef <= 1.0f) ||
+        !(e->env_floor > 0.0f))
+        return AL_ERR_VALUE;
+    if (e->freq_count < 0 || e->freq_count >= e->freq_every || e->count < 0 ||
+        e->count >= e->gain_interval || e->row < e->max_delay ||
+        e->row >= e->max_delay + e->hist_rows)
+        return AL_ERR_STATE;
+    /* Each band reads its product at most max_delay rows behind the current row of hist. */
+    const int64_t row_len = 2 * (int64_t)e->n_bands;
+    for (int32_t b = 0; b < e->n_bands; b++)
+        if (e->read_offset[b] < -(int64_t)e->max_delay * row_len || e->read_offset[b] >= row_len)
+            return AL_ERR_SIZE;
+    if (e->smear_mode == AL_HLSIM_SMEAR_OFF) return AL_OK;
+    if (e->smear_mode != AL_HLSIM_SMEAR_DELAY && e->smear_mode != AL_HLSIM_SMEAR_ON)
+        return AL_ERR_VALUE;
+    if (!e->window || !e->window_sq || !e->in_buf || !e->acc) return AL_ERR_NULL;
     const int32_t nf = e->frame_len;
-    if (nf < AL_HLSIM_ROWS || (nf & (nf - 1)) || e->hop < 1 || nf % e->hop || e->phase < 0 ||
-        e->phase >= e->hop || !e->window || !e->window_sq || !e->in_buf || !e->acc)
-        return 0;
-    if (e->smear_mode == AL_HLSIM_SMEAR_DELAY) return 1;
-    return rfft_ok(e->fft) && e->fft->n == 2 * nf && e->smear && e->smear_start &&
-           e->smear_len && e->smear_offset && e->frame && e->spec_re && e->spec_im && e->power &&
-           e->smeared && e->ome_pow && e->ome_amp && e->acc_c && e->pc_max_gain >= 1.0f &&
-           e->pc_coef > 0.0f && e->pc_coef <= 1.0f;
+    if (nf < AL_HLSIM_ROWS || (nf & (nf - 1)) || e->hop < 1 || nf % e->hop) return AL_ERR_SIZE;
+    if (e->phase < 0 || e->phase >= e->hop) return AL_ERR_STATE;
+    if (e->smear_mode == AL_HLSIM_SMEAR_DELAY) return AL_OK;
+    if (!e->smear || !e->smear_start || !e->smear_len || !e->smear_offset || !e->frame ||
+        !e->spec_re || !e->spec_im || !e->power || !e->smeared || !e->ome_pow || !e->ome_amp ||
+        !e->acc_c)
+        return AL_ERR_NULL;
+    const al_status fft = rfft_valid(e->fft);
+    if (fft != AL_OK) return fft;
+    if (e->fft->n != 2 * nf) return AL_ERR_SIZE;
+    if (!(e->pc_max_gain >= 1.0f) || !(e->pc_coef > 0.0f) || !(e->pc_coef <= 1.0f))
+        return AL_ERR_VALUE;
+    return smear_tables_valid(e);
 }
 
 al_status al_hlsim_process(al_hlsim *s, float *x, int32_t n_channels, int64_t n_frames)
@@ -561,8 +602,10 @@ al_status al_hlsim_process(al_hlsim *s, float *x, int32_t n_channels, int64_t n_
     if (!s || !s->ears || (!x && n_frames > 0)) return AL_ERR_NULL;
     if (n_frames < 0) return AL_ERR_SIZE;
     if (n_channels != s->n_channels) return AL_ERR_STATE;
-    for (int32_t c = 0; c < n_channels; c++)
-        if (!ear_ok(&s->ears[c])) return AL_ERR_STATE;
+    for (int32_t c = 0; c < n_channels; c++) {
+        const al_status status = ear_valid(&s->ears[c]);
+        if (status != AL_OK) return status;
+    }
     al_fpmode fp = al_fp_enter();
     for (int32_t c = 0; c < n_channels; c++) {
         al_hlsim_ear *e = &s->ears[c];

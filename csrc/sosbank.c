@@ -63,19 +63,23 @@ static void al_sosbank_chunk(const al_sosbank *s, double *state, const float *x,
     }
 }
 
-static inline int al_sosbank_ok(const al_sosbank *s)
+/* Set-up checks, once per call before any sample. */
+static inline al_status al_sosbank_valid(const al_sosbank *s, int32_t channel, int64_t n)
 {
-    return s && s->coef && s->state && s->scratch && s->n_bands > 0 &&
-           s->stride >= s->n_bands && s->stride % AL_SOSBANK_LANES == 0 &&
-           s->n_sections > 0 && s->n_sections <= AL_SOSBANK_MAX_SECTIONS && s->n_channels > 0;
+    if (!s->coef || !s->state || !s->scratch) return AL_ERR_NULL;
+    if (s->n_bands < 1 || s->stride < s->n_bands || s->stride % AL_SOSBANK_LANES != 0 ||
+        s->n_sections < 1 || s->n_sections > AL_SOSBANK_MAX_SECTIONS || s->n_channels < 1 ||
+        channel < 0 || channel >= s->n_channels || n < 0)
+        return AL_ERR_SIZE;
+    return AL_OK;
 }
 
 al_status al_sosbank_analyze(al_sosbank *s, int32_t channel, const float *x, int64_t n,
                              float *out)
 {
     if (!s || ((!x || !out) && n > 0)) return AL_ERR_NULL;
-    if (!al_sosbank_ok(s)) return AL_ERR_STATE;
-    if (channel < 0 || channel >= s->n_channels || n < 0) return AL_ERR_SIZE;
+    const al_status status = al_sosbank_valid(s, channel, n);
+    if (status != AL_OK) return status;
     const int32_t nb = s->n_bands, stride = s->stride;
     double *state = s->state + (int64_t)channel * s->n_sections * 2 * stride;
     const float *scr = s->scratch;
@@ -96,8 +100,8 @@ al_status al_sosbank_analyze(al_sosbank *s, int32_t channel, const float *x, int
 al_status al_sosbank_filter_reversed(al_sosbank *s, int32_t channel, float *bands, int64_t n)
 {
     if (!s || (!bands && n > 0)) return AL_ERR_NULL;
-    if (!al_sosbank_ok(s)) return AL_ERR_STATE;
-    if (channel < 0 || channel >= s->n_channels || n < 0) return AL_ERR_SIZE;
+    const al_status status = al_sosbank_valid(s, channel, n);
+    if (status != AL_OK) return status;
     const int32_t nb = s->n_bands, stride = s->stride;
     double *state = s->state + (int64_t)channel * s->n_sections * 2 * stride;
     float *scr = s->scratch;

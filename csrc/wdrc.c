@@ -112,6 +112,9 @@ al_status al_wdrc_process(al_wdrc *s, float *x, int32_t n_channels, int64_t n_fr
     if (n_frames < 0 || s->grid < 1 || s->grid > 256 || s->ring_len < AL_WDRC_CHUNK + 1 ||
         (s->ring_len & (s->ring_len - 1)) != 0)
         return AL_ERR_SIZE;
+    /* The delays index the input ring: each band reads a chunk ending `delay` samples back. */
+    for (int32_t b = 0; b < s->n_bands; b++)
+        if (s->delay[b] < 0 || s->delay[b] > s->ring_len - AL_WDRC_CHUNK - 1) return AL_ERR_SIZE;
     const int32_t L = AL_WDRC_LANES, mask = s->ring_len - 1;
     for (int32_t c = 0; c < n_channels; c++)
         if (s->phase[c] < 0 || s->phase[c] >= s->grid || s->pos[c] < 0 || s->pos[c] > mask)
