@@ -8,20 +8,24 @@
 #include <stdint.h>
 #include <string.h>
 
+/* al_load_NAME(p) and al_store_NAME(p, v): a vector of type VEC from or to the ELEM array at
+ * p, which need not be aligned. One definition for every vector type. */
+#define AL_SIMD_LOAD_STORE(VEC, ELEM, NAME)                                           \
+    static inline VEC al_load_##NAME(const ELEM *p)                                   \
+    {                                                                                 \
+        VEC v;                                                                        \
+        memcpy(&v, p, sizeof v);                                                      \
+        return v;                                                                     \
+    }                                                                                 \
+    static inline void al_store_##NAME(ELEM *p, VEC v) { memcpy(p, &v, sizeof v); }
+
 /* 16 float32 lanes: the band groups of the hearing-aid compressor and the hearing-loss
  * simulator (AL_WDRC_LANES, AL_HLSIM_LANES). */
 enum { AL_VF16_LANES = 16 };
 typedef float al_vf16 __attribute__((vector_size(4 * AL_VF16_LANES)));
 typedef int32_t al_vi16 __attribute__((vector_size(4 * AL_VF16_LANES)));
 
-static inline al_vf16 al_load_vf16(const float *p)
-{
-    al_vf16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void al_store_vf16(float *p, al_vf16 v) { memcpy(p, &v, sizeof v); }
+AL_SIMD_LOAD_STORE(al_vf16, float, vf16)
 
 static inline al_vf16 al_splat_vf16(float a) { return (al_vf16){0} + a; }
 
@@ -53,14 +57,7 @@ enum { AL_VD_LANES = 2 };
 typedef double al_vd __attribute__((vector_size(8 * AL_VD_LANES)));
 typedef float al_vdf __attribute__((vector_size(4 * AL_VD_LANES)));
 
-static inline al_vd al_load_vd(const double *p)
-{
-    al_vd v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void al_store_vd(double *p, al_vd v) { memcpy(p, &v, sizeof v); }
+AL_SIMD_LOAD_STORE(al_vd, double, vd)
 
 /* AL_VD_LANES float32 widened to float64, and back (rounded to nearest). */
 static inline al_vd al_load_vdf(const float *p)

@@ -43,7 +43,8 @@ typedef struct {
     /* limiter, per channel */
     const float *limit_pa;       /* (n_channels) peak output allowed (MPO sine peak) */
     float limiter_release_coef;  /* per sample decay of the limiter's envelope */
-    float power_scale;           /* 1 / (grid * 2 * p_ref^2): summed |z|^2 -> mean square re p_ref */
+    float power_scale;           /* 1 / (grid * 2 * p_ref^2): summed |z|^2 -> mean square
+                                  * re p_ref */
     float power_floor;           /* lowest mean square re p_ref (level floor) */
     /* state */
     float *state_re;             /* (n_channels, n_groups, 4, LANES) */

@@ -164,7 +164,8 @@ al_status al_ci_process(al_ci *s, float *x, int32_t n_channels, int64_t n_frames
     if (n_frames < 0) return AL_ERR_SIZE;
     if (n_channels < 1 || n_channels != s->n_channels) return AL_ERR_STATE;
     al_fpmode fp = al_fp_enter();
-    for (int32_t c = 0; c < n_channels; c++) al_ci_channel(s, c, x + (int64_t)c * n_frames, n_frames);
+    for (int32_t c = 0; c < n_channels; c++)
+        al_ci_channel(s, c, x + (int64_t)c * n_frames, n_frames);
     s->position += n_frames;
     al_fp_leave(fp);
     return AL_OK;

@@ -222,7 +222,7 @@ static float smear_frame(al_hlsim_ear *e)
     }
     float pmax = 0.0f;
     for (int l = 0; l < AL_HLSIM_ROWS; l++) pmax = vmax[l] > pmax ? vmax[l] : pmax;
-    if (!(pmax > 0.0f) || !isfinite(pmax)) return 0.0f; /* silent frame adds nothing */
+    if (!(pmax > 0.0f) || al_is_nonfinite(pmax)) return 0.0f; /* silent frame adds nothing */
     const float inv = 1.0f / pmax;
     for (int32_t k = 0; k < nf; k++) p[k] *= inv;
     /* S = M P by blocks of AL_HLSIM_ROWS output bins: each block stores, for every input bin
