@@ -270,3 +270,56 @@ def test_sos_bank_refuses_counts_out_of_range(fields):
     x, out = np.zeros(32, np.float32), np.zeros(6 * 32, np.float32)
     _refused(lib.al_sosbank_analyze(s, 0, ffi.from_buffer("float[]", x), 32,
                                     ffi.from_buffer("float[]", out)), "al_sosbank_analyze")
+
+
+@pytest.mark.parametrize("n_bands", [0, int(lib.AL_CI_MAX_BANDS) + 1])
+def test_ci_vocoder_refuses_band_counts_out_of_range(n_bands):
+    s, keep = _struct("al_ci", n_channels=1, n_bands=n_bands, carrier=lib.AL_CI_SINE,
+                      n_analysis_sections=1, n_envelope_sections=1)
+    x = np.zeros(16, np.float32)
+    _refused(lib.al_ci_process(s, ffi.from_buffer("float[]", x), 1, x.size), "al_ci_process")
+
+
+def _engine(n_inputs: int = 1, n_outputs: int = 2) -> tuple[Any, list[Any]]:
+    e = ffi.new("char[]", int(lib.al_engine_sizeof()))
+    engine = ffi.cast("al_engine *", e)
+    ones = np.ones(n_outputs, np.float32)
+    work = np.zeros(n_outputs * 64, np.float32)
+    stats = ffi.new("al_block_stats[]", 8)
+    f = [ffi.from_buffer("float[]", a) for a in (ones, work)]
+    status = lib.al_engine_init(engine, n_inputs, n_outputs, 64, 48000.0, f[0], f[0], f[0],
+                                ffi.NULL, ffi.NULL, f[1], stats, 8, ffi.NULL, 0, ffi.NULL, 0)
+    assert status == lib.AL_OK
+    return engine, [e, ones, work, stats, f]
+
+
+def _publish(engine: Any, in_map: list[int], out_map: list[int]) -> tuple[int, Any, list[Any]]:
+    """Publish a graph of one processing channel with these maps; (status, graph, keep)."""
+    arrays = [np.asarray(in_map, np.int32), np.ones(1, np.float32),
+              np.asarray(out_map, np.int32), np.zeros(64, np.float32)]
+    types = ["int32_t[]", "float[]", "int32_t[]", "float[]"]
+    bufs = [ffi.from_buffer(t, a) for t, a in zip(types, arrays, strict=True)]
+    graph = ffi.new("al_graph *", {"id": 1, "n_channels": 1, "n_stages": 0, "in_map": bufs[0],
+                                   "in_gain": bufs[1], "out_map": bufs[2], "work": bufs[3]})
+    return lib.al_engine_publish(engine, graph), graph, [arrays, bufs]
+
+
+def test_engine_publishes_a_graph_with_channel_maps_in_range():
+    engine, keep = _engine()
+    status, graph, graph_keep = _publish(engine, [0], [0, -1])
+    assert status == lib.AL_OK
+    lib.al_engine_adopt(engine)
+    assert lib.al_engine_active(engine) == graph
+
+
+@pytest.mark.parametrize(
+    "in_map, out_map",
+    # The engine has 1 device input and 2 outputs; the graph has 1 processing channel.
+    [([1], [0, 0]), ([-2], [0, 0]), ([0], [1, 0]), ([0], [0, -2])],
+)
+def test_engine_refuses_channel_maps_out_of_range_before_publishing(in_map, out_map):
+    engine, keep = _engine()
+    status, graph, graph_keep = _publish(engine, in_map, out_map)
+    _refused(status, "al_engine_publish")
+    lib.al_engine_adopt(engine)
+    assert lib.al_engine_active(engine) == ffi.NULL  # nothing was published
