@@ -18,7 +18,40 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
         "`pip install .` (or `make demo`), which compiles csrc/ with cffi"
     ) from exc
 
-__all__ = ["check", "double_buffer", "ffi", "float_buffer", "int_buffer", "lib", "complex_buffer"]
+__all__ = [
+    "ABI_VERSION",
+    "check",
+    "check_abi",
+    "complex_buffer",
+    "double_buffer",
+    "ffi",
+    "float_buffer",
+    "int_buffer",
+    "lib",
+]
+
+ABI_VERSION = 1
+"""The C interface this Python code is written against: ``al_abi_version()`` in csrc/common.c.
+
+Both are bumped together whenever a struct layout or a signature in csrc/audiolab.h changes.
+"""
+
+
+def check_abi() -> None:
+    """Raise :class:`KernelError` if the compiled kernels do not match this Python code.
+
+    An editable install does not recompile csrc/ when it changes: a stale extension would
+    otherwise be handed structs of another layout and crash or compute garbage.
+    """
+    # A build older than al_abi_version itself has no such function: version 0.
+    version_fn = getattr(lib, "al_abi_version", None)
+    found = int(version_fn()) if version_fn is not None else 0
+    if found != ABI_VERSION:
+        raise KernelError(
+            f"audiolab's C extension is stale: it was built for C interface version {found}, "
+            f"this Python code needs version {ABI_VERSION}. Rebuild it from the source tree "
+            "with `make setup` or `pip install -e .`"
+        )
 
 _MESSAGES = {
     1: "a required pointer was NULL",
@@ -27,6 +60,9 @@ _MESSAGES = {
     4: "NaN or inf where it is not allowed",
     5: "the state does not match the call",
 }
+
+
+check_abi()
 
 
 def check(status: int, kernel: str) -> None:

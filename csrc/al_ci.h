@@ -2,6 +2,12 @@
  * Filters, carrier frequencies and the channel-interaction matrix are designed in Python
  * (audiolab/hearing/_ci.py); the per-sample work runs here, vectorised across bands, so every
  * per-band array has the band index innermost. */
+#ifndef AL_CI_H
+#define AL_CI_H
+
+#include <stdint.h>
+
+#include "al_common.h"
 
 enum { AL_CI_MAX_BANDS = 64, AL_CI_NOISE = 0, AL_CI_SINE = 1 };
 
@@ -31,3 +37,5 @@ typedef struct {
 /* x: planar (n_channels, n_frames) float32 sound pressure, vocoded in place; n_frames >= 0.
  * Non-finite input samples are taken as 0, so one bad sample cannot poison the state. */
 al_status al_ci_process(al_ci *s, float *x, int32_t n_channels, int64_t n_frames);
+
+#endif

@@ -1,4 +1,9 @@
 /* Status codes shared by every kernel; audiolab/_ckernel.py maps them to exceptions. */
+#ifndef AL_COMMON_H
+#define AL_COMMON_H
+
+#include <stdint.h>
+
 typedef enum {
     AL_OK = 0,
     AL_ERR_NULL = 1,        /* a required pointer was NULL */
@@ -13,3 +18,5 @@ int al_abi_version(void);
 /* A processing stage the real-time engine can run: x is planar (n_channels, n_frames) float32
  * sound pressure in Pa, processed in place; state is the stage's own struct. */
 typedef al_status (*al_stage_fn)(void *state, float *x, int32_t n_channels, int64_t n_frames);
+
+#endif

@@ -7,6 +7,13 @@
  * -> output calibration (NaN/inf -> silence; per-channel equaliser, then Pa -> digital) ->
  * safety ceiling (hard clamp) -> device output; meters through the inverse equaliser (the
  * calibration's model of the transducer: what the clamped output produces, in Pa). */
+#ifndef AL_ENGINE_H
+#define AL_ENGINE_H
+
+#include <stdint.h>
+
+#include "al_common.h"
+#include "al_gammatone.h"
 
 enum {
     AL_ENGINE_MAX_CHANNELS = 16,   /* device inputs/outputs and processing channels */
@@ -33,8 +40,7 @@ typedef struct {
 typedef struct al_engine al_engine;
 
 /* A processing configuration, built and validated in Python, published by atomic pointer swap
- * and adopted by the callback at a block boundary. Python owns it and every buffer it points to,
- * and frees it only after al_engine_active() has moved on to a newer graph. */
+ * and adopted by the callback at a block boundary (contract: al_engine_publish below). */
 typedef struct {
     uint64_t id;
     int32_t n_channels;          /* processing channels (the chain's width) */
@@ -99,11 +105,38 @@ al_status al_engine_init(al_engine *e, int32_t n_inputs, int32_t n_outputs, int3
                          float *rec_in_buf, int64_t rec_in_frames,
                          float *rec_out_buf, int64_t rec_out_frames);
 
-/* Validate g against the engine and publish it; the callback adopts it at its next block. */
+/* Validate g against the engine and publish it; the callback adopts it at its next block.
+ *
+ * Contract (the one way a configuration reaches the audio thread):
+ * - Ownership: the engine never copies, frees or keeps anything of g but the pointer. The
+ *   caller owns g and every array and stage state it points to, and keeps them all alive and
+ *   unchanged (stage states are then written only by the stage functions, on the audio thread)
+ *   from this call until g is retired.
+ * - Retirement: g is retired, and may be freed or reused, once al_engine_active() returns a
+ *   graph published after g: the callback adopts graphs in publication order and never goes
+ *   back. A graph replaced while still pending (published again before any callback ran) is
+ *   retired the same way. While no callback can run (stream stopped or not yet started) the
+ *   caller may call al_engine_adopt() and retire the previous graph at once.
+ * - Threads: one thread publishes (the engine allows a single producer); publishing is
+ *   lock-free and wait-free: validation, then one atomic release store. It never blocks the
+ *   callback and the callback never blocks it. Every field of g written before the call is
+ *   visible to the callback (release/acquire pairing with the callback's exchange).
+ * - What the callback sees: at the start of a callback (a block boundary, never mid-block) it
+ *   takes the newest published graph, if any, and runs that one graph for the whole callback.
+ *   Stages get the block as planar (n_channels, n <= max_frames) float32 in g->work, in order;
+ *   a stage returning an error skips the later stages and mutes the graph's output for that
+ *   block (the stimulus player still plays), counted in stage_errors. A looping source
+ *   continues at stream frame t -> source[t % source_frames], so graphs with the same source
+ *   swap seamlessly. Before any graph is adopted only the stimulus player sounds.
+ * Returns AL_ERR_NULL (e not initialised, or a required pointer of g NULL), AL_ERR_SIZE
+ * (a count or map entry out of range) or AL_ERR_VALUE (a non-finite input gain); on error
+ * nothing is published. */
 al_status al_engine_publish(al_engine *e, al_graph *g);
-/* The graph the callback is using now (NULL before the first adoption). */
+/* The graph the callback is using now (NULL before the first adoption); the graphs published
+ * before it are retired. */
 al_graph *al_engine_active(al_engine *e);
-/* Adopt a published graph at once: only while no callback can run (stream stopped). */
+/* Adopt the pending graph at once, on the calling thread: only while no callback can run
+ * (stream stopped), as the callback would at its next block. */
 void al_engine_adopt(al_engine *e);
 
 /* PortAudio's PaStreamCallback; user_data is the al_engine. Returns paContinue (0). */
@@ -137,3 +170,5 @@ typedef struct {
     al_gt_synth *synth;
 } al_gt_stage;
 al_status al_gt_stage_process(void *state, float *x, int32_t n_channels, int64_t n_frames);
+
+#endif

@@ -1,6 +1,12 @@
 /* Hohmann (2002) complex 4th-order gammatone filterbank: analysis, resynthesis and the fused
  * streaming analysis -> synthesis path. Coefficients are designed in Python
  * (audiolab/dsp/_gammatone.py); the recursions run here, vectorised across bands. */
+#ifndef AL_GAMMATONE_H
+#define AL_GAMMATONE_H
+
+#include <stdint.h>
+
+#include "al_common.h"
 
 enum { AL_GT_ORDER = 4, AL_GT_CHUNK = 64 };
 
@@ -42,3 +48,5 @@ al_status al_gt_synthesize(al_gt_synth *s, int32_t channel, const float *bands, 
 
 /* Streaming analysis then synthesis of x (n_channels, n) in place, no bands stored. */
 al_status al_gt_process(al_gt_analyzer *a, al_gt_synth *s, float *x, int64_t n);
+
+#endif

@@ -45,18 +45,31 @@ static inline float al_gt_ring_step(int32_t nb, const float *restrict r,
     return y;
 }
 
-static inline int al_gt_check(const al_gt_analyzer *a)
+/* Set-up checks, run once per call before any sample: NULL pointers, then counts, then the
+ * delay table, so that the per-sample loops index only in range. */
+static inline al_status al_gt_analyzer_valid(const al_gt_analyzer *a)
 {
-    return a && a->coef_re && a->coef_im && a->norm && a->state_re && a->state_im &&
-           a->scratch && a->n_bands > 0 && a->n_channels > 0 && a->n_lanes >= a->n_bands &&
-           a->n_lanes % AL_GT_LANES == 0;
+    if (!a || !a->coef_re || !a->coef_im || !a->norm || !a->state_re || !a->state_im ||
+        !a->scratch)
+        return AL_ERR_NULL;
+    if (a->n_bands < 1 || a->n_channels < 1 || a->n_lanes < a->n_bands ||
+        a->n_lanes % AL_GT_LANES != 0)
+        return AL_ERR_SIZE;
+    return AL_OK;
 }
 
-static inline int al_gt_synth_check(const al_gt_synth *s)
+static inline al_status al_gt_synth_valid(const al_gt_synth *s)
 {
-    return s && s->weight_re && s->weight_im && s->delay && s->ring && s->pos && s->scratch &&
-           s->n_bands > 0 && s->n_channels > 0 && s->ring_len > 0 &&
-           (s->ring_len & (s->ring_len - 1)) == 0;
+    if (!s || !s->weight_re || !s->weight_im || !s->delay || !s->ring || !s->pos || !s->scratch)
+        return AL_ERR_NULL;
+    if (s->n_bands < 1 || s->n_channels < 1 || s->ring_len < 1 ||
+        (s->ring_len & (s->ring_len - 1)) != 0)
+        return AL_ERR_SIZE;
+    for (int32_t b = 0; b < s->n_bands; b++)
+        if (s->delay[b] < 0 || s->delay[b] >= s->ring_len) return AL_ERR_SIZE;
+    for (int32_t c = 0; c < s->n_channels; c++)
+        if (s->pos[c] < 0 || s->pos[c] >= s->ring_len) return AL_ERR_STATE;
+    return AL_OK;
 }
 
 #endif

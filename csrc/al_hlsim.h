@@ -2,6 +2,12 @@
  * on a fixed FFT frame with overlap-add, then threshold elevation and loudness recruitment by
  * envelope expansion in gammatone bands (Moore & Glasberg 1993). Everything is designed
  * in Python (audiolab/hearing/_hearing_loss.py); the streaming kernels run here. */
+#ifndef AL_HLSIM_H
+#define AL_HLSIM_H
+
+#include <stdint.h>
+
+#include "al_common.h"
 
 /* Real FFT of size n (power of two, >= 4) via a complex FFT of size n/2. Tables are filled by
  * Python; work buffers are scratch owned by the plan. */
@@ -38,7 +44,9 @@ typedef struct {
     const float *window_sq;   /* (frame_len) window^2, used by DELAY mode */
     /* Smearing matrix in blocks of AL_HLSIM_ROWS output bins (rows): block b covers input
      * bins smear_start[b] .. + smear_len[b], stored from smear[smear_offset[b]] as
-     * (smear_len[b], AL_HLSIM_ROWS), i.e. the block's rows side by side for each input bin. */
+     * (smear_len[b], AL_HLSIM_ROWS), i.e. the block's rows side by side for each input bin.
+     * Blocks follow each other: smear_offset[0] = 0, smear_offset[b + 1] = smear_offset[b] +
+     * smear_len[b] AL_HLSIM_ROWS. */
     const float *smear;
     const int32_t *smear_start;  /* (frame_len / AL_HLSIM_ROWS) */
     const int32_t *smear_len;
@@ -84,7 +92,8 @@ typedef struct {
     const float *hp;          /* (5, n_lanes) b0, b1, b2, a1, a2 (identity: 1, 0, 0, 0, 0) */
     const float *weight;      /* (n_lanes) resynthesis weights */
     const int32_t *read_offset; /* (n_bands) offset from the current hist row of each band's
-                                   product delayed by its resynthesis delay */
+                                   product delayed by its resynthesis delay d, 0 <= d <=
+                                   max_delay: nb + b - 2 nb d */
     const float *env_coef;    /* (n_lanes) one-pole coefficient of the envelope smoother */
     const float *env_scale;   /* (n_lanes) |band| -> envelope relative to the catch-up level */
     /* The expansion ratio of a band follows the frequency of what it carries: the power-
@@ -121,3 +130,5 @@ typedef struct {
 
 /* x (n_channels, n_frames) planar float32 Pa, processed in place; channel c uses ears[c]. */
 al_status al_hlsim_process(al_hlsim *s, float *x, int32_t n_channels, int64_t n_frames);
+
+#endif

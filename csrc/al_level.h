@@ -1,5 +1,11 @@
 /* Level meter: mean square with exponential time weighting (IEC 61672-1 "fast" 125 ms,
  * "slow" 1 s) or linear averaging since the start (Leq), per channel, in double. */
+#ifndef AL_LEVEL_H
+#define AL_LEVEL_H
+
+#include <stdint.h>
+
+#include "al_common.h"
 
 typedef enum {
     AL_LEVEL_EXPONENTIAL = 0,  /* ms += alpha (x^2 - ms) */
@@ -22,3 +28,5 @@ al_status al_level_process(al_level *m, float *x, int32_t n_channels, int64_t n_
 /* Update the meters from x (n_channels, n_frames) and write the level after each sample, in
  * dB re reference (-inf for a zero mean square), to level_db (same shape; may alias x). */
 al_status al_level_levels(al_level *m, const float *x, float *level_db, int64_t n_frames);
+
+#endif

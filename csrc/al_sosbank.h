@@ -3,6 +3,12 @@
  * conditioned); samples are float32. Bands are processed in groups of SIMD width with the
  * whole cascade state held in registers, so the bank costs about as much as a few scalar
  * cascades. */
+#ifndef AL_SOSBANK_H
+#define AL_SOSBANK_H
+
+#include <stdint.h>
+
+#include "al_common.h"
 
 enum {
     AL_SOSBANK_CHUNK = 64,       /* samples per chunk of the band-major transposition */
@@ -29,3 +35,5 @@ al_status al_sosbank_analyze(al_sosbank *s, int32_t channel, const float *x, int
  * sample first), in place, continuing from the channel's state. With a state at rest this is
  * the backward pass of forward-backward (zero-phase) filtering. */
 al_status al_sosbank_filter_reversed(al_sosbank *s, int32_t channel, float *bands, int64_t n);
+
+#endif

@@ -8,6 +8,12 @@
  * analytic output signal.
  * Bands run in groups of AL_WDRC_LANES vector lanes; per-band arrays are padded to
  * n_groups * AL_WDRC_LANES with zeros (padding lanes stay silent). */
+#ifndef AL_WDRC_H
+#define AL_WDRC_H
+
+#include <stdint.h>
+
+#include "al_common.h"
 
 enum { AL_WDRC_LANES = 16, AL_WDRC_CHUNK = 64 };
 
@@ -23,7 +29,8 @@ typedef struct {
     const float *norm;           /* input gain 2 (1 - lambda)^4 */
     const float *weight_re;      /* band output = Re(weight * z) */
     const float *weight_im;
-    const int32_t *delay;        /* (n_bands) resynthesis delay, samples, applied to the band's input */
+    const int32_t *delay;        /* (n_bands) resynthesis delay applied to the band's input,
+                                  * samples, 0 .. ring_len - AL_WDRC_CHUNK - 1 */
     /* gain curve per channel and band, (n_channels, n_groups * LANES) */
     const float *gain_db;        /* gain between the expansion knee and the compression knee */
     const float *knee_db_spl;    /* compression knee (band level) */
@@ -36,7 +43,8 @@ typedef struct {
     /* limiter, per channel */
     const float *limit_pa;       /* (n_channels) peak output allowed (MPO sine peak) */
     float limiter_release_coef;  /* per sample decay of the limiter's envelope */
-    float power_scale;           /* 1 / (grid * 2 * p_ref^2): summed |z|^2 -> mean square re p_ref */
+    float power_scale;           /* 1 / (grid * 2 * p_ref^2): summed |z|^2 -> mean square
+                                  * re p_ref */
     float power_floor;           /* lowest mean square re p_ref (level floor) */
     /* state */
     float *state_re;             /* (n_channels, n_groups, 4, LANES) */
@@ -55,3 +63,5 @@ typedef struct {
 /* x: planar (n_channels, n_frames) float32 Pa, processed in place; any n_frames >= 0.
  * Non-finite input samples are taken as 0 (the state stays finite). */
 al_status al_wdrc_process(al_wdrc *s, float *x, int32_t n_channels, int64_t n_frames);
+
+#endif

@@ -7,6 +7,7 @@
  * bands in the inner loop: the bands are independent, so that loop vectorises. */
 #include <math.h>
 
+#include "al_biquad.h"
 #include "al_internal.h"
 
 /* splitmix64's output mix (Steele, Lea & Flood 2014, "Fast splittable pseudorandom number
@@ -32,7 +33,7 @@ static inline double al_ci_noise(uint64_t key, uint64_t index)
     return (((double)(int32_t)(h >> 40) + 0.5) * (1.0 / 16777216.0) - 0.5) * 3.4641016151377544;
 }
 
-/* One sample through per-band biquad cascades (transposed direct form II, as csrc/sos.c):
+/* One sample through per-band biquad cascades (al_biquad.h):
  * coef (n_sections, 5, nb), state (n_sections, 2, nb), v (nb) in place. */
 static inline void al_ci_sections(const double *restrict coef, double *restrict state,
                                   int32_t n_sections, int32_t nb, double *restrict v)
@@ -42,13 +43,8 @@ static inline void al_ci_sections(const double *restrict coef, double *restrict 
                      *a1 = b2 + nb, *a2 = a1 + nb;
         double *z0 = state + (int64_t)k * 2 * nb, *z1 = z0 + nb;
 #pragma GCC ivdep
-        for (int32_t b = 0; b < nb; b++) {
-            const double in = v[b];
-            const double out = b0[b] * in + z0[b];
-            z0[b] = b1[b] * in - a1[b] * out + z1[b];
-            z1[b] = b2[b] * in - a2[b] * out;
-            v[b] = out;
-        }
+        for (int32_t b = 0; b < nb; b++)
+            AL_BIQUAD_TDF2(v[b], v[b], b0[b], b1[b], b2[b], a1[b], a2[b], z0[b], z1[b]);
     }
 }
 
@@ -61,13 +57,8 @@ static inline void al_ci_shared_sections(const double *restrict sos, double *res
         const double b0 = q[0], b1 = q[1], b2 = q[2], a1 = q[4], a2 = q[5];
         double *z0 = state + (int64_t)k * 2 * nb, *z1 = z0 + nb;
 #pragma GCC ivdep
-        for (int32_t b = 0; b < nb; b++) {
-            const double in = v[b];
-            const double out = b0 * in + z0[b];
-            z0[b] = b1 * in - a1 * out + z1[b];
-            z1[b] = b2 * in - a2 * out;
-            v[b] = out;
-        }
+        for (int32_t b = 0; b < nb; b++)
+            AL_BIQUAD_TDF2(v[b], v[b], b0, b1, b2, a1, a2, z0[b], z1[b]);
     }
 }
 
@@ -126,7 +117,7 @@ static void al_ci_channel(al_ci *s, int32_t c, float *xc, int64_t n_frames)
 
     for (int64_t n = 0; n < n_frames; n++) {
         const uint64_t index = (uint64_t)(s->position + n);
-        const double in = isfinite(xc[n]) ? (double)xc[n] : 0.0;
+        const double in = al_finite_or_zero(xc[n]);
         for (int32_t b = 0; b < nb; b++) v[b] = in;
         al_ci_sections(s->analysis_coef, ast, na, nb, v);
         for (int32_t b = 0; b < nb; b++) v[b] = fabs(v[b]);
@@ -173,7 +164,8 @@ al_status al_ci_process(al_ci *s, float *x, int32_t n_channels, int64_t n_frames
     if (n_frames < 0) return AL_ERR_SIZE;
     if (n_channels < 1 || n_channels != s->n_channels) return AL_ERR_STATE;
     al_fpmode fp = al_fp_enter();
-    for (int32_t c = 0; c < n_channels; c++) al_ci_channel(s, c, x + (int64_t)c * n_frames, n_frames);
+    for (int32_t c = 0; c < n_channels; c++)
+        al_ci_channel(s, c, x + (int64_t)c * n_frames, n_frames);
     s->position += n_frames;
     al_fp_leave(fp);
     return AL_OK;

@@ -254,13 +254,6 @@ void al_engine_adopt(al_engine *e)
 }
 
 /* -- the audio path (audio thread) ----------------------------------------------------------- */
-static inline int is_nonfinite(float v)
-{
-    uint32_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    return (bits & 0x7f800000u) == 0x7f800000u;
-}
-
 static void read_input(al_engine *e, const al_graph *g, const float *in, int64_t off,
                        int64_t n, int64_t block_frame, uint32_t *nonfinite)
 {
@@ -286,7 +279,7 @@ static void read_input(al_engine *e, const al_graph *g, const float *in, int64_t
             for (int64_t j = 0; j < n; j++) x[j] = src[j * ni] * k;
         }
         for (int64_t j = 0; j < n; j++)
-            if (is_nonfinite(x[j])) {
+            if (al_is_nonfinite(x[j])) {
                 x[j] = 0.0f;
                 (*nonfinite)++;
             }
@@ -356,7 +349,7 @@ static void calibrate_and_limit(al_engine *e, float *out, int64_t off, int64_t n
         float *dst = out + off * no + o;
         if (eq) {
             for (int64_t j = 0; j < n; j++)
-                if (is_nonfinite(x[j])) {
+                if (al_is_nonfinite(x[j])) {
                     x[j] = 0.0f;
                     st->nonfinite_out++;
                 }
@@ -366,7 +359,7 @@ static void calibrate_and_limit(al_engine *e, float *out, int64_t off, int64_t n
         for (int64_t j = 0; j < n; j++) {
             float v = x[j];
             /* After the equaliser only an overflow to +-inf can appear, and that clamps. */
-            if (is_nonfinite(v) && (!eq || v != v)) {
+            if (al_is_nonfinite(v) && (!eq || v != v)) {
                 v = 0.0f;
                 st->nonfinite_out++;
             } else {

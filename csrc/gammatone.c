@@ -3,7 +3,9 @@
 al_status al_gt_analyze(al_gt_analyzer *a, int32_t channel, const float *x, int64_t n,
                         float *out)
 {
-    if (!al_gt_check(a) || ((!x || !out) && n > 0)) return AL_ERR_NULL;
+    const al_status status = al_gt_analyzer_valid(a);
+    if (status != AL_OK) return status;
+    if ((!x || !out) && n > 0) return AL_ERR_NULL;
     if (channel < 0 || channel >= a->n_channels || n < 0) return AL_ERR_SIZE;
     const int32_t nb = a->n_bands, nl = a->n_lanes;
     float *sre = a->state_re + (int64_t)channel * AL_GT_ORDER * nl;
@@ -32,7 +34,9 @@ al_status al_gt_analyze(al_gt_analyzer *a, int32_t channel, const float *x, int6
 al_status al_gt_synthesize(al_gt_synth *s, int32_t channel, const float *bands, int64_t n,
                            float *out)
 {
-    if (!al_gt_synth_check(s) || ((!bands || !out) && n > 0)) return AL_ERR_NULL;
+    const al_status status = al_gt_synth_valid(s);
+    if (status != AL_OK) return status;
+    if ((!bands || !out) && n > 0) return AL_ERR_NULL;
     if (channel < 0 || channel >= s->n_channels || n < 0) return AL_ERR_SIZE;
     const int32_t nb = s->n_bands, mask = s->ring_len - 1;
     float *ring = s->ring + (int64_t)channel * s->ring_len;
@@ -52,7 +56,10 @@ al_status al_gt_synthesize(al_gt_synth *s, int32_t channel, const float *bands, 
 
 al_status al_gt_process(al_gt_analyzer *a, al_gt_synth *s, float *x, int64_t n)
 {
-    if (!al_gt_check(a) || !al_gt_synth_check(s) || (!x && n > 0)) return AL_ERR_NULL;
+    al_status status = al_gt_analyzer_valid(a);
+    if (status == AL_OK) status = al_gt_synth_valid(s);
+    if (status != AL_OK) return status;
+    if (!x && n > 0) return AL_ERR_NULL;
     if (a->n_bands != s->n_bands || a->n_channels != s->n_channels) return AL_ERR_STATE;
     if (n < 0) return AL_ERR_SIZE;
     const int32_t nb = a->n_bands, nl = a->n_lanes, mask = s->ring_len - 1;

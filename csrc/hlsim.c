@@ -1,7 +1,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "al_biquad.h"
+#include "al_fastmath.h"
 #include "al_internal.h"
+#include "al_simd.h"
 
 /* ---- real FFT ------------------------------------------------------------------------------ */
 
@@ -54,10 +57,16 @@ static void cfft_stages(int32_t k, const float *tw_re, const float *tw_im, float
     for (int32_t h = 16; h < k; h *= 2) fft_stage(k, h, tw_re, tw_im, re, im);
 }
 
-static int rfft_ok(const al_rfft *f)
+/* Set-up check of a plan, once per call: the bit-reversal table indexes the work arrays. */
+static al_status rfft_valid(const al_rfft *f)
 {
-    return f && f->bitrev && f->tw_re && f->tw_im && f->rtw_re && f->rtw_im && f->work_re &&
-           f->work_im && f->n >= 8 && (f->n & (f->n - 1)) == 0;
+    if (!f || !f->bitrev || !f->tw_re || !f->tw_im || !f->rtw_re || !f->rtw_im || !f->work_re ||
+        !f->work_im)
+        return AL_ERR_NULL;
+    if (f->n < 8 || (f->n & (f->n - 1)) != 0) return AL_ERR_SIZE;
+    for (int32_t i = 0; i < f->n / 2; i++)
+        if (f->bitrev[i] < 0 || f->bitrev[i] >= f->n / 2) return AL_ERR_SIZE;
+    return AL_OK;
 }
 
 /* Combine the complex FFT Z of the n/2 (even, odd) sample pairs into the spectrum of the real
@@ -163,31 +172,27 @@ static void rfft_inverse(al_rfft *f, const float *in_re, const float *in_im, flo
 
 al_status al_rfft_forward(al_rfft *f, const float *x, float *spec_re, float *spec_im)
 {
-    if (!rfft_ok(f) || !x || !spec_re || !spec_im) return AL_ERR_NULL;
+    const al_status status = rfft_valid(f);
+    if (status != AL_OK) return status;
+    if (!x || !spec_re || !spec_im) return AL_ERR_NULL;
     rfft_forward(f, x, spec_re, spec_im);
     return AL_OK;
 }
 
 al_status al_rfft_inverse(al_rfft *f, const float *spec_re, const float *spec_im, float *x)
 {
-    if (!rfft_ok(f) || !x || !spec_re || !spec_im) return AL_ERR_NULL;
+    const al_status status = rfft_valid(f);
+    if (status != AL_OK) return status;
+    if (!x || !spec_re || !spec_im) return AL_ERR_NULL;
     rfft_inverse(f, spec_re, spec_im, x);
     return AL_OK;
 }
 
 /* ---- spectral smearing -------------------------------------------------------------------- */
 
-/* 16 floats as one vector (GCC/Clang vector extension; split into narrower registers where
- * the target has no 512-bit vectors). Unaligned loads and stores go through memcpy. */
-typedef float v16f __attribute__((vector_size(64)));
-typedef int32_t v16i __attribute__((vector_size(64)));
-static inline v16f load16(const float *p)
-{
-    v16f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline void store16(float *p, v16f v) { memcpy(p, &v, sizeof v); }
+_Static_assert((int)AL_HLSIM_ROWS == (int)AL_VF16_LANES &&
+                   (int)AL_HLSIM_LANES == (int)AL_VF16_LANES,
+               "a block of smearing rows and a band group are one al_vf16 each");
 
 /* One frame: window, FFT, take the power spectrum to the cochlea, smear it, keep the phase,
  * inverse FFT, window and add; the frame is added twice, at free field (the output) and at the
@@ -208,17 +213,16 @@ static float smear_frame(al_hlsim_ear *e)
     const float *restrict wp = e->ome_pow, *restrict wa = e->ome_amp;
     /* The FFT is twice the frame: the upper half is zero padding. */
     rfft_forward_win(e->fft, e->in_buf, e->window, nf, sr, si);
-    v16f vmax = {0.0f};
+    al_vf16 vmax = {0.0f};
     for (int32_t k = 0; k < nf; k += AL_HLSIM_ROWS) {
-        const v16f a = load16(sr + k), b = load16(si + k);
-        const v16f pk = (a * a + b * b) * load16(wp + k);
-        store16(p + k, pk);
-        const v16i gt = pk > vmax;
-        vmax = (v16f)(((v16i)pk & gt) | ((v16i)vmax & ~gt));
+        const al_vf16 a = al_load_vf16(sr + k), b = al_load_vf16(si + k);
+        const al_vf16 pk = (a * a + b * b) * al_load_vf16(wp + k);
+        al_store_vf16(p + k, pk);
+        vmax = al_max_vf16(pk, vmax);
     }
     float pmax = 0.0f;
     for (int l = 0; l < AL_HLSIM_ROWS; l++) pmax = vmax[l] > pmax ? vmax[l] : pmax;
-    if (!(pmax > 0.0f) || !isfinite(pmax)) return 0.0f; /* silent frame adds nothing */
+    if (!(pmax > 0.0f) || al_is_nonfinite(pmax)) return 0.0f; /* silent frame adds nothing */
     const float inv = 1.0f / pmax;
     for (int32_t k = 0; k < nf; k++) p[k] *= inv;
     /* S = M P by blocks of AL_HLSIM_ROWS output bins: each block stores, for every input bin
@@ -228,14 +232,14 @@ static float smear_frame(al_hlsim_ear *e)
         const float *v = e->smear + e->smear_offset[blk];
         const float *pj = p + e->smear_start[blk];
         const int32_t len = e->smear_len[blk];
-        v16f a0 = {0.0f}, a1 = {0.0f};
+        al_vf16 a0 = {0.0f}, a1 = {0.0f};
         int32_t j = 0;
         for (; j + 1 < len; j += 2) {
-            a0 += load16(v + (int64_t)j * AL_HLSIM_ROWS) * pj[j];
-            a1 += load16(v + (int64_t)(j + 1) * AL_HLSIM_ROWS) * pj[j + 1];
+            a0 += al_load_vf16(v + (int64_t)j * AL_HLSIM_ROWS) * pj[j];
+            a1 += al_load_vf16(v + (int64_t)(j + 1) * AL_HLSIM_ROWS) * pj[j + 1];
         }
-        if (j < len) a0 += load16(v + (int64_t)j * AL_HLSIM_ROWS) * pj[j];
-        store16(sm + blk * AL_HLSIM_ROWS, a0 + a1);
+        if (j < len) a0 += al_load_vf16(v + (int64_t)j * AL_HLSIM_ROWS) * pj[j];
+        al_store_vf16(sm + blk * AL_HLSIM_ROWS, a0 + a1);
     }
     float spec_sum = 0.0f;
     for (int32_t k = 0; k < nf; k++) {
@@ -322,43 +326,6 @@ static void smear_run(al_hlsim_ear *e, float *x, int64_t n)
 
 /* ---- recruitment in gammatone bands -------------------------------------------------------- */
 
-/* log2 and exp2 for the expansion gains, written so that loops over bands vectorise (libm's
- * powf does not). log2: v = 2^e m, m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) with
- * s = (m - 1) / (m + 1), |s| < 0.172, series to s^9 (error < 1e-7). v must be a positive
- * normal number. */
-static inline float hl_log2(float v)
-{
-    int32_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    float e = (float)(((bits >> 23) & 0xff) - 127);
-    bits = (bits & 0x007fffff) | 0x3f800000;
-    float m;
-    memcpy(&m, &bits, sizeof m);
-    const int big = m > 1.41421356f;
-    m = big ? 0.5f * m : m;
-    e = big ? e + 1.0f : e;
-    const float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
-    const float ln_m =
-        s * (2.0f + s2 * (2.0f / 3.0f + s2 * (2.0f / 5.0f + s2 * (2.0f / 7.0f + s2 * (2.0f / 9.0f)))));
-    return e + 1.44269504f * ln_m;
-}
-
-/* 2^y for y <= 0 (clamped at -126, the smallest normal): 2^y = 2^k e^(f ln 2), k = round(y),
- * |f| <= 1/2, Taylor series to degree 7 (error < 1e-8). */
-static inline float hl_exp2(float y)
-{
-    y = y < -126.0f ? -126.0f : y;
-    const float k = floorf(y + 0.5f);
-    const float t = (y - k) * 0.693147181f;
-    const float ex =
-        1.0f + t * (1.0f + t * (0.5f + t * (1.0f / 6.0f + t * (1.0f / 24.0f +
-        t * (1.0f / 120.0f + t * (1.0f / 720.0f + t * (1.0f / 5040.0f)))))));
-    const int32_t bits = ((int32_t)k + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return ex * scale;
-}
-
 /* atan2 to about 1e-6 rad, branch-free (atan on [0, 1] by a polynomial, then octants). */
 static inline float hl_atan2(float y, float x)
 {
@@ -372,13 +339,12 @@ static inline float hl_atan2(float y, float x)
     return y < 0.0f ? -r : r;
 }
 
-/* Table position u = ratio_scale log2(f / cf) + mid of each band's mean frequency f: the
+/* The mean frequency f of each band relative to its centre frequency, f / cf in [1/2, 2]: the
  * power and lag-1 sums since the last update are smoothed twice, cos(w) is their ratio. */
-static inline void band_positions(int32_t nb, float a, float scale, float mid, float top,
-                                  float *restrict acc0, float *restrict acc1,
-                                  const float *restrict cos_cf, const float *restrict inv_omega,
-                                  float *restrict p1, float *restrict l1, float *restrict p2,
-                                  float *restrict l2, float *restrict pos)
+static inline void band_ratios(int32_t nb, float a, float *restrict acc0, float *restrict acc1,
+                               const float *restrict cos_cf, const float *restrict inv_omega,
+                               float *restrict p1, float *restrict l1, float *restrict p2,
+                               float *restrict l2, float *restrict ratio)
 {
     for (int32_t b = 0; b < nb; b++) {
         p1[b] += a * (acc0[b] - p1[b]);
@@ -390,10 +356,8 @@ static inline void band_positions(int32_t nb, float a, float scale, float mid, f
         float c = p2[b] > 1e-30f ? l2[b] / p2[b] : cos_cf[b];
         c = c < -1.0f ? -1.0f : (c > 1.0f ? 1.0f : c);
         const float s = sqrtf(1.0f - c * c);
-        float ratio = hl_atan2(s, c) * inv_omega[b];
-        ratio = ratio < 0.5f ? 0.5f : (ratio > 2.0f ? 2.0f : ratio);
-        const float u = hl_log2(ratio) * scale + mid;
-        pos[b] = u < 0.0f ? 0.0f : (u > top ? top : u);
+        const float r = hl_atan2(s, c) * inv_omega[b];
+        ratio[b] = r < 0.5f ? 0.5f : (r > 2.0f ? 2.0f : r);
     }
 }
 
@@ -403,43 +367,36 @@ static void band_exponents(al_hlsim_ear *e, int32_t l0)
 {
     const int32_t nl = e->n_lanes, nr = e->n_ratio, n = AL_HLSIM_LANES;
     float *st = e->freq_state + l0, *acc = e->freq_acc + l0, *expo = e->exponent + l0;
-    band_positions(n, e->freq_coef, e->ratio_scale, 0.5f * (float)(nr - 1), (float)(nr - 1),
-                   acc, acc + nl, e->cos_cf + l0, e->inv_omega + l0, st, st + nl, st + 2 * nl,
-                   st + 3 * nl, expo);
+    band_ratios(n, e->freq_coef, acc, acc + nl, e->cos_cf + l0, e->inv_omega + l0, st, st + nl,
+                st + 2 * nl, st + 3 * nl, expo);
+    /* Table position u = ratio_scale log2(f / cf) + mid, within the table; 1 / ln 2. */
+    const float mid = 0.5f * (float)(nr - 1), top = (float)(nr - 1);
+    const al_vf16 u = al_log_vf16(al_load_vf16(expo)) * (e->ratio_scale * 1.44269504f) + mid;
+    al_store_vf16(expo, al_min_vf16(al_max_vf16(u, al_splat_vf16(0.0f)), al_splat_vf16(top)));
     for (int32_t b = 0; b < n; b++) {
-        const float u = expo[b];
-        int32_t i = (int32_t)u;
+        const float ub = expo[b];
+        int32_t i = (int32_t)ub;
         i = i > nr - 2 ? nr - 2 : i;
         const float *t = e->expo_table + (int64_t)(l0 + b) * nr + i;
-        expo[b] = t[0] + (u - (float)i) * (t[1] - t[0]);
+        expo[b] = t[0] + (ub - (float)i) * (t[1] - t[0]);
     }
 }
 
-/* New gain steps of the AL_HLSIM_LANES bands from lane l0 at a gain update (Moore & Glasberg
- * 1993): gain = (envelope / catch-up)^(ER - 1) <= 1, reached by a linear ramp over the
- * interval. */
-static inline void band_gain_steps(const float *restrict env, const float *restrict scale,
-                                   const float *restrict expo, const float *restrict gain,
-                                   float *restrict step, float lo, float inv_interval)
+/* New gain steps of a band group at a gain update (Moore & Glasberg 1993): gain =
+ * (envelope / catch-up)^(ER - 1) = exp((ER - 1) ln(envelope / catch-up)) <= 1, reached by a
+ * linear ramp over the interval. */
+static inline al_vf16 band_gain_step(al_vf16 env, al_vf16 scale, al_vf16 expo, al_vf16 gain,
+                                     float lo, float inv_interval)
 {
-    for (int32_t b = 0; b < AL_HLSIM_LANES; b++) {
-        float v = env[b] * scale[b];
-        v = v < lo ? lo : (v > 1.0f ? 1.0f : v);
-        step[b] = (hl_exp2(expo[b] * hl_log2(v)) - gain[b]) * inv_interval;
-    }
-}
-
-static inline v16f abs16(v16f v)
-{
-    const v16i mask = (v16i){0} + 0x7fffffff;
-    return (v16f)((v16i)v & mask);
+    const al_vf16 v = al_min_vf16(al_max_vf16(env * scale, al_splat_vf16(lo)), al_splat_vf16(1.0f));
+    return (al_exp_vf16(expo * al_log_vf16(v)) - gain) * inv_interval;
 }
 
 /* One section Re{1 / (1 - p z^-1)} of 16 bands: the complex one-pole state (r, i) advances
  * with input v; its real part is the section's output. */
-static inline v16f section16(v16f v, v16f pr, v16f pi, v16f *r, v16f *i)
+static inline al_vf16 section16(al_vf16 v, al_vf16 pr, al_vf16 pi, al_vf16 *r, al_vf16 *i)
 {
-    const v16f nr = v + pr * *r - pi * *i;
+    const al_vf16 nr = v + pr * *r - pi * *i;
     *i = pr * *i + pi * *r;
     *r = nr;
     return nr;
@@ -456,71 +413,71 @@ static void band_group(al_hlsim_ear *e, int32_t l0, const float *x, int32_t len,
 {
     const int32_t nl = e->n_lanes, interval = e->gain_interval, every = e->freq_every;
     const float inv_interval = 1.0f / (float)interval;
-    const v16f pr = load16(e->pole_re + l0), pi = load16(e->pole_im + l0);
-    const v16f gin = load16(e->in_gain + l0), ac = load16(e->env_coef + l0);
+    const al_vf16 pr = al_load_vf16(e->pole_re + l0), pi = al_load_vf16(e->pole_im + l0);
+    const al_vf16 gin = al_load_vf16(e->in_gain + l0), ac = al_load_vf16(e->env_coef + l0);
     const float *hp = e->hp + l0;
-    const v16f b0 = load16(hp), b1 = load16(hp + nl), b2 = load16(hp + 2 * nl);
-    const v16f a1 = load16(hp + 3 * nl), a2 = load16(hp + 4 * nl);
+    const al_vf16 b0 = al_load_vf16(hp), b1 = al_load_vf16(hp + nl);
+    const al_vf16 b2 = al_load_vf16(hp + 2 * nl);
+    const al_vf16 a1 = al_load_vf16(hp + 3 * nl), a2 = al_load_vf16(hp + 4 * nl);
     float *sr = e->state_re + l0, *si = e->state_im + l0;
-    v16f r0 = load16(sr), r1 = load16(sr + nl), r2 = load16(sr + 2 * nl), r3 = load16(sr + 3 * nl);
-    v16f i0 = load16(si), i1 = load16(si + nl), i2 = load16(si + 2 * nl), i3 = load16(si + 3 * nl);
+    al_vf16 r0 = al_load_vf16(sr), r1 = al_load_vf16(sr + nl), r2 = al_load_vf16(sr + 2 * nl),
+            r3 = al_load_vf16(sr + 3 * nl);
+    al_vf16 i0 = al_load_vf16(si), i1 = al_load_vf16(si + nl), i2 = al_load_vf16(si + 2 * nl),
+            i3 = al_load_vf16(si + 3 * nl);
     float *hs = e->hp_state + l0, *env = e->env + l0, *acc = e->freq_acc + l0;
-    v16f h1 = load16(hs), h2 = load16(hs + nl), e1 = load16(env), e2 = load16(env + nl);
-    v16f s0 = load16(acc), s1 = load16(acc + nl), yp = load16(e->yprev + l0);
-    v16f gain = load16(e->gain + l0), step = load16(e->gain_step + l0);
+    al_vf16 h1 = al_load_vf16(hs), h2 = al_load_vf16(hs + nl);
+    al_vf16 e1 = al_load_vf16(env), e2 = al_load_vf16(env + nl);
+    al_vf16 s0 = al_load_vf16(acc), s1 = al_load_vf16(acc + nl), yp = al_load_vf16(e->yprev + l0);
+    al_vf16 gain = al_load_vf16(e->gain + l0), step = al_load_vf16(e->gain_step + l0);
     int32_t count = e->count, fcount = e->freq_count;
     for (int32_t t = 0; t < len; t++) {
-        v16f v = gin * x[t];
+        al_vf16 v = gin * x[t];
         v = section16(v, pr, pi, &r0, &i0);
         v = section16(v, pr, pi, &r1, &i1);
         v = section16(v, pr, pi, &r2, &i2);
         v = section16(v, pr, pi, &r3, &i3);
-        const v16f y = b0 * v + h1;
-        h1 = b1 * v - a1 * y + h2;
-        h2 = b2 * v - a2 * y;
-        e1 = e1 + ac * (abs16(y) - e1);
+        al_vf16 y;
+        AL_BIQUAD_TDF2(y, v, b0, b1, b2, a1, a2, h1, h2);
+        e1 = e1 + ac * (al_abs_vf16(y) - e1);
         e2 = e2 + ac * (e1 - e2);
         s0 = s0 + y * y;
         s1 = s1 + y * yp;
         yp = y;
         if (count == 0) {
             if (fcount == 0) {
-                store16(acc, s0);
-                store16(acc + nl, s1);
+                al_store_vf16(acc, s0);
+                al_store_vf16(acc + nl, s1);
                 band_exponents(e, l0);
-                s0 = load16(acc);
-                s1 = load16(acc + nl);
+                s0 = al_load_vf16(acc);
+                s1 = al_load_vf16(acc + nl);
             }
             fcount = (fcount + 1 == every) ? 0 : fcount + 1;
-            float ev[AL_HLSIM_LANES], gv[AL_HLSIM_LANES], sv[AL_HLSIM_LANES];
-            store16(ev, e2);
-            store16(gv, gain);
-            band_gain_steps(ev, e->env_scale + l0, e->exponent + l0, gv, sv, e->env_floor,
-                            inv_interval);
-            step = load16(sv);
+            step = band_gain_step(e2, al_load_vf16(e->env_scale + l0),
+                                  al_load_vf16(e->exponent + l0), gain, e->env_floor,
+                                  inv_interval);
         }
         count = (count + 1 == interval) ? 0 : count + 1;
         gain = gain + step;
-        store16(ybuf + (int64_t)t * nl + l0, y);
-        store16(gbuf + (int64_t)t * nl + l0, gain);
+        al_store_vf16(ybuf + (int64_t)t * nl + l0, y);
+        al_store_vf16(gbuf + (int64_t)t * nl + l0, gain);
     }
-    store16(sr, r0);
-    store16(sr + nl, r1);
-    store16(sr + 2 * nl, r2);
-    store16(sr + 3 * nl, r3);
-    store16(si, i0);
-    store16(si + nl, i1);
-    store16(si + 2 * nl, i2);
-    store16(si + 3 * nl, i3);
-    store16(hs, h1);
-    store16(hs + nl, h2);
-    store16(env, e1);
-    store16(env + nl, e2);
-    store16(acc, s0);
-    store16(acc + nl, s1);
-    store16(e->yprev + l0, yp);
-    store16(e->gain + l0, gain);
-    store16(e->gain_step + l0, step);
+    al_store_vf16(sr, r0);
+    al_store_vf16(sr + nl, r1);
+    al_store_vf16(sr + 2 * nl, r2);
+    al_store_vf16(sr + 3 * nl, r3);
+    al_store_vf16(si, i0);
+    al_store_vf16(si + nl, i1);
+    al_store_vf16(si + 2 * nl, i2);
+    al_store_vf16(si + 3 * nl, i3);
+    al_store_vf16(hs, h1);
+    al_store_vf16(hs + nl, h2);
+    al_store_vf16(env, e1);
+    al_store_vf16(env + nl, e2);
+    al_store_vf16(acc, s0);
+    al_store_vf16(acc + nl, s1);
+    al_store_vf16(e->yprev + l0, yp);
+    al_store_vf16(e->gain + l0, gain);
+    al_store_vf16(e->gain_step + l0, step);
 }
 
 /* One sample's history row: the weighted band values and the products of the lagged values
@@ -578,35 +535,66 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
     }
 }
 
-static int ear_ok(const al_hlsim_ear *e)
+/* The smearing matrix's blocks (al_hlsim.h): each within the frame's bins, stored one after
+ * the other from smear[0]. */
+static al_status smear_tables_valid(const al_hlsim_ear *e)
+{
+    const int32_t nf = e->frame_len;
+    int64_t next = 0;
+    for (int32_t blk = 0; blk < nf / AL_HLSIM_ROWS; blk++) {
+        const int32_t start = e->smear_start[blk], len = e->smear_len[blk];
+        if (start < 0 || len < 0 || start > nf - len || e->smear_offset[blk] != next)
+            return AL_ERR_SIZE;
+        next += (int64_t)len * AL_HLSIM_ROWS;
+    }
+    return AL_OK;
+}
+
+/* Set-up checks of one ear, once per call before any sample: NULL pointers (AL_ERR_NULL),
+ * counts and index tables (AL_ERR_SIZE), parameter values (AL_ERR_VALUE), then the running
+ * counters (AL_ERR_STATE); the per-sample loops then index only in range. */
+static al_status ear_valid(const al_hlsim_ear *e)
 {
     if (!e || !e->pole_re || !e->pole_im || !e->in_gain || !e->hp || !e->weight ||
         !e->read_offset || !e->env_coef || !e->env_scale || !e->exponent || !e->state_re ||
         !e->state_im || !e->hp_state || !e->env || !e->gain || !e->gain_step || !e->hist ||
         !e->scratch || !e->cos_cf || !e->inv_omega || !e->expo_table || !e->yprev ||
         !e->freq_acc || !e->freq_state)
-        return 0;
-    if (e->n_ratio < 3 || !(e->ratio_scale > 0.0f) || !(e->freq_coef > 0.0f) ||
-        !(e->freq_coef <= 1.0f) || e->freq_every < 1 || e->freq_count < 0 ||
-        e->freq_count >= e->freq_every)
-        return 0;
+        return AL_ERR_NULL;
     if (e->n_bands < 1 || e->n_lanes < e->n_bands || e->n_lanes % AL_HLSIM_LANES ||
-        e->gain_interval < 1 || e->count < 0 ||
-        e->count >= e->gain_interval || e->max_delay < 0 || e->hist_rows < 1 || e->lag < 1 ||
-        e->lag > e->max_delay ||
-        e->row < e->max_delay || e->row >= e->max_delay + e->hist_rows || !(e->env_floor > 0.0f))
-        return 0;
-    if (e->smear_mode == AL_HLSIM_SMEAR_OFF) return 1;
-    if (e->smear_mode != AL_HLSIM_SMEAR_DELAY && e->smear_mode != AL_HLSIM_SMEAR_ON) return 0;
+        e->n_ratio < 3 || e->gain_interval < 1 || e->freq_every < 1 || e->max_delay < 0 ||
+        e->hist_rows < 1 || e->lag < 1 || e->lag > e->max_delay)
+        return AL_ERR_SIZE;
+    if (!(e->ratio_scale > 0.0f) || !(e->freq_coef > 0.0f) || !(e->freq_coef <= 1.0f) ||
+        !(e->env_floor > 0.0f))
+        return AL_ERR_VALUE;
+    if (e->freq_count < 0 || e->freq_count >= e->freq_every || e->count < 0 ||
+        e->count >= e->gain_interval || e->row < e->max_delay ||
+        e->row >= e->max_delay + e->hist_rows)
+        return AL_ERR_STATE;
+    /* Each band reads its product at most max_delay rows behind the current row of hist. */
+    const int64_t row_len = 2 * (int64_t)e->n_bands;
+    for (int32_t b = 0; b < e->n_bands; b++)
+        if (e->read_offset[b] < -(int64_t)e->max_delay * row_len || e->read_offset[b] >= row_len)
+            return AL_ERR_SIZE;
+    if (e->smear_mode == AL_HLSIM_SMEAR_OFF) return AL_OK;
+    if (e->smear_mode != AL_HLSIM_SMEAR_DELAY && e->smear_mode != AL_HLSIM_SMEAR_ON)
+        return AL_ERR_VALUE;
+    if (!e->window || !e->window_sq || !e->in_buf || !e->acc) return AL_ERR_NULL;
     const int32_t nf = e->frame_len;
-    if (nf < AL_HLSIM_ROWS || (nf & (nf - 1)) || e->hop < 1 || nf % e->hop || e->phase < 0 ||
-        e->phase >= e->hop || !e->window || !e->window_sq || !e->in_buf || !e->acc)
-        return 0;
-    if (e->smear_mode == AL_HLSIM_SMEAR_DELAY) return 1;
-    return rfft_ok(e->fft) && e->fft->n == 2 * nf && e->smear && e->smear_start &&
-           e->smear_len && e->smear_offset && e->frame && e->spec_re && e->spec_im && e->power &&
-           e->smeared && e->ome_pow && e->ome_amp && e->acc_c && e->pc_max_gain >= 1.0f &&
-           e->pc_coef > 0.0f && e->pc_coef <= 1.0f;
+    if (nf < AL_HLSIM_ROWS || (nf & (nf - 1)) || e->hop < 1 || nf % e->hop) return AL_ERR_SIZE;
+    if (e->phase < 0 || e->phase >= e->hop) return AL_ERR_STATE;
+    if (e->smear_mode == AL_HLSIM_SMEAR_DELAY) return AL_OK;
+    if (!e->smear || !e->smear_start || !e->smear_len || !e->smear_offset || !e->frame ||
+        !e->spec_re || !e->spec_im || !e->power || !e->smeared || !e->ome_pow || !e->ome_amp ||
+        !e->acc_c)
+        return AL_ERR_NULL;
+    const al_status fft = rfft_valid(e->fft);
+    if (fft != AL_OK) return fft;
+    if (e->fft->n != 2 * nf) return AL_ERR_SIZE;
+    if (!(e->pc_max_gain >= 1.0f) || !(e->pc_coef > 0.0f) || !(e->pc_coef <= 1.0f))
+        return AL_ERR_VALUE;
+    return smear_tables_valid(e);
 }
 
 al_status al_hlsim_process(al_hlsim *s, float *x, int32_t n_channels, int64_t n_frames)
@@ -614,8 +602,10 @@ al_status al_hlsim_process(al_hlsim *s, float *x, int32_t n_channels, int64_t n_
     if (!s || !s->ears || (!x && n_frames > 0)) return AL_ERR_NULL;
     if (n_frames < 0) return AL_ERR_SIZE;
     if (n_channels != s->n_channels) return AL_ERR_STATE;
-    for (int32_t c = 0; c < n_channels; c++)
-        if (!ear_ok(&s->ears[c])) return AL_ERR_STATE;
+    for (int32_t c = 0; c < n_channels; c++) {
+        const al_status status = ear_valid(&s->ears[c]);
+        if (status != AL_OK) return status;
+    }
     al_fpmode fp = al_fp_enter();
     for (int32_t c = 0; c < n_channels; c++) {
         al_hlsim_ear *e = &s->ears[c];
@@ -623,7 +613,7 @@ al_status al_hlsim_process(al_hlsim *s, float *x, int32_t n_channels, int64_t n_
         /* On the engine path nothing upstream checks samples: a non-finite one enters as
          * silence rather than poisoning the filter states for good. */
         for (int64_t j = 0; j < n_frames; j++)
-            if (!isfinite(xc[j])) xc[j] = 0.0f;
+            xc[j] = al_finite_or_zero(xc[j]);
         if (e->smear_mode != AL_HLSIM_SMEAR_OFF) smear_run(e, xc, n_frames);
         bands_run(e, xc, n_frames);
     }

@@ -1,6 +1,6 @@
 #include <math.h>
-#include <string.h>
 
+#include "al_fastmath.h"
 #include "al_internal.h"
 
 static inline int al_level_ok(const al_level *m)
@@ -8,28 +8,6 @@ static inline int al_level_ok(const al_level *m)
     return m && m->mean_square && m->count && m->n_channels > 0 &&
            (m->mode == AL_LEVEL_EXPONENTIAL || m->mode == AL_LEVEL_LEQ) && m->alpha > 0.0 &&
            m->alpha <= 1.0 && m->inv_reference_sq > 0.0 && isfinite(m->inv_reference_sq);
-}
-
-/* 10 log10(p), p >= 0; -inf below the smallest normal double (p = 0 is silence). Written
- * without libm so that the loop over samples vectorises: p = z 2^k with z in
- * [sqrt(1/2), sqrt(2)), ln z = 2 atanh(s), s = (z - 1) / (z + 1), |s| < 0.172, series to s^15
- * (truncation error < 1e-13, i.e. < 1e-12 dB). */
-static inline double al_db10(double p)
-{
-    uint64_t bits;
-    memcpy(&bits, &p, sizeof bits);
-    const uint64_t tmp = bits - UINT64_C(0x3fe6a09e667f3bcd); /* bits of sqrt(1/2) */
-    const int64_t k = (int64_t)tmp >> 52;
-    const uint64_t zbits = bits - (tmp & UINT64_C(0xfff0000000000000));
-    double z;
-    memcpy(&z, &zbits, sizeof z);
-    const double s = (z - 1.0) / (z + 1.0), s2 = s * s;
-    const double series =
-        1.0 + s2 * (1.0 / 3 + s2 * (1.0 / 5 + s2 * (1.0 / 7 + s2 * (1.0 / 9 +
-        s2 * (1.0 / 11 + s2 * (1.0 / 13 + s2 * (1.0 / 15)))))));
-    const double ln_p = (double)k * 0.6931471805599453 + 2.0 * s * series;
-    /* 10 / ln(10) */
-    return p >= 2.2250738585072014e-308 ? 4.342944819032518 * ln_p : -INFINITY;
 }
 
 al_status al_level_process(al_level *m, float *x, int32_t n_channels, int64_t n_frames)
@@ -94,7 +72,7 @@ al_status al_level_levels(al_level *m, const float *x, float *level_db, int64_t 
                 }
                 m->count[c] = count + len;
             }
-            for (int64_t i = 0; i < len; i++) lc[start + i] = (float)al_db10(buf[i]);
+            for (int64_t i = 0; i < len; i++) lc[start + i] = (float)al_db10_f64(buf[i]);
         }
         m->mean_square[c] = ms;
     }

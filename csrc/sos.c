@@ -1,3 +1,4 @@
+#include "al_biquad.h"
 #include "al_internal.h"
 
 al_status al_sos_process(al_sos *s, float *x, int64_t n_samples)
@@ -15,11 +16,7 @@ al_status al_sos_process(al_sos *s, float *x, int64_t n_samples)
             double v = xc[n];
             for (int32_t k = 0; k < ns; k++) {
                 const double *q = s->sos + 6 * k;
-                double *zk = z + 2 * k;
-                const double out = q[0] * v + zk[0];
-                zk[0] = q[1] * v - q[4] * out + zk[1];
-                zk[1] = q[2] * v - q[5] * out;
-                v = out;
+                AL_BIQUAD_TDF2(v, v, q[0], q[1], q[2], q[4], q[5], z[2 * k], z[2 * k + 1]);
             }
             xc[n] = (float)v;
         }

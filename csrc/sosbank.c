@@ -1,20 +1,13 @@
 #include <string.h>
 
+#include "al_biquad.h"
 #include "al_internal.h"
+#include "al_simd.h"
 
-/* SIMD width in doubles; GCC vector extensions keep this portable (narrower ISAs split). */
-#if defined(__AVX512F__)
-enum { W = 8 };
-#elif defined(__AVX__)
-enum { W = 4 };
-#else
-enum { W = 2 };
-#endif
-typedef double vd __attribute__((vector_size(W * sizeof(double))));
-typedef float vf __attribute__((vector_size(W * sizeof(float))));
-
-static inline vd ld(const double *p) { vd v; memcpy(&v, p, sizeof v); return v; }
-static inline void st(double *p, vd v) { memcpy(p, &v, sizeof v); }
+/* W bands per group: one register of float64 lanes (al_simd.h). */
+enum { W = AL_VD_LANES };
+_Static_assert((int)AL_SOSBANK_LANES % (int)W == 0,
+               "the band stride is a whole number of groups");
 
 /* Run one group of W bands over len samples. ns is a compile-time constant at every call
  * site, so the loops over sections unroll and the whole cascade state (2 ns vectors) and the
@@ -26,42 +19,28 @@ static inline __attribute__((always_inline)) void
 al_sosbank_group(const int ns, const double *coef, int32_t stride, double *state,
                  const float *x, int64_t x_step, float *io, int64_t len)
 {
-    vd b0[AL_SOSBANK_MAX_SECTIONS], b1[AL_SOSBANK_MAX_SECTIONS], b2[AL_SOSBANK_MAX_SECTIONS];
-    vd a1[AL_SOSBANK_MAX_SECTIONS], a2[AL_SOSBANK_MAX_SECTIONS];
-    vd z0[AL_SOSBANK_MAX_SECTIONS], z1[AL_SOSBANK_MAX_SECTIONS];
+    al_vd b0[AL_SOSBANK_MAX_SECTIONS], b1[AL_SOSBANK_MAX_SECTIONS], b2[AL_SOSBANK_MAX_SECTIONS];
+    al_vd a1[AL_SOSBANK_MAX_SECTIONS], a2[AL_SOSBANK_MAX_SECTIONS];
+    al_vd z0[AL_SOSBANK_MAX_SECTIONS], z1[AL_SOSBANK_MAX_SECTIONS];
     for (int k = 0; k < ns; k++) {
         const double *c = coef + (int64_t)5 * k * stride;
-        b0[k] = ld(c);
-        b1[k] = ld(c + stride);
-        b2[k] = ld(c + 2 * stride);
-        a1[k] = ld(c + 3 * stride);
-        a2[k] = ld(c + 4 * stride);
-        z0[k] = ld(state + (int64_t)2 * k * stride);
-        z1[k] = ld(state + (int64_t)(2 * k + 1) * stride);
+        b0[k] = al_load_vd(c);
+        b1[k] = al_load_vd(c + stride);
+        b2[k] = al_load_vd(c + 2 * stride);
+        a1[k] = al_load_vd(c + 3 * stride);
+        a2[k] = al_load_vd(c + 4 * stride);
+        z0[k] = al_load_vd(state + (int64_t)2 * k * stride);
+        z1[k] = al_load_vd(state + (int64_t)(2 * k + 1) * stride);
     }
     for (int64_t j = 0; j < len; j++) {
-        vd v;
-        if (x) {
-            v = (vd){} + (double)x[j * x_step];
-        } else {
-            vf f;
-            memcpy(&f, io + j * stride, sizeof f);
-            v = __builtin_convertvector(f, vd);
-        }
-        for (int k = 0; k < ns; k++) {
-            /* Grouped so that the loop-carried path z0 -> out -> z0 is two fused
-             * multiply-adds (b1 v + z1 does not wait for out). */
-            const vd out = b0[k] * v + z0[k];
-            z0[k] = (b1[k] * v + z1[k]) - a1[k] * out;
-            z1[k] = b2[k] * v - a2[k] * out;
-            v = out;
-        }
-        const vf f = __builtin_convertvector(v, vf);
-        memcpy(io + j * stride, &f, sizeof f);
+        al_vd v = x ? (al_vd){} + (double)x[j * x_step] : al_load_vdf(io + j * stride);
+        for (int k = 0; k < ns; k++)
+            AL_BIQUAD_TDF2(v, v, b0[k], b1[k], b2[k], a1[k], a2[k], z0[k], z1[k]);
+        al_store_vdf(io + j * stride, v);
     }
     for (int k = 0; k < ns; k++) {
-        st(state + (int64_t)2 * k * stride, z0[k]);
-        st(state + (int64_t)(2 * k + 1) * stride, z1[k]);
+        al_store_vd(state + (int64_t)2 * k * stride, z0[k]);
+        al_store_vd(state + (int64_t)(2 * k + 1) * stride, z1[k]);
     }
 }
 
@@ -84,19 +63,23 @@ static void al_sosbank_chunk(const al_sosbank *s, double *state, const float *x,
     }
 }
 
-static inline int al_sosbank_ok(const al_sosbank *s)
+/* Set-up checks, once per call before any sample. */
+static inline al_status al_sosbank_valid(const al_sosbank *s, int32_t channel, int64_t n)
 {
-    return s && s->coef && s->state && s->scratch && s->n_bands > 0 &&
-           s->stride >= s->n_bands && s->stride % AL_SOSBANK_LANES == 0 &&
-           s->n_sections > 0 && s->n_sections <= AL_SOSBANK_MAX_SECTIONS && s->n_channels > 0;
+    if (!s->coef || !s->state || !s->scratch) return AL_ERR_NULL;
+    if (s->n_bands < 1 || s->stride < s->n_bands || s->stride % AL_SOSBANK_LANES != 0 ||
+        s->n_sections < 1 || s->n_sections > AL_SOSBANK_MAX_SECTIONS || s->n_channels < 1 ||
+        channel < 0 || channel >= s->n_channels || n < 0)
+        return AL_ERR_SIZE;
+    return AL_OK;
 }
 
 al_status al_sosbank_analyze(al_sosbank *s, int32_t channel, const float *x, int64_t n,
                              float *out)
 {
     if (!s || ((!x || !out) && n > 0)) return AL_ERR_NULL;
-    if (!al_sosbank_ok(s)) return AL_ERR_STATE;
-    if (channel < 0 || channel >= s->n_channels || n < 0) return AL_ERR_SIZE;
+    const al_status status = al_sosbank_valid(s, channel, n);
+    if (status != AL_OK) return status;
     const int32_t nb = s->n_bands, stride = s->stride;
     double *state = s->state + (int64_t)channel * s->n_sections * 2 * stride;
     const float *scr = s->scratch;
@@ -117,8 +100,8 @@ al_status al_sosbank_analyze(al_sosbank *s, int32_t channel, const float *x, int
 al_status al_sosbank_filter_reversed(al_sosbank *s, int32_t channel, float *bands, int64_t n)
 {
     if (!s || (!bands && n > 0)) return AL_ERR_NULL;
-    if (!al_sosbank_ok(s)) return AL_ERR_STATE;
-    if (channel < 0 || channel >= s->n_channels || n < 0) return AL_ERR_SIZE;
+    const al_status status = al_sosbank_valid(s, channel, n);
+    if (status != AL_OK) return status;
     const int32_t nb = s->n_bands, stride = s->stride;
     double *state = s->state + (int64_t)channel * s->n_sections * 2 * stride;
     float *scr = s->scratch;

@@ -1,83 +1,14 @@
 #include <math.h>
 #include <string.h>
 
+#include "al_fastmath.h"
 #include "al_internal.h"
+#include "al_simd.h"
 
-/* Bands run AL_WDRC_LANES at a time in GCC/Clang vector types: the 4 complex stages of one
- * group stay in registers for a whole chunk of samples instead of going through memory every
- * sample, which is what makes the fused hearing aid faster than the analysis alone. */
-typedef float al_v8 __attribute__((vector_size(4 * AL_WDRC_LANES)));
-typedef int32_t al_v8i __attribute__((vector_size(4 * AL_WDRC_LANES)));
-
-static inline al_v8 v_load(const float *p)
-{
-    al_v8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void v_store(float *p, al_v8 v) { memcpy(p, &v, sizeof v); }
-
-static inline al_v8 v_splat(float a) { return (al_v8){0} + a; }
-
-static inline al_v8 v_select(al_v8i mask, al_v8 a, al_v8 b)
-{
-    return (al_v8)(((al_v8i)a & mask) | ((al_v8i)b & ~mask));
-}
-
-static inline al_v8 v_max(al_v8 a, al_v8 b) { return v_select(a > b, a, b); }
-static inline al_v8 v_min(al_v8 a, al_v8 b) { return v_select(a < b, a, b); }
-
-/* Natural logarithm of positive normal floats, Cephes logf (Moshier 1989): mantissa reduced
- * to [sqrt(1/2), sqrt(2)), ln(1 + t) = t - t^2/2 + t^3 P(t); about 1 ulp. */
-static inline al_v8 v_log(al_v8 x)
-{
-    const al_v8i bits = (al_v8i)x;
-    al_v8i e = ((bits >> 23) & 0xff) - 127;
-    al_v8 m = (al_v8)((bits & 0x007fffff) | 0x3f800000); /* [1, 2) */
-    const al_v8i big = m > v_splat(1.41421356f);
-    m = v_select(big, m * 0.5f, m);
-    e = e - big; /* big is -1 where true */
-    const al_v8 t = m - 1.0f;
-    const al_v8 t2 = t * t;
-    al_v8 p = v_splat(7.0376836292e-2f);
-    p = p * t - 1.1514610310e-1f;
-    p = p * t + 1.1676998740e-1f;
-    p = p * t - 1.2420140846e-1f;
-    p = p * t + 1.4249322787e-1f;
-    p = p * t - 1.6668057665e-1f;
-    p = p * t + 2.0000714765e-1f;
-    p = p * t - 2.4999993993e-1f;
-    p = p * t + 3.3333331174e-1f;
-    const al_v8 ef = __builtin_convertvector(e, al_v8);
-    al_v8 y = t2 * t * p;
-    y = y + ef * -2.12194440e-4f;
-    y = y - 0.5f * t2;
-    return t + y + ef * 0.693359375f;
-}
-
-/* e^x for x in [-87, 88] (clamped), Cephes expf: x = n ln2 + r, e^r by a degree-5 polynomial,
- * 2^n by the exponent bits; about 1 ulp. */
-static inline al_v8 v_exp(al_v8 x)
-{
-    x = v_min(v_max(x, v_splat(-87.0f)), v_splat(88.0f));
-    al_v8 fx = x * 1.44269504088896341f + 0.5f;
-    al_v8i n = __builtin_convertvector(fx, al_v8i); /* truncates towards zero */
-    al_v8 nf = __builtin_convertvector(n, al_v8);
-    const al_v8i over = nf > fx; /* floor for negative values */
-    n = n + over;
-    nf = __builtin_convertvector(n, al_v8);
-    const al_v8 r = x - nf * 0.693359375f - nf * -2.12194440e-4f;
-    const al_v8 r2 = r * r;
-    al_v8 p = v_splat(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    const al_v8 y = p * r2 + r + 1.0f;
-    return y * (al_v8)((n + 127) << 23);
-}
+/* Bands run AL_WDRC_LANES at a time in vector registers (al_simd.h): the 4 complex stages of
+ * one group stay in registers for a whole chunk of samples instead of going through memory
+ * every sample, which is what makes the fused hearing aid faster than the analysis alone. */
+_Static_assert((int)AL_WDRC_LANES == (int)AL_VF16_LANES, "a band group is one al_vf16");
 
 static inline int wdrc_check(const al_wdrc *s)
 {
@@ -97,17 +28,17 @@ static void wdrc_group(const al_wdrc *s, int32_t c, int32_t g, const float *xin,
 {
     const int32_t L = AL_WDRC_LANES, nl = s->n_groups * L, grid = s->grid;
     const int64_t band = (int64_t)g * L, cb = (int64_t)c * nl + band;
-    const al_v8 cr = v_load(s->coef_re + band), ci = v_load(s->coef_im + band);
-    const al_v8 nm = v_load(s->norm + band);
-    const al_v8 wr = v_load(s->weight_re + band), wi = v_load(s->weight_im + band);
+    const al_vf16 cr = al_load_vf16(s->coef_re + band), ci = al_load_vf16(s->coef_im + band);
+    const al_vf16 nm = al_load_vf16(s->norm + band);
+    const al_vf16 wr = al_load_vf16(s->weight_re + band), wi = al_load_vf16(s->weight_im + band);
     float *st_re = s->state_re + ((int64_t)c * s->n_groups + g) * AL_GT_ORDER * L;
     float *st_im = s->state_im + ((int64_t)c * s->n_groups + g) * AL_GT_ORDER * L;
-    al_v8 s0r = v_load(st_re), s1r = v_load(st_re + L), s2r = v_load(st_re + 2 * L),
-          s3r = v_load(st_re + 3 * L);
-    al_v8 s0i = v_load(st_im), s1i = v_load(st_im + L), s2i = v_load(st_im + 2 * L),
-          s3i = v_load(st_im + 3 * L);
-    al_v8 acc = v_load(s->power_acc + cb), gain = v_load(s->gain + cb);
-    al_v8 step = v_load(s->gain_step + cb);
+    al_vf16 s0r = al_load_vf16(st_re), s1r = al_load_vf16(st_re + L),
+            s2r = al_load_vf16(st_re + 2 * L), s3r = al_load_vf16(st_re + 3 * L);
+    al_vf16 s0i = al_load_vf16(st_im), s1i = al_load_vf16(st_im + L),
+            s2i = al_load_vf16(st_im + 2 * L), s3i = al_load_vf16(st_im + 3 * L);
+    al_vf16 acc = al_load_vf16(s->power_acc + cb), gain = al_load_vf16(s->gain + cb);
+    al_vf16 step = al_load_vf16(s->gain_step + cb);
     int32_t phase = phase0;
     for (int64_t j = 0; j < len;) {
         /* Run to the next grid point (or the chunk's end) without a branch per sample. */
@@ -115,8 +46,8 @@ static void wdrc_group(const al_wdrc *s, int32_t c, int32_t g, const float *xin,
         phase += (int32_t)(end - j);
         for (; j < end; j++) {
             /* Eq. (12) in Hohmann (2002): four cascaded complex one-pole filters. */
-            const al_v8 in = nm * v_load(xin + j * L);
-            al_v8 tr, ti;
+            const al_vf16 in = nm * al_load_vf16(xin + j * L);
+            al_vf16 tr, ti;
             tr = in + cr * s0r - ci * s0i;
             ti = cr * s0i + ci * s0r;
             s0r = tr; s0i = ti;
@@ -133,39 +64,43 @@ static void wdrc_group(const al_wdrc *s, int32_t c, int32_t g, const float *xin,
             acc += s3r * s3r + s3i * s3i;
             /* Keep the whole complex band (weight * z * gain): the real parts sum to the
              * output, the complex sum is its analytic signal, whose modulus the limiter uses. */
-            v_store(out_re + j * L, v_load(out_re + j * L) + (wr * s3r - wi * s3i) * gain);
-            v_store(out_im + j * L, v_load(out_im + j * L) + (wr * s3i + wi * s3r) * gain);
+            float *o_re = out_re + j * L, *o_im = out_im + j * L;
+            al_store_vf16(o_re, al_load_vf16(o_re) + (wr * s3r - wi * s3i) * gain);
+            al_store_vf16(o_im, al_load_vf16(o_im) + (wr * s3i + wi * s3r) * gain);
             gain += step;
         }
         if (phase == grid) {
             phase = 0;
-            al_v8 level = v_load(s->level_db_spl + cb);
+            al_vf16 level = al_load_vf16(s->level_db_spl + cb);
             /* Band level in dB SPL of the mean square over the grid step; 10/ln 10. */
-            const al_v8 inst = 4.34294481903f *
-                               v_log(v_max(acc * s->power_scale, v_splat(s->power_floor)));
-            const al_v8 coef = v_select(inst > level, v_load(s->attack_coef + cb),
-                                        v_load(s->release_coef + cb));
+            const al_vf16 mean_sq = al_max_vf16(acc * s->power_scale,
+                                                al_splat_vf16(s->power_floor));
+            const al_vf16 inst = 4.34294481903f * al_log_vf16(mean_sq);
+            const al_vf16 coef = al_select_vf16(inst > level, al_load_vf16(s->attack_coef + cb),
+                                                al_load_vf16(s->release_coef + cb));
             level += coef * (inst - level);
-            const al_v8 zero = v_splat(0.0f);
-            al_v8 gdb = v_load(s->gain_db + cb) +
-                        v_load(s->comp_slope + cb) * v_max(level - v_load(s->knee_db_spl + cb), zero) -
-                        v_load(s->exp_slope + cb) * v_max(v_load(s->exp_knee_db_spl + cb) - level, zero);
-            gdb = v_min(gdb, v_load(s->max_gain_db + cb));
-            const al_v8 target = v_exp(gdb * 0.115129254650f); /* ln(10) / 20 */
-            gain = v_load(s->gain_target + cb); /* land exactly on the previous target */
+            const al_vf16 zero = al_splat_vf16(0.0f);
+            const al_vf16 knee = al_load_vf16(s->knee_db_spl + cb);
+            const al_vf16 exp_knee = al_load_vf16(s->exp_knee_db_spl + cb);
+            al_vf16 gdb = al_load_vf16(s->gain_db + cb) +
+                          al_load_vf16(s->comp_slope + cb) * al_max_vf16(level - knee, zero) -
+                          al_load_vf16(s->exp_slope + cb) * al_max_vf16(exp_knee - level, zero);
+            gdb = al_min_vf16(gdb, al_load_vf16(s->max_gain_db + cb));
+            const al_vf16 target = al_exp_vf16(gdb * 0.115129254650f); /* ln(10) / 20 */
+            gain = al_load_vf16(s->gain_target + cb); /* land exactly on the previous target */
             step = (target - gain) * (1.0f / (float)grid);
-            v_store(s->level_db_spl + cb, level);
-            v_store(s->gain_target + cb, target);
-            acc = v_splat(0.0f);
+            al_store_vf16(s->level_db_spl + cb, level);
+            al_store_vf16(s->gain_target + cb, target);
+            acc = al_splat_vf16(0.0f);
         }
     }
-    v_store(st_re, s0r); v_store(st_re + L, s1r); v_store(st_re + 2 * L, s2r);
-    v_store(st_re + 3 * L, s3r);
-    v_store(st_im, s0i); v_store(st_im + L, s1i); v_store(st_im + 2 * L, s2i);
-    v_store(st_im + 3 * L, s3i);
-    v_store(s->power_acc + cb, acc);
-    v_store(s->gain + cb, gain);
-    v_store(s->gain_step + cb, step);
+    al_store_vf16(st_re, s0r); al_store_vf16(st_re + L, s1r); al_store_vf16(st_re + 2 * L, s2r);
+    al_store_vf16(st_re + 3 * L, s3r);
+    al_store_vf16(st_im, s0i); al_store_vf16(st_im + L, s1i); al_store_vf16(st_im + 2 * L, s2i);
+    al_store_vf16(st_im + 3 * L, s3i);
+    al_store_vf16(s->power_acc + cb, acc);
+    al_store_vf16(s->gain + cb, gain);
+    al_store_vf16(s->gain_step + cb, step);
 }
 
 al_status al_wdrc_process(al_wdrc *s, float *x, int32_t n_channels, int64_t n_frames)
@@ -177,6 +112,9 @@ al_status al_wdrc_process(al_wdrc *s, float *x, int32_t n_channels, int64_t n_fr
     if (n_frames < 0 || s->grid < 1 || s->grid > 256 || s->ring_len < AL_WDRC_CHUNK + 1 ||
         (s->ring_len & (s->ring_len - 1)) != 0)
         return AL_ERR_SIZE;
+    /* The delays index the input ring: each band reads a chunk ending `delay` samples back. */
+    for (int32_t b = 0; b < s->n_bands; b++)
+        if (s->delay[b] < 0 || s->delay[b] > s->ring_len - AL_WDRC_CHUNK - 1) return AL_ERR_SIZE;
     const int32_t L = AL_WDRC_LANES, mask = s->ring_len - 1;
     for (int32_t c = 0; c < n_channels; c++)
         if (s->phase[c] < 0 || s->phase[c] >= s->grid || s->pos[c] < 0 || s->pos[c] > mask)
@@ -193,10 +131,8 @@ al_status al_wdrc_process(al_wdrc *s, float *x, int32_t n_channels, int64_t n_fr
             float *ring = s->input_ring + (int64_t)c * s->ring_len;
             /* A non-finite sample (possible on the engine path, which skips Python's checks)
              * would poison the recursions for good: it enters as silence instead. */
-            for (int64_t j = 0; j < len; j++) {
-                const float v = xc[start + j];
-                ring[(pos + j) & mask] = isfinite(v) ? v : 0.0f;
-            }
+            for (int64_t j = 0; j < len; j++)
+                ring[(pos + j) & mask] = al_finite_or_zero(xc[start + j]);
             /* Hohmann's resynthesis delays each band's output; the bands are time-invariant
              * apart from their gains, which follow their own signal, so delaying each band's
              * input instead gives the same output, and the bands of one output sample are then
