@@ -19,7 +19,7 @@ _WRITER = """
 import sys
 from audiolab.store import VIRTUAL_IDEAL_CALIBRATION, ResultsStore
 
-db, subject, n_trials = sys.argv[1], sys.argv[2], int(sys.argv[3])
+db, subject, n_trials, pause_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 with ResultsStore(db) as store:
     print("ready", flush=True)
     if sys.stdin.readline().strip() != "go":
@@ -34,14 +34,16 @@ with ResultsStore(db) as store:
             sid, index=i, track="AB"[i % 2], variable=float(i), presented={"i": i},
             response=str(1 + i % 3), correct=i % 2 == 0, state={"n": i, "pad": "x" * (i % 97)})
         print(i, flush=True)
+        if i == pause_at and sys.stdin.readline().strip() != "go on":
+            raise SystemExit("no go on")
     store.end_session(sid)
     print("done", flush=True)
 """
 
 
-def _writer(db, subject, n_trials):
+def _writer(db, subject, n_trials, pause_at=-1):
     proc = subprocess.Popen(
-        [sys.executable, "-c", _WRITER, str(db), subject, str(n_trials)],
+        [sys.executable, "-c", _WRITER, str(db), subject, str(n_trials), str(pause_at)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
@@ -109,13 +111,23 @@ def test_sigkill_at_a_random_moment_loses_no_reported_trial(tmp_path, seed):
 
 def test_two_processes_write_one_new_database_at_once(tmp_path):
     db = tmp_path / "shared" / "both.sqlite"
-    n_trials = 150
-    # Both open (and race to create) the file, then start writing at the same moment.
-    writers = [_writer(db, "P01", n_trials), _writer(db, "P02", n_trials)]
+    n_trials, pause_at = 150, 9
+    # Both open (and race to create) the file, then start writing at the same moment. Each
+    # pauses after its 10th trial until both have got there, so their sessions overlap for
+    # certain however the OS schedules them, and the other 140 trials each race.
+    writers = [_writer(db, "P01", n_trials, pause_at), _writer(db, "P02", n_trials, pause_at)]
     try:
         for proc in writers:
             assert proc.stdin is not None
             proc.stdin.write("go\n")
+            proc.stdin.flush()
+        for proc in writers:
+            assert proc.stdout is not None
+            lines = [proc.stdout.readline() for _ in range(pause_at + 2)]
+            assert lines[-1] == f"{pause_at}\n", lines
+        for proc in writers:
+            assert proc.stdin is not None
+            proc.stdin.write("go on\n")
             proc.stdin.flush()
         outputs = [proc.communicate(timeout=120) for proc in writers]
     finally:
