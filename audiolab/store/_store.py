@@ -820,26 +820,8 @@ class ResultsStore:
             variable = check_real("variable", variable)
         presented_json = _to_json("presented", presented)
         state_json = _to_json("state", state)
-        if isinstance(response, bool) or not isinstance(response, str | int):
-            raise SignalTypeError(
-                f"response must be a str or int, got {type(response).__name__}"
-            )
-        response_text = _check_text("response", str(response))
-        if correct is not None and not isinstance(correct, bool):
-            raise SignalTypeError(f"correct must be a bool or None, got {type(correct).__name__}")
-        frames = {}
-        for name, value in (("onset_frame", onset_frame), ("offset_frame", offset_frame)):
-            frames[name] = None if value is None else check_int(
-                name, value, low=0, high=_MAX_INT64
-            )
-        if (
-            frames["onset_frame"] is not None
-            and frames["offset_frame"] is not None
-            and frames["offset_frame"] < frames["onset_frame"]
-        ):
-            raise ConfigError(
-                f"offset_frame must be >= onset_frame ({onset_frame}), got {offset_frame}"
-            )
+        response_text = _check_answer(response, correct)
+        frames = _check_frames(onset_frame, offset_frame)
         if response_time_ms is not None:
             response_time_ms = check_real(
                 "response_time_ms", response_time_ms, low=0, high=86_400_000
@@ -851,38 +833,43 @@ class ResultsStore:
             response_time_ms, state_json, now,
         )
         with self._write() as conn:
-            status = self._status(conn, session_id)
-            if status != "running":
-                raise ConfigError(
-                    f"session {session_id} is {status}; open_session() it to record trials"
-                )
-            n_stored = conn.execute(
-                "SELECT count(*) FROM trials WHERE session_id = ?", (session_id,)
-            ).fetchone()[0]
-            if index > n_stored:
-                raise ConfigError(
-                    f"trial index {index} of session {session_id} would leave a gap: "
-                    f"{n_stored} trials are stored, so the next index is {n_stored}"
-                )
-            try:
-                conn.execute(
-                    "INSERT INTO trials (session_id, trial_index, track, variable, "
-                    "presented_json, onset_frame, offset_frame, response, correct, "
-                    "response_time_ms, state_json, time_utc) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    row,
-                )
-            except sqlite3.IntegrityError:
-                raise ConfigError(
-                    f"trial index {index} of session {session_id} is already stored; trials "
-                    f"are never overwritten (the next index is {n_stored})"
-                ) from None
+            self._insert_trial(conn, row)
         return Trial(
             session_id=session_id, index=index, track=track, variable=variable,
             presented=json.loads(presented_json), onset_frame=frames["onset_frame"],
             offset_frame=frames["offset_frame"], response=response_text, correct=correct,
             response_time_ms=response_time_ms, state=json.loads(state_json), time_utc=now,
         )
+
+    def _insert_trial(self, conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
+        """Insert one trial row inside the caller's transaction, as the session's next index."""
+        session_id, index = row[0], row[1]
+        status = self._status(conn, session_id)
+        if status != "running":
+            raise ConfigError(
+                f"session {session_id} is {status}; open_session() it to record trials"
+            )
+        n_stored = conn.execute(
+            "SELECT count(*) FROM trials WHERE session_id = ?", (session_id,)
+        ).fetchone()[0]
+        if index > n_stored:
+            raise ConfigError(
+                f"trial index {index} of session {session_id} would leave a gap: "
+                f"{n_stored} trials are stored, so the next index is {n_stored}"
+            )
+        try:
+            conn.execute(
+                "INSERT INTO trials (session_id, trial_index, track, variable, "
+                "presented_json, onset_frame, offset_frame, response, correct, "
+                "response_time_ms, state_json, time_utc) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        except sqlite3.IntegrityError:
+            raise ConfigError(
+                f"trial index {index} of session {session_id} is already stored; trials "
+                f"are never overwritten (the next index is {n_stored})"
+            ) from None
 
     def trials(self, session_id: int) -> list[Trial]:
         """The session's trials in index order, for replaying a procedure on resume."""
@@ -1118,3 +1105,25 @@ def _output(path: str | os.PathLike[str] | TextIO) -> Iterator[TextIO]:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
         raise
+
+
+def _check_answer(response: Any, correct: Any) -> str:
+    """The response as stored text, after checking its type and that of ``correct``."""
+    if isinstance(response, bool) or not isinstance(response, str | int):
+        raise SignalTypeError(f"response must be a str or int, got {type(response).__name__}")
+    if correct is not None and not isinstance(correct, bool):
+        raise SignalTypeError(f"correct must be a bool or None, got {type(correct).__name__}")
+    return _check_text("response", str(response))
+
+
+def _check_frames(onset_frame: Any, offset_frame: Any) -> dict[str, int | None]:
+    """Checked stream frames of a stimulus' onset and offset (either may be None)."""
+    frames: dict[str, int | None] = {}
+    for name, value in (("onset_frame", onset_frame), ("offset_frame", offset_frame)):
+        frames[name] = None if value is None else check_int(name, value, low=0, high=_MAX_INT64)
+    onset, offset = frames["onset_frame"], frames["offset_frame"]
+    if onset is not None and offset is not None and offset < onset:
+        raise ConfigError(
+            f"offset_frame must be >= onset_frame ({onset_frame}), got {offset_frame}"
+        )
+    return frames
