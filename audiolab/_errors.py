@@ -6,8 +6,8 @@ was expected and what was received. The CLI turns any of them into one line on s
 """
 
 __all__ = [
-    "AudiolabError",
     "AudioDeviceError",
+    "AudiolabError",
     "CalibrationError",
     "ConfigError",
     "FileFormatError",

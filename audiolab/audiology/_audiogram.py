@@ -35,11 +35,11 @@ from numpy.typing import ArrayLike
 from audiolab._errors import ConfigError, FileFormatError
 
 __all__ = [
+    "EARS",
+    "STANDARD_AUDIOGRAMS",
     "Audiogram",
     "AudiogramLike",
     "EarAudiogram",
-    "STANDARD_AUDIOGRAMS",
-    "EARS",
     "load_audiogram",
     "read_audiogram",
     "write_audiogram",

@@ -34,9 +34,9 @@ from audiolab.dsp._units import db_to_power, power_to_db
 
 __all__ = [
     "NO_NOISE_SPECTRUM_LEVEL_DB_SPL",
-    "SIIBands",
     "SII_PROCEDURES",
     "VOCAL_EFFORTS",
+    "SIIBands",
     "band_spectrum_levels_db_spl",
     "sii_bands",
     "sii_from_signals",

@@ -33,11 +33,11 @@ from audiolab.batch._progress import Progress
 from audiolab.models._chain import ChainSpec, load_chain
 
 __all__ = [
+    "MANIFEST_NAME",
     "BatchReport",
     "FileResult",
     "FileTask",
     "LevelOptions",
-    "MANIFEST_NAME",
     "collect_inputs",
     "process_file",
     "run_batch",

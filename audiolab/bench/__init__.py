@@ -8,7 +8,7 @@ May import every layer below the command line.
 
 from audiolab.bench._runner import BenchCase, BenchResult, run_cases
 
-__all__ = ["BenchCase", "BenchResult", "CASE_MODULES", "run_cases"]
+__all__ = ["CASE_MODULES", "BenchCase", "BenchResult", "run_cases"]
 
 CASE_MODULES: tuple[str, ...] = (
     "audiolab.bench._filterbanks",

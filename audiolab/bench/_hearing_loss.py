@@ -20,7 +20,7 @@ from audiolab.bench._runner import BenchCase
 from audiolab.calibration import db_spl_to_pa_rms
 from audiolab.models._hearing_loss import HearingLossEarDesign, HearingLossSimulator
 
-__all__ = ["cases", "reference_hearing_loss", "reference_smear", "reference_bands"]
+__all__ = ["cases", "reference_bands", "reference_hearing_loss", "reference_smear"]
 
 FS = 44100
 _FFTW = {"planner_effort": "FFTW_ESTIMATE", "threads": 1}

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from audiolab import __version__
 from audiolab._errors import AudioDeviceError, AudiolabError
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["COMMANDS", "main"]
 
 # Parallelism in audiolab is across files and bands, never inside BLAS: threaded BLAS on 2 cores
 # slowed the reference simulator down (DESIGN.md). Must be set before numpy is first imported.

@@ -23,11 +23,11 @@ from audiolab.dsp._sos import SOSConfig, SOSFilter, sosfilt
 from audiolab.dsp._units import amplitude_to_db, db_to_amplitude, db_to_power, power_to_db
 
 __all__ = [
+    "OCTAVE_RATIO",
     "GammatoneConfig",
     "GammatoneFilterbank",
     "LevelMeter",
     "LevelMeterConfig",
-    "OCTAVE_RATIO",
     "OctaveFilterbank",
     "OctaveFilterbankConfig",
     "Processor",

@@ -40,7 +40,7 @@ from audiolab.engine._stats import MAX_CHANNELS, STATS_DTYPE, EngineStats, Stats
 from audiolab.engine._tones import DEFAULT_RAMP_MS, Tone, plan_tone
 from audiolab.engine._transport import Transport
 
-__all__ = ["Engine", "EngineStats", "Playback", "STATS_DTYPE"]
+__all__ = ["STATS_DTYPE", "Engine", "EngineStats", "Playback"]
 
 # The engine struct holds C11 atomics and is opaque to Python (sized by C): start it on a
 # cache-line boundary.

@@ -40,11 +40,11 @@ from audiolab.audiology._sii import (
 __all__ = [
     "ATTACK_MS",
     "COMPRESSION_FITTERS",
-    "EarFitting",
-    "Fitting",
     "RELEASE_MS",
     "RULE",
     "SII_SPEECH_LEVEL_DB_SPL",
+    "EarFitting",
+    "Fitting",
     "aided_sii",
     "fit_hearing_aid",
     "realised_gain_db",

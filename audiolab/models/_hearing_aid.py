@@ -61,8 +61,8 @@ from audiolab.models._wdrc import MultibandWdrc, WdrcSettings, static_gain_db
 __all__ = [
     "COMPRESSIONS",
     "HearingAid",
-    "fit_wdrc_ear",
     "fit_ear_settings",
+    "fit_wdrc_ear",
     "loudness_discomfort_db_hl",
     "realised_gain_db",
 ]

@@ -113,10 +113,10 @@ from audiolab.dsp._processor import Processor
 from audiolab.dsp._units import db_to_amplitude, db_to_power
 
 __all__ = [
-    "HearingLossConfig",
-    "HearingLossSimulator",
-    "HearingLossEarDesign",
     "SEVERITY_CLASSES",
+    "HearingLossConfig",
+    "HearingLossEarDesign",
+    "HearingLossSimulator",
     "design_hearing_loss_ear",
     "outer_middle_ear_db",
     "severity_class",
