@@ -23,7 +23,12 @@ from audiolab.experiments._estimates import (
     reversal_threshold,
     summarize,
 )
-from audiolab.experiments._listeners import PsychometricListener, parse_listener, run_listener
+from audiolab.experiments._listeners import (
+    Listener,
+    PsychometricListener,
+    parse_listener,
+    run_listener,
+)
 from audiolab.experiments._matrix import (
     MatrixSrt,
     MatrixSrtConfig,
@@ -44,6 +49,16 @@ from audiolab.experiments._procedures import (
     replay,
 )
 from audiolab.experiments._quest import QuestPlus, QuestPlusConfig, QuestPlusEstimate
+from audiolab.experiments._simulated import SimulatedListener, parse_simulated
+from audiolab.experiments._stimuli import (
+    DEFAULT_TRANSDUCER,
+    KINDS,
+    RenderedTrial,
+    StimulusSpec,
+    check_ceiling,
+    render_trial,
+    stimulus_spec,
+)
 from audiolab.experiments._trials import Procedure, Response, Task, Trial, TrialRecord
 
 __all__ = [
@@ -51,8 +66,11 @@ __all__ = [
     "AudiometryConfig",
     "ConstantStimuli",
     "ConstantStimuliConfig",
+    "DEFAULT_TRANSDUCER",
     "Interleaved",
     "InterleavedConfig",
+    "KINDS",
+    "Listener",
     "LogisticFit",
     "MatrixSrt",
     "MatrixSrtConfig",
@@ -64,22 +82,29 @@ __all__ = [
     "QuestPlus",
     "QuestPlusConfig",
     "QuestPlusEstimate",
+    "RenderedTrial",
     "Response",
     "Reversal",
     "ReversalEstimate",
+    "SimulatedListener",
+    "StimulusSpec",
     "Task",
     "Trial",
     "TrialRecord",
     "UpDown",
     "UpDownConfig",
     "WeightedUpDownConfig",
+    "check_ceiling",
     "fit_logistic",
     "fit_matrix_srt",
     "fit_procedure",
     "make_procedure",
     "parse_listener",
+    "parse_simulated",
+    "render_trial",
     "replay",
     "reversal_threshold",
     "run_listener",
+    "stimulus_spec",
     "summarize",
 ]
