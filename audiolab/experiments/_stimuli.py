@@ -389,7 +389,7 @@ def _transducer(calibration: Calibration | None) -> str:
 
 
 def _render_tone(spec: StimulusSpec, trial: Trial, *, fs: float, calibration: Calibration | None,
-                 desc: dict[str, Any]) -> tuple[_Interval, _Interval]:
+                 desc: dict[str, Any]) -> tuple[_Interval, Callable[[], _Interval]]:
     f = float(trial.frequency_hz) if trial.frequency_hz is not None else spec.frequency_hz
     if spec.variable == "level_db_hl" and calibration is not None and calibration.uncalibrated:
         raise CalibrationError(
@@ -403,7 +403,7 @@ def _render_tone(spec: StimulusSpec, trial: Trial, *, fs: float, calibration: Ca
                            ramp_ms=spec.ramp_ms, n_channels=1)[0].astype(np.float64)
     desc.update(frequency_hz=f, level_db_spl=spl, level_db_hl=hl, transducer=transducer,
                 retspl_db_spl=None if hl is None else spl - hl)
-    return _Interval(tone, None), _Interval(np.zeros_like(tone), None)
+    return _Interval(tone, None), lambda: _Interval(np.zeros_like(tone), None)
 
 
 def _signal_and_masker_levels(spec: StimulusSpec, x_db: float) -> tuple[float, float]:
@@ -415,43 +415,43 @@ def _signal_and_masker_levels(spec: StimulusSpec, x_db: float) -> tuple[float, f
 
 def _render_tone_in_noise(spec: StimulusSpec, trial: Trial, *, fs: float,
                           rng: np.random.Generator, desc: dict[str, Any],
-                          notched: bool) -> tuple[_Interval, _Interval]:
+                          notched: bool) -> tuple[_Interval, Callable[[], _Interval]]:
     n = _n(spec.duration_ms, fs)
     n_ramp = _n(spec.ramp_ms, fs)
     steady = slice(n_ramp, n - n_ramp) if n - 2 * n_ramp > 0 else slice(0, n)
     signal_db, masker_db = _signal_and_masker_levels(spec, trial.x_db)
-    seed = _seed(rng)
     f = spec.frequency_hz
-    if notched:
-        half = spec.notch_width_hz / 2
-        raw = _noise(spec.noise, n, fs=fs, seed=seed, corpus=spec.corpus,
-                     band_hz=(spec.band_low_hz, min(spec.band_high_hz, fs / 2)),
-                     notch_hz=(f - half, f + half))
-    else:
-        raw = _noise(spec.noise, n, fs=fs, seed=seed, corpus=spec.corpus)
-    masker = _set_level(_ramp(raw, n_ramp), masker_db, steady, "the masker")
+    half = spec.notch_width_hz / 2
+    band = (spec.band_low_hz, min(spec.band_high_hz, fs / 2))
+
+    def masker(seed: int) -> np.ndarray:
+        if notched:
+            raw = _noise(spec.noise, n, fs=fs, seed=seed, corpus=spec.corpus, band_hz=band,
+                         notch_hz=(f - half, f + half))
+        else:
+            raw = _noise(spec.noise, n, fs=fs, seed=seed, corpus=spec.corpus)
+        return _set_level(_ramp(raw, n_ramp), masker_db, steady, "the masker")
+
+    seed = _seed(rng)
     tone = _ramped_sine_pa(f, signal_db, duration_s=n / fs, fs=fs, ramp_ms=spec.ramp_ms,
                            n_channels=1)[0].astype(np.float64)
     desc.update(frequency_hz=f, level_db_spl=signal_db, noise=spec.noise,
-                noise_level_db_spl=masker_db, snr_db=signal_db - masker_db, noise_seed=seed)
+                noise_level_db_spl=masker_db, snr_db=signal_db - masker_db, noise_seed=seed,
+                reference_noise_seeds=[])
     if notched:
-        desc.update(notch_width_hz=spec.notch_width_hz,
-                    band_hz=[spec.band_low_hz, min(spec.band_high_hz, fs / 2)])
-    # The reference intervals get their own noise (a fresh draw, as in a 3-AFC experiment).
-    ref_seed = _seed(rng)
-    if notched:
-        ref_raw = _noise(spec.noise, n, fs=fs, seed=ref_seed, corpus=spec.corpus,
-                         band_hz=(spec.band_low_hz, min(spec.band_high_hz, fs / 2)),
-                         notch_hz=(f - half, f + half))
-    else:
-        ref_raw = _noise(spec.noise, n, fs=fs, seed=ref_seed, corpus=spec.corpus)
-    ref = _set_level(_ramp(ref_raw, n_ramp), masker_db, steady, "the masker")
-    desc["reference_noise_seed"] = ref_seed
-    return _Interval(tone, masker), _Interval(np.zeros(n), ref)
+        desc.update(notch_width_hz=spec.notch_width_hz, band_hz=list(band))
+
+    def reference() -> _Interval:
+        # Each reference interval gets its own noise, drawn after the target's.
+        ref_seed = _seed(rng)
+        desc["reference_noise_seeds"].append(ref_seed)
+        return _Interval(np.zeros(n), masker(ref_seed))
+
+    return _Interval(tone, masker(seed)), reference
 
 
 def _render_noise(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random.Generator,
-                  desc: dict[str, Any]) -> tuple[_Interval, _Interval]:
+                  desc: dict[str, Any]) -> tuple[_Interval, Callable[[], _Interval]]:
     n = _n(spec.duration_ms, fs)
     n_ramp = _n(spec.ramp_ms, fs)
     steady = slice(n_ramp, n - n_ramp) if n - 2 * n_ramp > 0 else slice(0, n)
@@ -459,11 +459,11 @@ def _render_noise(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random
     x = _set_level(_ramp(_noise(spec.noise, n, fs=fs, seed=seed, corpus=spec.corpus), n_ramp),
                    trial.x_db, steady, "the noise")
     desc.update(noise=spec.noise, level_db_spl=trial.x_db, noise_seed=seed)
-    return _Interval(x, None), _Interval(np.zeros(n), None)
+    return _Interval(x, None), lambda: _Interval(np.zeros(n), None)
 
 
 def _render_gap(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random.Generator,
-                desc: dict[str, Any]) -> tuple[_Interval, _Interval]:
+                desc: dict[str, Any]) -> tuple[_Interval, Callable[[], _Interval]]:
     gap_ms = trial.x_db if spec.variable == "gap_ms" else spec.gap_ms
     level = trial.x_db if spec.variable == "level_db_spl" else spec.level_db_spl
     n = _n(spec.duration_ms, fs)
@@ -476,9 +476,8 @@ def _render_gap(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random.G
             f"gap_ms must be in [0, {1e3 * (room - 2) / fs:g}] (the interval's steady part "
             f"less the gap's ramps), got {gap_ms!r}"
         )
-    seeds = (_seed(rng), _seed(rng))
-    out = []
-    for seed, gap in zip(seeds, (n_gap, 0), strict=True):
+
+    def noise(seed: int, gap: int) -> np.ndarray:
         x = _ramp(_noise(spec.noise, n, fs=fs, seed=seed, corpus=spec.corpus), n_ramp)
         start = (n - gap) // 2
         if gap:
@@ -490,15 +489,23 @@ def _render_gap(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random.G
                 env[start + gap:start + gap + n_gap_ramp] = up
             x = x * env
         steady = np.r_[n_ramp:start - n_gap_ramp, start + gap + n_gap_ramp:n - n_ramp]
-        out.append(_set_level(x, level, steady, "the noise"))  # type: ignore[arg-type]
+        return _set_level(x, level, steady, "the noise")  # type: ignore[arg-type]
+
+    seed = _seed(rng)
     desc.update(noise=spec.noise, level_db_spl=level, gap_ms=1e3 * n_gap / fs,
-                gap_samples=n_gap, gap_onset_samples=(n - n_gap) // 2, noise_seed=seeds[0],
-                reference_noise_seed=seeds[1])
-    return _Interval(out[0], None), _Interval(out[1], None)
+                gap_samples=n_gap, gap_onset_samples=(n - n_gap) // 2, noise_seed=seed,
+                reference_noise_seeds=[])
+
+    def reference() -> _Interval:
+        ref_seed = _seed(rng)
+        desc["reference_noise_seeds"].append(ref_seed)
+        return _Interval(noise(ref_seed, 0), None)
+
+    return _Interval(noise(seed, n_gap), None), reference
 
 
 def _render_sam(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random.Generator,
-                desc: dict[str, Any]) -> tuple[_Interval, _Interval]:
+                desc: dict[str, Any]) -> tuple[_Interval, Callable[[], _Interval]]:
     depth_db = trial.x_db if spec.variable == "depth_db" else spec.depth_db
     level = trial.x_db if spec.variable == "level_db_spl" else spec.level_db_spl
     if depth_db > 0:
@@ -508,9 +515,8 @@ def _render_sam(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random.G
     n_ramp = _n(spec.ramp_ms, fs)
     steady = slice(n_ramp, n - n_ramp) if n - 2 * n_ramp > 0 else slice(0, n)
     t = np.arange(n) / fs
-    seeds = (_seed(rng), _seed(rng))
-    out = []
-    for seed, depth in zip(seeds, (m, 0.0), strict=True):
+
+    def sam(seed: int, depth: float) -> np.ndarray:
         if spec.carrier == "tone":
             carrier = np.sin(2 * np.pi * spec.frequency_hz * t)
         else:
@@ -518,13 +524,21 @@ def _render_sam(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random.G
         # SAM: (1 + m sin(2 pi fm t)) c(t); the level is reset after modulation, so the
         # modulated and unmodulated intervals have the same RMS (no level cue).
         x = _ramp((1.0 + depth * np.sin(2 * np.pi * spec.modulation_hz * t)) * carrier, n_ramp)
-        out.append(_set_level(x, level, steady, "the carrier"))
+        return _set_level(x, level, steady, "the carrier")
+
+    seed = _seed(rng)
     desc.update(carrier=spec.carrier, noise=spec.noise, level_db_spl=level,
                 modulation_hz=spec.modulation_hz, depth_db=depth_db, modulation_depth=m,
-                noise_seed=seeds[0], reference_noise_seed=seeds[1])
+                noise_seed=seed, reference_noise_seeds=[])
     if spec.carrier == "tone":
-        desc["frequency_hz"] = spec.frequency_hz
-    return _Interval(out[0], None), _Interval(out[1], None)
+        desc["carrier_hz"] = spec.frequency_hz
+
+    def reference() -> _Interval:
+        ref_seed = _seed(rng)
+        desc["reference_noise_seeds"].append(ref_seed)
+        return _Interval(sam(ref_seed, 0.0), None)
+
+    return _Interval(sam(seed, m), None), reference
 
 
 def _render_speech(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random.Generator,
@@ -573,22 +587,25 @@ def _mono_pa(value: Any, what: str) -> np.ndarray:
 
 
 def _render_custom(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random.Generator,
-                   desc: dict[str, Any]) -> tuple[_Interval, _Interval]:
+                   desc: dict[str, Any]) -> tuple[_Interval, Callable[[], _Interval]]:
     assert spec.module is not None
     module = _load_custom(spec.module)
     x = _mono_pa(module.render(trial.x_db, fs=fs, rng=rng, **spec.params),
                  f"{spec.module.name}: render")
-    reference: Callable[..., Any] | None = getattr(module, "reference", None)
-    if callable(reference):
-        ref = _mono_pa(reference(fs=fs, rng=rng, **spec.params),
-                       f"{spec.module.name}: reference")
+    make: Callable[..., Any] | None = getattr(module, "reference", None)
+    name = spec.module.name
+
+    def reference() -> _Interval:
+        if not callable(make):
+            return _Interval(np.zeros_like(x), None)
+        ref = _mono_pa(make(fs=fs, rng=rng, **spec.params), f"{name}: reference")
         if ref.size != x.size:
-            raise ConfigError(f"{spec.module.name}: reference must return {x.size} samples "
+            raise ConfigError(f"{name}: reference must return {x.size} samples "
                               f"(as render did), got {ref.size}")
-    else:
-        ref = np.zeros_like(x)
+        return _Interval(ref, None)
+
     desc.update(module=str(spec.module), params=dict(spec.params))
-    return _Interval(x, None), _Interval(ref, None)
+    return _Interval(x, None), reference
 
 
 def _ear_rows(spec: StimulusSpec, trial: Trial) -> tuple[int, ...]:
@@ -645,9 +662,11 @@ def render_trial(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random.
     desc: dict[str, Any] = {"kind": spec.kind, "variable": spec.variable, "x_db": trial.x_db,
                             "catch": trial.catch}
     words: tuple[str, ...] | None = None
+    reference: Callable[[], _Interval]
     if spec.kind == "speech_in_noise":
         target, words = _render_speech(spec, trial, fs=fs, rng=rng, desc=desc)
-        reference = target
+        silent_speech = _Interval(np.zeros_like(target.signal), target.masker)
+        reference = lambda: silent_speech  # noqa: E731 (a catch trial: the noise alone)
     elif spec.kind == "tone":
         target, reference = _render_tone(spec, trial, fs=fs, calibration=calibration, desc=desc)
     elif spec.kind == "noise":
@@ -662,9 +681,7 @@ def render_trial(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random.
     else:
         target, reference = _render_custom(spec, trial, fs=fs, rng=rng, desc=desc)
     if trial.catch:
-        target = reference
-    if spec.kind == "speech_in_noise" and trial.catch:
-        target = _Interval(np.zeros_like(target.signal), target.masker)
+        target = reference()
     rows = _ear_rows(spec, trial)
     desc["ears"] = ["left" if r == 0 else "right" for r in rows]
     n_int = trial.n_intervals if trial.target_interval is not None else 1
@@ -676,7 +693,7 @@ def render_trial(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random.
     onsets, offsets = [], []
     has_masker = False
     for k in range(n_int):
-        part = target if trial.target_interval in (None, k + 1) else reference
+        part = target if trial.target_interval in (None, k + 1) else reference()
         start = k * (length + isi)
         onsets.append(start)
         offsets.append(start + length)
