@@ -164,9 +164,14 @@ def test_matrix_srt_normal_hearing_and_the_rise_with_loss() -> None:
     # track's SRT has an SD of about 1 dB (Brand & Kollmeier 2002), so 4 tracks: +-1 dB.
     n1 = _matrix_srts("N1", range(4))
     assert float(np.mean(n1)) == pytest.approx(-7.0, abs=1.0)
-    n3 = _matrix_srts("N3", range(2))
-    n5 = _matrix_srts("N5", range(2))
-    assert float(np.mean(n1)) + 2 < float(np.mean(n3)) < float(np.mean(n5)) - 5
+    n3 = float(np.mean(_matrix_srts("N3", range(2))))
+    n5 = float(np.mean(_matrix_srts("N5", range(2))))
+    assert float(np.mean(n1)) + 2 < n3 < n5 - 5
+    # Wardenga et al. (2015): SRT = -7 + 0.094 (PTA - PTA_N1) below a PTA of 47 dB HL, +0.811
+    # per dB above; N3 (PTA 45) -4.1, N5 (PTA 76.25) 19.8 dB. The model follows that line
+    # within its documented deviations (2.1 and 3.7 dB) plus the tracks' scatter.
+    assert n3 == pytest.approx(-4.1, abs=3.0)
+    assert n5 == pytest.approx(19.8, abs=5.0)
 
 
 def test_needs_the_stimulus_and_a_known_kind() -> None:
