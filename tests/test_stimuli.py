@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
+import json
 import math
 from pathlib import Path
 
@@ -317,3 +320,26 @@ def test_check_ceiling_of_tone_in_noise_and_bad_ranges() -> None:
     with pytest.raises(ConfigError, match="a modulation depth must be at most 0 dB"):
         check_ceiling(stimulus_spec({"kind": "sam"}), x_min_db=-30, x_max_db=3,
                       ceiling=ceiling, fs=fs)
+
+
+@pytest.mark.parametrize("kind", ["tone", "noise", "tone_in_noise", "notched_noise",
+                                  "gap_in_noise", "sam", "speech_in_noise"])
+def test_descriptions_are_json(kind: str, rng: np.random.Generator) -> None:
+    spec = stimulus_spec({"kind": kind})
+    if kind == "speech_in_noise":
+        trial = Trial(index=0, x_db=0.0, n_intervals=1, target_interval=None, catch=False,
+                      n_words=5)
+    else:
+        trial = afc({"gap_in_noise": 5.0, "sam": -6.0}.get(kind, 40.0), n=3, target=3)
+    r = render_trial(spec, trial, fs=16000.0, rng=rng)
+    assert json.loads(json.dumps(r.description)) == r.description
+    assert json.loads(json.dumps(spec.describe())) == spec.describe()
+    if kind not in ("tone", "noise", "speech_in_noise"):
+        assert len(r.description["reference_noise_seeds"]) == 2  # one per reference interval
+
+
+@pytest.mark.parametrize("name", ["audiolab.experiments._stimuli",
+                                  "audiolab.experiments._simulated"])
+def test_docstring_examples_run(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
