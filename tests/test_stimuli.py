@@ -343,3 +343,23 @@ def test_descriptions_are_json(kind: str, rng: np.random.Generator) -> None:
 def test_docstring_examples_run(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize(("table", "x_db", "message"), [
+    ({"kind": "tone"}, float("nan"), r"trial.x_db must be in \[-1000, 1000\], got nan"),
+    ({"kind": "tone", "variable": "level_db_spl"}, 250.0,
+     r"the tone's level_db_spl must be in \[-50, 200\], got 250"),
+    ({"kind": "tone_in_noise", "variable": "snr_db"}, 150.0,
+     r"the tone's level_db_spl must be in \[-50, 200\], got 215"),
+    ({"kind": "noise"}, -80.0, r"the noise's level_db_spl must be in \[-50, 200\], got -80"),
+    ({"kind": "gap_in_noise"}, -3.0, r"gap_ms must be in \[0, "),
+    ({"kind": "speech_in_noise"}, 90.0, r"level_db_spl must be in \[-50, 140\], got 155"),
+])
+def test_hostile_variables_are_refused(table: dict[str, object], x_db: float, message: str,
+                                       rng: np.random.Generator) -> None:
+    spec = stimulus_spec(table)
+    words = 5 if table["kind"] == "speech_in_noise" else None
+    trial = Trial(index=0, x_db=x_db, n_intervals=1, target_interval=None, catch=False,
+                  n_words=words)
+    with pytest.raises(ConfigError, match=message):
+        render_trial(spec, trial, fs=16000.0, rng=rng)

@@ -341,8 +341,14 @@ def _ramp(x: np.ndarray, n_ramp: int) -> np.ndarray:
     return x
 
 
+def _check_level(what: str, level_db_spl: float) -> float:
+    """A level the stimuli can be set to: [-50, 200] dB SPL (the engine's tone range)."""
+    return check_real(f"{what}'s level_db_spl", level_db_spl, low=-50.0, high=200.0)
+
+
 def _set_level(x: np.ndarray, level_db_spl: float, steady: slice, what: str) -> np.ndarray:
     """``x`` scaled so that the RMS of its ``steady`` part is ``level_db_spl`` (Pa)."""
+    _check_level(what, level_db_spl)
     part = x[steady]
     rms = math.sqrt(float(np.mean(part * part))) if part.size else 0.0
     if rms <= 0:
@@ -398,6 +404,7 @@ def _render_tone(spec: StimulusSpec, trial: Trial, *, fs: float, calibration: Ca
         )
     transducer = _transducer(calibration)
     spl, hl = _tone_level_db_spl(spec, trial, trial.x_db, transducer, f)
+    _check_level("the tone", spl)
     # The engine's tone-planning path: a sine of spl dB SPL RMS with cos^2 ramps (plan_tone).
     tone = _ramped_sine_pa(f, spl, duration_s=spec.duration_ms * 1e-3, fs=fs,
                            ramp_ms=spec.ramp_ms, n_channels=1)[0].astype(np.float64)
@@ -420,6 +427,7 @@ def _render_tone_in_noise(spec: StimulusSpec, trial: Trial, *, fs: float,
     n_ramp = _n(spec.ramp_ms, fs)
     steady = slice(n_ramp, n - n_ramp) if n - 2 * n_ramp > 0 else slice(0, n)
     signal_db, masker_db = _signal_and_masker_levels(spec, trial.x_db)
+    _check_level("the tone", signal_db)
     f = spec.frequency_hz
     half = spec.notch_width_hz / 2
     band = (spec.band_low_hz, min(spec.band_high_hz, fs / 2))
@@ -657,6 +665,7 @@ def render_trial(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random.
     ((2, 24000), 47.0)
     """
     fs = check_real("fs", fs, low=8000, high=384000)
+    check_real("trial.x_db", trial.x_db, low=-1000, high=1000)
     if not isinstance(rng, np.random.Generator):
         raise ConfigError(f"rng must be a numpy.random.Generator, got {rng!r}")
     desc: dict[str, Any] = {"kind": spec.kind, "variable": spec.variable, "x_db": trial.x_db,
