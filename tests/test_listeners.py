@@ -39,7 +39,10 @@ def test_parse_reads_the_spec_of_issue_11():
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("simulated:N3", "the simulated:AUDIOGRAM listener is not available yet"),
+        ("simulated:", "listener must be 'simulated:AUDIOGRAM' with AUDIOGRAM a preset"),
+        ("simulated:N3,slope=x", "listener slope must be a number, got 'x'"),
+        ("simulated:N3,depth=1", "listener key must be one of slope, false_alarm"),
+        ("simulated:N3,slope=0", r"slope must be in \(0, 10\], got 0.0"),
         ("psychometric", "listener must be 'psychometric:midpoint=M"),
         ("psychometric:midpoint=0", "listener spec must give slope="),
         ("psychometric:midpoint=0,slope=1,lapse=0.6", r"lapse must be in \[0, 0.5\], got 0.6"),

@@ -5,7 +5,9 @@ never play sound, read keys, sleep or write files, and :func:`replay` rebuilds a
 its config, seed and responses. Transformed up-down (Levitt 1971), weighted up-down
 (Kaernbach 1991), constant stimuli, QUEST+ (Watson 2017) and interleaved tracks; threshold
 estimates (last reversals, maximum-likelihood logistic fit); ISO 8253-1 pure-tone audiometry;
-the matrix-test SRT track (Brand & Kollmeier 2002); the psychometric simulated listener.
+the matrix-test SRT track (Brand & Kollmeier 2002); stimuli rendered in pascal from an
+experiment file's ``[stimulus]`` table with their ceiling check; the psychometric listener and
+the simulated listener with an audiogram, which hears the rendered sound.
 
 May import: ``audiolab.store``, ``audiolab.engine`` and the layers below.
 """
@@ -23,7 +25,12 @@ from audiolab.experiments._estimates import (
     reversal_threshold,
     summarize,
 )
-from audiolab.experiments._listeners import PsychometricListener, parse_listener, run_listener
+from audiolab.experiments._listeners import (
+    Listener,
+    PsychometricListener,
+    parse_listener,
+    run_listener,
+)
 from audiolab.experiments._matrix import (
     MatrixSrt,
     MatrixSrtConfig,
@@ -44,6 +51,16 @@ from audiolab.experiments._procedures import (
     replay,
 )
 from audiolab.experiments._quest import QuestPlus, QuestPlusConfig, QuestPlusEstimate
+from audiolab.experiments._simulated import SimulatedListener, parse_simulated
+from audiolab.experiments._stimuli import (
+    DEFAULT_TRANSDUCER,
+    KINDS,
+    RenderedTrial,
+    StimulusSpec,
+    check_ceiling,
+    render_trial,
+    stimulus_spec,
+)
 from audiolab.experiments._trials import Procedure, Response, Task, Trial, TrialRecord
 
 __all__ = [
@@ -51,8 +68,11 @@ __all__ = [
     "AudiometryConfig",
     "ConstantStimuli",
     "ConstantStimuliConfig",
+    "DEFAULT_TRANSDUCER",
     "Interleaved",
     "InterleavedConfig",
+    "KINDS",
+    "Listener",
     "LogisticFit",
     "MatrixSrt",
     "MatrixSrtConfig",
@@ -64,22 +84,29 @@ __all__ = [
     "QuestPlus",
     "QuestPlusConfig",
     "QuestPlusEstimate",
+    "RenderedTrial",
     "Response",
     "Reversal",
     "ReversalEstimate",
+    "SimulatedListener",
+    "StimulusSpec",
     "Task",
     "Trial",
     "TrialRecord",
     "UpDown",
     "UpDownConfig",
     "WeightedUpDownConfig",
+    "check_ceiling",
     "fit_logistic",
     "fit_matrix_srt",
     "fit_procedure",
     "make_procedure",
     "parse_listener",
+    "parse_simulated",
+    "render_trial",
     "replay",
     "reversal_threshold",
     "run_listener",
+    "stimulus_spec",
     "summarize",
 ]

@@ -9,12 +9,16 @@ other intervals, uniformly), g = 0 for yes/no (P("yes") on a signal trial) and g
 words, each word of a sentence recognised independently (the answer is the count). An optional
 ``false_alarm=F`` key sets g = F for yes/no, which is also P("yes") on a catch trial (0 without
 it). Every draw comes from the listener's own seeded generator.
+
+``simulated:AUDIOGRAM`` (:class:`~audiolab.experiments.SimulatedListener`, in ``_simulated``)
+hears the rendered stimulus instead. Both follow the :class:`Listener` protocol.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -22,7 +26,28 @@ from audiolab._errors import ConfigError
 from audiolab._validate import check_real
 from audiolab.experiments._trials import Procedure, Response, Trial, check_seed
 
-__all__ = ["PsychometricListener", "parse_listener", "run_listener"]
+if TYPE_CHECKING:
+    from audiolab.experiments._simulated import SimulatedListener
+    from audiolab.experiments._stimuli import RenderedTrial, StimulusSpec
+
+__all__ = ["Listener", "PsychometricListener", "parse_listener", "run_listener"]
+
+
+class Listener(Protocol):
+    """What answers trials: a person at the runner's keyboard, or a model.
+
+    ``respond(trial, stimulus)`` returns the answer to ``trial`` (an interval number, True/False,
+    or a word count); ``stimulus`` is the rendered trial (None when the listener does not need
+    it). ``describe()`` is the listener's spec, stored with the session.
+    """
+
+    def respond(self, trial: Trial, stimulus: RenderedTrial | None = None) -> Response:
+        """Answer one trial."""
+        ...
+
+    def describe(self) -> str:
+        """The listener as a spec string (for the store)."""
+        ...
 
 _KEYS = ("midpoint", "slope", "lapse", "false_alarm")
 
@@ -113,9 +138,16 @@ class PsychometricListener:
         f = (p - g) / (1.0 - g - par.lapse_rate)
         return par.midpoint_db + math.log(f / (1.0 - f)) / par.slope_per_db
 
-    def respond(self, trial: Trial) -> Response:
+    def describe(self) -> str:
+        """The listener's spec string, ``psychometric:midpoint=M,slope=S,lapse=L,false_alarm=F``."""
+        p = self._params
+        return (f"psychometric:midpoint={p.midpoint_db:g},slope={p.slope_per_db:g},"
+                f"lapse={p.lapse_rate:g},false_alarm={p.false_alarm_rate:g}")
+
+    def respond(self, trial: Trial, stimulus: RenderedTrial | None = None) -> Response:
         """Answer one trial: an interval number (n-AFC), True/False (yes/no) or a word count.
 
+        The rendered ``stimulus`` is ignored: this listener answers from ``trial.x_db``.
         Exactly one uniform draw decides the outcome, and an n-AFC error draws the wrong interval.
         """
         if trial.n_words is not None:
@@ -133,21 +165,22 @@ class PsychometricListener:
         return wrong[int(self._rng.integers(len(wrong)))]
 
 
-def parse_listener(spec: str, *, seed: int) -> PsychometricListener:
+def parse_listener(spec: str, *, seed: int) -> PsychometricListener | SimulatedListener:
     """Build a listener from its command-line spec.
 
     Parameters
     ----------
     spec : str
         ``psychometric:midpoint=M,slope=S,lapse=L`` (M in dB, S per dB, L a rate; ``lapse``
-        defaults to 0) with an optional ``false_alarm=F`` for yes/no. Keys in any order, each
-        once.
+        defaults to 0) with an optional ``false_alarm=F`` for yes/no, keys in any order, each
+        once; or ``simulated:AUDIOGRAM`` (a preset N1..N7, S1..S3 or an audiogram file, see
+        :func:`~audiolab.experiments.parse_simulated`).
     seed : int
         Seed of the listener's generator.
 
     Returns
     -------
-    PsychometricListener
+    PsychometricListener or SimulatedListener
         The listener.
 
     Raises
@@ -165,10 +198,14 @@ def parse_listener(spec: str, *, seed: int) -> PsychometricListener:
         raise ConfigError("listener must be a string like "
                           f"'psychometric:midpoint=M,slope=S,lapse=L', got {spec!r}")
     kind, sep, rest = spec.partition(":")
+    if kind == "simulated" and sep:
+        from audiolab.experiments._simulated import parse_simulated
+
+        return parse_simulated(rest, seed=seed)
     if kind != "psychometric" or not sep:
         raise ConfigError(
-            "listener must be 'psychometric:midpoint=M,slope=S,lapse=L' (the simulated:AUDIOGRAM "
-            f"listener is not available yet), got {spec!r}"
+            "listener must be 'psychometric:midpoint=M,slope=S,lapse=L' or "
+            f"'simulated:AUDIOGRAM', got {spec!r}"
         )
     values: dict[str, float] = {}
     for part in rest.split(","):
@@ -198,18 +235,27 @@ def parse_listener(spec: str, *, seed: int) -> PsychometricListener:
     )
 
 
-def run_listener(procedure: Procedure, listener: PsychometricListener, *,
-                 max_trials: int | None = None) -> Procedure:
+def run_listener(procedure: Procedure, listener: Listener, *,
+                 max_trials: int | None = None, stimulus: StimulusSpec | None = None,
+                 fs: float = 48000.0, seed: int = 0) -> Procedure:
     """Answer the procedure's trials with the listener until it finishes (or ``max_trials``).
 
     Parameters
     ----------
     procedure : Procedure
         Any procedure; it is advanced in place.
-    listener : PsychometricListener
+    listener : Listener
         The answering listener.
     max_trials : int or None
         Stop after this many more trials even if the procedure is not finished.
+    stimulus : StimulusSpec or None
+        When given, each trial is rendered (:func:`~audiolab.experiments.render_trial`, virtual
+        ideal calibration) at ``fs`` Hz with a generator seeded by ``seed`` and handed to the
+        listener (a simulated listener needs it).
+    fs : float
+        Sample rate of the rendered trials in Hz.
+    seed : int
+        Seed of the rendering generator.
 
     Returns
     -------
@@ -224,8 +270,15 @@ def run_listener(procedure: Procedure, listener: PsychometricListener, *,
     >>> run_listener(proc, lst).finished
     True
     """
+    rng = np.random.default_rng(check_seed(seed)) if stimulus is not None else None
     n = 0
     while not procedure.finished and (max_trials is None or n < max_trials):
-        procedure.record(listener.respond(procedure.next_trial()))
+        trial = procedure.next_trial()
+        rendered = None
+        if stimulus is not None and rng is not None:
+            from audiolab.experiments._stimuli import render_trial
+
+            rendered = render_trial(stimulus, trial, fs=fs, rng=rng)
+        procedure.record(listener.respond(trial, rendered))
         n += 1
     return procedure
