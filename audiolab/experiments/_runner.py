@@ -103,7 +103,7 @@ class SessionResult:
 
 
 class TerminalListener:
-    """A person answering each trial on a text stream (the terminal, or one answer per line).
+    r"""A person answering each trial on a text stream (the terminal, or one answer per line).
 
     n-AFC: the interval number (1..n); yes/no: ``y`` or ``n``; words: the number of words
     repeated correctly (0..n_words, the words are shown to the experimenter). A wrong answer
@@ -131,7 +131,8 @@ class TerminalListener:
             words = " ".join(stimulus.words) if stimulus is not None and stimulus.words else ""
             return f"trial {trial.index + 1}: words correct 0-{trial.n_words} [{words}]? "
         if trial.target_interval is not None:
-            return f"trial {trial.index + 1}: which interval had the signal, 1-{trial.n_intervals}? "
+            return (f"trial {trial.index + 1}: which interval had the signal, "
+                    f"1-{trial.n_intervals}? ")
         return f"trial {trial.index + 1}: did you hear it, y/n? "
 
     def respond(self, trial: Trial, stimulus: RenderedTrial | None = None) -> Response:
