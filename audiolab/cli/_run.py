@@ -137,8 +137,9 @@ def run(args: argparse.Namespace) -> int:
         calibration_text = "uncalibrated mode"
     out = sys.stderr if (args.json or args.log_trials) else sys.stdout
 
+    # Before the database is touched: a refused level writes nothing (the runner checks again).
+    check_session_levels(experiment, calibration=calibration, fs=fs)
     if args.dry_run:
-        check_session_levels(experiment, calibration=calibration, fs=fs)
         plan = experiment.plan()
         plan.update(subject=args.subject, listener=args.listener or "person",
                     calibration=calibration.source if calibration else "virtual ideal",
@@ -155,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     db = args.db if args.db is not None else str(default_path())
     print(f"results database: {db}", file=out)
 
-    def log(trial: StoredTrial) -> None:
+    def log(trial: "StoredTrial") -> None:
         if args.log_trials:  # the procedure's state stays in the database: one short line
             line = {k: v for k, v in asdict(trial).items() if k != "state"}
             print(json.dumps(line, separators=(",", ":"), default=float), flush=True)
