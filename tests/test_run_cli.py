@@ -46,7 +46,7 @@ def test_dry_run_of_every_shipped_file_passes_and_writes_nothing(path, tmp_path,
 def test_a_run_prints_the_database_and_the_result(tmp_path, capsys):
     db = tmp_path / "r.sqlite"
     assert main(["run", TIN, "--subject", "P01", "--listener", "simulated:N3", "--db", str(db),
-                 "--fs", "16000", "--json"]) == 0
+                 "--fs", "24000", "--json"]) == 0
     captured = capsys.readouterr()
     assert f"results database: {db}" in captured.err
     doc = json.loads(captured.out)
@@ -126,7 +126,7 @@ def test_kill_9_loses_no_reported_trial_and_resume_completes(tmp_path):
     for k, (n_lines, delay_s) in enumerate(moments):
         db = tmp_path / f"r{k}.sqlite"
         base = [exp, "--subject", f"K{k}", "--listener", "simulated:N3", "--db", str(db),
-                "--fs", "16000", "--seed", str(k)]
+                "--fs", "24000", "--seed", str(k)]
         proc = subprocess.Popen(_audiolab("run", *base, "--log-trials"),
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         lines = [proc.stdout.readline() for _ in range(n_lines)]

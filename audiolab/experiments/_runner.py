@@ -206,6 +206,10 @@ def check_session_levels(experiment: Experiment, *, calibration: Calibration | N
     ``calibration=None`` means the virtual ideal calibration (simulated listeners only).
     Raises SafetyError (one line) if any level the procedure can reach would exceed it.
     """
+    top_hz = max(experiment.frequencies_hz or (experiment.stimulus.frequency_hz,))
+    if experiment.stimulus.kind in ("tone", "tone_in_noise", "notched_noise") and fs <= 2 * top_hz:
+        raise ConfigError(f"fs must be above twice the highest tone frequency ({top_hz:g} Hz) "
+                          f"to render it, got {fs:g} Hz")
     cal = virtual_ideal_calibration() if calibration is None else calibration
     _check_levels(experiment, cal, fs=fs)
     return cal
