@@ -114,7 +114,7 @@ class TerminalListener:
     >>> import io
     >>> from audiolab.experiments import Trial
     >>> t = Trial(index=0, x_db=50.0, n_intervals=3, target_interval=2, catch=False)
-    >>> TerminalListener(io.StringIO("x\\n2\\n"), io.StringIO()).respond(t)
+    >>> TerminalListener(io.StringIO("x\n2\n"), io.StringIO()).respond(t)
     2
     """
 
