@@ -363,3 +363,21 @@ def test_hostile_variables_are_refused(table: dict[str, object], x_db: float, me
                   n_words=words)
     with pytest.raises(ConfigError, match=message):
         render_trial(spec, trial, fs=16000.0, rng=rng)
+
+
+def test_custom_module_without_render_and_bad_output(tmp_path: Path,
+                                                    rng: np.random.Generator) -> None:
+    (tmp_path / "empty.py").write_text("x = 1\n")
+    spec = stimulus_spec({"kind": "custom", "variable": "snr_db", "module": "empty.py"},
+                         base_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"must define render\(x_db, \*, fs, rng, \*\*params\)"):
+        render_trial(spec, yes_no(0.0), fs=FS, rng=rng)
+    (tmp_path / "bad.py").write_text(
+        "import numpy as np\n"
+        "def render(x_db, *, fs, rng):\n"
+        "    return np.full(10, np.nan)\n"
+    )
+    spec = stimulus_spec({"kind": "custom", "variable": "snr_db", "module": "bad.py"},
+                         base_dir=tmp_path)
+    with pytest.raises(ConfigError, match="bad.py: render must return a finite 1-D array"):
+        render_trial(spec, yes_no(0.0), fs=FS, rng=rng)

@@ -5,7 +5,9 @@ never play sound, read keys, sleep or write files, and :func:`replay` rebuilds a
 its config, seed and responses. Transformed up-down (Levitt 1971), weighted up-down
 (Kaernbach 1991), constant stimuli, QUEST+ (Watson 2017) and interleaved tracks; threshold
 estimates (last reversals, maximum-likelihood logistic fit); ISO 8253-1 pure-tone audiometry;
-the matrix-test SRT track (Brand & Kollmeier 2002); the psychometric simulated listener.
+the matrix-test SRT track (Brand & Kollmeier 2002); stimuli rendered in pascal from an
+experiment file's ``[stimulus]`` table with their ceiling check; the psychometric listener and
+the simulated listener with an audiogram, which hears the rendered sound.
 
 May import: ``audiolab.store``, ``audiolab.engine`` and the layers below.
 """

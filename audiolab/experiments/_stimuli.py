@@ -572,7 +572,18 @@ def _render_speech(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.rando
     return _Interval(speech, noise), sentence.words
 
 
+_CUSTOM_MODULES: dict[tuple[Path, int], Any] = {}
+
+
 def _load_custom(path: Path) -> Any:
+    """The custom stimulus module, loaded once per file version (not once per trial)."""
+    key = (path.resolve(), path.stat().st_mtime_ns)
+    if key not in _CUSTOM_MODULES:
+        _CUSTOM_MODULES[key] = _exec_custom(path)
+    return _CUSTOM_MODULES[key]
+
+
+def _exec_custom(path: Path) -> Any:
     module_spec = importlib.util.spec_from_file_location(f"audiolab_custom_{path.stem}", path)
     if module_spec is None or module_spec.loader is None:
         raise ConfigError(f"stimulus.module must be a Python file, got {str(path)!r}")
