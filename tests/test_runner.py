@@ -161,3 +161,13 @@ def test_the_database_is_intact_after_a_session(tmp_path):
                     subject="P07", listener=parse_listener("simulated:N1", seed=1), fs=FS)
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_rate_that_cannot_carry_the_highest_tone_is_refused(store):
+    # 8 kHz (the audiogram's top frequency) needs fs > 16 kHz (Nyquist)
+    exp = load_experiment(EXP / "audiogram.toml")
+    with pytest.raises(ConfigError, match="fs must be above twice the highest tone frequency "
+                                          r"\(8000 Hz\) to render it, got 16000 Hz"):
+        run_session(exp, store=store, subject="P08", listener=parse_listener("simulated:N1",
+                                                                              seed=1), fs=16000)
+    assert store.sessions() == []

@@ -385,7 +385,7 @@ def run_session(
         counts: dict[str, Any] = {}
         if engine is not None and live is not None:
             summary = engine.summary()
-            counts = {"lost_callbacks": int(summary.get("dropped_callbacks", 0) or 0),
+            counts = {"lost_callbacks": int(summary.get("lost_callbacks", 0) or 0),
                       "xruns": int(summary.get("xruns", 0) or 0)}
         store.end_session(session_id, status="completed", **counts)
     return SessionResult(session_id=session_id, n_trials=len(procedure.history),
