@@ -70,3 +70,26 @@ def test_live_3afc_stores_every_trial_with_onsets_matching_the_interval_timing(
         last_offset = t.offset_frame
         assert t.response_time_ms is not None and t.response_time_ms >= 0
         assert t.correct == (int(t.response) == t.presented["target_interval"])
+
+
+def test_a_live_session_run_to_its_stop_rule_stores_the_engine_counts(
+        server, tmp_path, monkeypatch, capsys):
+    # Always answering "1" is right on a third of the trials: the 1-up-2-down track climbs to
+    # its 85 dB SPL ceiling and stops after 3 trials there (max_trials_at_bound).
+    text = (ROOT / "experiments" / "tone_in_noise_3afc.toml").read_text()
+    text = (text.replace("duration_ms = 300", "duration_ms = 60")
+            .replace("ramp_ms = 20", "ramp_ms = 10").replace("isi_ms = 400", "isi_ms = 20"))
+    exp = tmp_path / "e.toml"
+    exp.write_text(text)
+    db = tmp_path / "r.sqlite"
+    monkeypatch.setattr(sys, "stdin", io.StringIO("1\n" * 200))
+    assert main(["run", str(exp), "--subject", "P02", "--db", str(db), "--json",
+                 "--calibration", str(ROOT / "calibration" / "example.toml")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["finished"] and doc["summary"]["stop_reason"] is not None
+    with ResultsStore(db, create=False) as store:
+        session = store.session(doc["session_id"])
+        trials = store.trials(doc["session_id"])
+    assert session.status == "completed" and len(trials) == doc["n_trials"]
+    assert session.lost_callbacks == 0 and session.xruns is not None
+    assert all(t.response == "1" for t in trials)
