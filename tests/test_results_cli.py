@@ -135,3 +135,70 @@ def test_a_missing_or_foreign_database_is_one_line_and_nothing_is_created(capsys
 def test_db_is_required(capsys):
     code, _, err = _run(capsys, "results")
     assert code == 2 and _one_line(err) and "--db" in err
+
+
+# -- --plot --------------------------------------------------------------------------------------
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory):
+    """One session each of the audiogram, a 3-AFC track and the matrix test (simulated)."""
+    from audiolab.experiments import load_experiment, parse_listener, run_session
+
+    path = tmp_path_factory.mktemp("plots") / "r.sqlite"
+    with ResultsStore(path) as store:
+        for name in ("audiogram", "tone_in_noise_3afc", "srt_matrix"):
+            run_session(load_experiment(EXPERIMENTS / f"{name}.toml"), store=store,
+                        subject="P01", seed=4, fs=24000,
+                        listener=parse_listener("simulated:N3", seed=4))
+    return path
+
+
+@pytest.mark.parametrize(("session", "kind"), [(1, "audiogram"), (2, "track"), (3, "matrix")])
+def test_plot_draws_each_kind_of_session(capsys, sessions, tmp_path, session, kind):
+    out = tmp_path / f"s{session}.png"
+    code, text, err = _run(capsys, "results", "--db", sessions, "--session", session,
+                           "--plot", out)
+    assert code == 0, err
+    assert f"drew the {kind} of session {session}" in text
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_audiogram_uses_the_standard_symbols_and_hl_grows_downwards(sessions):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from audiolab.reports._experiment_plots import _audiogram, _summary
+
+    with ResultsStore(sessions, create=False) as store:
+        summary = _summary(store.session(1), store.trials(1))
+    fig, ax = plt.subplots()
+    _audiogram(ax, summary)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    right, left = lines["right ear (O)"], lines["left ear (X)"]
+    assert right.get_marker() == "o" and right.get_color() == "tab:red"
+    assert left.get_marker() == "x" and left.get_color() == "tab:blue"
+    bottom, top = ax.get_ylim()
+    assert bottom > top  # dB HL increases downwards
+    thresholds = {(p["ear"], p["frequency_hz"]): p["threshold_db_hl"]
+                  for p in summary["audiogram"] if p["threshold_db_hl"] is not None}
+    plotted = dict(zip(right.get_xdata(), right.get_ydata(), strict=True))
+    assert plotted == {f: hl for (ear, f), hl in thresholds.items() if ear == "right"}
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(("extra", "words"), [
+    (["--plot", "x.txt", "--session", "1"], "ending in"),
+    (["--plot", "x.png"], "--plot needs --session ID"),
+    (["--plot", "x.png", "--session", "1", "--out", "y.csv"], "cannot be combined"),
+    (["--plot", "x.png", "--session", "99"], "no such session"),
+])
+def test_bad_plot_requests_are_one_line_and_exit_2(capsys, sessions, tmp_path, monkeypatch,
+                                                    extra, words):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _run(capsys, "results", "--db", sessions, *extra)
+    assert code == 2 and _one_line(err) and words in err, err
+    assert not (tmp_path / "x.png").exists()

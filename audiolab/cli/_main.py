@@ -34,6 +34,7 @@ COMMANDS: tuple[str, ...] = (
     "bench",
     "fit",
     "verify",
+    "run",
     "results",
     "stages",
 )

@@ -25,6 +25,7 @@ from audiolab.experiments._estimates import (
     reversal_threshold,
     summarize,
 )
+from audiolab.experiments._experiment import Experiment, load_experiment, parse_experiment
 from audiolab.experiments._listeners import (
     Listener,
     PsychometricListener,
@@ -51,6 +52,12 @@ from audiolab.experiments._procedures import (
     replay,
 )
 from audiolab.experiments._quest import QuestPlus, QuestPlusConfig, QuestPlusEstimate
+from audiolab.experiments._runner import (
+    SessionResult,
+    TerminalListener,
+    run_session,
+    virtual_ideal_calibration,
+)
 from audiolab.experiments._simulated import SimulatedListener, parse_simulated
 from audiolab.experiments._stimuli import (
     DEFAULT_TRANSDUCER,
@@ -69,6 +76,7 @@ __all__ = [
     "ConstantStimuli",
     "ConstantStimuliConfig",
     "DEFAULT_TRANSDUCER",
+    "Experiment",
     "Interleaved",
     "InterleavedConfig",
     "KINDS",
@@ -88,9 +96,11 @@ __all__ = [
     "Response",
     "Reversal",
     "ReversalEstimate",
+    "SessionResult",
     "SimulatedListener",
     "StimulusSpec",
     "Task",
+    "TerminalListener",
     "Trial",
     "TrialRecord",
     "UpDown",
@@ -100,13 +110,17 @@ __all__ = [
     "fit_logistic",
     "fit_matrix_srt",
     "fit_procedure",
+    "load_experiment",
     "make_procedure",
+    "parse_experiment",
     "parse_listener",
     "parse_simulated",
     "render_trial",
     "replay",
     "reversal_threshold",
     "run_listener",
+    "run_session",
     "stimulus_spec",
     "summarize",
+    "virtual_ideal_calibration",
 ]

@@ -8,6 +8,7 @@ only while a figure is drawn.
 """
 
 from audiolab.reports._demo import DemoResult, run_demo
+from audiolab.reports._experiment_plots import plot_session
 from audiolab.reports._report import draw_demo_report
 from audiolab.reports._verify import (
     VerifyReport,
@@ -23,6 +24,7 @@ __all__ = [
     "draw_demo_report",
     "measure_attack_release_ms",
     "measure_tone_output_db_spl",
+    "plot_session",
     "run_demo",
     "verify_chain",
     "verify_chain_file",
