@@ -165,33 +165,40 @@ def _frames(x: np.ndarray) -> np.ndarray:
     return view * _WINDOW
 
 
-def _overlap_add(frames: np.ndarray) -> np.ndarray:
-    """Overlap-add of 50 %-overlapping frames: ``(n - 1) * hop + frame`` samples."""
-    n = frames.shape[0]
-    out = np.zeros((n + 1, _HOP))
-    out[:n] += frames[:, :_HOP]
-    out[1:] += frames[:, _HOP:]
-    return out.ravel()
+def _reframe_kept(frames: np.ndarray) -> np.ndarray:
+    """Frames of the overlap-add of ``frames`` (``(..., n, 256)`` -> ``(..., n - 1, 256)``).
+
+    The reference code overlap-adds the kept frames into a new signal and frames that again.
+    Frame ``i`` of the new signal is the windowed pair of half-frame blocks ``i`` and ``i + 1``
+    of the overlap-add, so it is built from the blocks without forming the signal.
+    """
+    blocks = frames[..., :_HOP].copy()
+    blocks[..., 1:, :] += frames[..., :-1, _HOP:]
+    return np.concatenate([blocks[..., :-1, :], blocks[..., 1:, :]], axis=-1) * _WINDOW
 
 
 def _band_envelopes(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Silent-frame removal, then one-third-octave magnitudes ``(n_bands, n_frames)`` of both."""
-    x_frames = _frames(x)
-    y_frames = _frames(y)
-    energy_db = 20 * np.log10(np.linalg.norm(x_frames, axis=1) + _EPS)
+    frames = np.stack([_frames(x), _frames(y)])
+    energy_db = 20 * np.log10(np.sqrt(np.einsum("fn,fn->f", frames[0], frames[0])) + _EPS)
     keep = energy_db > energy_db.max() - _DYN_RANGE_DB
-    # The kept frames are overlap-added into new signals and framed again, as the reference does.
-    x_kept = _frames(_overlap_add(x_frames[keep]))
-    y_kept = _frames(_overlap_add(y_frames[keep]))
-    if x_kept.shape[0] < _N_SEGMENT:
+    kept = _reframe_kept(frames[:, keep])
+    n = kept.shape[1]
+    if n < _N_SEGMENT:
         raise SignalError(
-            f"clean signal has {x_kept.shape[0]} active frames after removing silence, "
+            f"clean signal has {n} active frames after removing silence, "
             f"STOI needs at least {_N_SEGMENT} (384 ms of speech at 10 kHz)"
         )
-    obm = third_octave_matrix()
-    power = np.abs(np.fft.rfft(np.stack([x_kept, y_kept]), n=_N_FFT, axis=-1)) ** 2
-    envelopes = np.sqrt(power @ obm.T)  # Eq. (1) of Taal et al. (2011)
-    return envelopes[0].T, envelopes[1].T
+    spectra = np.fft.rfft(kept.reshape(2 * n, _N_FRAME), n=_N_FFT, axis=-1)
+    power = spectra.real**2 + spectra.imag**2
+    # One 2-D product: a stacked 3-D matmul is ~25x slower here.
+    envelopes = np.sqrt(power @ _obm_transposed()).T  # Eq. (1) of Taal et al. (2011)
+    return np.ascontiguousarray(envelopes[:, :n]), np.ascontiguousarray(envelopes[:, n:])
+
+
+@lru_cache(maxsize=1)
+def _obm_transposed() -> np.ndarray:
+    return np.ascontiguousarray(third_octave_matrix().T)
 
 
 def _segments(env: np.ndarray) -> np.ndarray:
@@ -203,24 +210,24 @@ def _stoi_from_envelopes(x_env: np.ndarray, y_env: np.ndarray) -> float:
     """Mean clipped correlation over bands and segments, Eqs. (2)-(5) of Taal et al. (2011)."""
     x_seg = _segments(x_env)
     y_seg = _segments(y_env)
-    x_norm = np.linalg.norm(x_seg, axis=2, keepdims=True)
-    y_norm = np.linalg.norm(y_seg, axis=2, keepdims=True)
-    y_scaled = y_seg * (x_norm / (y_norm + _EPS))  # Eq. (3): alpha normalisation
-    y_clipped = np.minimum(y_scaled, x_seg * (1 + 10 ** (-_BETA_DB / 20)))  # Eq. (3): clip
-    y_c = y_clipped - y_clipped.mean(axis=2, keepdims=True)
+    x_norm = np.sqrt(np.einsum("sjn,sjn->sj", x_seg, x_seg))[..., None]
+    y_norm = np.sqrt(np.einsum("sjn,sjn->sj", y_seg, y_seg))[..., None]
+    y_c = y_seg * (x_norm / (y_norm + _EPS))  # Eq. (3): alpha normalisation
+    np.minimum(y_c, x_seg * (1 + 10 ** (-_BETA_DB / 20)), out=y_c)  # Eq. (3): clip
+    y_c -= y_c.mean(axis=2, keepdims=True)
     x_c = x_seg - x_seg.mean(axis=2, keepdims=True)
-    y_c /= np.linalg.norm(y_c, axis=2, keepdims=True) + _EPS
-    x_c /= np.linalg.norm(x_c, axis=2, keepdims=True) + _EPS
+    y_c /= np.sqrt(np.einsum("sjn,sjn->sj", y_c, y_c))[..., None] + _EPS
+    x_c /= np.sqrt(np.einsum("sjn,sjn->sj", x_c, x_c))[..., None] + _EPS
     return float(np.einsum("sjn,sjn->", x_c, y_c) / (x_c.shape[0] * x_c.shape[1]))  # Eq. (5)
 
 
 def _row_col_normalise(seg: np.ndarray) -> np.ndarray:
     """Zero mean, unit norm along time (rows), then along bands (columns): Jensen & Taal (2016)."""
     r = seg - seg.mean(axis=2, keepdims=True)
-    r /= np.linalg.norm(r, axis=2, keepdims=True) + _EPS
-    c = r - r.mean(axis=1, keepdims=True)
-    c /= np.linalg.norm(c, axis=1, keepdims=True) + _EPS
-    return c
+    r /= np.sqrt(np.einsum("sjn,sjn->sj", r, r))[..., None] + _EPS
+    r -= r.mean(axis=1, keepdims=True)
+    r /= np.sqrt(np.einsum("sjn,sjn->sn", r, r))[:, None, :] + _EPS
+    return r
 
 
 def _estoi_from_envelopes(x_env: np.ndarray, y_env: np.ndarray) -> float:
