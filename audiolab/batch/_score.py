@@ -416,7 +416,9 @@ def run_scoring(
     # The executors run any task with a run() method (see process_file); they are typed for
     # FileTask, the batch's own kind.
     todo = cast(Sequence[FileTask], list(tasks))
-    if scheduler is not None:
+    if not todo:
+        pass  # run_local would start a pool of no workers (ValueError)
+    elif scheduler is not None:
         client = connect_dask(scheduler, probe_timeout_s=_PROBE_TIMEOUT_S)
         try:
             run_dask(client, todo, emit=emit)
