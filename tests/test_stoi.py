@@ -207,3 +207,26 @@ def test_hostile_input_gives_a_score_in_range_or_a_signal_error(x: np.ndarray, e
     except SignalError:
         return
     assert np.isfinite(score) and -1.0 - 1e-9 <= score <= 1.0 + 1e-9
+
+
+@pytest.mark.parametrize("extended", [False, True])
+def test_c_segment_statistics_equal_the_numpy_forms(
+    extended: bool, rng: np.random.Generator
+) -> None:
+    from audiolab.dsp import _stoi
+
+    numpy_form = _stoi._estoi_from_envelopes if extended else _stoi._stoi_from_envelopes
+    clean, noisy = speech_in_noise_pairs(fs=STOI_FS, snr_db=0.0, n_pairs=1)[0]
+    cases = [_stoi._band_envelopes(clean, noisy)]
+    # Hostile envelopes: exactly one segment, constant bands, an all-zero processed signal,
+    # values spanning 1e-150..1e150.
+    cases.append((rng.random((15, 30)), rng.random((15, 30))))
+    cases.append((np.ones((15, 40)), rng.random((15, 40))))
+    cases.append((rng.random((15, 50)), np.zeros((15, 50))))
+    wide = 10.0 ** rng.uniform(-150, 150, (2, 15, 45))
+    cases.append((wide[0], wide[1]))
+    for x_env, y_env in cases:
+        x_env, y_env = np.ascontiguousarray(x_env), np.ascontiguousarray(y_env)
+        c = _stoi._score_c(x_env, y_env, extended=extended)
+        assert np.isfinite(c)
+        assert c == pytest.approx(numpy_form(x_env, y_env), abs=1e-12)
