@@ -117,3 +117,79 @@ al_status al_stoi_score(const double *x_env, const double *y_env, int32_t n_band
     *score = total / ((double)n_segment * n_seg);
     return AL_OK;
 }
+
+/* Half-frame block b of the overlap-add of the kept frames: the first half of kept frame b
+ * plus the second half of kept frame b - 1, each windowed (see al_stoi_frames). */
+static void ola_block(const double *s, const int32_t *kept, int64_t b, const double *window,
+                      int32_t hop, double *block)
+{
+    const double *first = s + kept[b] * hop;
+    for (int32_t i = 0; i < hop; i++) block[i] = window[i] * first[i];
+    if (b > 0) {
+        const double *second = s + kept[b - 1] * hop + hop;
+        for (int32_t i = 0; i < hop; i++) block[i] += window[hop + i] * second[i];
+    }
+}
+
+al_status al_stoi_frames(const double *x, const double *y, int64_t n, const double *window,
+                         int32_t n_frame, int32_t n_fft, double dyn_range_db, double *out,
+                         int32_t *kept, int64_t *n_out)
+{
+    if (!x || !y || !window || !out || !kept || !n_out) return AL_ERR_NULL;
+    if (n_frame < 2 || n_frame % 2 || n_frame > AL_STOI_MAX_FRAME || n_fft < n_frame || n < 0)
+        return AL_ERR_SIZE;
+    int32_t hop = n_frame / 2;
+    int64_t n_frames = n > n_frame ? (n - n_frame + hop - 1) / hop : 0;
+    *n_out = 0;
+    if (n_frames == 0) return AL_OK;
+    if (n_frames > INT32_MAX) return AL_ERR_SIZE;
+    /* The energies go into out as scratch: it is written with frames only afterwards. */
+    double *energy_db = out;
+    double loudest = -INFINITY;
+    for (int64_t k = 0; k < n_frames; k++) {
+        const double *f = x + k * hop;
+        double ss = 0.0;
+        for (int32_t i = 0; i < n_frame; i++) { double v = window[i] * f[i]; ss += v * v; }
+        energy_db[k] = 20.0 * log10(sqrt(ss) + STOI_EPS);
+        if (energy_db[k] > loudest) loudest = energy_db[k];
+    }
+    int64_t n_kept = 0;
+    for (int64_t k = 0; k < n_frames; k++)
+        if (energy_db[k] > loudest - dyn_range_db) kept[n_kept++] = (int32_t)k;
+    if (n_kept < 2) return AL_OK;
+    int64_t rows = n_kept - 1;
+    double block_a[AL_STOI_MAX_FRAME / 2], block_b[AL_STOI_MAX_FRAME / 2];
+    for (int s = 0; s < 2; s++) {
+        const double *sig = s ? y : x;
+        for (int64_t r = 0; r < rows; r++) {
+            ola_block(sig, kept, r, window, hop, block_a);
+            ola_block(sig, kept, r + 1, window, hop, block_b);
+            double *row = out + (s * rows + r) * (int64_t)n_fft;
+            for (int32_t i = 0; i < hop; i++) row[i] = window[i] * block_a[i];
+            for (int32_t i = 0; i < hop; i++) row[hop + i] = window[hop + i] * block_b[i];
+            for (int32_t i = n_frame; i < n_fft; i++) row[i] = 0.0;
+        }
+    }
+    *n_out = rows;
+    return AL_OK;
+}
+
+al_status al_stoi_bands(const double *spec, int64_t n_rows_half, int32_t n_bins,
+                        const int32_t *lo, const int32_t *hi, int32_t n_bands, double *env)
+{
+    if (!spec || !lo || !hi || !env) return AL_ERR_NULL;
+    if (n_rows_half < 0 || n_bins < 1 || n_bands < 1) return AL_ERR_SIZE;
+    for (int32_t j = 0; j < n_bands; j++)
+        if (lo[j] < 0 || hi[j] < lo[j] || hi[j] > n_bins) return AL_ERR_VALUE;
+    for (int64_t r = 0; r < 2 * n_rows_half; r++) {
+        const double *row = spec + 2 * r * (int64_t)n_bins;
+        double *dst = env + (r / n_rows_half) * n_bands * n_rows_half + r % n_rows_half;
+        for (int32_t j = 0; j < n_bands; j++) {
+            double p = 0.0;
+            for (int32_t b = lo[j]; b < hi[j]; b++)
+                p += row[2 * b] * row[2 * b] + row[2 * b + 1] * row[2 * b + 1];
+            dst[j * n_rows_half] = sqrt(p);
+        }
+    }
+    return AL_OK;
+}

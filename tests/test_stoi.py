@@ -230,3 +230,26 @@ def test_c_segment_statistics_equal_the_numpy_forms(
         c = _stoi._score_c(x_env, y_env, extended=extended)
         assert np.isfinite(c)
         assert c == pytest.approx(numpy_form(x_env, y_env), abs=1e-12)
+
+
+def test_c_framing_and_bands_equal_the_numpy_form(rng: np.random.Generator) -> None:
+    from audiolab.dsp import _stoi
+
+    clean, noisy = speech_in_noise_pairs(fs=STOI_FS, snr_db=0.0, n_pairs=1)[0]
+    long_clean = np.resize(clean, 150_000)  # 15 s: more frames than any fixed scratch space
+    cases = [
+        (clean, noisy),
+        (long_clean, long_clean + 0.1 * rng.standard_normal(long_clean.size)),
+        (rng.standard_normal(4097), rng.standard_normal(4097)),  # every frame kept
+        (np.concatenate([np.zeros(9000), clean[10000:16000], np.zeros(7001)]),  # odd length
+         np.concatenate([np.zeros(9000), noisy[10000:16000], np.zeros(7001)])),
+    ]
+    for x, y in cases:
+        cx, cy = _stoi._band_envelopes(x, y)
+        nx, ny = _stoi._band_envelopes_numpy(x, y)
+        assert cx.shape == nx.shape
+        np.testing.assert_allclose(cx, nx, rtol=1e-12, atol=1e-15 * np.abs(nx).max())
+        np.testing.assert_allclose(cy, ny, rtol=1e-12, atol=1e-15 * np.abs(ny).max())
+    for n in (0, 100, 256, 300, 4096):  # no frame, or too few for one segment
+        with pytest.raises(SignalError, match="active frames"):
+            _stoi._band_envelopes(rng.standard_normal(n), rng.standard_normal(n))

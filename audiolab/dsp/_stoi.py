@@ -26,7 +26,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike
 
-from audiolab._ckernel import check, double_buffer, lib
+from audiolab._ckernel import check, double_buffer, ffi, int_buffer, lib
 from audiolab._errors import SignalError
 from audiolab._validate import as_mono, check_real
 from audiolab.dsp._resample import resample_ratio
@@ -211,17 +211,68 @@ def _reframe_kept(frames: np.ndarray) -> np.ndarray:
 
 
 def _band_envelopes(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Silent-frame removal, then one-third-octave magnitudes ``(n_bands, n_frames)`` of both."""
-    frames = np.stack([_frames(x), _frames(y)])
-    energy_db = 20 * np.log10(np.sqrt(np.einsum("fn,fn->f", frames[0], frames[0])) + _EPS)
-    keep = energy_db > energy_db.max() - _DYN_RANGE_DB
-    kept = _reframe_kept(frames[:, keep])
-    n = kept.shape[1]
+    """Silent-frame removal, then one-third-octave magnitudes ``(n_bands, n_frames)`` of both.
+
+    Framing, silence removal and the band sums run in C (``al_stoi_frames``,
+    ``al_stoi_bands``), the FFT in NumPy; :func:`_band_envelopes_numpy` is the NumPy form the
+    tests hold them to.
+    """
+    n_frames = max(1, -(-(x.size - _N_FRAME) // _HOP))
+    frames = np.empty((2 * n_frames, _N_FFT))
+    kept = np.empty(n_frames, np.int32)
+    n_out = ffi.new("int64_t *")
+    check(
+        lib.al_stoi_frames(
+            double_buffer(x, "x", writable=False), double_buffer(y, "y", writable=False),
+            x.size, double_buffer(_WINDOW, "window", writable=False), _N_FRAME, _N_FFT,
+            _DYN_RANGE_DB, double_buffer(frames, "frames"), int_buffer(kept, "kept"),
+            n_out,
+        ),
+        "al_stoi_frames",
+    )
+    n = int(n_out[0])
+    _check_active_frames(n)
+    spectra = np.fft.rfft(frames[: 2 * n], axis=-1)
+    lo, hi = _band_bins()
+    env = np.empty((2, _N_BANDS, n))
+    check(
+        lib.al_stoi_bands(
+            double_buffer(spectra.view(np.float64), "spectra", writable=False), n,
+            spectra.shape[1], int_buffer(lo, "lo", writable=False),
+            int_buffer(hi, "hi", writable=False), _N_BANDS, double_buffer(env, "env"),
+        ),
+        "al_stoi_bands",
+    )
+    return env[0], env[1]
+
+
+def _check_active_frames(n: int) -> None:
     if n < _N_SEGMENT:
         raise SignalError(
             f"clean signal has {n} active frames after removing silence, "
             f"STOI needs at least {_N_SEGMENT} (384 ms of speech at 10 kHz)"
         )
+
+
+@lru_cache(maxsize=1)
+def _band_bins() -> tuple[np.ndarray, np.ndarray]:
+    """First and one-past-last FFT bin of each band of :func:`third_octave_matrix`."""
+    m = third_octave_matrix()
+    lo = np.argmax(m > 0, axis=1).astype(np.int32)
+    hi = (lo + m.sum(axis=1)).astype(np.int32)
+    lo.setflags(write=False)
+    hi.setflags(write=False)
+    return lo, hi
+
+
+def _band_envelopes_numpy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NumPy form of :func:`_band_envelopes` (the tests' reference for the C kernels)."""
+    frames = np.stack([_frames(x), _frames(y)])
+    energy_db = 20 * np.log10(np.sqrt(np.einsum("fn,fn->f", frames[0], frames[0])) + _EPS)
+    keep = energy_db > energy_db.max() - _DYN_RANGE_DB
+    kept = _reframe_kept(frames[:, keep])
+    n = kept.shape[1]
+    _check_active_frames(n)
     spectra = np.fft.rfft(kept.reshape(2 * n, _N_FRAME), n=_N_FFT, axis=-1)
     power = spectra.real**2 + spectra.imag**2
     # One 2-D product: a stacked 3-D matmul is ~25x slower here.
