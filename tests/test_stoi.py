@@ -253,3 +253,19 @@ def test_c_framing_and_bands_equal_the_numpy_form(rng: np.random.Generator) -> N
     for n in (0, 100, 256, 300, 4096):  # no frame, or too few for one segment
         with pytest.raises(SignalError, match="active frames"):
             _stoi._band_envelopes(rng.standard_normal(n), rng.standard_normal(n))
+
+
+@pytest.mark.parametrize("fs", [8000, 16000, 22050, 32000, 44100, 48000])
+def test_c_resampler_gives_the_samples_of_resample_poly(fs: int, rng: np.random.Generator) -> None:
+    from scipy.signal import resample_poly
+
+    from audiolab.dsp import _stoi
+    from audiolab.dsp._resample import resample_ratio
+
+    up, down = resample_ratio(fs, STOI_FS)
+    for n in (1, 7, 1000, 20001):  # shorter and longer than the filter
+        x = rng.standard_normal(n)
+        ours = _stoi._to_10k(x, fs)
+        ref = resample_poly(x, up, down, window=stoi_resampling_filter(up, down))
+        assert ours.shape == ref.shape
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-13)
