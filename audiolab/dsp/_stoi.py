@@ -321,6 +321,26 @@ def _estoi_from_envelopes(x_env: np.ndarray, y_env: np.ndarray) -> float:
     return float(np.einsum("sjn,sjn->", x_n, y_n) / (_N_SEGMENT * x_n.shape[0]))
 
 
+def _as_signal(x: ArrayLike, name: str) -> np.ndarray:
+    """``x`` as a C-contiguous float64 1-D array, checked as :func:`as_mono` checks.
+
+    Not :func:`as_mono` itself: it returns float32, and STOI is computed in float64 as the
+    reference code does (float64 input would otherwise be rounded first).
+    """
+    arr = np.asarray(x)
+    if arr.ndim == 1 and np.issubdtype(arr.dtype, np.floating):
+        out = np.ascontiguousarray(arr, np.float64)
+        if not np.isfinite(out).all():
+            idx = int(np.argmax(~np.isfinite(out)))
+            raise SignalError(
+                f"{name} contains NaN or inf (first at channel 0, sample {idx}); "
+                "clean the signal before processing"
+            )
+        return out
+    as_mono(x, name=name)  # raises the library's error for this input
+    raise SignalError(f"{name} must be a 1-D float array, got shape {arr.shape}")
+
+
 def stoi(clean: ArrayLike, processed: ArrayLike, fs: float, *, extended: bool = False) -> float:
     """STOI (Taal et al. 2011) or ESTOI (Jensen & Taal 2016) of ``processed`` against ``clean``.
 
@@ -370,8 +390,8 @@ def stoi(clean: ArrayLike, processed: ArrayLike, fs: float, *, extended: bool = 
     True
     """
     fs = check_real("fs", fs, low=0.0, low_open=True)
-    x = as_mono(clean, name="clean").astype(np.float64)
-    y = as_mono(processed, name="processed").astype(np.float64)
+    x = _as_signal(clean, "clean")
+    y = _as_signal(processed, "processed")
     if x.size != y.size:
         raise SignalError(
             f"clean and processed must have the same length, got {x.size} and {y.size} samples"
