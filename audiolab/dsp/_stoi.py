@@ -7,8 +7,9 @@ IEEE TASLP 24(11):2009-2022. Both run at 10 kHz on 256-sample Hann frames (50 % 
 frames of the clean signal more than 40 dB below its loudest, take a 512-point FFT, group the
 bins into 15 one-third-octave bands from 150 Hz and compare 30-frame (384 ms) segments.
 
-Everything is vectorised over frames and segments (no Python loop per frame), which is where the
-reference implementation pystoi spends its time; the resampling runs in C (``csrc/stoi.c``).
+pystoi spends its time in Python loops over frames and segments. Here the resampling, the framing
+with silence removal, the band sums and the segment statistics are C kernels (``csrc/stoi.c``)
+and the FFTs NumPy; the NumPy forms of those steps stay in this module as the tests' reference.
 
 The resampler is part of the metric's definition: Taal's MATLAB code calls MATLAB's
 ``resample``, pystoi ports Octave's ``resample`` (a Kaiser-windowed sinc of 60 dB rejection and a
