@@ -26,5 +26,6 @@
 #include "al_hlsim.h"
 #include "al_sosbank.h"
 #include "al_engine.h"
+#include "al_stoi.h"
 
 #endif

@@ -11,7 +11,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -98,6 +98,17 @@ class FileResult:
         return d
 
 
+class Runnable(Protocol):
+    """A task that scores or otherwise works on its own files (see :func:`process_file`)."""
+
+    input: str
+    output: str
+
+    def run(self) -> FileResult:
+        """Do the work; never raise for a bad file."""
+        ...
+
+
 _CACHE = threading.local()
 _CACHE_SIZE = 4
 
@@ -137,7 +148,7 @@ def _run_chain(spec: ChainSpec, x: np.ndarray, fs: float) -> tuple[np.ndarray, i
     return y, chain.latency_samples
 
 
-def process_file(task: FileTask) -> FileResult:
+def process_file(task: "FileTask | Runnable") -> FileResult:
     """Process one file through the chain and write its output; never raises for a bad file.
 
     Reads ``task.input``, converts it to Pa by ``task.levels``, presents a mono file to both
@@ -145,11 +156,16 @@ def process_file(task: FileTask) -> FileResult:
     blocks, and writes ``task.output`` (float32 WAV, input rate and frame count, unclipped).
     The result depends on the task only, not on the process or the files processed before.
 
+    A task of another kind (``audiolab.batch._score.ScoreTask``) brings its own ``run()``:
+    the executors run it here the same way, locally or on Dask.
+
     Returns
     -------
     FileResult
         ``status`` "processed", or "failed" with ``error`` one line saying why.
     """
+    if not isinstance(task, FileTask):
+        return task.run()
     t0 = time.perf_counter()
     info: dict[str, Any] = {}
     try:

@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "demo",
     "process",
     "simulate",
+    "score",
     "devices",
     "live",
     "play",

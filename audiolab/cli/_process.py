@@ -12,13 +12,16 @@ stereo (left, right), the input's sample rate and frame count; the chain's delay
 compensated) plus OUT/manifest.json. A mono input is presented to both ears. A chain with its own
 fs resamples files at other rates in and back out. Outputs already up to date are skipped.
 A bad file is reported at the end and does not stop the batch (exit code 1); a bad command
-exits with code 2 before anything runs.
+exits with code 2 before anything runs. With --score each output is scored against its input
+(STOI and ESTOI, the chain's delay compensated, as `audiolab score` does) and the scores are
+added to the manifest; a pair that cannot be scored also gives exit code 1.
 
 examples:
   audiolab fit N3 --write-chain aided.toml
   audiolab process recordings/ --chain aided.toml --out processed --level-db-spl 65
   audiolab process 'takes/**/*.flac' --chain aided.toml --out processed --jobs 4
   audiolab process recordings/ --chain aided.toml --out processed --scheduler tcp://HOST:8786
+  audiolab process recordings/ --chain aided.toml --out processed --score
 """
 
 
@@ -57,6 +60,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``audiolab process``."""
     add_batch_arguments(p)
     p.add_argument("--chain", required=True, metavar="CHAIN.toml", help="chain file (TOML)")
+    p.add_argument(
+        "--score", action="store_true",
+        help="then score each output against its input (STOI, ESTOI; the chain's delay "
+        "compensated) and add the scores to the manifest",
+    )
 
 
 def run_and_report(args: argparse.Namespace, chain: Any, command: str) -> int:
@@ -89,7 +97,26 @@ def run_and_report(args: argparse.Namespace, chain: Any, command: str) -> int:
     )
     for r in report.failed:
         print(f"{command}: failed: {r.input}: {r.error}", file=sys.stderr)
+    if getattr(args, "score", False):
+        return max(report.exit_code, _score_outputs(args, report, command))
     return report.exit_code
+
+
+def _score_outputs(args: argparse.Namespace, report: Any, command: str) -> int:
+    """Score the outputs of ``report`` against their inputs, into its manifest; the exit code."""
+    import sys
+    from pathlib import Path
+
+    from audiolab.batch import add_scores_to_manifest, run_scoring, tasks_from_batch
+    from audiolab.cli._score import print_summary
+
+    condition = Path(args.chain).stem if isinstance(args.chain, str) else ""
+    tasks = tasks_from_batch(report.results, condition=condition)
+    scores = run_scoring(tasks, jobs=args.jobs, scheduler=args.scheduler, progress=sys.stderr,
+                         label=f"{command} --score")
+    add_scores_to_manifest(report.manifest_path, scores)
+    print_summary(scores, command=f"{command} --score")
+    return scores.exit_code
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """audiolab.dsp: signal processors and their common protocol.
 
 SOS filters, the Hohmann complex gammatone filterbank, IEC 61260-1 octave and one-third-octave
-banks, level meters, ERB scales and the dB conversions every layer uses.
+banks, level meters, ERB scales, the dB conversions every layer uses, and the STOI/ESTOI metric.
 
 May import: only the private base modules (``audiolab._errors``, ``_validate``, ``_ckernel``).
 """
@@ -20,6 +20,7 @@ from audiolab.dsp._octave import (
 from audiolab.dsp._processor import Processor
 from audiolab.dsp._resample import resample, resample_ratio
 from audiolab.dsp._sos import SOSConfig, SOSFilter, sosfilt
+from audiolab.dsp._stoi import STOI_FS, stoi, stoi_resampling_filter, third_octave_matrix
 from audiolab.dsp._units import amplitude_to_db, db_to_amplitude, db_to_power, power_to_db
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Processor",
     "SOSConfig",
     "SOSFilter",
+    "STOI_FS",
     "amplitude_to_db",
     "band_edges_hz",
     "db_to_amplitude",
@@ -48,4 +50,7 @@ __all__ = [
     "resample",
     "resample_ratio",
     "sosfilt",
+    "stoi",
+    "stoi_resampling_filter",
+    "third_octave_matrix",
 ]
