@@ -646,3 +646,18 @@ def test_dask_cluster_outputs_are_bit_identical_to_local(tmp_path, rng, capsys):
         np.testing.assert_array_equal(a, b)  # bit-identical samples
     assert "4 failed" in captured.out
     shutil.rmtree(remote)
+
+
+def test_a_rerun_with_every_output_up_to_date_and_two_jobs_starts_no_pool(tmp_path, rng, capsys):
+    """With nothing left to do, --jobs 2 raised 'max_workers must be greater than 0'."""
+    good = _good_files(tmp_path / "in", rng)
+    chain = _chain(tmp_path)
+    past = time.time() - 100
+    for p in [*good.values(), chain]:
+        os.utime(p, (past, past))
+    out = tmp_path / "out"
+    args = ["process", str(tmp_path / "in"), "--chain", str(chain), "--out", str(out)]
+    assert main([*args, "--jobs", "1"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--jobs", "2"]) == 0
+    assert "0 processed, 4 up to date" in capsys.readouterr().out

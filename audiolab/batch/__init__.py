@@ -25,11 +25,11 @@ from audiolab.batch._score import (
 )
 
 __all__ = [
+    "METRICS",
+    "SCORE_COLUMNS",
     "BatchReport",
     "FileResult",
     "LevelOptions",
-    "METRICS",
-    "SCORE_COLUMNS",
     "ScoreReport",
     "ScoreTask",
     "add_scores_to_manifest",

@@ -110,7 +110,7 @@ def run_local(
     worker_init : callable
         Run in each worker process as it starts (:func:`hear_ctrl_c` gives it Ctrl-C back).
     """
-    if jobs == 1 or len(tasks) == 1:
+    if jobs == 1 or len(tasks) <= 1:  # nothing to do or one file: no pool worth starting
         for t in tasks:
             emit(process_file(t))
         return

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         write_scores_csv(report, args.out)
     if args.plot is not None:
-        from audiolab.reports._scores import draw_score_distributions
+        from audiolab.reports import draw_score_distributions
 
         draw_score_distributions(report.rows(), args.plot, metrics=report.metrics or metrics)
     print_summary(report, command="score")

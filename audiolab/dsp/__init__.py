@@ -25,6 +25,7 @@ from audiolab.dsp._units import amplitude_to_db, db_to_amplitude, db_to_power, p
 
 __all__ = [
     "OCTAVE_RATIO",
+    "STOI_FS",
     "GammatoneConfig",
     "GammatoneFilterbank",
     "LevelMeter",
@@ -34,7 +35,6 @@ __all__ = [
     "Processor",
     "SOSConfig",
     "SOSFilter",
-    "STOI_FS",
     "amplitude_to_db",
     "band_edges_hz",
     "db_to_amplitude",

@@ -71,15 +71,15 @@ from audiolab.experiments._stimuli import (
 from audiolab.experiments._trials import Procedure, Response, Task, Trial, TrialRecord
 
 __all__ = [
+    "DEFAULT_TRANSDUCER",
+    "KINDS",
     "AudiogramPoint",
     "AudiometryConfig",
     "ConstantStimuli",
     "ConstantStimuliConfig",
-    "DEFAULT_TRANSDUCER",
     "Experiment",
     "Interleaved",
     "InterleavedConfig",
-    "KINDS",
     "Listener",
     "LogisticFit",
     "MatrixSrt",

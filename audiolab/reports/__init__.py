@@ -10,6 +10,7 @@ only while a figure is drawn.
 from audiolab.reports._demo import DemoResult, run_demo
 from audiolab.reports._experiment_plots import plot_session
 from audiolab.reports._report import draw_demo_report
+from audiolab.reports._scores import draw_score_distributions
 from audiolab.reports._verify import (
     VerifyReport,
     measure_attack_release_ms,
@@ -22,6 +23,7 @@ __all__ = [
     "DemoResult",
     "VerifyReport",
     "draw_demo_report",
+    "draw_score_distributions",
     "measure_attack_release_ms",
     "measure_tone_output_db_spl",
     "plot_session",
