@@ -1,5 +1,11 @@
 /* STOI's resampling to 10 kHz: polyphase FIR, the same arithmetic as
  * scipy.signal.resample_poly(x, up, down, window=h) with a symmetric filter of odd length. */
+#ifndef AL_STOI_H
+#define AL_STOI_H
+
+#include <stdint.h>
+
+#include "al_common.h"
 
 /* y[m] = sum_i phases[p][i] * x[q - n_taps + 1 + i] for m in [0, n_out), where
  * t = m * down + half_len, p = t mod up, q = t div up, and phases holds, per phase p, the
@@ -43,3 +49,5 @@ al_status al_stoi_frames(const double *x, const double *y, int64_t n, const doub
  * (Taal et al. 2011, Eq. (1)) */
 al_status al_stoi_bands(const double *spec, int64_t n_rows_half, int32_t n_bins,
                         const int32_t *lo, const int32_t *hi, int32_t n_bands, double *env);
+
+#endif

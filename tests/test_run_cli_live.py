@@ -91,5 +91,8 @@ def test_a_live_session_run_to_its_stop_rule_stores_the_engine_counts(
         session = store.session(doc["session_id"])
         trials = store.trials(doc["session_id"])
     assert session.status == "completed" and len(trials) == doc["n_trials"]
-    assert session.lost_callbacks == 0 and session.xruns is not None
+    # Both counts are stored. A callback lost without a JACK xrun would be ours; with xruns
+    # (the dummy driver's own, which a loaded 2-core machine causes) JACK skips cycles.
+    assert session.lost_callbacks is not None and session.xruns is not None
+    assert session.xruns > 0 or session.lost_callbacks == 0
     assert all(t.response == "1" for t in trials)

@@ -381,3 +381,14 @@ def test_custom_module_without_render_and_bad_output(tmp_path: Path,
                          base_dir=tmp_path)
     with pytest.raises(ConfigError, match="bad.py: render must return a finite 1-D array"):
         render_trial(spec, yes_no(0.0), fs=FS, rng=rng)
+
+
+def test_a_tone_at_or_above_half_the_rate_is_refused():
+    # An 8 kHz tone at 16 kHz sampled at its zero crossings came out silent.
+    from audiolab.experiments import Trial, render_trial, stimulus_spec
+
+    spec = stimulus_spec({"kind": "tone", "frequency_hz": 8000, "duration_ms": 300})
+    trial = Trial(index=0, x_db=60.0, n_intervals=1, target_interval=None, catch=False)
+    with pytest.raises(ConfigError, match="below fs/2 = 8000 Hz"):
+        render_trial(spec, trial, fs=16000, rng=np.random.default_rng(0))
+    assert render_trial(spec, trial, fs=48000, rng=np.random.default_rng(0)).pa.any()

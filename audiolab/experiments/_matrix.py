@@ -135,7 +135,9 @@ class MatrixSrt(SingleTrack):
         return self._n_signal_trials >= self._config.n_sentences
 
     def _update(self, x_db: float, positive: bool) -> None:
-        raise NotImplementedError  # word scores arrive through _update_response
+        # The base class calls this only from its default _update_response, which this class
+        # replaces: a matrix track moves by word scores, never by a correct/incorrect outcome.
+        raise TypeError("a matrix track is updated from word scores, not from an outcome")
 
     def _update_response(self, record: TrialRecord) -> None:
         cfg = self._config

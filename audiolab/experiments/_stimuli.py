@@ -677,6 +677,12 @@ def render_trial(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random.
     """
     fs = check_real("fs", fs, low=8000, high=384000)
     check_real("trial.x_db", trial.x_db, low=-1000, high=1000)
+    tone_hz = trial.frequency_hz if trial.frequency_hz is not None else spec.frequency_hz
+    if spec.kind in ("tone", "tone_in_noise", "notched_noise") and tone_hz >= fs / 2:
+        raise ConfigError(
+            f"a {tone_hz:g} Hz tone cannot be rendered at fs={fs:g} Hz (it must be below "
+            f"fs/2 = {fs / 2:g} Hz); use a higher sample rate"
+        )
     if not isinstance(rng, np.random.Generator):
         raise ConfigError(f"rng must be a numpy.random.Generator, got {rng!r}")
     desc: dict[str, Any] = {"kind": spec.kind, "variable": spec.variable, "x_db": trial.x_db,
