@@ -171,3 +171,32 @@ def test_a_rate_that_cannot_carry_the_highest_tone_is_refused(store):
         run_session(exp, store=store, subject="P08", listener=parse_listener("simulated:N1",
                                                                               seed=1), fs=16000)
     assert store.sessions() == []
+
+
+def test_a_person_at_a_terminal_answers_with_one_key_press():
+    # Through a real pseudo-terminal: "x" is refused and asked again, then "2" alone (no
+    # Enter) answers; the terminal's settings are restored afterwards.
+    import io
+    import os
+    import termios
+
+    from audiolab.experiments import Trial
+    from audiolab.experiments._runner import TerminalListener
+
+    leader, follower = os.openpty()
+    try:
+        before = termios.tcgetattr(follower)
+        with open(follower, "r", closefd=False) as answers:
+            os.write(leader, b"x2")
+            prompts = io.StringIO()
+            trial = Trial(index=0, x_db=50.0, n_intervals=3, target_interval=2, catch=False)
+            assert TerminalListener(answers, prompts).respond(trial) == 2
+        assert prompts.getvalue().count("which interval") == 2
+        assert termios.tcgetattr(follower) == before
+        os.write(leader, b"\x04")  # Ctrl-D ends the answers
+        with open(follower, "r", closefd=False) as answers, pytest.raises(ConfigError,
+                                                                          match="--resume"):
+            TerminalListener(answers, io.StringIO()).respond(trial)
+    finally:
+        os.close(leader)
+        os.close(follower)

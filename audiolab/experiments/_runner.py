@@ -16,6 +16,7 @@ session renders exactly what an uninterrupted one would have.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -106,8 +107,10 @@ class TerminalListener:
     r"""A person answering each trial on a text stream (the terminal, or one answer per line).
 
     n-AFC: the interval number (1..n); yes/no: ``y`` or ``n``; words: the number of words
-    repeated correctly (0..n_words, the words are shown to the experimenter). A wrong answer
-    is asked again; the end of the stream raises ConfigError (the session stays resumable).
+    repeated correctly (0..n_words, the words are shown to the experimenter). On a terminal
+    one key press is the answer (no Enter; Ctrl-C still interrupts); on any other stream, one
+    answer per line. A wrong answer is asked again; the end of the stream (or Ctrl-D) raises
+    ConfigError (the session stays resumable).
 
     Examples
     --------
@@ -140,7 +143,7 @@ class TerminalListener:
         while True:
             self._prompts.write(self._question(trial, stimulus))
             self._prompts.flush()
-            line = self._answers.readline()
+            line = self._read_answer()
             if not line:
                 raise ConfigError("the answers ended before the session finished; continue it "
                                   "with --resume")
@@ -154,6 +157,31 @@ class TerminalListener:
                 return trial.check_response(answer)
             except ConfigError as exc:
                 self._prompts.write(f"  {exc}\n")
+
+
+    def _read_answer(self) -> str:
+        """One key on a terminal, else one line; "" at the end of the answers."""
+        try:
+            fd = self._answers.fileno()
+        except (AttributeError, OSError, ValueError):
+            fd = -1
+        if fd < 0 or not os.isatty(fd):
+            return self._answers.readline()
+        import termios
+        import tty
+
+        saved = termios.tcgetattr(fd)
+        try:
+            # Keys arrive one at a time; Ctrl-C still raises KeyboardInterrupt. TCSANOW keeps
+            # a key pressed before the question (the default would discard it).
+            tty.setcbreak(fd, termios.TCSANOW)
+            key = os.read(fd, 1).decode(errors="replace")
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        if key in ("", "\x04"):  # Ctrl-D
+            return ""
+        self._prompts.write(key.strip() + "\n")
+        return key
 
 
 def _response_text(trial: Trial, response: Response) -> str | int:
