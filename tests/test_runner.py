@@ -186,7 +186,7 @@ def test_a_person_at_a_terminal_answers_with_one_key_press():
     leader, follower = os.openpty()
     try:
         before = termios.tcgetattr(follower)
-        with open(follower, "r", closefd=False) as answers:
+        with open(follower, closefd=False) as answers:
             os.write(leader, b"x2")
             prompts = io.StringIO()
             trial = Trial(index=0, x_db=50.0, n_intervals=3, target_interval=2, catch=False)
@@ -194,7 +194,7 @@ def test_a_person_at_a_terminal_answers_with_one_key_press():
         assert prompts.getvalue().count("which interval") == 2
         assert termios.tcgetattr(follower) == before
         os.write(leader, b"\x04")  # Ctrl-D ends the answers
-        with open(follower, "r", closefd=False) as answers, pytest.raises(ConfigError,
+        with open(follower, closefd=False) as answers, pytest.raises(ConfigError,
                                                                           match="--resume"):
             TerminalListener(answers, io.StringIO()).respond(trial)
     finally:
