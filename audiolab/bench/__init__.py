@@ -6,9 +6,17 @@ Each area contributes a module listed in :data:`CASE_MODULES` with a function
 May import every layer below the command line.
 """
 
-from audiolab.bench._runner import BenchCase, BenchResult, run_cases
+from audiolab.bench._runner import (
+    BenchCase,
+    BenchResult,
+    compare_results,
+    machine_info,
+    run_cases,
+)
 
-__all__ = ["BenchCase", "BenchResult", "CASE_MODULES", "run_cases"]
+__all__ = [
+    "BenchCase", "BenchResult", "CASE_MODULES", "compare_results", "machine_info", "run_cases",
+]
 
 CASE_MODULES: tuple[str, ...] = (
     "audiolab.bench._filterbanks",

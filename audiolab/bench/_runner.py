@@ -1,11 +1,15 @@
 """Timing of benchmark cases: best of several runs, ours and the reference in the same run."""
 
+import os
+import platform
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BenchCase", "BenchResult", "run_cases", "time_best"]
+__all__ = [
+    "BenchCase", "BenchResult", "compare_results", "machine_info", "run_cases", "time_best",
+]
 
 
 @dataclass(frozen=True)
@@ -138,3 +142,67 @@ def run_cases(
             )
         )
     return results
+
+
+def machine_info() -> dict[str, Any]:
+    """Where the figures were measured: machine, processor, Python and the kernels' CPU path.
+
+    ``cpu_path`` is the instruction set the C kernels were compiled for (``al_cpu_path()`` in
+    csrc/common.c); ``n_cpus`` the processors the process may run on.
+
+    Examples
+    --------
+    >>> from audiolab.bench import machine_info
+    >>> sorted(machine_info())[:3]
+    ['audiolab_version', 'cpu_path', 'machine']
+    """
+    from audiolab import __version__
+    from audiolab._ckernel import ffi, lib
+
+    return {
+        "audiolab_version": __version__,
+        "cpu_path": ffi.string(lib.al_cpu_path()).decode(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "python": platform.python_version(),
+        "n_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+    }
+
+
+def compare_results(
+    old: Mapping[str, Any], new: Iterable[BenchResult]
+) -> list[tuple[str, float | None, float, float | None]]:
+    """Change of each case's speed against an earlier ``audiolab bench --json`` document.
+
+    Parameters
+    ----------
+    old : mapping
+        The earlier run's JSON document (its ``"results"`` list of ``as_dict()`` entries).
+    new : iterable of BenchResult
+        This run's results.
+
+    Returns
+    -------
+    list of (name, old x real time, new x real time, change in percent)
+        One row per case of ``new`` in its order; the old figure and the change are None for
+        a case the earlier run did not have. A positive change is faster.
+
+    Examples
+    --------
+    >>> from audiolab.bench import BenchResult, compare_results
+    >>> r = BenchResult("k", 10.0, 0.1, None, "", None, None)
+    >>> compare_results({"results": [{"name": "k", "ours_x_real_time": 50.0}]}, [r])
+    [('k', 50.0, 100.0, 100.0)]
+    """
+    before = {
+        str(d.get("name")): d.get("ours_x_real_time") for d in old.get("results", [])
+        if isinstance(d, Mapping)
+    }
+    rows: list[tuple[str, float | None, float, float | None]] = []
+    for r in new:
+        was = before.get(r.name)
+        was_f = float(was) if isinstance(was, int | float) and was > 0 else None
+        now = r.ours_x_real_time
+        change = None if was_f is None else 100.0 * (now / was_f - 1.0)
+        rows.append((r.name, was_f, now, change))
+    return rows
