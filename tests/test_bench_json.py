@@ -1,4 +1,4 @@
-"""``audiolab bench --json FILE`` and ``--compare FILE``: saved figures, change per case."""
+"""``audiolab bench --save-json FILE`` and ``--compare FILE``: saved figures, change per case."""
 
 import json
 
@@ -46,7 +46,7 @@ def test_machine_info_names_the_cpu_path():
 @pytest.mark.slow
 def test_bench_json_file_then_compare(tmp_path, capsys):
     path = tmp_path / "before.json"
-    assert main(["bench", "--quick", "--only", "SOS cascade", "--json", str(path)]) == 0
+    assert main(["bench", "--quick", "--only", "SOS cascade", "--save-json", str(path)]) == 0
     doc = json.loads(path.read_text())
     (result,) = doc["results"]
     assert doc["cpu_path"] == machine_info()["cpu_path"]

@@ -5,7 +5,7 @@ import importlib
 import json
 import sys
 
-from audiolab.cli._options import print_json, write_json
+from audiolab.cli._options import add_json_option, print_json, write_json
 
 HELP = "time the C kernels against the SciPy/NumPy code they replace"
 DESCRIPTION = """\
@@ -18,7 +18,7 @@ examples:
   audiolab bench
   audiolab bench --quick --only gammatone
   audiolab bench --json > bench.json
-  audiolab bench --json before.json
+  audiolab bench --save-json before.json
   audiolab bench --only sos --compare before.json
 """
 
@@ -26,11 +26,7 @@ examples:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``audiolab bench``."""
     out = p.add_mutually_exclusive_group()
-    out.add_argument(
-        "--json", nargs="?", const="-", default=None, metavar="FILE",
-        help="the machine, the kernels' CPU path and every case's figures as JSON: on stdout "
-        "and nothing else there (without FILE), or written to FILE beside the printed table",
-    )
+    add_json_option(out)
     out.add_argument(
         "--markdown", action="store_true", help="print the results as a Markdown table"
     )
@@ -42,9 +38,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="run only the cases whose name contains TEXT (case-insensitive)",
     )
     p.add_argument(
+        "--save-json", metavar="FILE", default=None,
+        help="also write the JSON of --json (machine, the kernels' CPU path, every case's "
+        "figures) to FILE, for a later --compare",
+    )
+    p.add_argument(
         "--compare", metavar="FILE", default=None,
-        help="an earlier run's --json FILE: print each case's change in x real time against "
-        "it (the machine is shared and noisy: a change under about 10%% is noise)",
+        help="an earlier run's --save-json FILE (or --json output): print each case's change "
+        "in x real time against it (the machine is shared and noisy: under 10%% is noise)",
     )
 
 
@@ -73,13 +74,13 @@ def run(args: argparse.Namespace) -> int:
 
     results = run_cases(cases, budget_s=0.2 if args.quick else 0.5, progress=progress)
     doc = {**machine_info(), "results": [r.as_dict() for r in results]}
-    if args.json == "-":
+    if args.save_json is not None:
+        write_json(args.save_json, doc)
+    if args.json:
         print_json(doc)
         if old is not None:
             print(_comparison(compare_results(old, results), old), file=sys.stderr)
         return 0
-    if args.json is not None:
-        write_json(args.json, doc)
     if args.markdown:
         print(_markdown(results))
     else:
