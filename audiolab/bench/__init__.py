@@ -26,4 +26,5 @@ CASE_MODULES: tuple[str, ...] = (
     "audiolab.bench._batch",
     "audiolab.bench._engine",
     "audiolab.bench._hearing_loss",
+    "audiolab.bench._capacity",
 )

@@ -1,5 +1,6 @@
 """Timing of benchmark cases: best of several runs, ours and the reference in the same run."""
 
+import math
 import os
 import platform
 import time
@@ -8,7 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "BenchCase", "BenchResult", "compare_results", "machine_info", "run_cases", "time_best",
+    "BenchCase",
+    "BenchResult",
+    "compare_results",
+    "live_capacity",
+    "machine_info",
+    "run_cases",
+    "time_best",
 ]
 
 
@@ -29,6 +36,11 @@ class BenchCase:
     target_x_real_time: float | None = None
     note: str = ""
     long_runs: int = 2  # runs of a case whose single run exceeds the time budget
+    # Set for a case that runs one processing chain through the engine's C callback in blocks
+    # of this many frames: the result then also says how many such chains fit live (see
+    # live_capacity).
+    live_block_frames: int | None = None
+    live_fs: float = 48000.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,25 @@ def time_best(
     return best
 
 
+def live_capacity(x_real_time: float, *, load_fraction: float = 0.5) -> int:
+    """How many chains one core runs live, each block within ``load_fraction`` of the period.
+
+    A chain processed at ``x_real_time`` times real time takes ``period / x_real_time`` of CPU
+    per period (block) of any length; ``n`` chains take ``n`` times that, so
+    ``floor(load_fraction * x_real_time)`` fit in ``load_fraction`` of the period. Half the
+    period leaves the rest for the driver, the host and the spread of the callback's time
+    (its p99.9 in ``audiolab live --stats-json`` is the live check). The figure is a best case
+    per block: measured over many blocks with warm caches.
+
+    Examples
+    --------
+    >>> from audiolab.bench._runner import live_capacity
+    >>> live_capacity(31.0)
+    15
+    """
+    return max(0, math.floor(load_fraction * x_real_time))
+
+
 def run_cases(
     cases: Iterable[BenchCase],
     *,
@@ -129,6 +160,13 @@ def run_cases(
             ref = time_best(
                 case.reference, min_repeats=2, budget_s=budget_s, long_runs=case.long_runs
             )
+        extra: dict[str, Any] = {}
+        if case.live_block_frames is not None:
+            extra = {
+                "live_block_frames": case.live_block_frames,
+                "live_period_ms": 1000.0 * case.live_block_frames / case.live_fs,
+                "live_chains_in_half_period": live_capacity(case.audio_s / ours),
+            }
         results.append(
             BenchResult(
                 name=case.name,
@@ -139,6 +177,7 @@ def run_cases(
                 target_ratio=case.target_ratio,
                 target_x_real_time=case.target_x_real_time,
                 note=case.note,
+                extra=extra,
             )
         )
     return results

@@ -147,6 +147,10 @@ def _print_table(results: list, doc: dict) -> None:
         print(f"{'':<4}{r.ours_x_real_time:10.1f} {ref:>9} {ratio:>7}  {', '.join(bars)}")
         if r.reference_name:
             print(f"{'':<4}reference: {r.reference_name}")
+        if "live_chains_in_half_period" in r.extra:
+            print(f"{'':<4}live: {r.extra['live_chains_in_half_period']} such chains per core "
+                  f"within half of a {r.extra['live_block_frames']}-frame period "
+                  f"({r.extra['live_period_ms']:.2f} ms)")
 
 
 def _markdown(results: list) -> str:
@@ -163,6 +167,8 @@ def _markdown(results: list) -> str:
             bars.append(f">= {r.target_ratio:g}x")
         if r.target_x_real_time is not None:
             bars.append(f">= {r.target_x_real_time:g} x real time")
+        if "live_chains_in_half_period" in r.extra:
+            bars.append(f"{r.extra['live_chains_in_half_period']} chains live per core")
         name = r.name + (f" (vs {r.reference_name})" if r.reference_name else "")
         lines.append(f"| {name} | {r.ours_x_real_time:.0f} | {ref} | {ratio} | {', '.join(bars)} |")
     return "\n".join(lines)
