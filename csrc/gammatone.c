@@ -129,8 +129,13 @@ static void gt_delay_sum_block(const al_gt_synth *s, const float *r, int32_t nl,
         int32_t lo = hi;
         while (lo > 0 && s->delay[lo - 1] == s->delay[hi]) lo--;
         for (int32_t b = lo; b <= hi; b++) {
-            const int32_t q = p + s->delay[b];
-            for (int64_t j = 0; j < len; j++) ring[(q + j) & mask] += r[j * nl + b];
+            /* Two contiguous runs, before and after the ring's wrap. */
+            const int32_t q = (p + s->delay[b]) & mask;
+            const int64_t run = len < s->ring_len - q ? len : s->ring_len - q;
+            const float *rb = r + b;
+            float *ra = ring + q;
+            for (int64_t j = 0; j < run; j++) ra[j] += rb[j * nl];
+            for (int64_t j = run; j < len; j++) ring[j - run] += rb[j * nl];
         }
         hi = lo - 1;
     }
