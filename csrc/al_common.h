@@ -15,6 +15,10 @@ typedef enum {
 
 int al_abi_version(void);
 
+/* The instruction set the kernels were compiled for ("avx512f", "avx2+fma", "avx", "sse2" or
+ * "generic"): the bench records it beside its figures. A static string, never freed. */
+const char *al_cpu_path(void);
+
 /* A processing stage the real-time engine can run: x is planar (n_channels, n_frames) float32
  * sound pressure in Pa, processed in place; state is the stage's own struct. */
 typedef al_status (*al_stage_fn)(void *state, float *x, int32_t n_channels, int64_t n_frames);

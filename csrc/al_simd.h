@@ -49,12 +49,16 @@ static inline al_vf16 al_abs_vf16(al_vf16 v)
  * (al_vdf) carry the samples in and out. */
 #if defined(__AVX512F__)
 enum { AL_VD_LANES = 8 };
+#define AL_VD_SHIFT_IN_ 8, 0, 1, 2, 3, 4, 5, 6
 #elif defined(__AVX__)
 enum { AL_VD_LANES = 4 };
+#define AL_VD_SHIFT_IN_ 4, 0, 1, 2
 #else
 enum { AL_VD_LANES = 2 };
+#define AL_VD_SHIFT_IN_ 2, 0
 #endif
 typedef double al_vd __attribute__((vector_size(8 * AL_VD_LANES)));
+typedef int64_t al_vdi __attribute__((vector_size(8 * AL_VD_LANES)));
 typedef float al_vdf __attribute__((vector_size(4 * AL_VD_LANES)));
 
 AL_SIMD_LOAD_STORE(al_vd, double, vd)
@@ -71,6 +75,24 @@ static inline void al_store_vdf(float *p, al_vd v)
 {
     const al_vdf f = __builtin_convertvector(v, al_vdf);
     memcpy(p, &f, sizeof f);
+}
+
+/* Lanes moved up by one (lane i gets lane i - 1, the top lane drops out) and a in lane 0: one
+ * permute, the hand-over between the stages of a skewed (wavefront) pipeline. */
+static inline al_vd al_shift_in_vd(al_vd v, double a)
+{
+    const al_vd s = (al_vd){0} + a;
+#if defined(__clang__)
+    return __builtin_shufflevector(v, s, AL_VD_SHIFT_IN_);
+#else
+    return __builtin_shuffle(v, s, (al_vdi){AL_VD_SHIFT_IN_});
+#endif
+}
+
+/* Lane-wise mask ? a : b for float64 lanes; a comparison of two al_vdi gives the mask. */
+static inline al_vd al_select_vd(al_vdi mask, al_vd a, al_vd b)
+{
+    return (al_vd)(((al_vdi)a & mask) | ((al_vdi)b & ~mask));
 }
 
 #endif

@@ -1,4 +1,5 @@
 #include "al_gammatone_impl.h"
+#include "al_simd.h"
 
 al_status al_gt_analyze(al_gt_analyzer *a, int32_t channel, const float *x, int64_t n,
                         float *out)
@@ -54,6 +55,98 @@ al_status al_gt_synthesize(al_gt_synth *s, int32_t channel, const float *bands, 
     return AL_OK;
 }
 
+/* Weighted band outputs Re(weight * z) of one channel for len <= AL_GT_CHUNK samples into r
+ * (len, n_lanes), sample-major, for NG (1 or 2) groups of 16 lanes from lane g0, their stage
+ * states in registers for the whole block; two groups interleave two independent recursions.
+ * Eq. (7)-(11) of Hohmann (2002), as al_gt_step computes them. */
+static inline __attribute__((always_inline)) void
+gt_analyze_groups(const al_gt_analyzer *a, const al_gt_synth *s, float *sre, float *sim,
+                  const float *x, int64_t len, float *restrict r, int32_t g0, const int NG)
+{
+    const int32_t nl = a->n_lanes;
+    al_vf16 cr[2], ci[2], nrm[2], wr[2], wi[2], sr[2][AL_GT_ORDER], si[2][AL_GT_ORDER];
+    for (int q = 0; q < NG; q++) {
+        const int32_t g = g0 + q * AL_VF16_LANES;
+        float wre[AL_VF16_LANES], wim[AL_VF16_LANES];
+        for (int32_t j = 0; j < AL_VF16_LANES; j++) {
+            const int on = g + j < s->n_bands; /* padding lanes: no synthesis weight */
+            wre[j] = on ? s->weight_re[g + j] : 0.0f;
+            wim[j] = on ? s->weight_im[g + j] : 0.0f;
+        }
+        cr[q] = al_load_vf16(a->coef_re + g);
+        ci[q] = al_load_vf16(a->coef_im + g);
+        nrm[q] = al_load_vf16(a->norm + g);
+        wr[q] = al_load_vf16(wre);
+        wi[q] = al_load_vf16(wim);
+        for (int k = 0; k < AL_GT_ORDER; k++) {
+            sr[q][k] = al_load_vf16(sre + (int64_t)k * nl + g);
+            si[q][k] = al_load_vf16(sim + (int64_t)k * nl + g);
+        }
+    }
+    for (int64_t j = 0; j < len; j++) {
+        for (int q = 0; q < NG; q++) {
+            al_vf16 ir = nrm[q] * x[j], ii = (al_vf16){0};
+            for (int k = 0; k < AL_GT_ORDER; k++) {
+                const al_vf16 re = ir + cr[q] * sr[q][k] - ci[q] * si[q][k];
+                const al_vf16 im = ii + cr[q] * si[q][k] + ci[q] * sr[q][k];
+                sr[q][k] = re;
+                si[q][k] = im;
+                ir = re;
+                ii = im;
+            }
+            al_store_vf16(r + j * nl + g0 + q * AL_VF16_LANES, wr[q] * ir - wi[q] * ii);
+        }
+    }
+    for (int q = 0; q < NG; q++) {
+        const int32_t g = g0 + q * AL_VF16_LANES;
+        for (int k = 0; k < AL_GT_ORDER; k++) {
+            al_store_vf16(sre + (int64_t)k * nl + g, sr[q][k]);
+            al_store_vf16(sim + (int64_t)k * nl + g, si[q][k]);
+        }
+    }
+}
+
+static void gt_analyze_block(const al_gt_analyzer *a, const al_gt_synth *s, float *sre,
+                             float *sim, const float *x, int64_t len, float *restrict r)
+{
+    const int32_t nl = a->n_lanes;
+    int32_t g = 0;
+    for (; g + 2 * AL_VF16_LANES <= nl; g += 2 * AL_VF16_LANES)
+        gt_analyze_groups(a, s, sre, sim, x, len, r, g, 2);
+    if (g < nl) gt_analyze_groups(a, s, sre, sim, x, len, r, g, 1);
+}
+
+/* Add the block's weighted bands r (len, n_lanes) into the ring at their delays and pop len
+ * output samples. The bands go in order of decreasing delay (equal delays in band order), so
+ * each ring slot receives its terms in the order the per-sample loop (al_gt_ring_step) adds
+ * them: the sums, and so a block split anywhere, are bit for bit the same. Needs delays that
+ * do not decrease with the band (as the design gives) and len + max delay <= ring_len. */
+static void gt_delay_sum_block(const al_gt_synth *s, const float *r, int32_t nl, int64_t len,
+                               float *ring, int32_t *pos, float *out)
+{
+    const int32_t nb = s->n_bands, mask = s->ring_len - 1, p = *pos;
+    for (int32_t hi = nb - 1; hi >= 0;) {
+        int32_t lo = hi;
+        while (lo > 0 && s->delay[lo - 1] == s->delay[hi]) lo--;
+        for (int32_t b = lo; b <= hi; b++) {
+            /* Two contiguous runs, before and after the ring's wrap. */
+            const int32_t q = (p + s->delay[b]) & mask;
+            const int64_t run = len < s->ring_len - q ? len : s->ring_len - q;
+            const float *rb = r + b;
+            float *ra = ring + q;
+            for (int64_t j = 0; j < run; j++) ra[j] += rb[j * nl];
+            for (int64_t j = run; j < len; j++) ring[j - run] += rb[j * nl];
+        }
+        hi = lo - 1;
+    }
+    for (int64_t j = 0; j < len; j++) {
+        const int32_t q = (int32_t)((p + j) & mask);
+        out[j] = ring[q];
+        ring[q] = 0.0f;
+    }
+    *pos = (int32_t)((p + len) & mask);
+}
+
 al_status al_gt_process(al_gt_analyzer *a, al_gt_synth *s, float *x, int64_t n)
 {
     al_status status = al_gt_analyzer_valid(a);
@@ -63,13 +156,27 @@ al_status al_gt_process(al_gt_analyzer *a, al_gt_synth *s, float *x, int64_t n)
     if (a->n_bands != s->n_bands || a->n_channels != s->n_channels) return AL_ERR_STATE;
     if (n < 0) return AL_ERR_SIZE;
     const int32_t nb = a->n_bands, nl = a->n_lanes, mask = s->ring_len - 1;
-    float *zre = a->scratch, *zim = a->scratch + nl, *r = s->scratch;
+    /* The block path's conditions (see gt_delay_sum_block); otherwise sample by sample. */
+    int ascending = 1;
+    for (int32_t b = 1; b < nb; b++) ascending &= s->delay[b] >= s->delay[b - 1];
+    const int64_t room = (int64_t)s->ring_len - s->delay[nb - 1];
+    const int64_t block = room < AL_GT_CHUNK ? room : AL_GT_CHUNK;
     al_fpmode fp = al_fp_enter();
     for (int32_t c = 0; c < a->n_channels; c++) {
         float *sre = a->state_re + (int64_t)c * AL_GT_ORDER * nl;
         float *sim = a->state_im + (int64_t)c * AL_GT_ORDER * nl;
         float *ring = s->ring + (int64_t)c * s->ring_len;
         float *xc = x + (int64_t)c * n;
+        if (ascending && block >= 8) {
+            /* The analysis scratch holds (AL_GT_CHUNK, n_lanes) weighted band values. */
+            for (int64_t start = 0; start < n; start += block) {
+                const int64_t len = n - start < block ? n - start : block;
+                gt_analyze_block(a, s, sre, sim, xc + start, len, a->scratch);
+                gt_delay_sum_block(s, a->scratch, nl, len, ring, s->pos + c, xc + start);
+            }
+            continue;
+        }
+        float *zre = a->scratch, *zim = a->scratch + nl, *r = s->scratch;
         for (int64_t j = 0; j < n; j++) {
             al_gt_step(nl, a->coef_re, a->coef_im, a->norm, sre, sim, xc[j], zre, zim);
             for (int32_t b = 0; b < nb; b++)

@@ -6,9 +6,17 @@ Each area contributes a module listed in :data:`CASE_MODULES` with a function
 May import every layer below the command line.
 """
 
-from audiolab.bench._runner import BenchCase, BenchResult, run_cases
+from audiolab.bench._runner import (
+    BenchCase,
+    BenchResult,
+    compare_results,
+    machine_info,
+    run_cases,
+)
 
-__all__ = ["CASE_MODULES", "BenchCase", "BenchResult", "run_cases"]
+__all__ = [
+    "CASE_MODULES", "BenchCase", "BenchResult", "compare_results", "machine_info", "run_cases",
+]
 
 CASE_MODULES: tuple[str, ...] = (
     "audiolab.bench._filterbanks",
@@ -19,4 +27,5 @@ CASE_MODULES: tuple[str, ...] = (
     "audiolab.bench._engine",
     "audiolab.bench._hearing_loss",
     "audiolab.bench._stoi",
+    "audiolab.bench._capacity",
 )

@@ -206,4 +206,31 @@ def cases(quick: bool) -> list[BenchCase]:
                 long_runs=1,  # the reference takes seconds: one run of it is enough
             )
         )
-    return cases
+    return cases + _profile_cases(x, seconds)
+
+
+def _profile_cases(x: np.ndarray, seconds: float) -> list[BenchCase]:
+    """N3's cost per stage: the whole simulator, then without its spectral smearing.
+
+    The simulator runs at the signal's rate (nothing is resampled inside), so its stages are the
+    smearing (framed FFT, Baer & Moore 1993) and the bands (gammatone filters, envelopes and
+    recruitment gains, Moore & Glasberg 1993). The smearing's share is the difference of the two
+    rows' times: share = 1 - (whole x real time) / (bands-only x real time).
+    """
+    rows = []
+    for label, smearing in (("whole (smearing + bands)", "auto"), ("bands only", "none")):
+        sim = HearingLossSimulator("N3", fs=FS, smearing=smearing)
+
+        def ours(sim: HearingLossSimulator = sim) -> np.ndarray:
+            sim.reset()
+            return sim.process(x)
+
+        rows.append(
+            BenchCase(
+                name=f"hearing-loss profile N3, {label}, 44.1 kHz stereo",
+                audio_s=seconds,
+                ours=ours,
+                note="per-stage profile; smearing = the difference of the two profile rows",
+            )
+        )
+    return rows

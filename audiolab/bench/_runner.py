@@ -1,11 +1,22 @@
 """Timing of benchmark cases: best of several runs, ours and the reference in the same run."""
 
+import math
+import os
+import platform
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BenchCase", "BenchResult", "run_cases", "time_best"]
+__all__ = [
+    "BenchCase",
+    "BenchResult",
+    "compare_results",
+    "live_capacity",
+    "machine_info",
+    "run_cases",
+    "time_best",
+]
 
 
 @dataclass(frozen=True)
@@ -25,6 +36,11 @@ class BenchCase:
     target_x_real_time: float | None = None
     note: str = ""
     long_runs: int = 2  # runs of a case whose single run exceeds the time budget
+    # Set for a case that runs one processing chain through the engine's C callback in blocks
+    # of this many frames: the result then also says how many such chains fit live (see
+    # live_capacity).
+    live_block_frames: int | None = None
+    live_fs: float = 48000.0
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,25 @@ def time_best(
     return best
 
 
+def live_capacity(x_real_time: float, *, load_fraction: float = 0.5) -> int:
+    """How many chains one core runs live, each block within ``load_fraction`` of the period.
+
+    A chain processed at ``x_real_time`` times real time takes ``period / x_real_time`` of CPU
+    per period (block) of any length; ``n`` chains take ``n`` times that, so
+    ``floor(load_fraction * x_real_time)`` fit in ``load_fraction`` of the period. Half the
+    period leaves the rest for the driver, the host and the spread of the callback's time
+    (its p99.9 in ``audiolab live --stats-json`` is the live check). The figure is a best case
+    per block: measured over many blocks with warm caches.
+
+    Examples
+    --------
+    >>> from audiolab.bench._runner import live_capacity
+    >>> live_capacity(31.0)
+    15
+    """
+    return max(0, math.floor(load_fraction * x_real_time))
+
+
 def run_cases(
     cases: Iterable[BenchCase],
     *,
@@ -125,6 +160,13 @@ def run_cases(
             ref = time_best(
                 case.reference, min_repeats=2, budget_s=budget_s, long_runs=case.long_runs
             )
+        extra: dict[str, Any] = {}
+        if case.live_block_frames is not None:
+            extra = {
+                "live_block_frames": case.live_block_frames,
+                "live_period_ms": 1000.0 * case.live_block_frames / case.live_fs,
+                "live_chains_in_half_period": live_capacity(case.audio_s / ours),
+            }
         results.append(
             BenchResult(
                 name=case.name,
@@ -135,6 +177,71 @@ def run_cases(
                 target_ratio=case.target_ratio,
                 target_x_real_time=case.target_x_real_time,
                 note=case.note,
+                extra=extra,
             )
         )
     return results
+
+
+def machine_info() -> dict[str, Any]:
+    """Where the figures were measured: machine, processor, Python and the kernels' CPU path.
+
+    ``cpu_path`` is the instruction set the C kernels were compiled for (``al_cpu_path()`` in
+    csrc/common.c); ``n_cpus`` the processors the process may run on.
+
+    Examples
+    --------
+    >>> from audiolab.bench import machine_info
+    >>> sorted(machine_info())[:3]
+    ['audiolab_version', 'cpu_path', 'machine']
+    """
+    from audiolab import __version__
+    from audiolab._ckernel import ffi, lib
+
+    return {
+        "audiolab_version": __version__,
+        "cpu_path": ffi.string(lib.al_cpu_path()).decode(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "python": platform.python_version(),
+        "n_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+    }
+
+
+def compare_results(
+    old: Mapping[str, Any], new: Iterable[BenchResult]
+) -> list[tuple[str, float | None, float, float | None]]:
+    """Change of each case's speed against an earlier ``audiolab bench --json`` document.
+
+    Parameters
+    ----------
+    old : mapping
+        The earlier run's JSON document (its ``"results"`` list of ``as_dict()`` entries).
+    new : iterable of BenchResult
+        This run's results.
+
+    Returns
+    -------
+    list of (name, old x real time, new x real time, change in percent)
+        One row per case of ``new`` in its order; the old figure and the change are None for
+        a case the earlier run did not have. A positive change is faster.
+
+    Examples
+    --------
+    >>> from audiolab.bench import BenchResult, compare_results
+    >>> r = BenchResult("k", 10.0, 0.1, None, "", None, None)
+    >>> compare_results({"results": [{"name": "k", "ours_x_real_time": 50.0}]}, [r])
+    [('k', 50.0, 100.0, 100.0)]
+    """
+    before = {
+        str(d.get("name")): d.get("ours_x_real_time") for d in old.get("results", [])
+        if isinstance(d, Mapping)
+    }
+    rows: list[tuple[str, float | None, float, float | None]] = []
+    for r in new:
+        was = before.get(r.name)
+        was_f = float(was) if isinstance(was, int | float) and was > 0 else None
+        now = r.ours_x_real_time
+        change = None if was_f is None else 100.0 * (now / was_f - 1.0)
+        rows.append((r.name, was_f, now, change))
+    return rows

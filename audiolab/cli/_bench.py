@@ -2,10 +2,10 @@
 
 import argparse
 import importlib
-import platform
+import json
 import sys
 
-from audiolab.cli._options import add_json_option, print_json
+from audiolab.cli._options import add_json_option, print_json, write_json
 
 HELP = "time the C kernels against the SciPy/NumPy code they replace"
 DESCRIPTION = """\
@@ -18,6 +18,8 @@ examples:
   audiolab bench
   audiolab bench --quick --only gammatone
   audiolab bench --json > bench.json
+  audiolab bench --save-json before.json
+  audiolab bench --only sos --compare before.json
 """
 
 
@@ -35,12 +37,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--only", metavar="TEXT", default=None,
         help="run only the cases whose name contains TEXT (case-insensitive)",
     )
+    p.add_argument(
+        "--save-json", metavar="FILE", default=None,
+        help="also write the JSON of --json (machine, the kernels' CPU path, every case's "
+        "figures) to FILE, for a later --compare",
+    )
+    p.add_argument(
+        "--compare", metavar="FILE", default=None,
+        help="an earlier run's --save-json FILE (or --json output): print each case's change "
+        "in x real time against it (the machine is shared and noisy: under 10%% is noise)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print the table or JSON."""
-    from audiolab import __version__
-    from audiolab.bench import CASE_MODULES, run_cases
+    from audiolab.bench import CASE_MODULES, compare_results, machine_info, run_cases
+
+    old = None if args.compare is None else _read_compare(args.compare)
 
     cases = []
     for name in CASE_MODULES:
@@ -60,20 +73,63 @@ def run(args: argparse.Namespace) -> int:
         print(f"  timing {name} ...", file=sys.stderr, flush=True)
 
     results = run_cases(cases, budget_s=0.2 if args.quick else 0.5, progress=progress)
+    doc = {**machine_info(), "results": [r.as_dict() for r in results]}
+    if args.save_json is not None:
+        write_json(args.save_json, doc)
     if args.json:
-        doc = {
-            "audiolab_version": __version__,
-            "machine": platform.machine(),
-            "processor": platform.processor(),
-            "python": platform.python_version(),
-            "results": [r.as_dict() for r in results],
-        }
         print_json(doc)
+        if old is not None:
+            print(_comparison(compare_results(old, results), old), file=sys.stderr)
         return 0
     if args.markdown:
         print(_markdown(results))
-        return 0
+    else:
+        _print_table(results, doc)
+    if old is not None:
+        print(_comparison(compare_results(old, results), old))
+    return 0
+
+
+def _read_compare(path: str) -> dict:
+    """The earlier run of ``--compare FILE``, checked before the (long) run starts."""
+    from audiolab._errors import ConfigError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            old = json.load(f)
+    except OSError as exc:
+        raise ConfigError(f"--compare {path!r} cannot be read: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"--compare {path!r} is not JSON: {exc.msg} at line {exc.lineno}"
+        ) from None
+    if not isinstance(old, dict) or not isinstance(old.get("results"), list):
+        raise ConfigError(
+            f"--compare {path!r} must be the output of audiolab bench --json (an object with a "
+            f"'results' list), got {type(old).__name__}"
+        )
+    return old
+
+
+def _comparison(rows: list, old: dict) -> str:
+    """The change of each case against the earlier run, one line per case."""
+    lines = [
+        f"change against the earlier run (its CPU path: {old.get('cpu_path', 'unknown')}; "
+        "positive = faster)",
+        f"{'':<4}{'was xRT':>10} {'now xRT':>10} {'change':>8}",
+    ]
+    for name, was, now, change in rows:
+        was_s = f"{was:10.1f}" if was is not None else f"{'new case':>10}"
+        change_s = f"{change:+7.1f}%" if change is not None else ""
+        lines.append(name)
+        lines.append(f"{'':<4}{was_s} {now:10.1f} {change_s:>8}")
+    return "\n".join(lines)
+
+
+def _print_table(results: list, doc: dict) -> None:
+    """The results as the plain-text table."""
     header = f"{'':<4}{'ours xRT':>10} {'ref xRT':>9} {'ratio':>7}  bar"
+    print(f"CPU path of the kernels: {doc['cpu_path']} ({doc['machine']}, {doc['n_cpus']} CPUs)")
     print("xRT = seconds of audio processed per second, one core; ratio = ours / reference")
     print(header)
     print("-" * 60)
@@ -91,7 +147,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'':<4}{r.ours_x_real_time:10.1f} {ref:>9} {ratio:>7}  {', '.join(bars)}")
         if r.reference_name:
             print(f"{'':<4}reference: {r.reference_name}")
-    return 0
+        if "live_chains_in_half_period" in r.extra:
+            print(f"{'':<4}live: {r.extra['live_chains_in_half_period']} such chains per core "
+                  f"within half of a {r.extra['live_block_frames']}-frame period "
+                  f"({r.extra['live_period_ms']:.2f} ms)")
 
 
 def _markdown(results: list) -> str:
@@ -108,6 +167,8 @@ def _markdown(results: list) -> str:
             bars.append(f">= {r.target_ratio:g}x")
         if r.target_x_real_time is not None:
             bars.append(f">= {r.target_x_real_time:g} x real time")
+        if "live_chains_in_half_period" in r.extra:
+            bars.append(f"{r.extra['live_chains_in_half_period']} chains live per core")
         name = r.name + (f" (vs {r.reference_name})" if r.reference_name else "")
         lines.append(f"| {name} | {r.ours_x_real_time:.0f} | {ref} | {ratio} | {', '.join(bars)} |")
     return "\n".join(lines)
