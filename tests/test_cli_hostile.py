@@ -16,24 +16,14 @@ import threading
 import numpy as np
 import pytest
 import soundfile as sf
+from cli_run import one_line as _one_line
+from cli_run import run_cli as _run
 
 from audiolab.cli import main
 
 FS = 48000
 
 
-def _run(capsys, *argv):
-    """(exit code, stdout, stderr), also when argparse itself rejects the command."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_line(err):
-    return err.count("\n") == 1 and "Traceback" not in err
 
 
 def _tone(n=4800, amp=0.25):

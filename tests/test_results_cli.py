@@ -8,23 +8,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from cli_run import one_line as _one_line
+from cli_run import run_cli as _run
 
-from audiolab.cli import main
 from audiolab.store import EXPORT_COLUMNS, VIRTUAL_IDEAL_CALIBRATION, ResultsStore
-
-
-def _run(capsys, *argv):
-    """(exit code, stdout, stderr), also when argparse itself rejects the command."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_line(err):
-    return err.count("\n") == 1 and "Traceback" not in err
 
 
 @pytest.fixture

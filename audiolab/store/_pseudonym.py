@@ -10,7 +10,7 @@ __all__ = ["MAX_PSEUDONYM_CHARS", "check_pseudonym"]
 MAX_PSEUDONYM_CHARS = 64
 
 _ALLOWED = re.compile(r"[A-Za-z0-9._-]+")
-# A Danish CPR number is DDMMYY-XXXX or DDMMYYXXXX. It is looked for anywhere in the pseudonym
+# A Danish CPR number is DDMMYY-NNNN or DDMMYYNNNN. It is looked for anywhere in the pseudonym
 # ("P-010190-1234" carries the number as much as "0101901234" does), bounded by non-digits.
 _CPR = re.compile(r"(?<![0-9])([0-9]{2})([0-9]{2})([0-9]{2})-?[0-9]{4}(?![0-9])")
 # An e-mail address with its "@" replaced by a character the alphabet allows is still one.
@@ -42,7 +42,7 @@ def check_pseudonym(pseudonym: object) -> str:
 
     A pseudonym is 1 to 64 characters of ASCII letters, digits, ``-``, ``_`` and ``.``. Two kinds
     of identifier that name a person are refused even when they fit that alphabet: e-mail
-    addresses (anything with ``@``) and Danish CPR numbers (``DDMMYY-XXXX`` or ``DDMMYYXXXX``,
+    addresses (anything with ``@``) and Danish CPR numbers (``DDMMYY-NNNN`` or ``DDMMYYNNNN``,
     anywhere in the string, when ``DDMMYY`` is a calendar date).
 
     Parameters
@@ -71,7 +71,7 @@ def check_pseudonym(pseudonym: object) -> str:
     Traceback (most recent call last):
     ...
     audiolab._errors.ConfigError: subject pseudonym '010190-1234' looks like a Danish CPR number \
-(DDMMYY-XXXX); use a code that does not identify the person, e.g. P01
+(DDMMYY-NNNN); use a code that does not identify the person, e.g. P01
     """
     if not isinstance(pseudonym, str):
         raise SignalTypeError(
@@ -87,7 +87,7 @@ def check_pseudonym(pseudonym: object) -> str:
         raise ConfigError(f"subject pseudonym {pseudonym!r} looks like an e-mail address; {advice}")
     if _looks_like_cpr(pseudonym):
         raise ConfigError(
-            f"subject pseudonym {pseudonym!r} looks like a Danish CPR number (DDMMYY-XXXX); "
+            f"subject pseudonym {pseudonym!r} looks like a Danish CPR number (DDMMYY-NNNN); "
             f"{advice}"
         )
     if not _ALLOWED.fullmatch(pseudonym):
