@@ -183,8 +183,14 @@ def test_a_person_at_a_terminal_answers_with_one_key_press():
     from audiolab.experiments import Trial
     from audiolab.experiments._runner import TerminalListener
 
+    import tty
+
     leader, follower = os.openpty()
     try:
+        # Keys written to a terminal still in line mode wait for a newline (and a Ctrl-D there
+        # is an end-of-line, not a byte): put it in key mode first, as a person's terminal is
+        # while the listener waits.
+        tty.setcbreak(follower)
         before = termios.tcgetattr(follower)
         with open(follower, closefd=False) as answers:
             os.write(leader, b"x2")
