@@ -179,11 +179,10 @@ def test_a_person_at_a_terminal_answers_with_one_key_press():
     import io
     import os
     import termios
+    import tty
 
     from audiolab.experiments import Trial
     from audiolab.experiments._runner import TerminalListener
-
-    import tty
 
     leader, follower = os.openpty()
     try:
