@@ -4,14 +4,13 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from dask_cluster import local_dask_cluster
 
 import audiolab
 from audiolab import ConfigError, FileFormatError
@@ -585,13 +584,10 @@ def test_progress_bar_redraws_one_line_on_a_terminal():
 
 
 # -- a real Dask cluster
-def _start(cmd, env, log):
-    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-
 
 @pytest.mark.slow
 def test_dask_cluster_outputs_are_bit_identical_to_local(tmp_path, rng, capsys):
-    distributed = pytest.importorskip("distributed")  # installed by both make targets
+    pytest.importorskip("distributed")  # installed by both make targets
     _good_files(tmp_path / "in", rng)
     _bad_files(tmp_path / "in" / "bad")
     # A fitted hearing aid (gammatone analysis, WDRC, resynthesis, limiter, all stateful) at
@@ -605,32 +601,9 @@ def test_dask_cluster_outputs_are_bit_identical_to_local(tmp_path, rng, capsys):
     assert main(["process", str(tmp_path / "in"), "--chain", str(chain), "--out", str(local),
                  "--jobs", "2"]) == 1
 
-    scheduler_file = tmp_path / "scheduler.json"
-    env = dict(os.environ)
-    root = str(Path(audiolab.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")])
-    dask = [sys.executable, "-m", "dask"]
-    procs = []
-    with open(tmp_path / "cluster.log", "w") as log:
-        try:
-            procs.append(_start([*dask, "scheduler", "--scheduler-file", str(scheduler_file),
-                                 "--host", "127.0.0.1", "--port", "0", "--no-dashboard"], env, log))
-            procs.append(_start([*dask, "worker", "--scheduler-file", str(scheduler_file),
-                                 "--nworkers", "1", "--nthreads", "1", "--no-dashboard"], env, log))
-            with distributed.Client(scheduler_file=str(scheduler_file), timeout="60s") as client:
-                client.wait_for_workers(1, timeout=60)
-                address = client.scheduler.address
-            code = main(["process", str(tmp_path / "in"), "--chain", str(chain), "--out",
-                         str(remote), "--scheduler", address])
-        finally:
-            # Workers first, while their scheduler still answers, then the scheduler.
-            for p in reversed(procs):
-                p.terminate()
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+    with local_dask_cluster(tmp_path) as address:
+        code = main(["process", str(tmp_path / "in"), "--chain", str(chain), "--out",
+                     str(remote), "--scheduler", address])
     captured = capsys.readouterr()
     assert code == 1, (tmp_path / "cluster.log").read_text()[-2000:]
     local_m, remote_m = _manifest(local), _manifest(remote)

@@ -2,16 +2,13 @@
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from dask_cluster import local_dask_cluster
 
-import audiolab
 from audiolab.audiology import load_speech_corpus
 from audiolab.batch import ScoreTask, pair_files, run_scoring
 from audiolab.cli._main import main
@@ -189,39 +186,13 @@ def test_score_task_never_raises_and_pairing_reports_the_unpaired(tmp_path, rng)
 
 @pytest.mark.slow
 def test_dask_scores_equal_local_scores(tmp_path, rng):
-    distributed = pytest.importorskip("distributed")  # installed by both make targets
+    pytest.importorskip("distributed")  # installed by both make targets
     _corpus(tmp_path, rng, n=3)
     args = ["score", "--reference", str(tmp_path / "ref"), "--processed", str(tmp_path / "noisy"),
             "--metric", "stoi,estoi,sii"]
     assert main([*args, "--jobs", "2", "--out", str(tmp_path / "local.csv")]) == 0
-    scheduler_file = tmp_path / "scheduler.json"
-    env = dict(os.environ)
-    root = str(Path(audiolab.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")])
-    dask = [sys.executable, "-m", "dask"]
-    procs = []
-    with open(tmp_path / "cluster.log", "w") as log:
-        try:
-            procs.append(subprocess.Popen(
-                [*dask, "scheduler", "--scheduler-file", str(scheduler_file), "--host",
-                 "127.0.0.1", "--port", "0", "--no-dashboard"], env=env, stdout=log,
-                stderr=subprocess.STDOUT))
-            procs.append(subprocess.Popen(
-                [*dask, "worker", "--scheduler-file", str(scheduler_file), "--nworkers", "1",
-                 "--nthreads", "1", "--no-dashboard"], env=env, stdout=log,
-                stderr=subprocess.STDOUT))
-            with distributed.Client(scheduler_file=str(scheduler_file), timeout="60s") as client:
-                client.wait_for_workers(1, timeout=60)
-                address = client.scheduler.address
-            code = main([*args, "--scheduler", address, "--out", str(tmp_path / "dask.csv")])
-        finally:
-            for p in reversed(procs):  # workers first, while their scheduler still answers
-                p.terminate()
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+    with local_dask_cluster(tmp_path) as address:
+        code = main([*args, "--scheduler", address, "--out", str(tmp_path / "dask.csv")])
     assert code == 0, (tmp_path / "cluster.log").read_text()[-2000:]
     local, remote = _rows(tmp_path / "local.csv"), _rows(tmp_path / "dask.csv")
     for a, b in zip(local, remote, strict=True):
