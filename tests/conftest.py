@@ -29,3 +29,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def rng() -> np.random.Generator:
     """A seeded generator: every test that draws random numbers is reproducible."""
     return np.random.default_rng(20261128)
+
+
+@pytest.fixture
+def app_context(tmp_path, monkeypatch):
+    """An application context whose remembered settings live in a temporary folder."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    from audiolab.gui import AppContext
+
+    return AppContext()

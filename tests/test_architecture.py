@@ -12,9 +12,10 @@ import audiolab
 
 PACKAGE = Path(audiolab.__file__).parent
 # Lowest first. Private top-level modules (audiolab/_*.py) are the base everyone may use.
-# ``hearing`` is the deprecated alias of audiology + models: it sits just above them.
+# ``hearing`` is the deprecated alias of audiology + models: it sits just above them. The command
+# line is the entry point of everything, ``audiolab gui`` included, so it sits above the GUI.
 LAYERS = ["_base", "dsp", "calibration", "audiology", "models", "hearing", "engine", "store",
-          "experiments", "batch", "reports", "bench", "cli", "gui"]
+          "experiments", "batch", "reports", "bench", "gui", "cli"]
 HEAVY = ("PySide6", "pyqtgraph", "matplotlib", "dask", "distributed")
 
 

@@ -38,6 +38,7 @@ COMMANDS: tuple[str, ...] = (
     "run",
     "results",
     "stages",
+    "gui",
 )
 
 EXIT_OK = 0
