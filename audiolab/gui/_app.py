@@ -39,7 +39,9 @@ class View(QWidget):
     - ``title``: the tab's name; ``shortcut``: the key that shows it (``"Ctrl+1"``...);
     - :meth:`fill_example`: load the example shown by ``audiolab gui --screenshot`` (N3, NAL-R);
     - :meth:`open_file`: take a file from ``File > Open`` if it is the view's kind;
-    - :meth:`shutdown`: stop timers, tasks and streams before the window closes.
+    - :meth:`shutdown`: stop timers, tasks and streams before the window closes;
+    - ``extra_screenshots()`` (optional): ``{name: widget}`` of further windows that
+      :func:`save_screenshots` writes as ``DIR/<name>.png``.
     """
 
     title = "view"
@@ -71,7 +73,10 @@ def _view_classes() -> list[type[View]]:
 
 
 #: (module in audiolab.gui, class) of each view, in tab order.
-VIEW_CLASSES: tuple[tuple[str, str], ...] = ()
+VIEW_CLASSES: tuple[tuple[str, str], ...] = (
+    ("_runner_view", "RunnerView"),
+    ("_results_view", "ResultsView"),
+)
 
 
 def show_error(parent: QWidget, message: str, *, title: str = "audiolab") -> QMessageBox:
@@ -292,6 +297,13 @@ def save_screenshots(window: MainWindow, directory: Path) -> list[Path]:
         path = directory / f"{name}.png"
         window.grab().save(str(path))
         written.append(path)
+        # A view may add windows of its own (e.g. the runner's subject window).
+        extra = getattr(view, "extra_screenshots", None)
+        for extra_name, widget in (extra() if extra is not None else {}).items():
+            app.processEvents()
+            extra_path = directory / f"{extra_name}.png"
+            widget.grab().save(str(extra_path))
+            written.append(extra_path)
     return written
 
 
