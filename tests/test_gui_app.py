@@ -161,5 +161,6 @@ def test_gui_screenshot_command_writes_one_png_per_view(tmp_path):
                          timeout=300)
     assert out.returncode == 0, out.stderr
     names = sorted(p.name for p in (tmp_path / "shots").glob("*.png"))
-    assert len(names) == len(VIEW_CLASSES)
+    assert len(names) == len(VIEW_CLASSES) + 1  # + the runner's subject window
+    assert "subject_window.png" in names
     assert "window opened in" in out.stdout

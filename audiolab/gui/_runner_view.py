@@ -625,7 +625,7 @@ class RunnerView(View):
     def show_subject_window(self) -> SubjectWindow:
         """Open (or raise) the listener's window."""
         if self.subject_window is None:
-            self.subject_window = SubjectWindow()
+            self.subject_window = SubjectWindow(self)  # a window of its own, deleted with us
             self.subject_window.answered.connect(self._subject_answered)
             self.subject_window.ready_pressed.connect(self._subject_ready)
         self.subject_window.show()

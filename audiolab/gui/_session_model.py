@@ -81,6 +81,7 @@ __all__ = [
     "lit_interval",
     "load_for_resume",
     "plan_text",
+    "prompt_of",
     "resumable_sessions",
     "snapshot",
 ]
@@ -168,6 +169,13 @@ class Prompt:
     index: int
     response: str  # "afc", "yes_no" or "words"
     n_intervals: int
+
+
+def prompt_of(trial: Trial) -> Prompt:
+    """What the subject window is told of ``trial``: its number, kind and intervals."""
+    kind = ("words" if trial.n_words is not None
+            else "afc" if trial.target_interval is not None else "yes_no")
+    return Prompt(trial.index, kind, trial.n_intervals)
 
 
 @dataclass(frozen=True)
@@ -633,10 +641,8 @@ class SessionDriver:
         start = int(playback.start_frame)
         onsets = tuple(start + o for o in rendered.interval_onsets_samples)
         offsets = tuple(start + o for o in rendered.interval_offsets_samples)
-        kind = ("words" if trial.n_words is not None
-                else "afc" if trial.target_interval is not None else "yes_no")
         indices = presented.get("word_indices")
-        self.messages.put(Presenting(Prompt(trial.index, kind, trial.n_intervals), onsets,
+        self.messages.put(Presenting(prompt_of(trial), onsets,
                                      offsets, rendered.words,
                                      None if indices is None else tuple(indices)))
         response: Any = None
