@@ -322,8 +322,8 @@ class RunnerView(View):
                           ("Return", self.submit_score), ("Enter", self.submit_score)):
             QShortcut(QKeySequence(key), self, activated=slot,
                       context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        for k in range(5):
-            QShortcut(QKeySequence(str(k + 1)), self.word_matrix,
+        for k in range(5):  # a line edit with the focus still takes its digits
+            QShortcut(QKeySequence(str(k + 1)), self,
                       activated=lambda c=k: self._toggle_word(c),
                       context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
@@ -556,6 +556,7 @@ class RunnerView(View):
         if message.prompt.response == "words":
             self.word_matrix.present(message.word_indices)
             self.score_button.setEnabled(True)
+            self.score_button.setFocus()  # keys 1-5 and Enter score (a text field would eat them)
             self.status_label.setText("sentence: " + " ".join(message.words or ()))
         if self.subject_window is not None:
             self.subject_window.show_prompt(message.prompt)

@@ -256,6 +256,8 @@ class RunRequest:
         Session seed (a resume keeps the stored one).
     pace_s : float
         Pause after each trial of a model listener, s (0: as fast as possible).
+    inter_trial_s : float
+        Pause after a person's answer before the next trial, s (feedback shows meanwhile).
     calibration : Calibration or None
         The set-up's calibration (None: the virtual ideal one, model listeners only).
     calibration_text : str or None
@@ -276,6 +278,7 @@ class RunRequest:
     db_path: Path
     seed: int = 0
     pace_s: float = 0.0
+    inter_trial_s: float = 0.5
     calibration: Calibration | None = None
     calibration_text: str | None = None
     device: str | None = None
@@ -576,8 +579,9 @@ class SessionDriver:
                     else record.positive, state=procedure.state(), **timing)
                 n_new += 1
                 self.messages.put(TrialDone(stored_trial, snapshot(procedure)))
-                if not person and req.pace_s > 0:
-                    self._sleep(req.pace_s)
+                pause_s = req.inter_trial_s if person else req.pace_s
+                if pause_s > 0:
+                    self._sleep(pause_s)
             self._check_abort()
         except _Stop:
             reason = self._abort_reason or "aborted"
