@@ -84,9 +84,9 @@ class ResultsView(View):
         self.status_label.setWordWrap(True)
         layout.addWidget(self.status_label)
         self._pixmap: QPixmap | None = None
-        QShortcut(QKeySequence("Ctrl+E"), self, activated=self.choose_export,
+        QShortcut(QKeySequence("Ctrl+E"), self, self.choose_export,
                   context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        QShortcut(QKeySequence("F5"), self, activated=self.reload,
+        QShortcut(QKeySequence("F5"), self, self.reload,
                   context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.reload()
 

@@ -214,10 +214,10 @@ class RunnerView(View):
         self.start_button.clicked.connect(self.start)
         self.pause_button = QPushButton("Pause (Ctrl+P)")
         self.pause_button.clicked.connect(self.toggle_pause)
-        self.abort_button = QPushButton("Abort")
-        self.abort_button.clicked.connect(lambda: self.abort(self.abort_reason.text()))
         self.abort_reason = QLineEdit()
         self.abort_reason.setPlaceholderText("reason for aborting (stored)")
+        self.abort_button = QPushButton("Abort")
+        self.abort_button.clicked.connect(lambda: self.abort(self.abort_reason.text()))
         self.resume_combo = QComboBox()
         self.resume_combo.setToolTip("Unfinished sessions of this subject in the database")
         self.resume_button = QPushButton("Resume session")
@@ -259,12 +259,12 @@ class RunnerView(View):
                                                 symbolBrush="w", symbolPen="k",
                                                 name="wrong / no")
         self.rev_scatter = self.track_plot.plot([], [], pen=None, symbol="s", symbolSize=14,
-                                                symbolBrush=None,
+                                                symbolBrush=pg.mkBrush(0, 0, 0, 0),
                                                 symbolPen=pg.mkPen("#e07b00", width=2),
                                                 name="reversals")
         self.estimate_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#c62828", width=2,
                                                                    style=Qt.PenStyle.DashLine),
-                                             label="", labelOpts={"position": 0.8,
+                                             label="", labelOpts={"position": 0.35,
                                                                   "color": "#c62828"})
         self.estimate_line.setVisible(False)
         self.track_plot.addItem(self.estimate_line)
@@ -290,14 +290,16 @@ class RunnerView(View):
         p = self.audiogram_plot
         p.setLogMode(x=True, y=False)
         p.invertY(True)  # dB HL grows downwards (ASHA 1990)
-        p.setXRange(np.log10(125), np.log10(8000))
-        p.setYRange(-10, 100)
+        p.setXRange(np.log10(100), np.log10(10000), padding=0)
+        p.setYRange(-10, 110, padding=0)
+        p.getAxis("bottom").setTicks([[(np.log10(f), f"{f:g}" if f < 1000 else f"{f // 1000:g}k")
+                                       for f in (125, 250, 500, 1000, 2000, 4000, 8000)], []])
         p.setLabel("bottom", "frequency (Hz)")
         p.setLabel("left", "hearing level (dB HL)")
         p.showGrid(x=True, y=True, alpha=0.3)
         p.addLegend(offset=(10, -10))
         self.right_curve = p.plot([], [], pen=pg.mkPen("#d32f2f", width=1.5), symbol="o",
-                                  symbolSize=13, symbolBrush=None,
+                                  symbolSize=13, symbolBrush=pg.mkBrush(0, 0, 0, 0),
                                   symbolPen=pg.mkPen("#d32f2f", width=2), name="right (O)")
         self.left_curve = p.plot([], [], pen=pg.mkPen("#1565c0", width=1.5), symbol="x",
                                  symbolSize=13, symbolBrush="#1565c0",
@@ -320,12 +322,12 @@ class RunnerView(View):
     def _shortcuts(self) -> None:
         for key, slot in (("Ctrl+R", self.start), ("Ctrl+P", self.toggle_pause),
                           ("Return", self.submit_score), ("Enter", self.submit_score)):
-            QShortcut(QKeySequence(key), self, activated=slot,
-                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            QShortcut(QKeySequence(key), self, slot,
+                      Qt.ShortcutContext.WidgetWithChildrenShortcut)
         for k in range(5):  # a line edit with the focus still takes its digits
             QShortcut(QKeySequence(str(k + 1)), self,
-                      activated=lambda c=k: self._toggle_word(c),
-                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                      lambda c=k: self._toggle_word(c),
+                      Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
     # -- choosing ------------------------------------------------------------------------------
     def refresh_experiments(self) -> None:

@@ -717,7 +717,7 @@ class LiveSession:
         if trial.presented.get("response_during_playback"):
             rt = "during"
         correct = "" if trial.correct is None else ("yes" if trial.correct else "no")
-        self.rows.append((str(trial.index + 1), trial.track, f"{x:g}", trial.response, correct,
+        self.rows.append((str(trial.index + 1), trial.track, f"{x:.1f}", trial.response, correct,
                           rt))
 
     def update(self, snap: Snapshot) -> None:

@@ -74,8 +74,8 @@ class SubjectWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.pages)
         for key in ("F11",):
-            QShortcut(QKeySequence(key), self, activated=self.toggle_full_screen)
-        QShortcut(QKeySequence("Esc"), self, activated=self.showNormal)
+            QShortcut(QKeySequence(key), self, self.toggle_full_screen)
+        QShortcut(QKeySequence("Esc"), self, self.showNormal)
         self.show_ready()
 
     # -- construction
