@@ -46,9 +46,11 @@ def test_keyboard_only_ready_then_intervals(qtbot, window):
     answers, readies = [], []
     window.answered.connect(answers.append)
     window.ready_pressed.connect(lambda: readies.append(True))
+    qtbot.keyClick(window, Qt.Key.Key_Space)  # "please wait": nobody asked yet
     window.show_ready()
     qtbot.keyClick(window, Qt.Key.Key_2)  # no trial: no answer
     qtbot.keyClick(window, Qt.Key.Key_Space)
+    qtbot.keyClick(window, Qt.Key.Key_Space)  # once per ready screen
     assert readies == [True] and answers == []
     window.show_prompt(Prompt(index=0, response="afc", n_intervals=3))
     assert [b.isVisible() for b in window.interval_buttons] == [True, True, True, False]

@@ -13,7 +13,7 @@ from test_gui_subject import widget_tree
 
 from audiolab.gui import create_application
 from audiolab.gui._runner_view import RunnerView
-from audiolab.gui._session_model import Presenting
+from audiolab.gui._session_model import READY_TEXT, Presenting
 from audiolab.store import ResultsStore
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -71,7 +71,7 @@ def test_a_2afc_run_answered_with_keys_on_the_subject_window(qtbot, runner, tmp_
     assert runner.start(), runner.status_label.text()
     sw = runner.subject_window
     assert sw is not None and sw.isVisible()
-    qtbot.waitUntil(lambda: sw.ready_label.text().startswith("Press the space"), timeout=30_000)
+    qtbot.waitUntil(lambda: sw.awaiting_ready, timeout=30_000)
     qtbot.keyClick(sw, Qt.Key.Key_Space)
     keys = [Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_2, Qt.Key.Key_1, Qt.Key.Key_2]
     trees = []
@@ -117,7 +117,7 @@ def test_the_experimenter_scores_matrix_sentences_on_the_word_matrix(qtbot, runn
     runner.max_trials_spin.setValue(2)
     assert runner.start(), runner.status_label.text()
     sw = runner.subject_window
-    qtbot.waitUntil(lambda: sw.ready_label.text().startswith("Press the space"), timeout=30_000)
+    qtbot.waitUntil(lambda: sw.awaiting_ready, timeout=30_000)
     qtbot.keyClick(sw, Qt.Key.Key_Space)
     for i, toggles in enumerate(([1, 2, 5], [1, 2, 3, 4, 5])):
         p = _presenting(qtbot, runner, i)
@@ -137,3 +137,71 @@ def test_the_experimenter_scores_matrix_sentences_on_the_word_matrix(qtbot, runn
     assert [t.response for t in trials] == ["3", "5"]
     assert [t.correct for t in trials] == [True, True]  # half the words or more
     assert all(len(t.presented["words"]) == 5 for t in trials)
+
+
+def test_audiometry_asks_for_ready_before_the_other_ear(qtbot, runner, tmp_path):
+    # 1 kHz only, 100 ms tones; every answer "no": each ear ends as "no response" at 90 dB HL
+    path = _short(tmp_path, "audiogram", {
+        "order_hz = [1000, 2000, 4000, 8000, 1000, 500, 250]": "order_hz = [1000]",
+        "duration_ms = 1000": "duration_ms = 100", "ramp_ms = 20": "ramp_ms = 10"})
+    assert runner.open_file(path)
+    assert runner.start(), runner.status_label.text()
+    sw = runner.subject_window
+    readies: list[str] = []
+    n_answered = 0
+    while runner.last_finished is None:
+        qtbot.waitUntil(lambda: runner.last_finished is not None or sw._accepting
+                        or sw.awaiting_ready, timeout=30_000)
+        if runner.last_finished is not None:
+            break
+        if sw._accepting:
+            qtbot.keyClick(sw, Qt.Key.Key_N)
+            n_answered += 1
+            qtbot.waitUntil(lambda n=n_answered: runner.live.progress()[0] == n, timeout=30_000)
+        else:
+            readies.append(sw.ready_label.text())
+            qtbot.keyClick(sw, Qt.Key.Key_Space)
+            assert not sw.awaiting_ready
+    assert runner.last_finished.status == "completed", runner.last_finished.message
+    assert readies == [READY_TEXT, "Now the other ear. " + READY_TEXT]
+    with ResultsStore(tmp_path / "results.sqlite", create=False) as store:
+        trials = store.trials(1)
+    ears = [t.track.split()[0] for t in trials]
+    n_right = ears.count("right")
+    assert ears == ["right"] * n_right + ["left"] * (len(ears) - n_right)  # one switch
+    assert all(t.response == "no" for t in trials)
+    audiogram = runner.last_finished.summary["audiogram"]
+    assert [(p["ear"], p["threshold_db_hl"], p["flags"]) for p in audiogram] == \
+        [("right", None, ["no response"]), ("left", None, ["no response"])]
+
+
+def test_a_pause_during_a_trial_presents_it_again_and_stores_it_once(qtbot, runner, tmp_path):
+    path = _short(tmp_path, "am_detection_weighted", {
+        "duration_ms = 500": "duration_ms = 100", "ramp_ms = 20": "ramp_ms = 10",
+        "isi_ms = 400": "isi_ms = 50"})
+    assert runner.open_file(path)
+    runner.max_trials_spin.setValue(2)
+    assert runner.start(), runner.status_label.text()
+    sw = runner.subject_window
+    qtbot.waitUntil(lambda: sw.awaiting_ready, timeout=30_000)
+    qtbot.keyClick(sw, Qt.Key.Key_Space)
+    first = _presenting(qtbot, runner, 0)
+    runner.toggle_pause()  # before the listener answers
+    qtbot.waitUntil(lambda: sw.ready_label.text() == "A short break.", timeout=30_000)
+    qtbot.keyClick(sw, Qt.Key.Key_1)  # nothing to answer during the break
+    runner.toggle_pause()
+    qtbot.waitUntil(lambda: sw.awaiting_ready, timeout=30_000)
+    qtbot.keyClick(sw, Qt.Key.Key_Space)
+    again = _presenting(qtbot, runner, 0)
+    assert again is not first and again.onset_frames[0] > first.onset_frames[0]
+    for i, key in enumerate((Qt.Key.Key_2, Qt.Key.Key_1)):
+        _presenting(qtbot, runner, i)
+        qtbot.keyClick(sw, key)
+        qtbot.waitUntil(lambda i=i: runner.live.progress()[0] == i + 1, timeout=30_000)
+    qtbot.waitUntil(lambda: runner.last_finished is not None, timeout=30_000)
+    with ResultsStore(tmp_path / "results.sqlite", create=False) as store:
+        trials = store.trials(1)
+        events = [e.kind for e in store.events(1)]
+    assert [(t.index, t.response) for t in trials] == [(0, "2"), (1, "1")]
+    assert trials[0].onset_frame == again.onset_frames[0]  # the presentation answered
+    assert events == ["start", "pause", "resume"]

@@ -8,6 +8,7 @@ once, updated with ``setData``). A person answers in the
 the repeated words on the 5 x 10 word matrix here.
 """
 
+import contextlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from PySide6.QtWidgets import (
 from audiolab._errors import AudiolabError
 from audiolab.audiology import MATRIX_WORD_CLASSES, load_speech_corpus
 from audiolab.experiments import Experiment, load_experiment
+from audiolab.experiments._runner import resume_session_id
 from audiolab.gui._app import View
 from audiolab.gui._session_model import (
     PACES_S,
@@ -48,6 +50,7 @@ from audiolab.gui._session_model import (
     LiveSession,
     Paused,
     Presenting,
+    ReadyWanted,
     RunRequest,
     SessionDriver,
     Started,
@@ -146,6 +149,7 @@ class RunnerView(View):
         self._shortcuts()
         self.refresh_experiments()
         self._update_buttons()
+        context.subscribe(self._context_changed)
 
     # -- construction -------------------------------------------------------------------------
     def _build_controls(self) -> QWidget:
@@ -370,6 +374,11 @@ class RunnerView(View):
         self.description_label.setText(f"<b>{self.experiment.name}</b>: "
                                        f"{self.experiment.description}")
         self._refresh_plan()
+        self.refresh_resumable()
+
+    def _context_changed(self, what: str) -> None:
+        if what == "calibration":  # the levels are checked against the new ceiling
+            self._refresh_plan()
 
     def _listener_chosen(self, *_: Any) -> None:
         kind, detail = self.listener_combo.currentData()
@@ -406,22 +415,24 @@ class RunnerView(View):
         path = Path(self.db_edit.text())
         if not subject or check_subject(subject) or not path.is_file():
             return
+        latest = None
         try:
             with ResultsStore(path, create=False) as store:
                 sessions = resumable_sessions(store, subject=subject)
+                counts = [len(store.trials(s.id)) for s in sessions]
+                if self.experiment is not None:
+                    with contextlib.suppress(AudiolabError):
+                        latest = resume_session_id(store, subject=subject,
+                                                   experiment=self.experiment)
         except AudiolabError as exc:
             self.status_label.setText(str(exc))
             return
-        for s in sessions:
-            n = self._n_trials(path, s.id)
+        for s, n in zip(sessions, counts, strict=True):
             self.resume_combo.addItem(f"{s.id}: {s.experiment_name} ({s.status}, {n} trials)",
                                       s.id)
+        if latest is not None:  # the latest unfinished session of the chosen file first
+            self.resume_combo.setCurrentIndex(max(self.resume_combo.findData(latest), 0))
         self._update_buttons()
-
-    @staticmethod
-    def _n_trials(path: Path, session_id: int) -> int:
-        with ResultsStore(path, create=False) as store:
-            return len(store.trials(session_id))
 
     # -- running -------------------------------------------------------------------------------
     def _request(self, resume_id: int | None = None) -> RunRequest:
@@ -529,8 +540,9 @@ class RunnerView(View):
             self.live.update(message.snapshot)
             self._show_kind(message.experiment)
             self.status_label.setText(f"session {message.session_id}: {message.listener}")
-            if message.needs_ready and self.subject_window is not None:
-                self.subject_window.show_ready()
+        elif isinstance(message, ReadyWanted):
+            if self.subject_window is not None:
+                self.subject_window.show_ready(message.text)
         elif isinstance(message, TrialDone):
             self.live.add(message.trial)
             self.live.update(message.snapshot)
@@ -540,9 +552,11 @@ class RunnerView(View):
             self._present(message)
         elif isinstance(message, Paused):
             self.status_label.setText("paused" if message.paused else "running")
-            if not message.paused and self.subject_window is not None and \
-                    self.driver is not None and self.driver.request.listener == "person":
-                self.subject_window.show_ready()
+            if message.paused:  # a pending trial was cancelled: it comes again later
+                self.presenting = None
+                self.score_button.setEnabled(False)
+                if self.subject_window is not None:
+                    self.subject_window.show_message("A short break.")
             self._update_buttons()
         elif isinstance(message, Finished):
             self.last_finished = message
@@ -550,7 +564,7 @@ class RunnerView(View):
             self.status_label.setText(f"<span style='{style}'>{message.message}</span>")
             self.presenting = None
             if self.subject_window is not None:
-                self.subject_window.show_ready("Thank you. The session has ended.")
+                self.subject_window.show_message("Thank you. The session has ended.")
             self.refresh_resumable()
 
     def _present(self, message: Presenting) -> None:
@@ -641,7 +655,7 @@ class RunnerView(View):
             self.driver.answer(response, response_frame=self.driver.stream_frame)
 
     def _subject_ready(self) -> None:
-        if self.driver is not None and self.driver.running:
+        if self.driver is not None and self.driver.running and not self.driver.paused:
             self.driver.ready()
             if self.subject_window is not None:
                 self.subject_window.show_waiting()

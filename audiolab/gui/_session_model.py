@@ -63,11 +63,13 @@ from audiolab.store import Trial as StoredTrial
 
 __all__ = [
     "PACES_S",
+    "READY_TEXT",
     "Finished",
     "LiveSession",
     "Paused",
     "Presenting",
     "Prompt",
+    "ReadyWanted",
     "RunRequest",
     "SessionDriver",
     "Snapshot",
@@ -87,6 +89,7 @@ __all__ = [
 ]
 
 _SEED_MOD = 2**63  # as audiolab.experiments.run_session seeds each trial's sound
+READY_TEXT = "Press the space bar when you are ready."
 #: Pause between the trials of a model listener: "visible" for rehearsing, "fast" for results.
 PACES_S = {"visible": 0.25, "fast": 0.0}
 
@@ -200,7 +203,13 @@ class Started:
     listener: str
     trials: tuple[StoredTrial, ...]
     snapshot: Snapshot
-    needs_ready: bool
+
+
+@dataclass(frozen=True)
+class ReadyWanted:
+    """A person's block starts: show the ready screen with ``text``, wait for the space bar."""
+
+    text: str
 
 
 @dataclass(frozen=True)
@@ -550,39 +559,9 @@ class SessionDriver:
         listener_name = "person" if person else (req.listener if listener is None
                                                  else listener.describe())
         self.messages.put(Started(session_id, req.experiment, listener_name, tuple(stored),
-                                  snapshot(procedure), needs_ready=person))
-        n_new = 0
+                                  snapshot(procedure)))
         try:
-            if person:
-                self._wait_ready()
-            while not procedure.finished and (req.max_trials is None or n_new < req.max_trials):
-                self._between_trials(store, session_id, person)
-                trial = procedure.next_trial()
-                index = len(procedure.history)
-                rendered = self._render(trial, index, seed)
-                presented: dict[str, Any] = dict(rendered.description)
-                if rendered.words is not None:
-                    presented["words"] = list(rendered.words)
-                timing: dict[str, Any] = {}
-                if person:
-                    answer = self._ask_person(trial, rendered, presented, timing)
-                    if answer is None:
-                        continue  # paused: the same trial comes again
-                    response = answer
-                else:
-                    response = listener.respond(trial, rendered)
-                record = procedure.record(response)
-                stored_trial = store.record_trial(
-                    session_id, index=index, track=_track_name(trial), variable=trial.x_db,
-                    presented=presented, response=_response_text(trial, record.response),
-                    correct=None if trial.target_interval is None and trial.n_words is None
-                    else record.positive, state=procedure.state(), **timing)
-                n_new += 1
-                self.messages.put(TrialDone(stored_trial, snapshot(procedure)))
-                pause_s = req.inter_trial_s if person else req.pace_s
-                if pause_s > 0:
-                    self._sleep(pause_s)
-            self._check_abort()
+            n_new = self._trials(store, session_id, procedure, listener, seed)
         except _Stop:
             reason = self._abort_reason or "aborted"
             store.end_session(session_id, status="aborted", detail=reason)
@@ -603,6 +582,47 @@ class SessionDriver:
         return Finished("completed", f"session {session_id} completed: "
                                      f"{len(procedure.history)} trials", summarize(procedure))
 
+    def _trials(self, store: ResultsStore, session_id: int, procedure: Procedure,
+                listener: Any, seed: int) -> int:
+        """Present, answer and commit trials until the stop rule or the trial limit."""
+        req = self.request
+        person = listener is None
+        n_new = 0
+        block: str | None = None
+        if person:
+            self._ask_ready(READY_TEXT)
+        while not procedure.finished and (req.max_trials is None or n_new < req.max_trials):
+            self._between_trials(store, session_id, person)
+            trial = procedure.next_trial()
+            if person and block is not None and trial.ear != block:  # audiometry: a new ear
+                self._ask_ready("Now the other ear. " + READY_TEXT)
+            block = trial.ear
+            index = len(procedure.history)
+            rendered = self._render(trial, index, seed)
+            presented: dict[str, Any] = dict(rendered.description)
+            if rendered.words is not None:
+                presented["words"] = list(rendered.words)
+            timing: dict[str, Any] = {}
+            if person:
+                response = self._ask_person(trial, rendered, presented, timing)
+                if response is None:
+                    continue  # paused: the same trial comes again
+            else:
+                response = listener.respond(trial, rendered)
+            record = procedure.record(response)
+            stored_trial = store.record_trial(
+                session_id, index=index, track=_track_name(trial), variable=trial.x_db,
+                presented=presented, response=_response_text(trial, record.response),
+                correct=None if trial.target_interval is None and trial.n_words is None
+                else record.positive, state=procedure.state(), **timing)
+            n_new += 1
+            self.messages.put(TrialDone(stored_trial, snapshot(procedure)))
+            pause_s = req.inter_trial_s if person else req.pace_s
+            if pause_s > 0:
+                self._sleep(pause_s)
+        self._check_abort()
+        return n_new
+
     # -- waiting
     def _check_abort(self) -> None:
         if self._abort_reason is not None:
@@ -613,7 +633,11 @@ class SessionDriver:
             self._cond.wait_for(lambda: self._abort_reason is not None or self._paused,
                                 timeout=seconds)
 
-    def _wait_ready(self) -> None:
+    def _ask_ready(self, text: str) -> None:
+        """Show the subject's ready screen and wait for the space bar."""
+        with self._cond:
+            self._ready = False
+        self.messages.put(ReadyWanted(text))
         with self._cond:
             self._cond.wait_for(lambda: self._ready or self._abort_reason is not None)
         self._check_abort()
@@ -630,7 +654,7 @@ class SessionDriver:
         store.record_event(session_id, kind="resume")
         self.messages.put(Paused(False))
         if person:
-            self._wait_ready()
+            self._ask_ready(READY_TEXT)
 
     def _ask_person(self, trial: Trial, rendered: Any, presented: dict[str, Any],
                     timing: dict[str, Any]) -> Any:

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from audiolab.gui._session_model import Prompt
+from audiolab.gui._session_model import READY_TEXT, Prompt
 
 __all__ = ["MAX_INTERVALS", "SubjectWindow"]
 
@@ -51,7 +51,7 @@ class SubjectWindow(QWidget):
     answered(response)
         An interval number (int), True/False for yes/no.
     ready_pressed()
-        Space on the ready screen.
+        Space on the ready screen (once per :meth:`show_ready`).
     """
 
     answered = Signal(object)
@@ -76,7 +76,8 @@ class SubjectWindow(QWidget):
         for key in ("F11",):
             QShortcut(QKeySequence(key), self, self.toggle_full_screen)
         QShortcut(QKeySequence("Esc"), self, self.showNormal)
-        self.show_ready()
+        self.awaiting_ready = False
+        self.show_message("Please wait.")
 
     # -- construction
     def _message(self, text: str) -> QLabel:
@@ -138,17 +139,22 @@ class SubjectWindow(QWidget):
         return page
 
     # -- what the runner shows
-    def show_ready(self, text: str = "") -> None:
-        """The ready screen (start, after a pause, between blocks)."""
+    def show_message(self, text: str) -> None:
+        """A message and nothing to answer (before a session, a break, the end)."""
         self.prompt = None
         self._accepting = False
-        self.ready_label.setText(text or "Press the space bar when you are ready.")
+        self.awaiting_ready = False
+        self.ready_label.setText(text)
         self.pages.setCurrentIndex(0)
+
+    def show_ready(self, text: str = "") -> None:
+        """The ready screen (start, after a pause, between blocks): space goes on."""
+        self.show_message(text or READY_TEXT)
+        self.awaiting_ready = True
 
     def show_waiting(self) -> None:
         """Between the ready screen and the first sound."""
-        self.ready_label.setText("Listen…")
-        self.pages.setCurrentIndex(0)
+        self.show_message("Listen…")
 
     def show_prompt(self, prompt: Prompt) -> None:
         """A trial is playing: show its answer buttons and dark lights."""
@@ -209,7 +215,8 @@ class SubjectWindow(QWidget):
         """1..n, y/n, space."""
         key = event.key()
         prompt = self.prompt
-        if key == Qt.Key.Key_Space and self.pages.currentIndex() == 0 and prompt is None:
+        if key == Qt.Key.Key_Space and self.awaiting_ready:
+            self.awaiting_ready = False
             self.ready_pressed.emit()
             return
         if prompt is not None and prompt.response == "afc":
