@@ -83,7 +83,8 @@ def test_a_psychometric_run_from_the_runner_gives_the_cli_threshold(qtbot, runne
     assert len(x) == n
     assert runner.estimate_line.isVisible()
     assert runner.estimate_line.value() == pytest.approx(cli["summary"]["threshold_db"])
-    assert runner.progress_label.text() == f"{n} trials, finished"
+    assert runner.progress_label.text() == (f"{n} trials, finished  ·  mean of last reversals: "
+                                            f"{cli['summary']['threshold_db']:.1f} dB")
     assert len(runner.rev_scatter.getData()[0]) == 12  # the file's max_reversals
     # ... and the results view finds the session with the same threshold
     results = ResultsView(runner.context)
@@ -295,4 +296,4 @@ def test_progress_estimates_follow_the_procedure():
         proc.record(listener.respond(proc.next_trial()))
         assert estimate_remaining(proc) == 20 - (k + 1)  # the file's n_sentences
     live.update(snapshot(proc))
-    assert live.progress_text() == "0 trials done, about 15 to go"
+    assert live.progress_text().startswith("0 trials done, about 15 to go")

@@ -266,10 +266,10 @@ class RunnerView(View):
                                                 symbolBrush=pg.mkBrush(0, 0, 0, 0),
                                                 symbolPen=pg.mkPen("#e07b00", width=2),
                                                 name="reversals")
-        self.estimate_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#c62828", width=2,
-                                                                   style=Qt.PenStyle.DashLine),
-                                             label="", labelOpts={"position": 0.35,
-                                                                  "color": "#c62828"})
+        # The estimate's value is written in the progress line, not on the plot (where a
+        # label would cover trials).
+        self.estimate_line = pg.InfiniteLine(angle=0, pen=pg.mkPen(
+            "#c62828", width=2, style=Qt.PenStyle.DashLine))
         self.estimate_line.setVisible(False)
         self.track_plot.addItem(self.estimate_line)
         plots.addWidget(self.track_plot, 3)
@@ -620,7 +620,6 @@ class RunnerView(View):
         self.estimate_line.setVisible(est is not None)
         if est is not None:
             self.estimate_line.setValue(est)
-            self.estimate_line.label.setFormat(f"{live.last.estimate_label}: {est:.1f} dB")
         for ear, curve in (("right", self.right_curve), ("left", self.left_curve)):
             f, hl = live.audiogram_points(ear)
             curve.setData(f, hl)

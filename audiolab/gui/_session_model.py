@@ -753,11 +753,13 @@ class LiveSession:
         return len(self.index), self.last.remaining
 
     def progress_text(self) -> str:
-        """One line: trials done and the estimate of those left."""
+        """One line: trials done, about how many are left, the running estimate."""
         done, left = self.progress()
-        if self.last.finished:
-            return f"{done} trials, finished"
-        return f"{done} trials done" + ("" if left is None else f", about {left} to go")
+        text = (f"{done} trials, finished" if self.last.finished else
+                f"{done} trials done" + ("" if left is None else f", about {left} to go"))
+        if self.last.estimate_db is not None:
+            text += f"  ·  {self.last.estimate_label}: {self.last.estimate_db:.1f} dB"
+        return text
 
     def reversal_points(self) -> tuple[list[int], list[float]]:
         """Trial numbers (from 1) and levels of the reversals."""
