@@ -189,7 +189,7 @@ class AudiogramEditor(QWidget):
                                             width=1.5, style=Qt.PenStyle.DashLine), brush=None)
         plot.addItem(self.selection)
         self.view_box.disableAutoRange()
-        plot.setYRange(MIN_DB_HL - 3, MAX_DB_HL + 3, padding=0)
+        plot.setYRange(MIN_DB_HL - 4, MAX_DB_HL + 4, padding=0)
 
     # -- showing the model ----------------------------------------------------------------------
     def refresh(self) -> None:

@@ -266,14 +266,9 @@ class FittingModel:
             raise ConfigError(f"{path}: the chain has no hearing-aid stage, so no fitting to "
                               "open; give a chain written by the fitting view or `audiolab fit`")
         p = stages[0].params
-        source = p["audiogram"]
-        if isinstance(source, str) and source.upper() not in STANDARD_AUDIOGRAMS:
-            relative = Path(path).parent / source
-            if not Path(source).exists() and relative.exists():
-                source = str(relative)
         defaults = {q.name: q.default for q in HearingAid.PARAMETERS}
         return self._commit(
-            load_audiogram(source), rule=p.get("rule", defaults["rule"]),
+            load_audiogram(p["audiogram"]), rule=p.get("rule", defaults["rule"]),
             compression=p.get("compression", defaults["compression"]),
             attack_ms=p.get("attack_ms", self.attack_ms),
             release_ms=p.get("release_ms", self.release_ms))

@@ -81,6 +81,9 @@ class FittingView(View):
         self.busy = False
         self._task: Task | None = None
         self._report_task: Task | None = None
+        # Every started task is held here until its last signal reached the GUI thread: a Task
+        # whose only reference is its worker thread would be destroyed on that thread.
+        self._live_tasks: set[Task] = set()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
@@ -356,10 +359,20 @@ class FittingView(View):
         if self._task is not None and not self._task.is_finished:
             self._task.cancel()  # it stops at its next progress report; its result is stale
         fitting = self.model.fitting
-        task = run_task(lambda report: compute_curves(fitting, report), name="fitting-curves")
+        task = self._keep(run_task(lambda report: compute_curves(fitting, report),
+                                   name="fitting-curves"))
         task.done.connect(self._computed)
         task.failed.connect(self._compute_failed)
         self._task = task
+
+    def _keep(self, task: Task) -> Task:
+        self._live_tasks.add(task)
+        for signal in (task.done, task.failed, task.cancelled):
+            signal.connect(self._release_finished_tasks)
+        return task
+
+    def _release_finished_tasks(self, *_: Any) -> None:
+        self._live_tasks = {t for t in self._live_tasks if not t.is_finished}
 
     def _computed(self, curves: FittingCurves) -> None:
         if curves.fitting is not self.model.fitting:
@@ -431,7 +444,8 @@ class FittingView(View):
     def export_report(self, path: str | Path) -> Task:
         """Render the report to ``path`` (.png or .pdf) off the GUI thread, with progress."""
         fitting = self.model.fitting
-        task = run_task(lambda report: render_report(fitting, path, report), name="report")
+        task = self._keep(run_task(lambda report: render_report(fitting, path, report),
+                                   name="report"))
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self.cancel_button.setVisible(True)
@@ -487,9 +501,8 @@ class FittingView(View):
     def shutdown(self) -> None:
         """Stop the timer, the background work and the A/B/C panel."""
         self._timer.stop()
-        for task in (self._task, self._report_task):
-            if task is not None and not task.is_finished:
-                task.cancel()
-                task.wait(5.0)
+        for task in list(self._live_tasks):
+            task.cancel()
+            task.wait(10.0)
         if self.abc_panel is not None:
             self.abc_panel.shutdown()
