@@ -143,7 +143,7 @@ class AudiogramEditor(QWidget):
             button = QRadioButton(text, self)
             button.setObjectName(f"ear-{side}")
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            button.toggled.connect(lambda on, s=side: on and self.choose_ear(s))
+            button.toggled.connect(lambda on, s=side: self._ear_toggled(on, s))
             self.ear_buttons.addButton(button)
             row.addWidget(button)
         row.addStretch(1)
@@ -173,7 +173,8 @@ class AudiogramEditor(QWidget):
         plot.invertY(True)
         plot.getAxis("left").setTicks([[(float(v), f"{v}") for v in range(-10, 121, 10)]])
         plot.setLabel("left", "hearing level (dB HL)")
-        plot.addLegend(offset=(-8, -8))
+        legend = plot.addLegend(offset=(-8, -8))
+        legend.setAcceptedMouseButtons(Qt.MouseButton.NoButton)  # clicks there edit the grid
         for f in GRID_FREQUENCIES_HZ:  # faint vertical guides at every test frequency
             plot.addItem(pg.InfiniteLine(float(octaves(f)), angle=90,
                                          pen=pg.mkPen((0, 0, 0, 25))))
@@ -286,6 +287,10 @@ class AudiogramEditor(QWidget):
         self._dragging = False
 
     # -- keyboard ------------------------------------------------------------------------------
+    def _ear_toggled(self, on: bool, side: str) -> None:
+        if on:
+            self.choose_ear(side)
+
     def choose_ear(self, side: str) -> None:
         """Edit the ``side`` ear (keeps the frequency selected)."""
         self.apply(lambda: self.model.select(side), announce=False)

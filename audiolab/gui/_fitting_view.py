@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from audiolab._errors import AudiolabError
-from audiolab.audiology import RULE_SOURCES, RULES
+from audiolab.audiology import RULE_SOURCES, RULES, sii_bands
 from audiolab.audiology._audiogram import EARS
 from audiolab.gui._app import View
 from audiolab.gui._audiogram_editor import (
@@ -264,7 +264,8 @@ class FittingView(View):
             self.io_curves.append(p.plot([], [], pen=pg.mkPen(colour, width=2),
                                          name=f"{centres[band]:.0f} Hz"))
         self.mpo_line = pg.InfiniteLine(100, angle=0, label="MPO {value:.0f} dB SPL",
-                                        labelOpts={"position": 0.85, "color": (80, 80, 80), "anchors": [(0.5, 0), (0.5, 0)]},
+                                        labelOpts={"position": 0.6, "color": (80, 80, 80),
+                                                   "anchors": [(0.5, 1), (0.5, 1)]},
                                         pen=pg.mkPen((80, 80, 80), style=Qt.PenStyle.DashLine))
         p.addItem(self.mpo_line)
 
@@ -283,6 +284,10 @@ class FittingView(View):
                                        name="unaided, speech 65 dB SPL")
         self.threshold_curve = p.plot([], [], pen=pg.mkPen((0, 0, 0), width=2,
                                       style=Qt.PenStyle.DashLine), name="threshold X' + T'")
+        bands = sii_bands("one-third-octave")
+        p.plot(octaves(bands.centre_frequencies_hz), bands.internal_noise_spectrum_level_db,
+               pen=pg.mkPen((60, 60, 60), style=Qt.PenStyle.DotLine),
+               name="normal threshold X'")
 
     def _build_sii_plot(self) -> None:
         p = self.sii_plot
@@ -450,13 +455,16 @@ class FittingView(View):
         self.progress.setVisible(True)
         self.cancel_button.setVisible(True)
         self.status.setText("drawing the report…")
-        task.progress.connect(lambda f, text: (self.progress.setValue(int(100 * f)),
-                                               self.status.setText(text)))
+        task.progress.connect(self._report_progress)
         task.done.connect(lambda out: self._report_finished(f"wrote {out}"))
         task.failed.connect(lambda msg: self._report_finished(f"report not written: {msg}"))
         task.cancelled.connect(lambda: self._report_finished("report cancelled"))
         self._report_task = task
         return task
+
+    def _report_progress(self, fraction: float, text: str) -> None:
+        self.progress.setValue(int(100 * fraction))
+        self.status.setText(text)
 
     def _report_finished(self, message: str) -> None:
         self.progress.setVisible(False)
