@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QApplication, QLabel
 
 from audiolab.audiology import STANDARD_AUDIOGRAMS, read_audiogram
-from audiolab.gui import MainWindow, create_application
+from audiolab.gui import MainWindow, View, create_application
 from audiolab.gui._fitting_view import ABC_PLACEHOLDER, FittingView
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,12 +59,30 @@ def _sii_shown(view, key, side):
     return float(heights[0 if side == "right" else 1])
 
 
-def test_the_view_is_the_first_tab_and_ctrl_1_shows_it(window, view, qtbot):
-    assert window.tabs.tabText(0) == "Fitting" and view.title == "Fitting"
+class _OtherView(View):
+    """A second tab, so that Ctrl+1 has somewhere to come back from."""
+
+    title = "Other"
+
+
+def test_the_view_is_the_first_tab_and_ctrl_1_shows_it(qtbot, app_context):
+    create_application()
+    w = MainWindow(app_context, views=[FittingView, _OtherView])
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    view = w.views[0]
+    assert w.tabs.tabText(0) == "Fitting" and view.title == "Fitting"
     abc = view.findChild(QLabel, "abc-placeholder")
     assert view.abc_panel is None and abc is not None and abc.text() == ABC_PLACEHOLDER
-    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
-    assert window.tabs.currentIndex() == 0
+    w.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is w)  # shortcuts need it
+    w.tabs.setCurrentIndex(1)
+    qtbot.keyClick(w, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert w.tabs.currentIndex() == 0
+    qtbot.keyClick(w, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert w.tabs.currentIndex() == 1
+    _settled(qtbot, view)
 
 
 def test_clicking_a_point_changes_target_realised_gain_and_sii(view, qtbot):
@@ -240,3 +258,16 @@ def test_qt_bindings_keep_none_alive():
     for _ in range(2000):
         label.setText("x")
     assert sys.getrefcount(None) - before > -100
+
+
+def test_the_fitting_is_handed_on_once_the_edits_pause(view, qtbot, monkeypatch):
+    handed = []
+    original = view._fitting_changed
+    monkeypatch.setattr(view, "_fitting_changed", lambda f: (handed.append(f), original(f)))
+    view.editor.setFocus()
+    for _ in range(3):
+        qtbot.keyClick(view.editor, Qt.Key.Key_Down)  # no event loop runs between the keys
+    assert handed == []  # nothing handed on while editing
+    _settled(qtbot, view)
+    assert len(handed) == 1 and handed[0] is view.model.fitting
+    assert view.model.threshold_db_hl("right", 1000.0) == 55.0

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+from cli_run import run_cli
 
 from audiolab._errors import ConfigError
 from audiolab.audiology import STANDARD_AUDIOGRAMS, read_audiogram
@@ -16,8 +17,7 @@ from audiolab.gui._fitting_model import (
     is_chain_file,
     looks_like_audiogram,
 )
-from audiolab.models import fit_hearing_aid, fit_ear_settings, load_chain
-from cli_run import run_cli
+from audiolab.models import fit_ear_settings, fit_hearing_aid, load_chain
 
 
 def _at(curves, side, f_hz):

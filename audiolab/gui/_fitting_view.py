@@ -349,13 +349,16 @@ class FittingView(View):
         self.release_spin.setEnabled(compressive)
 
     def _edited(self) -> None:
-        """The fitting changed: hand it on and recompute the curves once the edits pause."""
-        self._fitting_changed(self.model.fitting)
+        """The fitting changed: recompute and hand it on once the edits pause (150 ms)."""
         self.busy = True
         self._timer.start()
 
     def _fitting_changed(self, fitting: Fitting) -> None:
-        """The one place the new fitting is handed to the live A/B/C panel."""
+        """The one place the new fitting is handed to the live A/B/C panel.
+
+        Called once the edits pause (a drag gives one call, not one per pixel), so the
+        engine's graph is not rebuilt for every intermediate point.
+        """
         if self.abc_panel is not None:
             self.abc_panel.set_fitting(fitting)
 
@@ -364,6 +367,7 @@ class FittingView(View):
         if self._task is not None and not self._task.is_finished:
             self._task.cancel()  # it stops at its next progress report; its result is stale
         fitting = self.model.fitting
+        self._fitting_changed(fitting)
         task = self._keep(run_task(lambda report: compute_curves(fitting, report),
                                    name="fitting-curves"))
         task.done.connect(self._computed)
