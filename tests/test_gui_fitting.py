@@ -271,3 +271,13 @@ def test_the_fitting_is_handed_on_once_the_edits_pause(view, qtbot, monkeypatch)
     _settled(qtbot, view)
     assert len(handed) == 1 and handed[0] is view.model.fitting
     assert view.model.threshold_db_hl("right", 1000.0) == 55.0
+
+
+def test_the_audiogram_has_the_keyboard_when_the_view_is_shown(window, view, qtbot):
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    view.hide()
+    view.show()
+    qtbot.waitUntil(view.editor.hasFocus)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Up)
+    assert view.model.threshold_db_hl("right", 1000.0) == 35.0

@@ -489,6 +489,11 @@ class FittingView(View):
             self.export_report(path)
 
     # -- View ----------------------------------------------------------------------------------
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        """Give the audiogram the keyboard, so the arrow keys edit it at once."""
+        super().showEvent(event)
+        self.editor.setFocus()
+
     def fill_example(self) -> None:
         """N3 with NAL-R (wdrc), right ear at 1 kHz selected."""
         self.model.use_preset("N3")
