@@ -1,8 +1,11 @@
 """The audiogram editor widget: mouse and keyboard edits, refusals shown in place, files."""
 
+import json
+
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QInputDialog
 
 from audiolab.audiology import STANDARD_AUDIOGRAMS
 from audiolab.gui import create_application
@@ -131,3 +134,47 @@ def test_point_position_maps_plot_coordinates(editor):
     c = editor.point_position(1000.0, 60.0)
     assert isinstance(a, QPoint) and b.x() > a.x() and c.y() > b.y()  # dB HL grows downward
     assert float(octaves(2000.0)) == 1.0
+
+
+def _listeners_file(tmp_path):
+    """A Clarity listeners.json with two listeners (the layout of the Clarity challenges)."""
+    path = tmp_path / "listeners.json"
+    cfs = [250, 500, 1000, 2000, 3000, 4000, 6000, 8000]
+    path.write_text(json.dumps({
+        "L0001": {"name": "L0001", "audiogram_cfs": cfs,
+                  "audiogram_levels_l": [10, 15, 20, 30, 40, 50, 60, 65],
+                  "audiogram_levels_r": [10, 15, 20, 30, 45, 55, 60, 70]},
+        "L0002": {"name": "L0002", "audiogram_cfs": cfs,
+                  "audiogram_levels_l": [30, 30, 35, 45, 55, 60, 70, 75],
+                  "audiogram_levels_r": [25, 30, 35, 50, 55, 65, 70, 80]},
+    }))
+    return path
+
+
+def test_a_clarity_listeners_file_asks_which_listener(editor, qtbot, tmp_path):
+    path = _listeners_file(tmp_path)
+    assert editor.load_file(path, listener="L0001")
+    assert editor.model.audiogram.name == "L0001"
+
+    def pick():
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, QInputDialog)
+        assert dialog.comboBoxItems() == ["L0001", "L0002"]
+        dialog.setTextValue("L0002")
+        dialog.accept()
+
+    QTimer.singleShot(200, pick)
+    assert editor.load_file(path)
+    assert editor.model.audiogram.name == "L0002"
+    assert editor.model.threshold_db_hl("right", 8000.0) == 80.0
+
+
+def test_bone_conduction_from_a_file_is_shown_and_kept(editor, tmp_path):
+    path = tmp_path / "with_bone.csv"
+    path.write_text("frequency_hz,left_db_hl,right_db_hl,left_bone_db_hl,right_bone_db_hl\n"
+                    "500,40,45,10,15\n1000,50,50,20,20\n2000,55,60,,25\n4000,60,65,,\n")
+    assert editor.load_file(path)
+    x, y = editor.bone["right"].getData()
+    assert list(np.round(1000 * 2.0 ** x)) == [500, 1000, 2000] and list(y) == [15, 20, 25]
+    editor.model.set_threshold("right", 1000.0, 70.0)
+    assert list(editor.model.audiogram.right.bone_thresholds_db_hl) == [15, 20, 25]

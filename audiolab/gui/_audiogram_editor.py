@@ -6,7 +6,8 @@ left ear blue X, so the symbols tell the ears apart without colour). Click to se
 ear's point at the nearest test frequency, drag a point to move it, or use the keyboard: Up/Down
 move the selected point by 5 dB, Left/Right select the next test frequency, R/L choose the ear,
 Delete removes the point. Every edit goes through :class:`FittingModel`; one the library refuses
-leaves the audiogram unchanged and its reason is shown under the plot.
+leaves the audiogram unchanged and its reason is shown under the plot. Bone-conduction
+thresholds from a file are shown (right "<", left ">") and kept, but not edited here.
 """
 
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QPushButton,
     QRadioButton,
@@ -32,7 +34,7 @@ from PySide6.QtWidgets import (
 from audiolab._errors import AudiolabError
 from audiolab.audiology import STANDARD_AUDIOGRAMS
 from audiolab.audiology._audiogram import EARS, MAX_DB_HL, MIN_DB_HL
-from audiolab.gui._fitting_model import GRID_FREQUENCIES_HZ, FittingModel
+from audiolab.gui._fitting_model import GRID_FREQUENCIES_HZ, FittingModel, clarity_listener_ids
 
 __all__ = ["AUDIOGRAM_FILTERS", "EAR_COLOURS", "EAR_SYMBOLS", "AudiogramEditor",
            "octaves", "set_frequency_ticks"]
@@ -186,6 +188,12 @@ class AudiogramEditor(QWidget):
                 symbolPen=pg.mkPen(colour, width=2),
                 symbolBrush=None if side == "right" else pg.mkBrush(colour),
                 name=f"{side} ear ({EAR_SYMBOLS[side].upper()})")
+        # Bone conduction, kept from files but not edited: right "<", left ">" (ASHA 1990).
+        self.bone: dict[str, pg.ScatterPlotItem] = {}
+        for side, symbol in (("right", "t3"), ("left", "t2")):
+            self.bone[side] = pg.ScatterPlotItem(size=11, symbol=symbol, brush=None,
+                                                 pen=pg.mkPen(EAR_COLOURS[side], width=1.5))
+            plot.addItem(self.bone[side])
         self.selection = pg.ScatterPlotItem(size=24, symbol="s", pen=pg.mkPen((90, 90, 90),
                                             width=1.5, style=Qt.PenStyle.DashLine), brush=None)
         plot.addItem(self.selection)
@@ -199,6 +207,11 @@ class AudiogramEditor(QWidget):
         for side in EARS:
             ear = m.audiogram.ear(side)
             self.curves[side].setData(octaves(ear.frequencies_hz), ear.thresholds_db_hl)
+            if ear.bone_frequencies_hz is not None:
+                self.bone[side].setData(octaves(ear.bone_frequencies_hz),
+                                        ear.bone_thresholds_db_hl)
+            else:
+                self.bone[side].setData([], [])
         for button in self.ear_buttons.buttons():
             if button.objectName() == f"ear-{m.ear}" and not button.isChecked():
                 button.blockSignals(True)
@@ -332,9 +345,26 @@ class AudiogramEditor(QWidget):
         """Show a standard audiogram."""
         return self.apply(lambda: self.model.use_preset(name))
 
-    def load_file(self, path: str | Path) -> bool:
-        """Read an audiogram file (audiolab JSON, Clarity listener JSON, CSV)."""
-        return self.apply(lambda: self.model.load_audiogram_file(path))
+    def load_file(self, path: str | Path, *, listener: str | None = None) -> bool:
+        """Read an audiogram file (audiolab JSON, Clarity listener JSON, CSV).
+
+        A Clarity ``listeners.json`` with several listeners needs ``listener`` (asked for in a
+        list when not given).
+        """
+        ids = clarity_listener_ids(Path(path))
+        if listener is None and len(ids) > 1:
+            listener = self.ask_listener(ids)
+            if listener is None:
+                return False
+        target = f"{path}#{listener}" if listener is not None else path
+        return self.apply(lambda: self.model.load_audiogram_file(target))
+
+    def ask_listener(self, ids: list[str]) -> str | None:
+        """Let the user pick one listener of a Clarity listeners file (None: cancelled)."""
+        chosen, ok = QInputDialog.getItem(self, "Clarity listeners",
+                                          f"{len(ids)} listeners in the file; open:", ids, 0,
+                                          False)
+        return chosen if ok else None
 
     def save_file(self, path: str | Path, *, format: str | None = None) -> bool:
         """Write the audiogram; ``format`` defaults to the suffix (.csv) or audiolab JSON."""

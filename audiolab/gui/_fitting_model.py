@@ -49,6 +49,7 @@ __all__ = [
     "FittingCurves",
     "FittingModel",
     "audiogram_format_of",
+    "clarity_listener_ids",
     "compute_curves",
     "hearing_aid_for",
     "is_chain_file",
@@ -305,6 +306,20 @@ def looks_like_audiogram(path: Path) -> bool:
     if {"left", "right", "audiogram_cfs"} & set(doc):
         return True
     return bool(doc) and all(isinstance(v, dict) and "audiogram_cfs" in v for v in doc.values())
+
+
+def clarity_listener_ids(path: Path) -> list[str]:
+    """The listener ids of a Clarity ``listeners.json`` ([] for any other file).
+
+    Reading such a file needs one of them (``PATH#ID``) when it holds more than one.
+    """
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(doc, dict) or "audiogram_cfs" in doc:
+        return []
+    return [k for k, v in doc.items() if isinstance(v, dict) and "audiogram_cfs" in v]
 
 
 def audiogram_format_of(path: Path) -> str:
