@@ -231,15 +231,14 @@ def test_gil_hog_loses_no_callback_and_causes_no_overrun(jack, rng):
         s = eng.summary()
         results.append((s["callbacks"], s["expected_callbacks"], s["lost_callbacks"],
                         s["overruns"], jack.count() - x0))
-        assert s["overruns"] == 0, results
         if results[-1][4] == 0:
             break
     callbacks, expected, lost, overruns, xruns = results[-1]
     if xruns == 0:
-        assert lost == 0, results
+        assert lost == 0 and overruns == 0, results
         assert callbacks >= 0.99 * 5.0 * FS / PERIOD
-    else:  # every attempt had driver xruns: each costs the driver's cycles, not more
-        assert lost <= 2 * xruns, results
+    else:  # every attempt had driver xruns (a loaded machine): each costs its cycles, not more
+        assert lost <= 2 * xruns and overruns <= xruns, results
 
 
 # -- the ceiling, live ----------------------------------------------------------------------------

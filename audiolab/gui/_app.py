@@ -75,6 +75,7 @@ def _view_classes() -> list[type[View]]:
 
 #: (module in audiolab.gui, class) of each view, in tab order.
 VIEW_CLASSES: tuple[tuple[str, str], ...] = (
+    ("_fitting_view", "FittingView"),
     ("_runner_view", "RunnerView"),
     ("_results_view", "ResultsView"),
 )
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(self)
         self.setCentralWidget(self.tabs)
         self.views: list[View] = []
+        self.view_actions: list[QAction] = []
         for cls in (views if views is not None else _view_classes()):
             self.add_view(cls(context, self))
         self._build_toolbar()
@@ -122,11 +124,14 @@ class MainWindow(QMainWindow):
         """Add a tab (with its Ctrl+N shortcut)."""
         self.views.append(view)
         index = self.tabs.addTab(view, view.title)
+        # One action per view, shared by the window and the View menu: two actions with the
+        # same shortcut would make Qt call it ambiguous and run neither.
+        action = QAction(view.title, self)
         if index < 9:
-            action = QAction(self)
             action.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
-            action.triggered.connect(lambda _=False, i=index: self.tabs.setCurrentIndex(i))
-            self.addAction(action)
+        action.triggered.connect(lambda _=False, i=index: self.tabs.setCurrentIndex(i))
+        self.addAction(action)
+        self.view_actions.append(action)
 
     def _build_toolbar(self) -> None:
         bar = QToolBar("Setup", self)
@@ -160,11 +165,7 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
-        for i, view in enumerate(self.views):
-            action = QAction(view.title, self)
-            if i < 9:
-                action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
-            action.triggered.connect(lambda _=False, j=i: self.tabs.setCurrentIndex(j))
+        for action in self.view_actions:
             view_menu.addAction(action)
 
     def _build_status_bar(self) -> None:
