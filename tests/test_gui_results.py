@@ -83,7 +83,6 @@ def test_opening_a_session_shows_its_result_trials_and_plot(qtbot, view, databas
     qtbot.waitUntil(lambda: not view.busy, timeout=60_000)
     pixmap = view.plot_label.pixmap()
     assert pixmap is not None and not pixmap.isNull() and pixmap.width() > 200
-    view.grab().save("/tmp/shots-gui3/results-test.png")
 
 
 def test_export_csv_of_the_open_session_and_of_a_subject(qtbot, view, database, tmp_path):
