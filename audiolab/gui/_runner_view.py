@@ -9,6 +9,7 @@ the repeated words on the 5 x 10 word matrix here.
 """
 
 import contextlib
+import queue
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -518,7 +519,7 @@ class RunnerView(View):
         while True:
             try:
                 message = driver.messages.get_nowait()
-            except Exception:  # noqa: BLE001 - queue.Empty: nothing more now
+            except queue.Empty:
                 break
             self._apply(message)
             changed = True
