@@ -2,13 +2,14 @@
 
 import argparse
 
-from audiolab.cli._options import add_device_option
+from audiolab.cli._options import add_calibration_file_option, add_device_option
 
 HELP = "open the graphical application (fitting with live A/B/C, calibration, monitor)"
 DESCRIPTION = """\
 Open audiolab's window: edit an audiogram and hear unaided, simulated-loss and aided speech
 (keys 1/2/3), calibrate a headphone step by step, and watch the engine's meters and load.
-The device and calibration chosen in the toolbar are remembered between runs.
+The device and calibration chosen in the toolbar are remembered between runs; --device and
+--calibration choose others at start.
 
 With --screenshot DIR the window fills each view with an example (N3, NAL-R), writes one PNG
 per view into DIR and quits; no display is needed (Qt's offscreen platform is used).
@@ -23,10 +24,7 @@ examples:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``audiolab gui``."""
     add_device_option(p)
-    p.add_argument(
-        "--calibration", metavar="CAL.toml", default=None,
-        help="calibration file to choose at start (default: the one chosen last time)",
-    )
+    add_calibration_file_option(p)
     p.add_argument(
         "--screenshot", metavar="DIR", default=None,
         help="write a PNG of each view, filled with an example, into DIR and quit",

@@ -23,6 +23,7 @@ __all__ = [
     "PLOT_SUFFIXES",
     "add_blocksize_option",
     "add_calibration_age_option",
+    "add_calibration_file_option",
     "add_calibration_options",
     "add_device_option",
     "add_full_scale_option",
@@ -75,14 +76,19 @@ def add_calibration_age_option(p: Container) -> None:
     )
 
 
-def add_calibration_options(p: Container) -> None:
-    """``--calibration FILE`` or ``--uncalibrated`` (one of them), and the calibration's age."""
-    cal = p.add_mutually_exclusive_group()
-    cal.add_argument(
+def add_calibration_file_option(p: Container) -> None:
+    """``--calibration FILE`` alone (commands without an uncalibrated mode)."""
+    p.add_argument(
         "--calibration", metavar="CAL.toml", default=None,
         help="calibration file of this set-up (dB SPL of a full-scale sine per frequency and "
         "channel, output ceiling); see calibration/example.toml and `audiolab calibrate`",
     )
+
+
+def add_calibration_options(p: Container) -> None:
+    """``--calibration FILE`` or ``--uncalibrated`` (one of them), and the calibration's age."""
+    cal = p.add_mutually_exclusive_group()
+    add_calibration_file_option(cal)
     cal.add_argument(
         "--uncalibrated", action="store_true",
         help="explicit uncalibrated mode: a full-scale sine stands for 100 dB SPL and the "

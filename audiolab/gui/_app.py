@@ -5,7 +5,6 @@ order. The window owns the :class:`~audiolab.gui.AppContext` and hands it to eve
 """
 
 import os
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -264,40 +263,6 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-_REFCOUNT_FLOOR = 1_000_000
-
-
-def _guard_refcounts(app: QApplication) -> None:
-    """Keep the reference counts of None, True and False from reaching zero (Python < 3.12).
-
-    PySide6 6.12 releases a reference to None it never took on each call of a Python slot (and
-    of many methods), and now and then one to True or False; since Python 3.12 these objects
-    are immortal (PEP 683) and nothing happens, but on 3.11 a timer polling at 15 ms aborts the
-    interpreter ("deallocating None") within minutes. A reserve of references, topped up
-    four times a second by what was lost, keeps each count above a million; the reserve itself
-    is never freed, so the lost references stay covered when the interpreter exits.
-    """
-    if sys.version_info >= (3, 12) or app.property("audiolab-refcount-guard"):
-        return
-    import ctypes
-
-    reserve: list[object] = []
-    ctypes.pythonapi.Py_IncRef(ctypes.py_object(reserve))  # never freed (docstring)
-
-    def top_up() -> None:
-        for obj in (None, True, False):
-            missing = _REFCOUNT_FLOOR - sys.getrefcount(obj)
-            if missing > 0:
-                reserve.extend([obj] * missing)
-
-    top_up()
-    timer = QTimer(app)
-    timer.setInterval(250)
-    timer.timeout.connect(top_up)
-    timer.start()
-    app.setProperty("audiolab-refcount-guard", True)
-
-
 def create_application(argv: Sequence[str] = ()) -> QApplication:
     """The QApplication (created once; pyqtgraph configured for light, antialiased plots)."""
     import pyqtgraph as pg
@@ -308,7 +273,6 @@ def create_application(argv: Sequence[str] = ()) -> QApplication:
     app.setApplicationName("audiolab")
     pg.setConfigOptions(antialias=True, background="w", foreground="k")
     assert isinstance(app, QApplication)
-    _guard_refcounts(app)
     return app
 
 
