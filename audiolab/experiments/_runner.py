@@ -27,6 +27,7 @@ import numpy as np
 from audiolab._errors import CalibrationError, ConfigError
 from audiolab.calibration import Calibration, OutputCeiling
 from audiolab.calibration._calibration import ChannelCalibration
+from audiolab.experiments._audiometry import AudiometryConfig
 from audiolab.experiments._estimates import summarize
 from audiolab.experiments._experiment import Experiment
 from audiolab.experiments._listeners import Listener
@@ -222,6 +223,14 @@ def resume_session_id(store: ResultsStore, *, subject: str, experiment: Experime
 
 def _check_levels(experiment: Experiment, calibration: Calibration, *, fs: float) -> None:
     ceiling = OutputCeiling.for_outputs(calibration, 2, fs=fs)
+    config = experiment.procedure
+    if isinstance(config, AudiometryConfig):
+        # Each frequency up to its own highest level (max_db_hl_by_frequency may lower it).
+        for f in sorted(set(experiment.frequencies_hz)):
+            check_ceiling(experiment.stimulus, x_min_db=experiment.x_min_db,
+                          x_max_db=config.ceiling_db_hl(f), ceiling=ceiling, channels=(0, 1),
+                          fs=fs, frequencies_hz=(f,))
+        return
     check_ceiling(experiment.stimulus, x_min_db=experiment.x_min_db,
                   x_max_db=experiment.x_max_db, ceiling=ceiling, channels=(0, 1), fs=fs,
                   frequencies_hz=experiment.frequencies_hz or None)
