@@ -68,7 +68,14 @@ from audiolab.experiments._stimuli import (
     render_trial,
     stimulus_spec,
 )
-from audiolab.experiments._trials import Procedure, Response, Task, Trial, TrialRecord
+from audiolab.experiments._trials import (
+    Procedure,
+    Response,
+    Task,
+    Trial,
+    TrialDraws,
+    TrialRecord,
+)
 
 __all__ = [
     "DEFAULT_TRANSDUCER",
@@ -102,6 +109,7 @@ __all__ = [
     "Task",
     "TerminalListener",
     "Trial",
+    "TrialDraws",
     "TrialRecord",
     "UpDown",
     "UpDownConfig",

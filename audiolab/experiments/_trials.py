@@ -19,7 +19,7 @@ import numpy as np
 from audiolab._errors import ConfigError
 from audiolab._validate import check_choice, check_int, check_real
 
-__all__ = ["Procedure", "Response", "Task", "Trial", "TrialRecord", "check_seed"]
+__all__ = ["Procedure", "Response", "Task", "Trial", "TrialDraws", "TrialRecord", "check_seed"]
 
 Response = int | bool
 """An answer: the chosen interval (1..n) for n-AFC, ``True`` (yes) / ``False`` (no) for yes/no,
@@ -31,6 +31,41 @@ MAX_SEED = 2**63 - 1
 def check_seed(seed: Any) -> int:
     """Return ``seed`` as int if it is an integer in [0, 2**63 - 1], else raise ConfigError."""
     return check_int("seed", seed, low=0, high=MAX_SEED)
+
+
+class TrialDraws:
+    """A listener's random numbers as a function of (seed, trial index, repeat).
+
+    Each answer draws from a generator seeded by the listener's seed, the trial's index and
+    how many times in a row that index has been answered before (0 the first time). A resumed
+    session's listener therefore answers trial i exactly as the uninterrupted session's did,
+    whatever came before; asking the same trial again gives a fresh, reproducible draw.
+
+    Examples
+    --------
+    >>> draws = TrialDraws(7)
+    >>> a = draws.generator(3).random()
+    >>> b = draws.generator(3).random()  # the same trial again: a new draw
+    >>> a != b, a == TrialDraws(7).generator(3).random()
+    (True, True)
+    """
+
+    def __init__(self, seed: int) -> None:
+        self._seed = check_seed(seed)
+        self._last_index = -1
+        self._repeat = 0
+
+    @property
+    def seed(self) -> int:
+        """The listener's seed."""
+        return self._seed
+
+    def generator(self, index: int) -> np.random.Generator:
+        """The generator for one answer to the trial with this index."""
+        index = check_int("trial index", index, low=0, high=MAX_SEED)
+        self._repeat = self._repeat + 1 if index == self._last_index else 0
+        self._last_index = index
+        return np.random.default_rng([self._seed, index, self._repeat])
 
 
 @dataclass(frozen=True)
