@@ -57,7 +57,7 @@ def test_each_shipped_file_runs_headless_and_stores_every_trial(name, store):
     # the stored responses rebuild the procedure exactly (what --resume relies on)
     again = replay(exp.procedure, seed=5, responses=[_stored_response(t) for t in trials])
     assert again.finished
-    assert json.loads(json.dumps(again.state(), default=float)) == trials[-1].state
+    assert json.loads(json.dumps(again.compact_state(), default=float)) == trials[-1].state
     assert all(exp.x_min_db <= t.variable <= exp.x_max_db for t in trials)
 
 

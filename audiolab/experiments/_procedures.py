@@ -402,6 +402,19 @@ class UpDown(SingleTrack):
             "stop_reason": self._stop_reason,
         }
 
+    def _own_compact_state(self) -> dict[str, Any]:
+        state = self._own_state()
+        del state["reversals"]
+        last = self._reversals[-1] if self._reversals else None
+        state.update(
+            stage=self._stage(len(self._reversals)),
+            n_reversals=len(self._reversals),
+            # The reversal the last answer revealed (at that trial of this track), else None.
+            reversal=(None if last is None or last.trial_index != len(self._history) - 1
+                      else [last.trial_index, last.x_db, last.stage]),
+        )
+        return state
+
 
 @dataclass(frozen=True)
 class ConstantStimuliConfig:
@@ -489,6 +502,10 @@ class ConstantStimuli(SingleTrack):
 
     def _own_state(self) -> dict[str, Any]:
         return {"order_db": list(self._order)}
+
+    def _own_compact_state(self) -> dict[str, Any]:
+        n = self._n_signal_trials
+        return {"next_x_db": self._order[n] if n < len(self._order) else None}
 
 
 @dataclass(frozen=True)
@@ -625,6 +642,14 @@ class Interleaved(Procedure):
             "history": [r.as_dict() for r in self._history],
             "finished": self.finished,
             "tracks": [t.state() for t in self._tracks],
+        }
+
+    def compact_state(self) -> dict[str, Any]:  # noqa: D102
+        return {
+            "n_trials": len(self._history),
+            "finished": self.finished,
+            "track": self._history[-1].trial.track if self._history else None,
+            "tracks": [t.compact_state() for t in self._tracks],
         }
 
 

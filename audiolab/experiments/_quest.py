@@ -287,6 +287,10 @@ class QuestPlus(SingleTrack):
     def _own_state(self) -> dict[str, Any]:
         return {"posterior": self._posterior.tolist()}
 
+    def _own_compact_state(self) -> dict[str, Any]:
+        # The posterior's moments, not the grid (which can hold thousands of cells).
+        return {key: float(v) for key, v in vars(self.estimate()).items()}
+
     def estimate(self) -> QuestPlusEstimate:
         """Posterior mean, mode and marginal SD of threshold, slope and lapse rate."""
         cfg = self._config

@@ -301,7 +301,10 @@ def run_session(
     calibration_text : str or None
         The calibration file's text, stored with the session (default: its summary).
     resume : bool
-        Continue the subject's latest unfinished session of this experiment file.
+        Continue the subject's latest unfinished session of this experiment file, with the
+        same listener (its spec is checked). A simulated listener built with the session's
+        seed answers every remaining trial as in an uninterrupted session (its draws are a
+        function of seed and trial index, :class:`~audiolab.experiments.TrialDraws`).
     max_trials : int or None
         Stop after this many new trials, in [1, 100000] (the session stays resumable).
     fs : float
@@ -372,6 +375,11 @@ def run_session(
 
     if resume:
         session_id = resume_session_id(store, subject=subject, experiment=experiment)
+        stored_listener = store.session(session_id).listener
+        if stored_listener != listener.describe():
+            raise ConfigError(f"--resume: session {session_id} was run with listener "
+                              f"{stored_listener!r}; resume it with the same listener, got "
+                              f"{listener.describe()!r}")
         session = store.open_session(session_id)
         seed = session.seed
         stored = store.trials(session_id)
@@ -410,7 +418,7 @@ def run_session(
                 presented=presented, response=_response_text(trial, record.response),
                 correct=None if trial.target_interval is None and trial.n_words is None
                 else record.positive,
-                state=procedure.state(), onset_frame=onset, offset_frame=offset,
+                state=procedure.compact_state(), onset_frame=onset, offset_frame=offset,
                 response_time_ms=response_time_ms)
             n_new += 1
             if on_trial is not None:

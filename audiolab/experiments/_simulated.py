@@ -194,7 +194,7 @@ class SimulatedListener:
         retspl_table(transducer)  # refuses an unknown table
         self._transducer = transducer
         self._draws = TrialDraws(check_seed(seed))
-        self._rng = self._draws.generator(0)
+        self._rng = np.random.default_rng(self._draws.seed)  # replaced at each respond()
         self._cache: dict[Any, Any] = {}
 
     @property

@@ -250,6 +250,17 @@ class Procedure(ABC):
     def state(self) -> dict[str, Any]:
         """A plain-Python snapshot of the whole state (JSON-serialisable)."""
 
+    def compact_state(self) -> dict[str, Any]:
+        """A bounded summary of the state after the last answer (JSON-serialisable).
+
+        What the store keeps with each trial: the current variable, stage and counters and
+        what the last answer changed (a reversal, a finished frequency), never the history,
+        so a trial row does not grow with the trial count. The whole state follows from the
+        config, the seed and the stored responses (:func:`~audiolab.experiments.replay`).
+        Procedures without a summary of their own return :meth:`state`.
+        """
+        return self.state()
+
     @property
     def responses(self) -> list[Response]:
         """The responses so far, in order: with the config and seed they rebuild the state."""
@@ -314,6 +325,18 @@ class SingleTrack(Procedure):
 
     @abstractmethod
     def _own_state(self) -> dict[str, Any]: ...
+
+    def _own_compact_state(self) -> dict[str, Any]:
+        """The bounded part of ``_own_state`` (default: all of it)."""
+        return self._own_state()
+
+    def compact_state(self) -> dict[str, Any]:  # noqa: D102
+        return {
+            "n_trials": len(self._history),
+            "n_signal_trials": self._n_signal_trials,
+            "finished": self.finished,
+            **self._own_compact_state(),
+        }
 
     def next_trial(self) -> Trial:  # noqa: D102
         if self._pending is not None:

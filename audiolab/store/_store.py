@@ -231,7 +231,9 @@ class Trial:
     response_time_ms : float or None
         Response time in ms from the end of the stimulus, None when not measured.
     state : dict
-        The procedure's state after the response.
+        The procedure's compact state after the response (bounded,
+        ``audiolab.experiments.Procedure.compact_state``; the full state is rebuilt from the
+        seed and the responses).
     time_utc : str
         ISO 8601 time in UTC when the trial was stored.
     """
@@ -796,7 +798,8 @@ class ResultsStore:
         correct : bool or None
             Whether the response was correct; None where that has no meaning.
         state : dict
-            The procedure's state after the response, JSON-serialisable.
+            The procedure's state after the response, JSON-serialisable; keep it bounded
+            (the runner stores ``Procedure.compact_state()``), it is stored with every trial.
         onset_frame, offset_frame : int, optional
             Stream frames of the stimulus onset and offset, >= 0, offset >= onset.
         response_time_ms : float, optional
