@@ -12,6 +12,7 @@ the simulated listener with an audiogram, which hears the rendered sound.
 May import: ``audiolab.store``, ``audiolab.engine`` and the layers below.
 """
 
+from audiolab._errors import ProcedureError
 from audiolab.experiments._audiometry import (
     AudiogramPoint,
     AudiometryConfig,
@@ -94,6 +95,7 @@ __all__ = [
     "MatrixSrtEstimate",
     "Procedure",
     "ProcedureConfig",
+    "ProcedureError",
     "PsychometricListener",
     "PureToneAudiometry",
     "QuestPlus",

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from audiolab._errors import ConfigError
+from audiolab._errors import ConfigError, ProcedureError
 from audiolab._validate import check_choice, check_int, check_real
 from audiolab.experiments._audiometry import AudiometryConfig, PureToneAudiometry
 from audiolab.experiments._matrix import MatrixSrt, MatrixSrtConfig
@@ -610,7 +610,7 @@ class Interleaved(Procedure):
             return self._pending
         live = [i for i, t in enumerate(self._tracks) if not t.finished]
         if not live:
-            raise ConfigError(
+            raise ProcedureError(
                 f"next_trial() called on a finished procedure (after {len(self._history)} "
                 "trials): check .finished first"
             )
@@ -626,7 +626,7 @@ class Interleaved(Procedure):
     def record(self, response: Response) -> TrialRecord:  # noqa: D102
         trial = self._pending
         if trial is None:
-            raise ConfigError("record() called with no trial pending: call next_trial() first")
+            raise ProcedureError("record() called with no trial pending: call next_trial() first")
         inner = self._tracks[trial.track].record(response)
         rec = TrialRecord(trial=trial, response=inner.response, positive=inner.positive)
         self._history.append(rec)
@@ -752,7 +752,7 @@ def replay(config: ProcedureConfig, *, seed: int, responses: Any) -> Procedure:
         raise ConfigError(f"responses must be a sequence of answers, got {responses!r}")
     for i, r in enumerate(responses):
         if proc.finished:
-            raise ConfigError(
+            raise ProcedureError(
                 f"responses has more answers than the procedure has trials: it finished after "
                 f"{i}, got {len(list(responses))}"
             )
@@ -760,5 +760,5 @@ def replay(config: ProcedureConfig, *, seed: int, responses: Any) -> Procedure:
         try:
             proc.record(r)
         except ConfigError as exc:
-            raise ConfigError(f"responses[{i}]: {exc}") from None
+            raise ProcedureError(f"responses[{i}]: {exc}") from None
     return proc

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from audiolab._errors import CalibrationError, ConfigError
+from audiolab._errors import CalibrationError, ConfigError, StoreError
 from audiolab.calibration import Calibration, OutputCeiling
 from audiolab.calibration._calibration import ChannelCalibration
 from audiolab.experiments._audiometry import AudiometryConfig
@@ -208,7 +208,7 @@ def resume_session_id(store: ResultsStore, *, subject: str, experiment: Experime
 
     Raises
     ------
-    ConfigError
+    StoreError
         If there is none to resume.
     """
     import hashlib
@@ -217,7 +217,7 @@ def resume_session_id(store: ResultsStore, *, subject: str, experiment: Experime
     for session in reversed(store.sessions(subject=subject)):
         if session.experiment_sha256 == digest and session.status != "completed":
             return session.id
-    raise ConfigError(f"--resume: subject {subject} has no unfinished session of "
+    raise StoreError(f"--resume: subject {subject} has no unfinished session of "
                       f"{experiment.source} (with this exact file) in {store.path}")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from audiolab._errors import ConfigError
+from audiolab._errors import ConfigError, ProcedureError
 from audiolab._validate import check_choice, check_int, check_real
 
 __all__ = ["Procedure", "Response", "Task", "Trial", "TrialDraws", "TrialRecord", "check_seed"]
@@ -174,23 +174,23 @@ class Trial:
     n_words: int | None = None
 
     def check_response(self, response: Any) -> Response:
-        """Return ``response`` if it is a valid answer to this trial, else raise ConfigError."""
+        """Return ``response`` if it is a valid answer to this trial, else raise ProcedureError."""
         if self.n_words is not None:
             if (isinstance(response, bool | np.bool_) or not isinstance(response, int | np.integer)
                     or not 0 <= response <= self.n_words):
-                raise ConfigError(f"response must be the number of words correct in "
+                raise ProcedureError(f"response must be the number of words correct in "
                                   f"[0, {self.n_words}], got {response!r}")
             return int(response)
         if self.target_interval is not None:
             if (isinstance(response, bool | np.bool_) or not isinstance(response, int | np.integer)
                     or not 1 <= response <= self.n_intervals):
-                raise ConfigError(
+                raise ProcedureError(
                     f"response must be an interval number in [1, {self.n_intervals}] for "
                     f"{self.n_intervals}-AFC, got {response!r}"
                 )
             return int(response)
         if not isinstance(response, bool | np.bool_):
-            raise ConfigError(f"response must be True (yes) or False (no), got {response!r}")
+            raise ProcedureError(f"response must be True (yes) or False (no), got {response!r}")
         return bool(response)
 
     def is_positive(self, response: Response) -> bool:
@@ -342,7 +342,7 @@ class SingleTrack(Procedure):
         if self._pending is not None:
             return self._pending
         if self.finished:
-            raise ConfigError(
+            raise ProcedureError(
                 f"next_trial() called on a finished procedure (after {len(self._history)} "
                 "trials): check .finished first"
             )
@@ -367,7 +367,7 @@ class SingleTrack(Procedure):
     def record(self, response: Response) -> TrialRecord:  # noqa: D102
         trial = self._pending
         if trial is None:
-            raise ConfigError("record() called with no trial pending: call next_trial() first")
+            raise ProcedureError("record() called with no trial pending: call next_trial() first")
         response = trial.check_response(response)
         rec = TrialRecord(trial=trial, response=response, positive=trial.is_positive(response))
         self._history.append(rec)
