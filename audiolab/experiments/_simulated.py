@@ -129,7 +129,7 @@ class SimulatedListener:
       depth in dB of its deepest point in the middle half of the interval (where the gap
       is), the interval with the deepest dip is chosen (yes/no: "yes" deeper than 3 dB).
       The noise's own fluctuations make dips in every interval, so there is no fitted
-      decision noise: normal hearing at 70 dB SPL gives a 3-AFC 70.7 % gap of about 2-3 ms
+      decision noise: normal hearing at 70 dB SPL gives a 3-AFC 70.7 % gap of about 2 ms
       (broadband noise: 2-3 ms, Plomp 1964; Moore 2003, An Introduction to the Psychology
       of Hearing, ch. 5); at low sensation levels and with losses that leave only
       low-frequency (narrow, slowly fluctuating) bands audible, thresholds rise, as
