@@ -25,9 +25,11 @@ from audiolab._errors import (
     ConfigError,
     FileFormatError,
     KernelError,
+    ProcedureError,
     SafetyError,
     SignalError,
     SignalTypeError,
+    StoreError,
 )
 
 try:
@@ -42,8 +44,10 @@ __all__ = [
     "ConfigError",
     "FileFormatError",
     "KernelError",
+    "ProcedureError",
     "SafetyError",
     "SignalError",
     "SignalTypeError",
+    "StoreError",
     "__version__",
 ]

@@ -12,9 +12,11 @@ __all__ = [
     "ConfigError",
     "FileFormatError",
     "KernelError",
+    "ProcedureError",
     "SafetyError",
     "SignalError",
     "SignalTypeError",
+    "StoreError",
 ]
 
 
@@ -40,6 +42,26 @@ class FileFormatError(AudiolabError, ValueError):
 
 class CalibrationError(AudiolabError, ValueError):
     """A calibration file is missing, invalid or does not cover what is asked of it."""
+
+
+class ProcedureError(ConfigError):
+    """A procedure was driven out of order or given an answer its trial cannot take.
+
+    Examples: ``next_trial()`` after the stop rule, ``record()`` with no trial pending, an
+    interval number outside 1..n, responses that do not replay. A ConfigError (what these were
+    before), so callers that catch ConfigError or ValueError still do.
+    """
+
+
+class StoreError(ConfigError):
+    """The results store refused an operation or could not do it.
+
+    No such session or subject, a session in the wrong state (resuming a completed one,
+    recording into one that is not running), a trial index out of order or already stored, a
+    database that is locked, read-only or cannot be opened. A ConfigError (what these were
+    before), so callers that catch ConfigError or ValueError still do. A file that is not an
+    audiolab database stays a :class:`FileFormatError`.
+    """
 
 
 class SafetyError(AudiolabError, ValueError):

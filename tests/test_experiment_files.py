@@ -60,7 +60,7 @@ def test_shipped_files_map_to_the_procedures_their_comments_name():
     assert am.step_up_sizes_db == (6.0, 3.0)
     q = exp["tone_detection_questplus"].procedure
     assert isinstance(q, QuestPlusConfig) and q.task.n_intervals == 2
-    assert q.stimuli_db[0] == -10.0 and q.stimuli_db[-1] == 60.0 and len(q.stimuli_db) == 36
+    assert q.stimuli_db[0] == -10.0 and q.stimuli_db[-1] == 60.0 and len(q.stimuli_db) == 71
     assert isinstance(exp["audiogram"].procedure, AudiometryConfig)
     assert exp["audiogram"].frequencies_hz == (250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
     assert isinstance(exp["srt_matrix"].procedure, MatrixSrtConfig)

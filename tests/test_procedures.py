@@ -210,7 +210,9 @@ def test_in_turn_alternates_and_finished_tracks_drop_out():
 
 
 def test_random_interleaving_is_seeded_and_keeps_each_tracks_own_state():
-    cfgs = (UpDownConfig(start_db=0.0, max_trials=30), UpDownConfig(start_db=20.0, max_trials=30),
+    # Trial counts as the only stop rule, so every track runs its 30 trials.
+    cfgs = (UpDownConfig(start_db=0.0, max_trials=30, max_reversals=None),
+            UpDownConfig(start_db=20.0, max_trials=30, max_reversals=None),
             ConstantStimuliConfig(levels_db=(1.0, 2.0), n_repetitions=15))
     cfg = InterleavedConfig(tracks=cfgs, order="random")
     runs = []

@@ -57,7 +57,7 @@ def test_each_shipped_file_runs_headless_and_stores_every_trial(name, store):
     # the stored responses rebuild the procedure exactly (what --resume relies on)
     again = replay(exp.procedure, seed=5, responses=[_stored_response(t) for t in trials])
     assert again.finished
-    assert json.loads(json.dumps(again.state(), default=float)) == trials[-1].state
+    assert json.loads(json.dumps(again.compact_state(), default=float)) == trials[-1].state
     assert all(exp.x_min_db <= t.variable <= exp.x_max_db for t in trials)
 
 
@@ -205,3 +205,22 @@ def test_a_person_at_a_terminal_answers_with_one_key_press():
     finally:
         os.close(leader)
         os.close(follower)
+
+
+def test_each_audiogram_frequency_is_checked_at_its_own_highest_level():
+    # The example calibration (ceiling 100 dB SPL, -7 dBFS at its most sensitive 1 kHz) allows
+    # 70 dB HL at 250 Hz through TDH-39 (104 - 7 - 25.5 = 71.5) but not 90. With
+    # max_db_hl_by_frequency lowering 250 Hz to 70 and 8 kHz to 75 (96 - 7 - 13 = 76), the
+    # other frequencies may keep 85 (worst: 4 kHz, 103 - 7 - 9.5 = 86.5).
+    from audiolab.experiments._runner import check_session_levels
+
+    cal = load_calibration(EXAMPLE_CAL, max_age_days=1e6)
+    text = (EXP / "audiogram.toml").read_text().replace("max_db_hl = 90", "max_db_hl = 85")
+    capped = text.replace("step_down_db", 'max_db_hl_by_frequency = { "250" = 70, "8000" = 75 }'
+                                          "\nstep_down_db")
+    check_session_levels(parse_experiment(capped), calibration=cal, fs=FS)
+    for too_high in ('"250" = 75, "8000" = 75', '"250" = 70, "8000" = 80'):
+        bad = text.replace("step_down_db", f"max_db_hl_by_frequency = {{ {too_high} }}"
+                                           "\nstep_down_db")
+        with pytest.raises(SafetyError, match="would exceed the output ceiling"):
+            check_session_levels(parse_experiment(bad), calibration=cal, fs=FS)

@@ -159,7 +159,7 @@ def test_a_folder_without_write_permission_gives_one_clear_error_and_leaves_noth
                 capture_output=True, text=True, timeout=60,
             )
             assert out.returncode == 0, out.stderr
-            assert out.stdout.startswith("ConfigError cannot create or open results database")
+            assert out.stdout.startswith("StoreError cannot create or open results database")
             assert "permission denied" in out.stdout
             assert out.stdout.count("\n") == 1
             assert _listing(locked) == []
@@ -173,7 +173,7 @@ def test_a_folder_without_write_permission_gives_one_clear_error_and_leaves_noth
             capture_output=True, text=True, timeout=60,
         )
         assert out.returncode == 0, out.stderr
-        assert out.stdout.startswith("ConfigError cannot write results database")
+        assert out.stdout.startswith("StoreError cannot write results database")
         assert "or its folder" in out.stdout and out.stdout.count("\n") == 1
         assert _listing(locked) == ["old.sqlite"]
         assert (locked / "old.sqlite").read_bytes() == before

@@ -167,6 +167,12 @@ def run(args: argparse.Namespace) -> int:
             return _run_live(args, experiment, store, calibration, calibration_text, seed,
                              max_trials, log)
         assert listener is not None
+        if args.resume:
+            # The listener draws from the session's stored seed, as it did before the break.
+            from audiolab.experiments._runner import resume_session_id
+
+            sid = resume_session_id(store, subject=args.subject, experiment=experiment)
+            listener = parse_listener(args.listener, seed=store.session(sid).seed)
         result = run_session(experiment, store=store, subject=args.subject, listener=listener,
                              seed=seed, calibration=calibration,
                              calibration_text=calibration_text, resume=args.resume,

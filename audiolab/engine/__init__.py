@@ -14,7 +14,7 @@ from audiolab.engine._stream import (
     list_devices,
     resolve_device,
 )
-from audiolab.engine._tones import DEFAULT_RAMP_MS, Tone, plan_tone, rise_time_ms
+from audiolab.engine._tones import DEFAULT_RAMP_MS, Tone, plan_tone, ramped_sine_pa, rise_time_ms
 
 __all__ = [
     "DEFAULT_RAMP_MS",
@@ -31,6 +31,7 @@ __all__ = [
     "jack_server_name",
     "list_devices",
     "plan_tone",
+    "ramped_sine_pa",
     "resolve_device",
     "rise_time_ms",
 ]

@@ -27,7 +27,7 @@ from audiolab.calibration._units import db_spl_to_pa_rms
 from audiolab.dsp._units import db_to_amplitude
 from audiolab.engine._player import check_output_channels
 
-__all__ = ["DEFAULT_RAMP_MS", "Tone", "plan_tone", "rise_time_ms"]
+__all__ = ["DEFAULT_RAMP_MS", "Tone", "plan_tone", "ramped_sine_pa", "rise_time_ms"]
 
 DEFAULT_RAMP_MS = 50.0
 """Raised-cosine ramp duration (its IEC 60645-1 rise time is 29 ms, within 20-50 ms)."""
@@ -175,7 +175,7 @@ def plan_tone(
     cal = ceiling.calibration
     hl, retspl, spl, what = _sound_pressure_level(cal, f, level_db_hl, level_db_spl)
     level_dbfs, table_dbfs = _digital_levels(ceiling, f, spl, chans, what=what)
-    stim = _ramped_sine_pa(f, spl, duration_s=duration, fs=fs, ramp_ms=ramp, n_channels=len(chans))
+    stim = ramped_sine_pa(f, spl, duration_s=duration, fs=fs, ramp_ms=ramp, n_channels=len(chans))
     n = stim.shape[1]
     return Tone(
         frequency_hz=f, level_db_hl=hl, retspl_db_spl=retspl, level_db_spl=spl,
@@ -223,10 +223,43 @@ def _digital_levels(
     return level_dbfs, table_dbfs
 
 
-def _ramped_sine_pa(
-    f: float, spl: float, *, duration_s: float, fs: float, ramp_ms: float, n_channels: int
+def ramped_sine_pa(
+    frequency_hz: float, level_db_spl: float, *, duration_s: float, fs: float, ramp_ms: float,
+    n_channels: int
 ) -> np.ndarray:
-    """A sine of ``spl`` dB SPL (RMS) in Pa with raised-cosine ramps, read-only float32 rows."""
+    """A sine in Pa at an RMS level in dB SPL with raised-cosine ramps, one row per channel.
+
+    The level is the steady part's RMS (re 20 uPa); the ramps (sin^2 rise and fall, each
+    ``ramp_ms`` long, at most half the tone) are inside ``duration_s``. No ceiling is checked
+    here: plan the tone with :func:`plan_tone` or let :meth:`Engine.play` check it.
+
+    Parameters
+    ----------
+    frequency_hz : float
+        Frequency of the sine, Hz.
+    level_db_spl : float
+        RMS level of the steady part, dB SPL.
+    duration_s : float
+        Duration including the ramps, s (at least one sample).
+    fs : float
+        Sample rate, Hz.
+    ramp_ms : float
+        Duration of each raised-cosine ramp, ms.
+    n_channels : int
+        Number of identical rows.
+
+    Returns
+    -------
+    numpy.ndarray
+        Read-only float32 array, shape ``(n_channels, round(duration_s * fs))``, Pa.
+
+    Examples
+    --------
+    >>> x = ramped_sine_pa(1000.0, 94.0, duration_s=0.5, fs=48000, ramp_ms=10, n_channels=2)
+    >>> x.shape, round(float(np.sqrt(np.mean(x[0, 4800:-4800] ** 2))), 2)  # 94 dB SPL = 1 Pa
+    ((2, 24000), 1.0)
+    """
+    f, spl = frequency_hz, level_db_spl
     n_frames = int(round(duration_s * fs))
     if n_frames < 1:
         raise ConfigError(f"duration_s {duration_s:g} is shorter than one sample at {fs:g} Hz")

@@ -12,6 +12,7 @@ the simulated listener with an audiogram, which hears the rendered sound.
 May import: ``audiolab.store``, ``audiolab.engine`` and the layers below.
 """
 
+from audiolab._errors import ProcedureError
 from audiolab.experiments._audiometry import (
     AudiogramPoint,
     AudiometryConfig,
@@ -68,7 +69,14 @@ from audiolab.experiments._stimuli import (
     render_trial,
     stimulus_spec,
 )
-from audiolab.experiments._trials import Procedure, Response, Task, Trial, TrialRecord
+from audiolab.experiments._trials import (
+    Procedure,
+    Response,
+    Task,
+    Trial,
+    TrialDraws,
+    TrialRecord,
+)
 
 __all__ = [
     "DEFAULT_TRANSDUCER",
@@ -87,6 +95,7 @@ __all__ = [
     "MatrixSrtEstimate",
     "Procedure",
     "ProcedureConfig",
+    "ProcedureError",
     "PsychometricListener",
     "PureToneAudiometry",
     "QuestPlus",
@@ -102,6 +111,7 @@ __all__ = [
     "Task",
     "TerminalListener",
     "Trial",
+    "TrialDraws",
     "TrialRecord",
     "UpDown",
     "UpDownConfig",

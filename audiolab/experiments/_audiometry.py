@@ -325,6 +325,13 @@ class PureToneAudiometry(SingleTrack):
             "results": [vars(r).copy() for r in self._results],
         }
 
+    def _own_compact_state(self) -> dict[str, Any]:
+        state = self._own_state()
+        del state["results"]
+        state.update(n_results=len(self._results),
+                     last_result=vars(self._results[-1]).copy() if self._results else None)
+        return state
+
     def audiogram(self) -> tuple[AudiogramPoint, ...]:
         """One point per ear and frequency: the better of test and retest, with all flags.
 

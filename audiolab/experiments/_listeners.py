@@ -8,7 +8,8 @@ with g = 1/n for n-AFC (a correct answer names the target interval; a wrong one 
 other intervals, uniformly), g = 0 for yes/no (P("yes") on a signal trial) and g = 0 for matrix
 words, each word of a sentence recognised independently (the answer is the count). An optional
 ``false_alarm=F`` key sets g = F for yes/no, which is also P("yes") on a catch trial (0 without
-it). Every draw comes from the listener's own seeded generator.
+it). Every draw comes from a generator seeded by the listener's seed and the trial's index
+(:class:`~audiolab.experiments.TrialDraws`), so a resumed session answers as an uninterrupted one.
 
 ``simulated:AUDIOGRAM`` (:class:`~audiolab.experiments.SimulatedListener`, in ``_simulated``)
 hears the rendered stimulus instead. Both follow the :class:`Listener` protocol.
@@ -24,7 +25,7 @@ import numpy as np
 
 from audiolab._errors import ConfigError
 from audiolab._validate import check_real
-from audiolab.experiments._trials import Procedure, Response, Trial, check_seed
+from audiolab.experiments._trials import Procedure, Response, Trial, TrialDraws, check_seed
 
 if TYPE_CHECKING:
     from audiolab.experiments._simulated import SimulatedListener
@@ -94,8 +95,7 @@ class PsychometricListener:
         if self._params.lapse_rate + self._params.false_alarm_rate > 1.0:
             raise ConfigError("lapse + false_alarm must be at most 1, got "
                               f"{lapse_rate!r} + {false_alarm_rate!r}")
-        self._seed = check_seed(seed)
-        self._rng = np.random.default_rng(self._seed)
+        self._draws = TrialDraws(check_seed(seed))
 
     @property
     def midpoint_db(self) -> float:
@@ -148,13 +148,15 @@ class PsychometricListener:
         """Answer one trial: an interval number (n-AFC), True/False (yes/no) or a word count.
 
         The rendered ``stimulus`` is ignored: this listener answers from ``trial.x_db``.
-        Exactly one uniform draw decides the outcome, and an n-AFC error draws the wrong interval.
+        Exactly one uniform draw decides the outcome, and an n-AFC error draws the wrong interval;
+        the draws come from :class:`~audiolab.experiments.TrialDraws` (seed, trial index).
         """
+        rng = self._draws.generator(trial.index)
         if trial.n_words is not None:
             # Word scoring: each word is recognised independently with P(x), guess rate 0.
             p = (1.0 - self._params.lapse_rate) * self._logistic(trial.x_db)
-            return int(np.sum(self._rng.random(trial.n_words) < p))
-        u = float(self._rng.random())
+            return int(np.sum(rng.random(trial.n_words) < p))
+        u = float(rng.random())
         if trial.target_interval is None:
             if trial.catch:
                 return u < self._params.false_alarm_rate
@@ -162,7 +164,7 @@ class PsychometricListener:
         if u < self.p_positive(trial.x_db, n_intervals=trial.n_intervals):
             return trial.target_interval
         wrong = [i for i in range(1, trial.n_intervals + 1) if i != trial.target_interval]
-        return wrong[int(self._rng.integers(len(wrong)))]
+        return wrong[int(rng.integers(len(wrong)))]
 
 
 def parse_listener(spec: str, *, seed: int) -> PsychometricListener | SimulatedListener:

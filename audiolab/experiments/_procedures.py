@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from audiolab._errors import ConfigError
+from audiolab._errors import ConfigError, ProcedureError
 from audiolab._validate import check_choice, check_int, check_real
 from audiolab.experiments._audiometry import AudiometryConfig, PureToneAudiometry
 from audiolab.experiments._matrix import MatrixSrt, MatrixSrtConfig
@@ -402,6 +402,19 @@ class UpDown(SingleTrack):
             "stop_reason": self._stop_reason,
         }
 
+    def _own_compact_state(self) -> dict[str, Any]:
+        state = self._own_state()
+        del state["reversals"]
+        last = self._reversals[-1] if self._reversals else None
+        state.update(
+            stage=self._stage(len(self._reversals)),
+            n_reversals=len(self._reversals),
+            # The reversal the last answer revealed (at that trial of this track), else None.
+            reversal=(None if last is None or last.trial_index != len(self._history) - 1
+                      else [last.trial_index, last.x_db, last.stage]),
+        )
+        return state
+
 
 @dataclass(frozen=True)
 class ConstantStimuliConfig:
@@ -489,6 +502,10 @@ class ConstantStimuli(SingleTrack):
 
     def _own_state(self) -> dict[str, Any]:
         return {"order_db": list(self._order)}
+
+    def _own_compact_state(self) -> dict[str, Any]:
+        n = self._n_signal_trials
+        return {"next_x_db": self._order[n] if n < len(self._order) else None}
 
 
 @dataclass(frozen=True)
@@ -593,7 +610,7 @@ class Interleaved(Procedure):
             return self._pending
         live = [i for i, t in enumerate(self._tracks) if not t.finished]
         if not live:
-            raise ConfigError(
+            raise ProcedureError(
                 f"next_trial() called on a finished procedure (after {len(self._history)} "
                 "trials): check .finished first"
             )
@@ -609,7 +626,7 @@ class Interleaved(Procedure):
     def record(self, response: Response) -> TrialRecord:  # noqa: D102
         trial = self._pending
         if trial is None:
-            raise ConfigError("record() called with no trial pending: call next_trial() first")
+            raise ProcedureError("record() called with no trial pending: call next_trial() first")
         inner = self._tracks[trial.track].record(response)
         rec = TrialRecord(trial=trial, response=inner.response, positive=inner.positive)
         self._history.append(rec)
@@ -625,6 +642,14 @@ class Interleaved(Procedure):
             "history": [r.as_dict() for r in self._history],
             "finished": self.finished,
             "tracks": [t.state() for t in self._tracks],
+        }
+
+    def compact_state(self) -> dict[str, Any]:  # noqa: D102
+        return {
+            "n_trials": len(self._history),
+            "finished": self.finished,
+            "track": self._history[-1].trial.track if self._history else None,
+            "tracks": [t.compact_state() for t in self._tracks],
         }
 
 
@@ -727,7 +752,7 @@ def replay(config: ProcedureConfig, *, seed: int, responses: Any) -> Procedure:
         raise ConfigError(f"responses must be a sequence of answers, got {responses!r}")
     for i, r in enumerate(responses):
         if proc.finished:
-            raise ConfigError(
+            raise ProcedureError(
                 f"responses has more answers than the procedure has trials: it finished after "
                 f"{i}, got {len(list(responses))}"
             )
@@ -735,5 +760,5 @@ def replay(config: ProcedureConfig, *, seed: int, responses: Any) -> Procedure:
         try:
             proc.record(r)
         except ConfigError as exc:
-            raise ConfigError(f"responses[{i}]: {exc}") from None
+            raise ProcedureError(f"responses[{i}]: {exc}") from None
     return proc

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from audiolab._errors import ConfigError
+from audiolab._errors import ConfigError, ProcedureError
 from audiolab._validate import check_choice, check_int, check_real
 from audiolab.experiments._trials import SingleTrack, Task
 
@@ -275,7 +275,7 @@ class QuestPlus(SingleTrack):
         post = self._posterior * like  # Watson (2017) eq. 7
         total = post.sum()
         if not total > 0:  # only if every grid point gave the answer probability 0
-            raise ConfigError(
+            raise ProcedureError(
                 f"response at {x_db!r} dB has probability 0 under every grid point: widen "
                 "lapse_rates above 0"
             )
@@ -286,6 +286,10 @@ class QuestPlus(SingleTrack):
 
     def _own_state(self) -> dict[str, Any]:
         return {"posterior": self._posterior.tolist()}
+
+    def _own_compact_state(self) -> dict[str, Any]:
+        # The posterior's moments, not the grid (which can hold thousands of cells).
+        return {key: float(v) for key, v in vars(self.estimate()).items()}
 
     def estimate(self) -> QuestPlusEstimate:
         """Posterior mean, mode and marginal SD of threshold, slope and lapse rate."""

@@ -24,9 +24,10 @@ from typing import IO, Any
 
 import numpy as np
 
-from audiolab._errors import CalibrationError, ConfigError
+from audiolab._errors import CalibrationError, ConfigError, StoreError
 from audiolab.calibration import Calibration, OutputCeiling
 from audiolab.calibration._calibration import ChannelCalibration
+from audiolab.experiments._audiometry import AudiometryConfig
 from audiolab.experiments._estimates import summarize
 from audiolab.experiments._experiment import Experiment
 from audiolab.experiments._listeners import Listener
@@ -207,7 +208,7 @@ def resume_session_id(store: ResultsStore, *, subject: str, experiment: Experime
 
     Raises
     ------
-    ConfigError
+    StoreError
         If there is none to resume.
     """
     import hashlib
@@ -216,12 +217,20 @@ def resume_session_id(store: ResultsStore, *, subject: str, experiment: Experime
     for session in reversed(store.sessions(subject=subject)):
         if session.experiment_sha256 == digest and session.status != "completed":
             return session.id
-    raise ConfigError(f"--resume: subject {subject} has no unfinished session of "
+    raise StoreError(f"--resume: subject {subject} has no unfinished session of "
                       f"{experiment.source} (with this exact file) in {store.path}")
 
 
 def _check_levels(experiment: Experiment, calibration: Calibration, *, fs: float) -> None:
     ceiling = OutputCeiling.for_outputs(calibration, 2, fs=fs)
+    config = experiment.procedure
+    if isinstance(config, AudiometryConfig):
+        # Each frequency up to its own highest level (max_db_hl_by_frequency may lower it).
+        for f in sorted(set(experiment.frequencies_hz)):
+            check_ceiling(experiment.stimulus, x_min_db=experiment.x_min_db,
+                          x_max_db=config.ceiling_db_hl(f), ceiling=ceiling, channels=(0, 1),
+                          fs=fs, frequencies_hz=(f,))
+        return
     check_ceiling(experiment.stimulus, x_min_db=experiment.x_min_db,
                   x_max_db=experiment.x_max_db, ceiling=ceiling, channels=(0, 1), fs=fs,
                   frequencies_hz=experiment.frequencies_hz or None)
@@ -292,7 +301,10 @@ def run_session(
     calibration_text : str or None
         The calibration file's text, stored with the session (default: its summary).
     resume : bool
-        Continue the subject's latest unfinished session of this experiment file.
+        Continue the subject's latest unfinished session of this experiment file, with the
+        same listener (its spec is checked). A simulated listener built with the session's
+        seed answers every remaining trial as in an uninterrupted session (its draws are a
+        function of seed and trial index, :class:`~audiolab.experiments.TrialDraws`).
     max_trials : int or None
         Stop after this many new trials, in [1, 100000] (the session stays resumable).
     fs : float
@@ -363,6 +375,11 @@ def run_session(
 
     if resume:
         session_id = resume_session_id(store, subject=subject, experiment=experiment)
+        stored_listener = store.session(session_id).listener
+        if stored_listener != listener.describe():
+            raise ConfigError(f"--resume: session {session_id} was run with listener "
+                              f"{stored_listener!r}; resume it with the same listener, got "
+                              f"{listener.describe()!r}")
         session = store.open_session(session_id)
         seed = session.seed
         stored = store.trials(session_id)
@@ -401,7 +418,7 @@ def run_session(
                 presented=presented, response=_response_text(trial, record.response),
                 correct=None if trial.target_interval is None and trial.n_words is None
                 else record.positive,
-                state=procedure.state(), onset_frame=onset, offset_frame=offset,
+                state=procedure.compact_state(), onset_frame=onset, offset_frame=offset,
                 response_time_ms=response_time_ms)
             n_new += 1
             if on_trial is not None:

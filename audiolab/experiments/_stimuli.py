@@ -43,7 +43,7 @@ from audiolab.calibration import (
     db_spl_to_pa_rms,
 )
 from audiolab.dsp import db_to_amplitude
-from audiolab.engine._tones import _ramped_sine_pa
+from audiolab.engine import ramped_sine_pa
 from audiolab.experiments._trials import Trial
 
 __all__ = [
@@ -406,7 +406,7 @@ def _render_tone(spec: StimulusSpec, trial: Trial, *, fs: float, calibration: Ca
     spl, hl = _tone_level_db_spl(spec, trial, trial.x_db, transducer, f)
     _check_level("the tone", spl)
     # The engine's tone-planning path: a sine of spl dB SPL RMS with cos^2 ramps (plan_tone).
-    tone = _ramped_sine_pa(f, spl, duration_s=spec.duration_ms * 1e-3, fs=fs,
+    tone = ramped_sine_pa(f, spl, duration_s=spec.duration_ms * 1e-3, fs=fs,
                            ramp_ms=spec.ramp_ms, n_channels=1)[0].astype(np.float64)
     desc.update(frequency_hz=f, level_db_spl=spl, level_db_hl=hl, transducer=transducer,
                 retspl_db_spl=None if hl is None else spl - hl)
@@ -441,7 +441,7 @@ def _render_tone_in_noise(spec: StimulusSpec, trial: Trial, *, fs: float,
         return _set_level(_ramp(raw, n_ramp), masker_db, steady, "the masker")
 
     seed = _seed(rng)
-    tone = _ramped_sine_pa(f, signal_db, duration_s=n / fs, fs=fs, ramp_ms=spec.ramp_ms,
+    tone = ramped_sine_pa(f, signal_db, duration_s=n / fs, fs=fs, ramp_ms=spec.ramp_ms,
                            n_channels=1)[0].astype(np.float64)
     desc.update(frequency_hz=f, level_db_spl=signal_db, noise=spec.noise,
                 noise_level_db_spl=masker_db, snr_db=signal_db - masker_db, noise_seed=seed,

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from audiolab._errors import ConfigError
+from audiolab._errors import ConfigError, ProcedureError
 from audiolab._validate import check_choice, check_int, check_real
 
-__all__ = ["Procedure", "Response", "Task", "Trial", "TrialRecord", "check_seed"]
+__all__ = ["Procedure", "Response", "Task", "Trial", "TrialDraws", "TrialRecord", "check_seed"]
 
 Response = int | bool
 """An answer: the chosen interval (1..n) for n-AFC, ``True`` (yes) / ``False`` (no) for yes/no,
@@ -31,6 +31,41 @@ MAX_SEED = 2**63 - 1
 def check_seed(seed: Any) -> int:
     """Return ``seed`` as int if it is an integer in [0, 2**63 - 1], else raise ConfigError."""
     return check_int("seed", seed, low=0, high=MAX_SEED)
+
+
+class TrialDraws:
+    """A listener's random numbers as a function of (seed, trial index, repeat).
+
+    Each answer draws from a generator seeded by the listener's seed, the trial's index and
+    how many times in a row that index has been answered before (0 the first time). A resumed
+    session's listener therefore answers trial i exactly as the uninterrupted session's did,
+    whatever came before; asking the same trial again gives a fresh, reproducible draw.
+
+    Examples
+    --------
+    >>> draws = TrialDraws(7)
+    >>> a = draws.generator(3).random()
+    >>> b = draws.generator(3).random()  # the same trial again: a new draw
+    >>> a != b, a == TrialDraws(7).generator(3).random()
+    (True, True)
+    """
+
+    def __init__(self, seed: int) -> None:
+        self._seed = check_seed(seed)
+        self._last_index = -1
+        self._repeat = 0
+
+    @property
+    def seed(self) -> int:
+        """The listener's seed."""
+        return self._seed
+
+    def generator(self, index: int) -> np.random.Generator:
+        """The generator for one answer to the trial with this index."""
+        index = check_int("trial index", index, low=0, high=MAX_SEED)
+        self._repeat = self._repeat + 1 if index == self._last_index else 0
+        self._last_index = index
+        return np.random.default_rng([self._seed, index, self._repeat])
 
 
 @dataclass(frozen=True)
@@ -139,23 +174,23 @@ class Trial:
     n_words: int | None = None
 
     def check_response(self, response: Any) -> Response:
-        """Return ``response`` if it is a valid answer to this trial, else raise ConfigError."""
+        """Return ``response`` if it is a valid answer to this trial, else raise ProcedureError."""
         if self.n_words is not None:
             if (isinstance(response, bool | np.bool_) or not isinstance(response, int | np.integer)
                     or not 0 <= response <= self.n_words):
-                raise ConfigError(f"response must be the number of words correct in "
+                raise ProcedureError(f"response must be the number of words correct in "
                                   f"[0, {self.n_words}], got {response!r}")
             return int(response)
         if self.target_interval is not None:
             if (isinstance(response, bool | np.bool_) or not isinstance(response, int | np.integer)
                     or not 1 <= response <= self.n_intervals):
-                raise ConfigError(
+                raise ProcedureError(
                     f"response must be an interval number in [1, {self.n_intervals}] for "
                     f"{self.n_intervals}-AFC, got {response!r}"
                 )
             return int(response)
         if not isinstance(response, bool | np.bool_):
-            raise ConfigError(f"response must be True (yes) or False (no), got {response!r}")
+            raise ProcedureError(f"response must be True (yes) or False (no), got {response!r}")
         return bool(response)
 
     def is_positive(self, response: Response) -> bool:
@@ -214,6 +249,17 @@ class Procedure(ABC):
     @abstractmethod
     def state(self) -> dict[str, Any]:
         """A plain-Python snapshot of the whole state (JSON-serialisable)."""
+
+    def compact_state(self) -> dict[str, Any]:
+        """A bounded summary of the state after the last answer (JSON-serialisable).
+
+        What the store keeps with each trial: the current variable, stage and counters and
+        what the last answer changed (a reversal, a finished frequency), never the history,
+        so a trial row does not grow with the trial count. The whole state follows from the
+        config, the seed and the stored responses (:func:`~audiolab.experiments.replay`).
+        Procedures without a summary of their own return :meth:`state`.
+        """
+        return self.state()
 
     @property
     def responses(self) -> list[Response]:
@@ -280,11 +326,23 @@ class SingleTrack(Procedure):
     @abstractmethod
     def _own_state(self) -> dict[str, Any]: ...
 
+    def _own_compact_state(self) -> dict[str, Any]:
+        """The bounded part of ``_own_state`` (default: all of it)."""
+        return self._own_state()
+
+    def compact_state(self) -> dict[str, Any]:  # noqa: D102
+        return {
+            "n_trials": len(self._history),
+            "n_signal_trials": self._n_signal_trials,
+            "finished": self.finished,
+            **self._own_compact_state(),
+        }
+
     def next_trial(self) -> Trial:  # noqa: D102
         if self._pending is not None:
             return self._pending
         if self.finished:
-            raise ConfigError(
+            raise ProcedureError(
                 f"next_trial() called on a finished procedure (after {len(self._history)} "
                 "trials): check .finished first"
             )
@@ -309,7 +367,7 @@ class SingleTrack(Procedure):
     def record(self, response: Response) -> TrialRecord:  # noqa: D102
         trial = self._pending
         if trial is None:
-            raise ConfigError("record() called with no trial pending: call next_trial() first")
+            raise ProcedureError("record() called with no trial pending: call next_trial() first")
         response = trial.check_response(response)
         rec = TrialRecord(trial=trial, response=response, positive=trial.is_positive(response))
         self._history.append(rec)

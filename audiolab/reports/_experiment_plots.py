@@ -81,7 +81,10 @@ def _track(ax: Any, trials: list[StoredTrial], summary: dict[str, Any], variable
     ax.scatter(idx[~pos], x[~pos], facecolor="white", edgecolor="k", s=22, zorder=2,
                label="wrong / no")
     state = trials[-1].state if trials else {}
-    reversals = state.get("reversals") or []
+    # Each trial's compact state names the reversal it revealed; older databases kept the
+    # whole list in the last trial's state.
+    reversals = state.get("reversals") or [t.state["reversal"] for t in trials
+                                           if t.state.get("reversal")]
     if reversals:
         r_idx = [r[0] + 1 for r in reversals]
         r_x = [r[1] for r in reversals]

@@ -21,6 +21,7 @@ Examples
 'P01'
 """
 
+from audiolab._errors import StoreError
 from audiolab.store._pseudonym import MAX_PSEUDONYM_CHARS, check_pseudonym
 from audiolab.store._schema import SCHEMA_VERSION
 from audiolab.store._store import (
@@ -47,6 +48,7 @@ __all__ = [
     "LiveRun",
     "ResultsStore",
     "Session",
+    "StoreError",
     "Trial",
     "check_pseudonym",
     "default_path",

@@ -15,7 +15,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
-from audiolab._errors import AudiolabError, ConfigError, FileFormatError, SignalTypeError
+from audiolab._errors import (
+    AudiolabError,
+    ConfigError,
+    FileFormatError,
+    SignalTypeError,
+    StoreError,
+)
 from audiolab._validate import check_choice, check_int, check_real
 from audiolab.store._pseudonym import check_pseudonym
 from audiolab.store._schema import check_identity, migrate
@@ -231,7 +237,9 @@ class Trial:
     response_time_ms : float or None
         Response time in ms from the end of the stimulus, None when not measured.
     state : dict
-        The procedure's state after the response.
+        The procedure's compact state after the response (bounded,
+        ``audiolab.experiments.Procedure.compact_state``; the full state is rebuilt from the
+        seed and the responses).
     time_utc : str
         ISO 8601 time in UTC when the trial was stored.
     """
@@ -285,22 +293,22 @@ def _translate(exc: sqlite3.Error, name: str) -> AudiolabError:
     """An sqlite3 error as the one-line audiolab error it means."""
     text = str(exc)
     if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
-        return AudiolabError(
+        return StoreError(
             f"{name} stayed locked by another process beyond the busy timeout ({text})"
         )
     if isinstance(exc, sqlite3.OperationalError) and "unable to open" in text:
-        return ConfigError(
+        return StoreError(
             f"cannot open {name}: SQLite cannot open it or create its -wal and -shm files "
             f"beside it (is the folder writable?) ({text})"
         )
     if isinstance(exc, sqlite3.OperationalError) and ("readonly" in text or "read-only" in text):
-        return ConfigError(
+        return StoreError(
             f"cannot write {name}: the file, or its folder where SQLite keeps its -wal and -shm "
             f"files, is read-only for this user ({text})"
         )
     if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError):
         return FileFormatError(f"{name} is not a usable results database: {text}")
-    return ConfigError(f"{name}: {text}")
+    return StoreError(f"{name}: {text}")
 
 
 class ResultsStore:
@@ -331,7 +339,7 @@ class ResultsStore:
 
     Raises
     ------
-    ConfigError
+    StoreError
         If the file or its folder cannot be created or opened (permissions, a file where a folder
         should be), or it is missing and ``create`` is False. Nothing is left behind.
     FileFormatError
@@ -387,10 +395,10 @@ class ResultsStore:
         path = self._path
         try:
             if path.is_dir():
-                raise ConfigError(f"{self._name} is a folder; give a file name")
+                raise StoreError(f"{self._name} is a folder; give a file name")
             if not path.exists():
                 if not create:
-                    raise ConfigError(f"{self._name} does not exist")
+                    raise StoreError(f"{self._name} does not exist")
                 missing = []
                 parent = path.parent
                 while not parent.exists():
@@ -413,21 +421,21 @@ class ResultsStore:
                     os.close(fd)
                     return
             if not stat.S_ISREG(path.stat().st_mode):
-                raise ConfigError(f"{self._name} is not a regular file")
+                raise StoreError(f"{self._name} is not a regular file")
             with open(path, "rb") as f:
                 header = f.read(len(_SQLITE_HEADER))
         except PermissionError as exc:
-            raise ConfigError(
+            raise StoreError(
                 f"cannot create or open {self._name}: permission denied on {exc.filename}"
             ) from None
         except (NotADirectoryError, FileExistsError) as exc:
-            raise ConfigError(
+            raise StoreError(
                 f"cannot create {self._name}: {exc.filename} is a file, not a folder"
             ) from None
         except OSError as exc:
-            raise ConfigError(f"cannot create or open {self._name}: {exc.strerror}") from None
+            raise StoreError(f"cannot create or open {self._name}: {exc.strerror}") from None
         except ValueError as exc:  # e.g. a NUL character in the path
-            raise ConfigError(f"cannot create or open {self._name}: {exc}") from None
+            raise StoreError(f"cannot create or open {self._name}: {exc}") from None
         # An empty file is what a creator leaves between os.open and its first transaction.
         if header and header != _SQLITE_HEADER:
             raise FileFormatError(f"{self._name} is not an SQLite database (its header is not "
@@ -493,7 +501,7 @@ class ResultsStore:
     # -- plumbing
     def _db(self) -> sqlite3.Connection:
         if getattr(self, "_conn", None) is None:
-            raise ConfigError(f"{self._name} is closed")
+            raise StoreError(f"{self._name} is closed")
         return self._conn
 
     @contextlib.contextmanager
@@ -531,7 +539,7 @@ class ResultsStore:
     def _status(self, conn: sqlite3.Connection, session_id: int) -> str:
         row = conn.execute("SELECT status FROM sessions WHERE id = ?", (session_id,)).fetchone()
         if row is None:
-            raise ConfigError(f"session_id {session_id}: no such session in {self._name}")
+            raise StoreError(f"session_id {session_id}: no such session in {self._name}")
         return str(row[0])
 
     # -- sessions
@@ -626,7 +634,7 @@ class ResultsStore:
         session_id = self._check_session_id(session_id)
         rows = self._read(_SESSION_SELECT + " WHERE s.id = ?", (session_id,))
         if not rows:
-            raise ConfigError(f"session_id {session_id}: no such session in {self._name}")
+            raise StoreError(f"session_id {session_id}: no such session in {self._name}")
         return _session_from_row(rows[0])
 
     def sessions(self, *, subject: str | None = None) -> list[Session]:
@@ -651,14 +659,14 @@ class ResultsStore:
 
         Raises
         ------
-        ConfigError
+        StoreError
             If there is no such session, or it is completed.
         """
         session_id = self._check_session_id(session_id)
         with self._write() as conn:
             status = self._status(conn, session_id)
             if status == "completed":
-                raise ConfigError(
+                raise StoreError(
                     f"session {session_id} is completed; start a new session instead of resuming"
                 )
             conn.execute(
@@ -706,13 +714,13 @@ class ResultsStore:
         with self._write() as conn:
             current = self._status(conn, session_id)
             if current != "running":
-                raise ConfigError(f"session {session_id} is {current}, not running; cannot end it")
+                raise StoreError(f"session {session_id} is {current}, not running; cannot end it")
             if counts:
                 live = conn.execute(
                     "SELECT device FROM sessions WHERE id = ?", (session_id,)
                 ).fetchone()[0]
                 if live is None:
-                    raise ConfigError(
+                    raise StoreError(
                         f"lost_callbacks and xruns are for live runs; session {session_id} "
                         "was not started with a LiveRun"
                     )
@@ -740,7 +748,7 @@ class ResultsStore:
         with self._write() as conn:
             current = self._status(conn, session_id)
             if current != "running":
-                raise ConfigError(f"session {session_id} is {current}; events need a running one")
+                raise StoreError(f"session {session_id} is {current}; events need a running one")
             conn.execute(
                 "INSERT INTO events (session_id, time_utc, kind, detail) VALUES (?, ?, ?, ?)",
                 (session_id, _now_utc(), kind, detail),
@@ -796,7 +804,8 @@ class ResultsStore:
         correct : bool or None
             Whether the response was correct; None where that has no meaning.
         state : dict
-            The procedure's state after the response, JSON-serialisable.
+            The procedure's state after the response, JSON-serialisable; keep it bounded
+            (the runner stores ``Procedure.compact_state()``), it is stored with every trial.
         onset_frame, offset_frame : int, optional
             Stream frames of the stimulus onset and offset, >= 0, offset >= onset.
         response_time_ms : float, optional
@@ -810,8 +819,10 @@ class ResultsStore:
         Raises
         ------
         ConfigError
-            For a value out of range, a session that is not running, or an index that is
-            already stored or leaves a gap.
+            For a value out of range.
+        StoreError
+            For a session that is not running, or an index that is already stored or leaves a
+            gap.
         """
         session_id = self._check_session_id(session_id)
         index = check_int("index", index, low=0, high=_MAX_INT64)
@@ -846,14 +857,14 @@ class ResultsStore:
         session_id, index = row[0], row[1]
         status = self._status(conn, session_id)
         if status != "running":
-            raise ConfigError(
+            raise StoreError(
                 f"session {session_id} is {status}; open_session() it to record trials"
             )
         n_stored = conn.execute(
             "SELECT count(*) FROM trials WHERE session_id = ?", (session_id,)
         ).fetchone()[0]
         if index > n_stored:
-            raise ConfigError(
+            raise StoreError(
                 f"trial index {index} of session {session_id} would leave a gap: "
                 f"{n_stored} trials are stored, so the next index is {n_stored}"
             )
@@ -866,7 +877,7 @@ class ResultsStore:
                 row,
             )
         except sqlite3.IntegrityError:
-            raise ConfigError(
+            raise StoreError(
                 f"trial index {index} of session {session_id} is already stored; trials "
                 f"are never overwritten (the next index is {n_stored})"
             ) from None
@@ -911,12 +922,11 @@ class ResultsStore:
 
         Raises
         ------
-        ConfigError
-            If there is no such subject.
-        AudiolabError
-            If another process holds the database open so that the log cannot be truncated; the
-            subject is erased from the tables, and its bytes leave the log at the next
-            checkpoint. Close the other process and erase again to be sure.
+        StoreError
+            If there is no such subject, or another process holds the database open so that
+            the log cannot be truncated; the subject is erased from the tables, and its bytes
+            leave the log at the next checkpoint. Close the other process and erase again to
+            be sure.
         """
         check_pseudonym(pseudonym)
         with self._write() as conn:
@@ -924,7 +934,7 @@ class ResultsStore:
                 "SELECT id FROM subjects WHERE pseudonym = ?", (pseudonym,)
             ).fetchone()
             if row is None:
-                raise ConfigError(f"subject {pseudonym!r}: no such subject in {self._name}")
+                raise StoreError(f"subject {pseudonym!r}: no such subject in {self._name}")
             n_sessions = conn.execute(
                 "SELECT count(*) FROM sessions WHERE subject_id = ?", (row[0],)
             ).fetchone()[0]
@@ -938,7 +948,7 @@ class ResultsStore:
 
         Raises
         ------
-        AudiolabError
+        StoreError
             If another connection keeps the log from being truncated.
         """
         conn = self._db()
@@ -948,7 +958,7 @@ class ResultsStore:
         except sqlite3.Error as exc:
             raise _translate(exc, self._name) from None
         if busy:
-            raise AudiolabError(
+            raise StoreError(
                 f"{self._name} is open in another process, so its write-ahead log could not be "
                 "truncated; erased data may remain in the log until that process closes it"
             )
@@ -1086,9 +1096,9 @@ def _output(path: str | os.PathLike[str] | TextIO) -> Iterator[TextIO]:
         return
     out = Path(path)
     if not str(path) or out.is_dir():
-        raise ConfigError(f"export file {str(path)!r} must be a file name, not a folder")
+        raise StoreError(f"export file {str(path)!r} must be a file name, not a folder")
     if not out.parent.is_dir():
-        raise ConfigError(f"export file {out}: folder {out.parent} does not exist; create it first")
+        raise StoreError(f"export file {out}: folder {out.parent} does not exist; create it first")
     tmp: Path | None = None
     try:
         # mkstemp creates the file 0600: the export holds the same personal data as the database.
@@ -1100,7 +1110,7 @@ def _output(path: str | os.PathLike[str] | TextIO) -> Iterator[TextIO]:
     except OSError as exc:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
-        raise ConfigError(f"cannot write export file {out}: {exc.strerror or exc}") from None
+        raise StoreError(f"cannot write export file {out}: {exc.strerror or exc}") from None
     except BaseException:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
