@@ -5,6 +5,7 @@ May import: ``audiolab.models``, ``audiolab.audiology``, ``audiolab.calibration`
 """
 
 from audiolab.engine._engine import STATS_DTYPE, Engine, EngineStats, Playback
+from audiolab.engine._paths import ParallelPaths
 from audiolab.engine._setup import (
     DeviceSetup,
     TonePlayer,
@@ -32,6 +33,7 @@ __all__ = [
     "EngineStream",
     "GammatoneStage",
     "JackMonitor",
+    "ParallelPaths",
     "Playback",
     "SharedStage",
     "Tone",
