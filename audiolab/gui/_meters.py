@@ -37,6 +37,7 @@ class LevelMeters(pg.PlotWidget):
         item = self.getPlotItem()
         item.setLabel("bottom", "level (dB SPL): bar RMS, mark peak")
         item.showGrid(x=True, y=False, alpha=0.3)
+        item.invertY(True)  # channel 0 on top
         self.setXRange(_FLOOR_DB_SPL, _TOP_DB_SPL, padding=0)
         self._bars = pg.BarGraphItem(x0=[_FLOOR_DB_SPL], y=[0], height=0.6, width=[0],
                                      brush=pg.mkBrush(60, 140, 60))
@@ -64,7 +65,7 @@ class LevelMeters(pg.PlotWidget):
         self._ceiling_label.setVisible(visible)
         if visible:
             self._ceiling.setValue(ceiling_db_spl)
-            self._ceiling_label.setPos(ceiling_db_spl, max(self.n_channels, 1) - 0.45)
+            self._ceiling_label.setPos(ceiling_db_spl, -0.55)
 
     def show_levels(self, rms_db_spl: np.ndarray, peak_db_spl: np.ndarray) -> None:
         """Move the bars to ``rms_db_spl`` and the marks to ``peak_db_spl`` (per channel)."""
