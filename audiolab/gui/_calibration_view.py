@@ -240,6 +240,7 @@ class CalibrationView(View):
             self._prompt(step)
             return
         w = self.wizard
+        self.prompt_label.setText("")
         if w.phase == "measured":
             self._say("measured: verify it (3), or save it (4)")
         elif w.phase == "done":

@@ -116,6 +116,9 @@ class MonitorView(View):
         sp.setTitle("output spectrum (after the ceiling; Hann, 8192 points)")
         sp.showGrid(x=True, y=True, alpha=0.3)
         sp.setXRange(math.log10(50), math.log10(20000), padding=0)
+        ticks = [(math.log10(f), f"{f:g}" if f < 1000 else f"{f / 1000:g}k")
+                 for f in (63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000)]
+        sp.getAxis("bottom").setTicks([ticks, []])
         sp.setYRange(-20, 100, padding=0)
         sp.addLegend(offset=(-10, 10))
         self.spectrum_curves = [
@@ -143,7 +146,7 @@ class MonitorView(View):
     # -- the engine ----------------------------------------------------------------------------
     def _engines_changed(self) -> None:
         entry = self.registry.current()
-        if entry is self.entry:
+        if entry is not None and entry is self.entry:
             return
         self.entry = entry
         self._load[:] = 0
