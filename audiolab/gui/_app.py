@@ -71,7 +71,10 @@ def _view_classes() -> list[type[View]]:
 
 
 #: (module in audiolab.gui, class) of each view, in tab order.
-VIEW_CLASSES: tuple[tuple[str, str], ...] = ()
+VIEW_CLASSES: tuple[tuple[str, str], ...] = (
+    ("_calibration_view", "CalibrationView"),
+    ("_monitor_view", "MonitorView"),
+)
 
 
 def show_error(parent: QWidget, message: str, *, title: str = "audiolab") -> QMessageBox:

@@ -375,6 +375,8 @@ class CalibrationView(View):
         from audiolab.gui._calibration_model import example_wizard
 
         self.wizard = example_wizard(self.wizard.folder)
+        self.operator_edit.setText(self.wizard.operator)
+        self.file_edit.setText(self.wizard.target_path().name)
         self._fill_table()
         self._after_step(None)
 

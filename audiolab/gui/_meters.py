@@ -77,4 +77,5 @@ class LevelMeters(pg.PlotWidget):
         y = np.arange(n, dtype=float)
         self._bars.setOpts(x0=np.full(n, _FLOOR_DB_SPL), y=y, width=rms - _FLOOR_DB_SPL,
                            height=0.6)
-        self._peaks.setData(x=peak, y=y)
+        heard = np.isfinite(np.asarray(peak_db_spl, float)[:n])
+        self._peaks.setData(x=peak[heard], y=y[heard])

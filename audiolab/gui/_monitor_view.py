@@ -87,6 +87,7 @@ class MonitorView(View):
         self._reader: LiveStatsReader | None = None
         self._spectrum: SpectrumAnalyzer | None = None
         self._load = np.zeros(LOAD_HISTORY)
+        self._live = True
         self._build()
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_MS)
@@ -148,7 +149,18 @@ class MonitorView(View):
         entry = self.registry.current()
         if entry is not None and entry is self.entry:
             return
+        self._bind(entry)
+
+    def _bind(self, entry: RunningEngine | None, *, live: bool = True) -> None:
         self.entry = entry
+        self._live = live
+        lp = self.load_plot.getPlotItem()
+        lp.setTitle("engine load (largest callback per redraw)" if live else
+                    "engine load (the last blocks of the offline run)")
+        lp.setLabel("bottom", "seconds ago" if live else "blocks ago")
+        scale = REDRAW_MS / 1000 if live else 1.0
+        self._load_x = (np.arange(LOAD_HISTORY) - LOAD_HISTORY + 1) * scale
+        lp.setXRange(float(self._load_x[0]), 0, padding=0)
         self._load[:] = 0
         if entry is None:
             self._reader = self._spectrum = None
@@ -169,7 +181,8 @@ class MonitorView(View):
         self.source_label.setText(
             f"Monitoring: {entry.owner} · {engine.fs:g} Hz, {engine.block_frames} frames per "
             f"block · {n} outputs · calibration {engine.calibration.source}")
-        self.timer.start()
+        if live:
+            self.timer.start()
 
     def _clear(self) -> None:
         for c in self.spectrum_curves:
@@ -216,6 +229,13 @@ class MonitorView(View):
             f"out {o}: {_db(r)} dB SPL RMS, peak {_db(p)}"
             for o, (r, p) in enumerate(zip(f.rms_db_spl, f.peak_db_spl, strict=True)))
         lost_style = "color:#b00020;" if f.lost_callbacks or f.overruns else ""
+        if not self._live:
+            self.counters_label.setText(
+                f"{levels}<br><br>offline run: {f.callbacks} blocks, load "
+                f"{100 * f.load_mean:.1f} % mean (a block's time against its period)<br>"
+                f"ceiling limited {f.limited_samples} samples<br>lost callbacks, overruns and "
+                f"xruns are counted while a stream runs")
+            return
         self.counters_label.setText(
             f"{levels}<br><br>"
             f"load {100 * f.load_mean:.1f} % mean, {100 * f.load_max:.1f} % max (last second)<br>"
@@ -228,8 +248,31 @@ class MonitorView(View):
 
     # -- View ------------------------------------------------------------------------------------
     def fill_example(self) -> None:
-        """Nothing to fill: the monitor shows the engine that runs (none in a screenshot run)."""
-        self._engines_changed()
+        """Show 2 s of the A/B/C engine (N3, NAL-R, aided + simulated loss) run offline.
+
+        Offline runs the same C callback block by block; nothing plays. A running engine, if
+        any, keeps the monitor instead.
+        """
+        if self.registry.current() is not None:
+            return
+        from audiolab.engine import Engine
+        from audiolab.gui._abc_model import build_abc_paths, speech_loop_pa
+        from audiolab.models import fit_hearing_aid
+
+        fs = 48000.0
+        engine = Engine(fs=fs, n_inputs=0, n_outputs=2,
+                        calibration=self.context.calibration_or_uncalibrated(2))
+        paths = build_abc_paths(fit_hearing_aid("N3", rule="nal-r"), fs=fs, n_channels=2)
+        speech = speech_loop_pa(fs=fs, level_db_spl=55.0)
+        engine.configure(**paths.graph(heard=2, previous=2, source_pa=speech))
+        engine.record(output=True)
+        engine.process_offline(n_frames=int(2 * fs), block_frames=256)
+        self._bind(RunningEngine(engine, "example: 2 s of A/B/C (N3, NAL-R, aided + simulated "
+                                         "loss) run offline"), live=False)
+        self.refresh()
+        durations = engine.stats.records["duration_us"][-LOAD_HISTORY:].astype(float)
+        self._load[-durations.size:] = 100.0 * durations / (1e6 * 256 / fs)
+        self.load_curve.setData(self._load_x, self._load)
 
     def shutdown(self) -> None:
         """Stop redrawing and let the engine go."""
