@@ -71,7 +71,7 @@ class EngineRegistry:
 
     def unsubscribe(self, callback: Callable[[], None]) -> None:
         """Stop calling ``callback``."""
-        self._listeners = [c for c in self._listeners if c is not callback]
+        self._listeners = [c for c in self._listeners if c != callback]  # bound methods: ==
 
     def _changed(self) -> None:
         for callback in list(self._listeners):

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
@@ -146,6 +147,9 @@ class MonitorView(View):
 
     # -- the engine ----------------------------------------------------------------------------
     def _engines_changed(self) -> None:
+        if not shiboken6.isValid(self.load_plot):  # the view was deleted without shutdown()
+            self.registry.unsubscribe(self._engines_changed)
+            return
         entry = self.registry.current()
         if entry is not None and entry is self.entry:
             return
