@@ -5,7 +5,6 @@ tests drive the panel against the JACK dummy server (`bash tests/with_jack.sh ..
 """
 
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from audiolab.calibration import Calibration, load_calibration, scale_to_db_spl
 from audiolab.engine import Engine
 from audiolab.gui import create_application
 from audiolab.gui._abc import AbcPanel
-from audiolab.gui._abc_model import AbcModel, build_abc_paths, speech_loop_pa
+from audiolab.gui._abc_model import build_abc_paths, speech_loop_pa
 from audiolab.gui._engine_registry import ENGINES
 from audiolab.models import fit_hearing_aid
 

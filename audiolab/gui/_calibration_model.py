@@ -276,8 +276,8 @@ def example_wizard(folder: Path) -> CalibrationWizard:
                1500.0: 106.4, 2000.0: 105.3, 3000.0: 103.9, 4000.0: 103.0, 6000.0: 99.0,
                8000.0: 96.5}
     w.steps = [Step(f, w.level_dbfs, v + w.level_dbfs) for f, v in example.items()]
-    channel = channel_from_readings(0, "left", {s.frequency_hz: s.reading_db_spl
-                                                for s in w.steps}, level_dbfs=w.level_dbfs)
+    channel = channel_from_readings(0, "left", {f: v + w.level_dbfs for f, v in example.items()},
+                                    level_dbfs=w.level_dbfs)
     w.measured = new_calibration((channel,), device="Example sound card", host_api="JACK",
                                  transducer=w.transducer, operator=w.operator,
                                  ceiling_db_spl=w.ceiling_db_spl)

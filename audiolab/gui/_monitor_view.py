@@ -163,7 +163,7 @@ class MonitorView(View):
                     "engine load (the last blocks of the offline run)")
         lp.setLabel("bottom", "seconds ago" if live else "blocks ago")
         scale = REDRAW_MS / 1000 if live else 1.0
-        self._load_x = (np.arange(LOAD_HISTORY) - LOAD_HISTORY + 1) * scale
+        self._load_x = (np.arange(LOAD_HISTORY, dtype=np.float64) - LOAD_HISTORY + 1) * scale
         lp.setXRange(float(self._load_x[0]), 0, padding=0)
         self._load[:] = 0
         if entry is None:
