@@ -74,6 +74,7 @@ class CalibrationView(View):
 
     def _setup_box(self) -> QGroupBox:
         box = QGroupBox("1  Set-up", self)
+        box.setMinimumWidth(360)
         form = QFormLayout(box)
         self.device_combo = QComboBox(box)
         self._fill_devices()
