@@ -249,3 +249,34 @@ def test_the_crossfade_makes_a_switch_click_free_where_a_hard_cut_clicks():
     faded_at, faded_elsewhere = _largest_steps(10.0)
     assert hard_at > hard_elsewhere
     assert faded_at < 0.25 * faded_elsewhere
+
+
+@pytest.mark.jack
+@pytest.mark.timeout(180)
+def test_a_new_fitting_is_built_off_the_gui_thread_and_swapped_in_live(qtbot, app_context):
+    """On the device input (the dummy server's capture ports): a new fitting's paths are built
+    by a background task while the stream runs on, then swapped in by one graph publication."""
+    _require_jack()
+    panel = AbcPanel(app_context)
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("input"))
+    panel.set_fitting(fit_hearing_aid("N3", rule="nal-r"))
+    assert panel.start(), panel.error_label.text()
+    qtbot.waitUntil(lambda: panel.model is not None and panel.model.running, timeout=10000)
+    model, first = panel.model, panel.model.paths
+    assert model.plan.n_inputs >= 1 and model._source_pa is None
+    qtbot.keyClick(panel, "3")
+    engine = model.engine
+    callbacks_before = engine.counters()["callbacks"]
+    panel.set_fitting(fit_hearing_aid("S2", rule="pogo"))
+    assert panel.busy  # building on a worker thread; the GUI thread is free meanwhile
+    qtbot.waitUntil(lambda: model.paths is not first, timeout=20000)
+    qtbot.wait(300)
+    panel.refresh()
+    f = panel.figures
+    assert model.engine is engine and engine.running  # the same stream, never restarted
+    assert engine.counters()["callbacks"] > callbacks_before
+    assert [h for _, h, _ in model.graph_log][-1] == 2  # still hearing condition 3
+    assert f.lost_callbacks == 0 and f.overruns == 0 and f.stage_errors == 0
+    panel.stop()
