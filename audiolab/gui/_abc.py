@@ -8,6 +8,7 @@ and stops.
 
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -242,6 +243,8 @@ class AbcPanel(QWidget):
         self.status_label.setText("stopped")
 
     def _context_changed(self, what: str) -> None:
+        if not shiboken6.isValid(self.status_label):
+            return  # the panel is gone (the context keeps its listeners)
         if self.model is not None:
             self.stop()
             self.status_label.setText(f"stopped: the {what} changed (press Start again)")

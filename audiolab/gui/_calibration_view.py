@@ -8,6 +8,7 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -52,7 +53,7 @@ class CalibrationView(View):
         #: Answers "overwrite FILE?"; the view asks with a message box (tests may answer).
         self.confirm_overwrite = self._ask_overwrite
         self._build()
-        context.subscribe(lambda what: self._show_current())
+        context.subscribe(self._context_changed)
         self._show_current()
         self._show_phase()
 
@@ -356,6 +357,10 @@ class CalibrationView(View):
         self.verify_button.setEnabled(phase in ("measured", "done"))
         self.save_button.setEnabled(self.wizard.measured is not None)
         self.cancel_button.setEnabled(self.wizard._player is not None)
+
+    def _context_changed(self, what: str) -> None:
+        if shiboken6.isValid(self.current_label):  # the context outlives deleted views
+            self._show_current()
 
     def _show_current(self) -> None:
         cal = self.context.calibration
