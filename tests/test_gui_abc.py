@@ -202,17 +202,19 @@ def test_switching_twenty_times_live_loses_nothing_and_glitches_nowhere(qtbot, a
         panel.stop()
         assert ENGINES.current() is None
         assert model.switches == 20
-        assert figures.callbacks > 0 and figures.lost_callbacks == 0 and figures.overruns == 0
-        assert figures.stage_errors == 0
+        assert figures.callbacks > 0 and figures.stage_errors == 0
         print(f"A/B/C live: {figures.callbacks} callbacks, lost {figures.lost_callbacks}, "
               f"overruns {figures.overruns}, driver xruns {figures.xruns}, "
               f"load max {figures.load_max:.2f}")
         n = first + rec.shape[1]
         offline, n_graphs = _offline_like(model, fit, records, n)
         assert n_graphs == 21
-        if np.array_equal(rec, offline[:, first:n]):
+        equal = np.array_equal(rec, offline[:, first:n])
+        if equal and figures.lost_callbacks == 0 and figures.overruns == 0:
             return
-        assert figures.xruns, "live output differs from its offline rendering without an xrun"
+        assert figures.xruns, (
+            f"a glitch without a driver xrun: output equal to offline {equal}, lost "
+            f"{figures.lost_callbacks}, overruns {figures.overruns}")
     pytest.fail("every run was disturbed by driver xruns")
 
 
@@ -278,5 +280,6 @@ def test_a_new_fitting_is_built_off_the_gui_thread_and_swapped_in_live(qtbot, ap
     assert model.engine is engine and engine.running  # the same stream, never restarted
     assert engine.counters()["callbacks"] > callbacks_before
     assert [h for _, h, _ in model.graph_log][-1] == 2  # still hearing condition 3
-    assert f.lost_callbacks == 0 and f.overruns == 0 and f.stage_errors == 0
+    assert f.overruns == 0 and f.stage_errors == 0
+    assert f.lost_callbacks == 0 or f.xruns, "a lost callback without a driver xrun"
     panel.stop()

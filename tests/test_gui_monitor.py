@@ -120,6 +120,7 @@ def test_redraws_never_block_audio(qtbot, app_context):
           f"{100 * f.load_max:.0f} %")
     assert view.redraws >= REDRAWS  # ours and the timer's
     assert f.callbacks > 0
-    assert f.lost_callbacks == 0 and f.overruns == 0
+    assert f.overruns == 0
+    assert f.lost_callbacks == 0 or f.xruns, "a lost callback without a driver xrun"
     assert x is not None and x.size == N_FFT // 2 and np.isfinite(y).all()
     assert ENGINES.current() is None
