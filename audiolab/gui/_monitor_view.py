@@ -156,6 +156,7 @@ class MonitorView(View):
         self._bind(entry)
 
     def _bind(self, entry: RunningEngine | None, *, live: bool = True) -> None:
+        self._release_tap()
         self.entry = entry
         self._live = live
         lp = self.load_plot.getPlotItem()
@@ -278,10 +279,16 @@ class MonitorView(View):
         self._load[-durations.size:] = 100.0 * durations / (1e6 * 256 / fs)
         self.load_curve.setData(self._load_x, self._load)
 
+    def _release_tap(self) -> None:
+        """Switch off the output recording the spectrum used (its owner would keep it all)."""
+        if self.entry is not None:
+            self.entry.engine.record(output=False)
+
     def shutdown(self) -> None:
         """Stop redrawing and let the engine go."""
         self.timer.stop()
         self.registry.unsubscribe(self._engines_changed)
+        self._release_tap()
         self.entry = self._reader = self._spectrum = None
 
 
