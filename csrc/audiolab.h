@@ -26,6 +26,7 @@
 #include "al_hlsim.h"
 #include "al_sosbank.h"
 #include "al_engine.h"
+#include "al_route.h"
 #include "al_stoi.h"
 
 #endif

@@ -21,6 +21,17 @@ from audiolab.calibration._calibration import (
     write_calibration,
 )
 from audiolab.calibration._equalizer import OutputEqualizer, design_output_equalizer
+from audiolab.calibration._measure import (
+    DEFAULT_CALIBRATION_FREQUENCIES_HZ,
+    DEFAULT_CALIBRATION_LEVEL_DBFS,
+    DEFAULT_VERIFY_TOLERANCE_DB,
+    channel_from_readings,
+    check_reading_db_spl,
+    check_tone_level_dbfs,
+    expected_reading_db_spl,
+    new_calibration,
+    save_calibration_file,
+)
 from audiolab.calibration._retspl import (
     FREE_FIELD,
     RETSPL_TABLES,
@@ -42,7 +53,10 @@ from audiolab.calibration._units import (
 )
 
 __all__ = [
+    "DEFAULT_CALIBRATION_FREQUENCIES_HZ",
+    "DEFAULT_CALIBRATION_LEVEL_DBFS",
     "DEFAULT_MAX_AGE_DAYS",
+    "DEFAULT_VERIFY_TOLERANCE_DB",
     "FREE_FIELD",
     "FULL_SCALE_SINE_RMS",
     "P_REF_PA",
@@ -57,6 +71,9 @@ __all__ = [
     "OutputEqualizer",
     "RetsplTable",
     "calibration_to_toml",
+    "channel_from_readings",
+    "check_reading_db_spl",
+    "check_tone_level_dbfs",
     "db_hl_to_db_spl",
     "db_hl_to_dbfs",
     "db_spl_to_db_hl",
@@ -66,11 +83,14 @@ __all__ = [
     "dbfs_to_db_spl",
     "design_output_equalizer",
     "digital_to_pa_scale",
+    "expected_reading_db_spl",
     "load_calibration",
+    "new_calibration",
     "pa_rms_to_db_spl",
     "parse_calibration",
     "retspl_table",
     "rms_db_spl",
+    "save_calibration_file",
     "scale_to_db_spl",
     "sine_peak_pa",
     "write_calibration",

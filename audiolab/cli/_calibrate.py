@@ -3,6 +3,7 @@
 import argparse
 from typing import Any
 
+from audiolab.calibration import DEFAULT_CALIBRATION_FREQUENCIES_HZ
 from audiolab.cli._options import (
     add_calibration_age_option,
     add_device_option,
@@ -24,7 +25,7 @@ examples:
   audiolab calibrate --check calibration/lab1.toml
 """
 
-DEFAULT_FREQUENCIES = "125,250,500,750,1000,1500,2000,3000,4000,6000,8000"
+DEFAULT_FREQUENCIES = ",".join(f"{f:g}" for f in DEFAULT_CALIBRATION_FREQUENCIES_HZ)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -96,45 +97,6 @@ def _ask(prompt: str) -> float | None:
               file=sys.stderr)
 
 
-class _TonePlayer:
-    """Plays one looping tone at a time on one channel through the engine (uncalibrated mode)."""
-
-    def __init__(self, device: object, n_outputs: int | None) -> None:
-        from audiolab.calibration import Calibration
-        from audiolab.cli._engine_setup import device_setup
-        from audiolab.engine import Engine
-
-        self.setup = device_setup(device, want_inputs=False, max_outputs=n_outputs,
-                                  block_frames=None)
-        self.engine = Engine(fs=self.setup.fs, n_inputs=0, n_outputs=self.setup.n_outputs,
-                             calibration=Calibration.uncalibrated_mode(self.setup.n_outputs),
-                             max_block_frames=max(4096, self.setup.block_frames))
-        self.engine.configure(None)
-        self.engine.start(device=self.setup.output_device, block_frames=self.setup.block_frames)
-
-    def tone(self, channel: int, frequency_hz: float, level_dbfs: float) -> None:
-        from audiolab.calibration import UNCALIBRATED_FULL_SCALE_DB_SPL
-        from audiolab.cli._engine_setup import make_source
-
-        # In the uncalibrated mode a full-scale sine stands for 100 dB SPL (RMS), so a sine at
-        # level_dbfs is 100 + level_dbfs "dB SPL" there: its digital peak is 10^(level/20).
-        src = make_source("tone", frequency_hz, fs=self.setup.fs, n_channels=1,
-                          level_db_spl=UNCALIBRATED_FULL_SCALE_DB_SPL + level_dbfs)
-        out_map = [-1] * self.setup.n_outputs
-        out_map[channel] = 0
-        self.engine.configure(None, n_channels=1, source_pa=src, output_map=out_map)
-        self.engine.poll()
-
-    def silence(self) -> None:
-        self.engine.configure(None, n_channels=1, output_map=[-1] * self.setup.n_outputs)
-
-    def close(self) -> None:
-        try:
-            self.engine.stop()
-        finally:
-            self.setup.close()
-
-
 def _describe(cal: Any, fs: float) -> None:
     """Print what a calibration file says and the output equaliser it implies at ``fs``."""
     from audiolab.calibration import OutputCeiling
@@ -165,13 +127,17 @@ def _measure_against(cal: Any, args: argparse.Namespace) -> float:
     """Play each calibrated tone again; returns the largest deviation of the readings in dB."""
     import sys
 
-    player = _TonePlayer(args.device, max(c.index for c in cal.channels) + 1)
+    from audiolab.calibration import expected_reading_db_spl
+    from audiolab.engine import TonePlayer
+
+    player = TonePlayer(args.device, max(c.index for c in cal.channels) + 1)
     worst = 0.0
     try:
         for c in cal.channels:
-            for f, full_scale in zip(c.frequencies_hz, c.full_scale_db_spl, strict=True):
+            for f in c.frequencies_hz:
                 player.tone(c.index, float(f), args.level_dbfs)
-                expected = float(full_scale) + args.level_dbfs
+                expected = expected_reading_db_spl(cal, c.index, float(f),
+                                                   level_dbfs=args.level_dbfs)
                 reading = _ask(f"channel {c.index}, {f:g} Hz (expect {expected:.1f} dB SPL): "
                                "reading in dB SPL: ")
                 if reading is None:
@@ -239,14 +205,11 @@ def _new_file_options(args: argparse.Namespace) -> tuple[str, list[int], list[fl
 
 
 def _measure_new(
-    player: "_TonePlayer", channels: list[int], ears: list[str], freqs: list[float],
+    player: Any, channels: list[int], ears: list[str], freqs: list[float],
     level_dbfs: float,
 ) -> list[Any]:
     """Ask a reading for each channel and frequency; one ChannelCalibration per channel."""
-    import numpy as np
-
-    from audiolab._errors import CalibrationError
-    from audiolab.calibration import ChannelCalibration
+    from audiolab.calibration import channel_from_readings
 
     results = []
     for ch, ear in zip(channels, ears, strict=True):
@@ -256,39 +219,36 @@ def _measure_new(
             reading = _ask(f"channel {ch} ({ear}), {f:g} Hz at {level_dbfs:g} dBFS: "
                            "sound level meter reading in dB SPL (s: skip): ")
             if reading is not None:
-                points[f] = reading - level_dbfs  # the dB SPL a full-scale sine would give
-        if not points:
-            raise CalibrationError(f"no reading was given for channel {ch}; nothing written")
-        fr = np.array(sorted(points))
-        results.append(ChannelCalibration(ch, ear, fr, np.array([points[f] for f in fr])))
+                points[f] = reading
+        # Each value is reading - level_dbfs: the dB SPL a full-scale sine would give.
+        results.append(channel_from_readings(ch, ear, points, level_dbfs=level_dbfs))
     player.silence()
     return results
 
 
 def run(args: argparse.Namespace) -> int:
     """Walk through the measurement, or check a file."""
-    import datetime as dt
     import getpass
     import sys
 
-    from audiolab.calibration import Calibration, load_calibration, write_calibration
+    from audiolab.calibration import new_calibration, save_calibration_file
+    from audiolab.engine import TonePlayer
 
     if args.check:
         return _check(args)
     transducer, channels, freqs, ears = _new_file_options(args)
     operator = args.operator or getpass.getuser()
-    player = _TonePlayer(args.device, max(channels) + 1)
+    player = TonePlayer(args.device, max(channels) + 1)
     try:
         results = _measure_new(player, channels, ears, freqs, args.level_dbfs)
         setup = player.setup
     finally:
         player.close()
-    cal = Calibration(
-        device=setup.name, host_api=setup.host_api, transducer=transducer,
-        date=dt.date.today(), operator=operator, ceiling_db_spl=args.ceiling_db_spl,
-        channels=tuple(results), source=args.out,
+    cal = new_calibration(
+        tuple(results), device=setup.name, host_api=setup.host_api, transducer=transducer,
+        operator=operator, ceiling_db_spl=args.ceiling_db_spl, source=args.out,
     )
-    write_calibration(cal, args.out)
-    load_calibration(args.out)  # what was written must read back
+    # Written atomically and read back; --out names the file to (over)write.
+    save_calibration_file(cal, args.out, overwrite=True)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

@@ -445,6 +445,20 @@ class Engine:
         self._recorder.check_complete(which, counters)
         return np.ascontiguousarray(data.T), first
 
+    def recent_output(self, n_frames: int) -> np.ndarray:
+        """The last ``n_frames`` of the output after the ceiling, ``(n_outputs, n <= n_frames)``.
+
+        Digital values (full-scale sine = 0 dBFS), for monitors such as a live spectrum. Needs
+        the output recording on (:meth:`record`); older recorded frames are let go, so memory
+        stays bounded. Frames a full ring dropped are skipped (a monitor needs no continuity):
+        use either this or :meth:`recording` for the output, not both.
+        """
+        n = check_int("n_frames", n_frames, low=1, high=self._recorder.capacity_frames)
+        self._drain()
+        with self._lock:
+            data = self._recorder.tail("output", n)
+        return np.ascontiguousarray(data.T)
+
     # -- player ------------------------------------------------------------------------------------
     def play(
         self,
@@ -529,10 +543,14 @@ class Engine:
         return playback
 
     # -- reporting ------------------------------------------------------------------------------
+    def ceiling_db_spl(self) -> list[float | None]:
+        """Each output's ceiling in dB SPL (None for an output whose ceiling is 0)."""
+        return self._output.ceiling_db_spl()
+
     def summary(self) -> dict[str, Any]:
         """Statistics so far (see :meth:`EngineStats.summary`) plus the ceiling in dB SPL."""
         s = self.stats.summary(block_frames=self._transport.period_frames())
-        s["ceiling_db_spl"] = self._output.ceiling_db_spl()
+        s["ceiling_db_spl"] = self.ceiling_db_spl()
         s["calibration"] = self.calibration.summary()
         s["output_equalizer"] = self._output.describe_equalizers()
         s["fs"] = self.fs

@@ -96,6 +96,22 @@ class Recorder:
             self._returned[idx] += data.shape[0]
         return data, first
 
+    def tail(self, which: str, n_frames: int) -> np.ndarray:
+        """The last ``n_frames`` drained frames ``(n, n_channels)``; older ones are let go.
+
+        For monitors (a spectrum of what is playing): memory stays bounded however long the
+        stream runs. Frames let go count as handed out, so :meth:`take` stays aligned.
+        """
+        idx = _INPUT if check_choice("which", which, ("input", "output")) == "input" else _OUTPUT
+        parts = self._parts[idx]
+        if not parts:
+            return np.zeros((0, max(self._n_channels[idx], 1)), np.float32)
+        data = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        kept = data[-n_frames:] if n_frames > 0 else data[:0]
+        self._returned[idx] += data.shape[0] - kept.shape[0]
+        self._parts[idx] = [kept]
+        return kept
+
     @staticmethod
     def check_complete(which: str, counters: dict[str, int]) -> None:
         """Raise if the ``which`` ring overflowed (frames were lost before a drain)."""

@@ -65,24 +65,30 @@ class EngineStats:
     def __init__(self, n_outputs: int, fs: float) -> None:
         self.n_outputs = n_outputs
         self.fs = fs
-        self._chunks: list[np.ndarray] = []
-        self._records: np.ndarray | None = np.zeros(0, STATS_DTYPE)
+        # A buffer that doubles when full: adding is amortised O(1) and reading is a view, so
+        # a monitor polling a stream for hours costs the same per poll as in its first second.
+        self._buf = np.zeros(1024, STATS_DTYPE)
+        self._n = 0
 
     def add(self, records: np.ndarray) -> None:
         """Append drained records."""
-        if records.size:
-            self._chunks.append(records.copy())
-            self._records = None
+        n = int(records.size)
+        if not n:
+            return
+        need = self._n + n
+        if need > self._buf.size:
+            grown = np.zeros(max(need, 2 * self._buf.size), STATS_DTYPE)
+            grown[: self._n] = self._buf[: self._n]
+            self._buf = grown
+        self._buf[self._n : need] = records
+        self._n = need
 
     @property
     def records(self) -> np.ndarray:
-        """All records so far (structured array, :data:`STATS_DTYPE`)."""
-        if self._records is None:
-            self._records = (
-                np.concatenate(self._chunks) if self._chunks else np.zeros(0, STATS_DTYPE)
-            )
-            self._chunks = [self._records]
-        return self._records
+        """All records so far (structured array, :data:`STATS_DTYPE`; a read-only view)."""
+        view = self._buf[: self._n]
+        view.flags.writeable = False
+        return view
 
     @property
     def callbacks(self) -> int:

@@ -75,6 +75,8 @@ def _view_classes() -> list[type[View]]:
 #: (module in audiolab.gui, class) of each view, in tab order.
 VIEW_CLASSES: tuple[tuple[str, str], ...] = (
     ("_fitting_view", "FittingView"),
+    ("_calibration_view", "CalibrationView"),
+    ("_monitor_view", "MonitorView"),
     ("_runner_view", "RunnerView"),
     ("_results_view", "ResultsView"),
 )
