@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication, QLabel
 
 from audiolab.audiology import STANDARD_AUDIOGRAMS, read_audiogram
 from audiolab.gui import MainWindow, View, create_application
-from audiolab.gui._fitting_view import ABC_PLACEHOLDER, FittingView
+from audiolab.gui._fitting_view import FittingView
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = Path("/tmp/shots-gui1")
@@ -73,8 +73,7 @@ def test_the_view_is_the_first_tab_and_ctrl_1_shows_it(qtbot, app_context):
     qtbot.waitExposed(w)
     view = w.views[0]
     assert w.tabs.tabText(0) == "Fitting" and view.title == "Fitting"
-    abc = view.findChild(QLabel, "abc-placeholder")
-    assert view.abc_panel is None and abc is not None and abc.text() == ABC_PLACEHOLDER
+    assert view.isAncestorOf(view.abc_panel)  # the live A/B/C panel sits in the fitting view
     w.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is w)  # shortcuts need it
     w.tabs.setCurrentIndex(1)
@@ -270,6 +269,7 @@ def test_the_fitting_is_handed_on_once_the_edits_pause(view, qtbot, monkeypatch)
     assert handed == []  # nothing handed on while editing
     _settled(qtbot, view)
     assert len(handed) == 1 and handed[0] is view.model.fitting
+    assert view.abc_panel.fitting is view.model.fitting  # the A/B/C panel plays this fitting
     assert view.model.threshold_db_hl("right", 1000.0) == 55.0
 
 

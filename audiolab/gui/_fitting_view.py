@@ -7,7 +7,6 @@ input/output curves of some of its bands, output spectra of speech at 55/65/80 d
 thresholds, and the SII unaided and aided per ear.
 """
 
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
 from audiolab._errors import AudiolabError
 from audiolab.audiology import RULE_SOURCES, RULES, sii_bands
 from audiolab.audiology._audiogram import EARS
+from audiolab.gui._abc import AbcPanel
 from audiolab.gui._app import View
 from audiolab.gui._audiogram_editor import (
     EAR_COLOURS,
@@ -65,7 +65,6 @@ _LEVEL_COLOURS = {55.0: (116, 196, 118), 65.0: (35, 139, 69), 80.0: (0, 68, 27)}
 _SII_BARS = (("unaided", "unaided", (255, 127, 14)),
              ("aided_target", "aided (target gain)", (166, 216, 84)),
              ("aided_realised", "aided (realised gain)", (44, 160, 44)))
-ABC_PLACEHOLDER = "live A/B/C: see the A/B/C panel"
 
 
 class FittingView(View):
@@ -112,8 +111,8 @@ class FittingView(View):
         column.addWidget(self.editor, 3)
         column.addWidget(self._build_settings())
         column.addLayout(self._build_exports())
-        self.abc_area, self.abc_panel = self._build_abc_area()
-        column.addWidget(self.abc_area, 1)
+        self.abc_panel = AbcPanel(self.context, self)
+        column.addWidget(self.abc_panel, 1)
         return left
 
     def _build_settings(self) -> QGroupBox:
@@ -196,21 +195,6 @@ class FittingView(View):
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             action.triggered.connect(slot)
             self.addAction(action)
-
-    def _build_abc_area(self) -> tuple[QWidget, Any]:
-        """gui2's live A/B/C panel when it is installed, else a note where it goes."""
-        try:
-            module = importlib.import_module("audiolab.gui._abc")
-        except ModuleNotFoundError as exc:
-            if exc.name != "audiolab.gui._abc":
-                raise
-            label = QLabel(ABC_PLACEHOLDER, self)
-            label.setObjectName("abc-placeholder")
-            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            label.setStyleSheet("color: #777; border: 1px dashed #aaa; padding: 8px;")
-            return label, None
-        panel = module.AbcPanel(self.context, self)
-        return panel, panel
 
     def _build_plots(self) -> QWidget:
         self.plots = pg.GraphicsLayoutWidget(self)
@@ -359,8 +343,7 @@ class FittingView(View):
         Called once the edits pause (a drag gives one call, not one per pixel), so the
         engine's graph is not rebuilt for every intermediate point.
         """
-        if self.abc_panel is not None:
-            self.abc_panel.set_fitting(fitting)
+        self.abc_panel.set_fitting(fitting)
 
     # -- background computation ----------------------------------------------------------------
     def _start_computing(self) -> None:
@@ -521,5 +504,4 @@ class FittingView(View):
         for task in list(self._live_tasks):
             task.cancel()
             task.wait(10.0)
-        if self.abc_panel is not None:
-            self.abc_panel.shutdown()
+        self.abc_panel.shutdown()
