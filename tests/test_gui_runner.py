@@ -298,3 +298,22 @@ def test_progress_estimates_follow_the_procedure():
     live.update(snapshot(proc))
     assert live.progress_text().startswith("0 trials done, about 15 to go")
 
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "experiments").glob("*.toml")))
+def test_each_shipped_experiment_runs_from_the_runner_to_the_cli_result(qtbot, runner, tmp_path,
+                                                                       capsys, name):
+    """Issue 13, done when: every shipped file runs from the GUI to a stored result with a
+    simulated listener; the stored session equals `audiolab run` with the same seed."""
+    _fill(qtbot, runner, experiment=name, listener=2, detail="N3", seed=11)
+    runner.start()
+    qtbot.waitUntil(lambda: runner.last_finished is not None, timeout=240_000)
+    assert runner.last_finished.status == "completed", runner.last_finished.message
+    cli = _cli_json(capsys, tmp_path, f"{name}.toml", seed=11, listener="simulated:N3")
+    gui = runner.last_finished.summary
+    assert gui["n_trials"] == cli["n_trials"]
+    assert json.dumps(gui, sort_keys=True) == json.dumps(cli["summary"], sort_keys=True)
+    with ResultsStore(runner.db_edit.text(), create=False) as store:
+        (session,) = store.sessions()
+        assert len(store.trials(session.id)) == cli["n_trials"]
