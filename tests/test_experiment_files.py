@@ -72,6 +72,8 @@ def test_shipped_files_map_to_the_procedures_their_comments_name():
     (("start_db = 60", "start_db = 60\nstep_size = 2"), "procedure.step_size is not a known key"),
     (("start_db = 60", 'start_db = "sixty"'), "procedure.start_db"),
     (("intervals = 3", "intervals = 7"), "response.intervals must be"),
+    (("intervals = 3", "intervals = 3\nanswers_during_playback = 1"),
+     "response.answers_during_playback must be true or false"),
     (('kind = "tone_in_noise"', 'kind = "tone_in_noise"\nfrequency_hz = 30000'),
      "stimulus.frequency_hz"),
     (('kind = "tone_in_noise"', 'kind = "chirp"'), "stimulus.kind"),
@@ -118,3 +120,11 @@ def test_procedure_and_stimulus_must_agree():
                          .replace('variable = "level_db_hl"', 'variable = "level_db_spl"'))
     with pytest.raises(ConfigError, match="response.type must be 'yes_no'"):
         parse_experiment(audiogram.replace('type = "yes_no"', 'type = "afc"'))
+
+
+def test_answers_during_playback_default_true_and_can_be_refused():
+    assert parse_experiment(GOOD).answers_during_playback is True
+    exp = parse_experiment(GOOD.replace("intervals = 3", "intervals = 3\n"
+                                        "answers_during_playback = false"))
+    assert exp.answers_during_playback is False and exp.procedure.task.n_intervals == 3
+    assert exp.plan()["answers_during_playback"] is False

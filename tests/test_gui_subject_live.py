@@ -205,3 +205,28 @@ def test_a_pause_during_a_trial_presents_it_again_and_stores_it_once(qtbot, runn
     assert [(t.index, t.response) for t in trials] == [(0, "2"), (1, "1")]
     assert trials[0].onset_frame == again.onset_frames[0]  # the presentation answered
     assert events == ["start", "pause", "resume"]
+
+
+def test_a_file_that_refuses_answers_during_the_sound_ignores_them(qtbot, runner, tmp_path):
+    """[response] answers_during_playback = false: a key during the sound answers nothing; the
+    answer after the sound is the one stored, timed from the offset frame."""
+    path = _short(tmp_path, "am_detection_weighted", {
+        "duration_ms = 500": "duration_ms = 300", "ramp_ms = 20": "ramp_ms = 10",
+        "isi_ms = 400": "isi_ms = 100", "intervals = 2": "intervals = 2\n"
+        "answers_during_playback = false"})
+    assert runner.open_file(path)
+    runner.max_trials_spin.setValue(1)
+    assert runner.start(), runner.status_label.text()
+    sw = runner.subject_window
+    qtbot.waitUntil(lambda: sw.awaiting_ready, timeout=30_000)
+    qtbot.keyClick(sw, Qt.Key.Key_Space)
+    p = _presenting(qtbot, runner, 0)
+    qtbot.keyClick(sw, Qt.Key.Key_1)  # during the sound: ignored
+    qtbot.waitUntil(lambda: runner.driver.stream_frame > p.offset_frames[-1], timeout=30_000)
+    assert runner.live.progress()[0] == 0
+    qtbot.keyClick(sw, Qt.Key.Key_2)
+    qtbot.waitUntil(lambda: runner.last_finished is not None, timeout=30_000)
+    with ResultsStore(tmp_path / "results.sqlite", create=False) as store:
+        (t,) = store.trials(1)
+    assert t.response == "2" and t.presented["response_during_playback"] is False
+    assert t.response_time_ms >= 0

@@ -9,7 +9,9 @@ A file has four tables (see ``experiments/*.toml`` and docs/experiments.md):
 - ``[stimulus]``: parsed by :func:`~audiolab.experiments.stimulus_spec` (``module = "x.py"``
   beside the file for ``kind = "custom"``);
 - ``[response]``: ``type`` ``afc`` (with ``intervals``), ``yes_no`` (with ``catch_fraction``,
-  ``false_alarm_rate``) or ``words`` (matrix sentences); pure-tone audiometry takes yes/no.
+  ``false_alarm_rate``) or ``words`` (matrix sentences); pure-tone audiometry takes yes/no;
+  ``answers_during_playback`` (default true) says whether a person may answer while the
+  stimulus still plays.
 
 Every error is a ConfigError naming ``table.key``, what is allowed and what was given.
 """
@@ -79,6 +81,10 @@ class Experiment:
         The file's path, ``"<string>"`` for :func:`parse_experiment`.
     text : str
         The file's full text (stored with each session).
+    answers_during_playback : bool
+        ``[response] answers_during_playback``: whether a person's answer given while the
+        stimulus still plays is taken (and stored as such) or ignored until the sound ends.
+        Default true (audiometry's listener answers while the tone plays).
     """
 
     name: str
@@ -90,6 +96,7 @@ class Experiment:
     frequencies_hz: tuple[float, ...]
     source: str
     text: str
+    answers_during_playback: bool = True
 
     def plan(self) -> dict[str, Any]:
         """What the experiment will do, as JSON-able data (``audiolab run --dry-run``)."""
@@ -98,7 +105,8 @@ class Experiment:
         return {"name": self.name, "description": self.description,
                 "procedure": type(self.procedure).__name__, "procedure_config": proc,
                 "stimulus": self.stimulus.describe(), "variable": self.stimulus.variable,
-                "x_min_db": self.x_min_db, "x_max_db": self.x_max_db}
+                "x_min_db": self.x_min_db, "x_max_db": self.x_max_db,
+                "answers_during_playback": self.answers_during_playback}
 
 
 def _table(doc: Mapping[str, Any], name: str, *, required: bool = True) -> dict[str, Any]:
@@ -268,6 +276,10 @@ def parse_experiment(text: str, *, base_dir: Path | None = None,
     if not isinstance(description, str):
         raise ConfigError(f"experiment.description must be a string, got {description!r}")
     response = _table(doc, "response", required=False)
+    during = response.pop("answers_during_playback", True)
+    if not isinstance(during, bool):
+        raise ConfigError(f"response.answers_during_playback must be true or false, got "
+                          f"{during!r}")
     procedure = _procedure(_table(doc, "procedure"), response)
     stimulus = stimulus_spec(_table(doc, "stimulus"), base_dir=base_dir)
     if isinstance(procedure, AudiometryConfig) and stimulus.kind != "tone":
@@ -281,7 +293,8 @@ def parse_experiment(text: str, *, base_dir: Path | None = None,
     x_min, x_max, freqs = _range(procedure)
     return Experiment(name=name.strip(), description=description, procedure=procedure,
                       stimulus=stimulus, x_min_db=float(x_min), x_max_db=float(x_max),
-                      frequencies_hz=freqs, source=source, text=text)
+                      frequencies_hz=freqs, source=source, text=text,
+                      answers_during_playback=during)
 
 
 def load_experiment(path: str | Path) -> Experiment:

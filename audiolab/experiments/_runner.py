@@ -160,6 +160,21 @@ class TerminalListener:
                 self._prompts.write(f"  {exc}\n")
 
 
+    def discard_pending(self) -> None:
+        """Forget keys typed so far on a terminal (answers given during the sound).
+
+        For files with ``answers_during_playback = false``. Lines of a script are answers, not
+        keys, and are kept.
+        """
+        try:
+            fd = self._answers.fileno()
+        except (AttributeError, OSError, ValueError):
+            return
+        if os.isatty(fd):
+            import termios
+
+            termios.tcflush(fd, termios.TCIFLUSH)
+
     def _read_answer(self) -> str:
         """One key on a terminal, else one line; "" at the end of the answers."""
         try:
@@ -409,6 +424,9 @@ def run_session(
                 presented["interval_onset_frames"] = onsets
                 presented["interval_offset_frames"] = offsets
                 t0 = time.monotonic()
+                if isinstance(listener, TerminalListener) and \
+                        not experiment.answers_during_playback:
+                    listener.discard_pending()
             response = listener.respond(trial, rendered)
             if engine is not None:
                 response_time_ms = (time.monotonic() - t0) * 1000.0

@@ -650,9 +650,18 @@ class RunnerView(View):
         return self.subject_window
 
     def _subject_answered(self, response: Any) -> None:
-        if self.driver is not None:
-            # The stream frame now, not the key event's time: see _session_model.
-            self.driver.answer(response, response_frame=self.driver.stream_frame)
+        if self.driver is None:
+            return
+        # The stream frame now, not the key event's time: see _session_model.
+        frame = self.driver.stream_frame
+        p = self.presenting
+        if (not self.driver.request.experiment.answers_during_playback and p is not None
+                and p.offset_frames and frame is not None and frame < p.offset_frames[-1]):
+            # The file takes answers once the sound has ended: this one answers nothing.
+            if self.subject_window is not None:
+                self.subject_window.accept_again()
+            return
+        self.driver.answer(response, response_frame=frame)
 
     def _subject_ready(self) -> None:
         if self.driver is not None and self.driver.running and not self.driver.paused:

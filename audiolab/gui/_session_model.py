@@ -685,6 +685,9 @@ class SessionDriver:
                     return None
                 continue
             self._check_abort()
+            if (not self.request.experiment.answers_during_playback
+                    and frame < start + rendered.n_samples):
+                continue  # the file takes answers only once the sound has ended
             try:
                 response = trial.check_response(answer)
             except ConfigError:

@@ -203,6 +203,12 @@ class SubjectWindow(QWidget):
             self.showFullScreen()
 
     # -- answers
+    def accept_again(self) -> None:
+        """Take answers again (one came too early: during the sound, where the file forbids)."""
+        self._accepting = True
+        for button in (*self.interval_buttons, self.yes_button, self.no_button):
+            button.setEnabled(True)
+
     def _answer(self, response: Any) -> None:
         if not self._accepting:
             return
