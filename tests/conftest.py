@@ -38,3 +38,11 @@ def app_context(tmp_path, monkeypatch):
     from audiolab.gui import AppContext
 
     return AppContext()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked `jack` fails (never skips) without the dummy server `make test` starts."""
+    if item.get_closest_marker("jack") is not None and not os.environ.get("AUDIOLAB_JACK_SERVER"):
+        pytest.fail("this test needs the JACK dummy server: run it through `make test` or "
+                    "`bash tests/with_jack.sh .venv/bin/python -m pytest ...` "
+                    "(AUDIOLAB_JACK_SERVER is unset)")

@@ -22,15 +22,6 @@ ISSUE_KEYS = {"callbacks", "expected_callbacks", "xruns", "overruns", "block_fra
 jack = pytest.mark.jack
 
 
-@pytest.fixture
-def server():
-    if not os.environ.get("AUDIOLAB_JACK_SERVER"):
-        pytest.fail(
-            "this test needs the JACK dummy server: run it through `make test` or "
-            "`bash tests/with_jack.sh python -m pytest ...` (AUDIOLAB_JACK_SERVER is unset)"
-        )
-
-
 @pytest.fixture(autouse=True)
 def _no_age_warning(monkeypatch):
     monkeypatch.setenv("AUDIOLAB_CALIBRATION_MAX_AGE_DAYS", "100000")
@@ -86,7 +77,7 @@ def test_bad_commands_are_one_line_and_exit_2(argv, words, capsys):
 
 # -- on the JACK dummy server -------------------------------------------------------------------
 @jack
-def test_devices_lists_the_jack_device(server, capsys):
+def test_devices_lists_the_jack_device(capsys):
     assert main(["devices"]) == 0
     assert "JACK" in capsys.readouterr().out
     assert main(["devices", "--json"]) == 0
@@ -95,7 +86,7 @@ def test_devices_lists_the_jack_device(server, capsys):
 
 
 @jack
-def test_live_writes_stats_and_recording(server, tmp_path, chain_file, capsys):
+def test_live_writes_stats_and_recording(tmp_path, chain_file, capsys):
     stats = tmp_path / "stats.json"
     rec = tmp_path / "out.wav"
     code = main(["live", "--chain", str(chain_file), "--calibration", str(EXAMPLE),
@@ -121,7 +112,7 @@ def test_live_writes_stats_and_recording(server, tmp_path, chain_file, capsys):
 
 
 @jack
-def test_live_from_the_device_input(server, tmp_path, capsys):
+def test_live_from_the_device_input(tmp_path, capsys):
     stats = tmp_path / "s.json"
     assert main(["live", "--uncalibrated", "--source", "input", "--duration", "1", "--quiet",
                  "--stats-json", str(stats)]) == 0
@@ -130,20 +121,20 @@ def test_live_from_the_device_input(server, tmp_path, capsys):
 
 
 @jack
-def test_live_refuses_a_source_above_the_ceiling(server, capsys):
+def test_live_refuses_a_source_above_the_ceiling(capsys):
     assert main(["live", "--calibration", str(EXAMPLE), "--source", "noise",
                  "--level-db-spl", "99", "--duration", "1", "--quiet"]) == 2
     _one_error_line(capsys, "would exceed the output ceiling")
 
 
 @jack
-def test_unknown_device_is_one_line(server, capsys):
+def test_unknown_device_is_one_line(capsys):
     assert main(["live", "--uncalibrated", "--device", "no such card", "--duration", "1"]) == 2
     _one_error_line(capsys, "no such card")
 
 
 @jack
-def test_the_executable_ends_a_device_error_with_one_line_and_exit_2(server):
+def test_the_executable_ends_a_device_error_with_one_line_and_exit_2():
     # The `audiolab` executable (audiolab.cli.run) ends a device error without Python's exit
     # handlers, so that PortAudio cannot abort at exit; the error line must still come out.
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -159,7 +150,7 @@ def test_the_executable_ends_a_device_error_with_one_line_and_exit_2(server):
 
 
 @jack
-def test_play_reports_frames_and_refuses_too_loud(server, tmp_path, capsys):
+def test_play_reports_frames_and_refuses_too_loud(tmp_path, capsys):
     wav = tmp_path / "tone.wav"
     sf.write(wav, 0.5 * np.sin(2 * np.pi * 500 * np.arange(4800) / 48000), 48000)
     assert main(["play", str(wav), "--level-db-spl", "60", "--calibration", str(EXAMPLE),
@@ -171,7 +162,7 @@ def test_play_reports_frames_and_refuses_too_loud(server, tmp_path, capsys):
 
 
 @jack
-def test_latency_is_two_periods_plus_the_chain(server, tmp_path, capsys):
+def test_latency_is_two_periods_plus_the_chain(tmp_path, capsys):
     chain = tmp_path / "gt.toml"
     chain.write_text('# audiolab chain\n[[stage]]\ntype = "hearing-aid"\naudiogram = "N3"\n')
     assert main(["latency", "--json", "--repeats", "3", "--chain", str(chain)]) == 0
@@ -182,7 +173,7 @@ def test_latency_is_two_periods_plus_the_chain(server, tmp_path, capsys):
 
 
 @jack
-def test_calibrate_walks_through_and_check_measures(server, tmp_path, monkeypatch, capsys):
+def test_calibrate_walks_through_and_check_measures(tmp_path, monkeypatch, capsys):
     out = tmp_path / "lab.toml"
     readings = "77.5\nnot a number\n78.0\ns\n79.5\n"
     monkeypatch.setattr("sys.stdin", io.StringIO(readings))
@@ -213,7 +204,7 @@ def _channel_db_spl(y, full_scale_db_spl=100.0):
 
 
 @jack
-def test_level_db_spl_means_the_same_for_play_live_and_process(server, tmp_path, capsys):
+def test_level_db_spl_means_the_same_for_play_live_and_process(tmp_path, capsys):
     """--level-db-spl 65 sets the RMS over both channels together, in every command.
 
     A stereo 1 kHz tone whose right channel is 10 dB below its left: with mean power over the
