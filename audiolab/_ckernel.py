@@ -30,7 +30,7 @@ __all__ = [
     "lib",
 ]
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 """The C interface this Python code is written against: ``al_abi_version()`` in csrc/common.c.
 
 Both are bumped together whenever a struct layout or a signature in csrc/audiolab.h changes.

@@ -2,7 +2,7 @@
 
 /* Bumped whenever a struct layout or signature in audiolab.h changes, together with
  * ABI_VERSION in audiolab/_ckernel.py, which refuses an extension built for another. */
-int al_abi_version(void) { return 1; }
+int al_abi_version(void) { return 2; }
 
 const char *al_cpu_path(void)
 {

@@ -264,8 +264,9 @@ def test_c_resampler_gives_the_samples_of_resample_poly(fs: int, rng: np.random.
 
     up, down = resample_ratio(fs, STOI_FS)
     for n in (1, 7, 1000, 20001):  # shorter and longer than the filter
-        x = rng.standard_normal(n)
-        ours = _stoi._to_10k(x, fs)
-        ref = resample_poly(x, up, down, window=stoi_resampling_filter(up, down))
-        assert ours.shape == ref.shape
-        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-13)
+        x, y = rng.standard_normal((2, n))
+        ours = _stoi._to_10k(x, y, fs)
+        for signal, out in zip((x, y), ours, strict=True):
+            ref = resample_poly(signal, up, down, window=stoi_resampling_filter(up, down))
+            assert out.shape == ref.shape
+            np.testing.assert_allclose(out, ref, rtol=0, atol=1e-13)
