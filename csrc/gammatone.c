@@ -116,28 +116,68 @@ static void gt_analyze_block(const al_gt_analyzer *a, const al_gt_synth *s, floa
     if (g < nl) gt_analyze_groups(a, s, sre, sim, x, len, r, g, 1);
 }
 
-/* Add the block's weighted bands r (len, n_lanes) into the ring at their delays and pop len
- * output samples. The bands go in order of decreasing delay (equal delays in band order), so
- * each ring slot receives its terms in the order the per-sample loop (al_gt_ring_step) adds
- * them: the sums, and so a block split anywhere, are bit for bit the same. Needs delays that
- * do not decrease with the band (as the design gives) and len + max delay <= ring_len. */
-static void gt_delay_sum_block(const al_gt_synth *s, const float *r, int32_t nl, int64_t len,
+enum { GT_ROW = AL_GT_CHUNK + AL_GT_ROW_PAD };
+
+/* The block's weighted bands r (len, nl), sample-major, as rt (n_bands, GT_ROW), band-major,
+ * each row zero after its len values: AL_VFN_LANES x AL_VFN_LANES tiles transposed in
+ * registers, the samples after the last whole tile copied one by one. */
+static void gt_transpose_block(const float *restrict r, int32_t nl, int32_t nb, int64_t len,
+                               float *restrict rt)
+{
+    const int64_t whole = len - len % AL_VFN_LANES;
+    for (int64_t j0 = 0; j0 < whole; j0 += AL_VFN_LANES) {
+        for (int32_t g = 0; g < nb; g += AL_VFN_LANES) {
+            al_vfn v[AL_VFN_LANES];
+            for (int i = 0; i < AL_VFN_LANES; i++) v[i] = al_load_vfn(r + (j0 + i) * nl + g);
+            al_transpose_vfn(v);
+            for (int i = 0; i < AL_VFN_LANES; i++)
+                al_store_vfn(rt + (int64_t)(g + i) * GT_ROW + j0, v[i]);
+        }
+    }
+    for (int32_t b = 0; b < nb; b++) {
+        float *row = rt + (int64_t)b * GT_ROW;
+        for (int64_t j = whole; j < len; j++) row[j] = r[j * nl + b];
+        if (len == AL_GT_CHUNK) /* the usual case: one vector store per AL_VFN_LANES zeros */
+            for (int32_t j = AL_GT_CHUNK; j < GT_ROW; j += AL_VFN_LANES)
+                al_store_vfn(row + j, (al_vfn){0});
+        else
+            for (int64_t j = len; j < GT_ROW; j++) row[j] = 0.0f;
+    }
+}
+
+/* Add the block's weighted bands rt (see gt_transpose_block) into the ring at their delays
+ * and pop len output samples. The ring is visited in windows of AL_VFN_LANES slots, each
+ * loaded and stored once with the terms of every band that reaches it added in between
+ * (a band's row read across its ends adds zeros): no store is read back by the next band,
+ * which would stall store forwarding. The bands go from the last to the first, so each
+ * slot receives its terms in the order the per-sample loop (al_gt_ring_step) adds them
+ * (decreasing delay, equal delays from the last band): the sums, and so a block split
+ * anywhere, are bit for bit the same. Needs delays that do not decrease with the band (as the design gives) and
+ * len + max delay <= ring_len. */
+static void gt_delay_sum_block(const al_gt_synth *s, const float *rt, int64_t len,
                                float *ring, int32_t *pos, float *out)
 {
     const int32_t nb = s->n_bands, mask = s->ring_len - 1, p = *pos;
-    for (int32_t hi = nb - 1; hi >= 0;) {
-        int32_t lo = hi;
-        while (lo > 0 && s->delay[lo - 1] == s->delay[hi]) lo--;
-        for (int32_t b = lo; b <= hi; b++) {
-            /* Two contiguous runs, before and after the ring's wrap. */
-            const int32_t q = (p + s->delay[b]) & mask;
-            const int64_t run = len < s->ring_len - q ? len : s->ring_len - q;
-            const float *rb = r + b;
-            float *ra = ring + q;
-            for (int64_t j = 0; j < run; j++) ra[j] += rb[j * nl];
-            for (int64_t j = run; j < len; j++) ring[j - run] += rb[j * nl];
+    const int32_t *delay = s->delay;
+    const int64_t span = len + delay[nb - 1];
+    int32_t b_lo = 0, b_hi = -1; /* the bands reaching the window: a contiguous range */
+    for (int64_t v0 = 0; v0 < span; v0 += AL_VFN_LANES) {
+        while (b_hi + 1 < nb && delay[b_hi + 1] < v0 + AL_VFN_LANES) b_hi++;
+        while (b_lo <= b_hi && delay[b_lo] + len <= v0) b_lo++;
+        const int32_t q = (int32_t)((p + v0) & mask);
+        const int wraps = q + AL_VFN_LANES > s->ring_len;
+        float tmp[AL_VFN_LANES];
+        if (wraps)
+            for (int i = 0; i < AL_VFN_LANES; i++) tmp[i] = ring[(q + i) & mask];
+        al_vfn acc = al_load_vfn(wraps ? tmp : ring + q);
+        for (int32_t b = b_hi; b >= b_lo; b--)
+            acc += al_load_vfn(rt + (int64_t)b * GT_ROW + (v0 - delay[b]));
+        if (wraps) {
+            al_store_vfn(tmp, acc);
+            for (int i = 0; i < AL_VFN_LANES; i++) ring[(q + i) & mask] = tmp[i];
+        } else {
+            al_store_vfn(ring + q, acc);
         }
-        hi = lo - 1;
     }
     for (int64_t j = 0; j < len; j++) {
         const int32_t q = (int32_t)((p + j) & mask);
@@ -168,11 +208,14 @@ al_status al_gt_process(al_gt_analyzer *a, al_gt_synth *s, float *x, int64_t n)
         float *ring = s->ring + (int64_t)c * s->ring_len;
         float *xc = x + (int64_t)c * n;
         if (ascending && block >= 8) {
-            /* The analysis scratch holds (AL_GT_CHUNK, n_lanes) weighted band values. */
+            /* The analysis scratch holds (AL_GT_CHUNK, n_lanes) weighted band values, then
+             * the same band-major after AL_GT_ROW_PAD zeros (see al_gammatone.h). */
+            float *rt = a->scratch + (int64_t)AL_GT_CHUNK * nl + AL_GT_ROW_PAD;
             for (int64_t start = 0; start < n; start += block) {
                 const int64_t len = n - start < block ? n - start : block;
                 gt_analyze_block(a, s, sre, sim, xc + start, len, a->scratch);
-                gt_delay_sum_block(s, a->scratch, nl, len, ring, s->pos + c, xc + start);
+                gt_transpose_block(a->scratch, nl, nb, len, rt);
+                gt_delay_sum_block(s, rt, len, ring, s->pos + c, xc + start);
             }
             continue;
         }
