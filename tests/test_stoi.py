@@ -152,6 +152,7 @@ def _reference_stoi(x: np.ndarray, y: np.ndarray, *, extended: bool) -> float:
 
 
 @pytest.mark.parametrize("extended", [False, True])
+@pytest.mark.usefixtures("cpu_path")
 def test_matches_loop_reference_from_the_papers(extended: bool, rng: np.random.Generator) -> None:
     clean = _sentence(4, STOI_FS)
     noisy = clean + clean.std() * rng.standard_normal(clean.size)
@@ -210,6 +211,7 @@ def test_hostile_input_gives_a_score_in_range_or_a_signal_error(x: np.ndarray, e
 
 
 @pytest.mark.parametrize("extended", [False, True])
+@pytest.mark.usefixtures("cpu_path")
 def test_c_segment_statistics_equal_the_numpy_forms(
     extended: bool, rng: np.random.Generator
 ) -> None:
@@ -232,6 +234,7 @@ def test_c_segment_statistics_equal_the_numpy_forms(
         assert c == pytest.approx(numpy_form(x_env, y_env), abs=1e-12)
 
 
+@pytest.mark.usefixtures("cpu_path")
 def test_c_framing_and_bands_equal_the_numpy_form(rng: np.random.Generator) -> None:
     from audiolab.dsp import _stoi
 
@@ -256,6 +259,7 @@ def test_c_framing_and_bands_equal_the_numpy_form(rng: np.random.Generator) -> N
 
 
 @pytest.mark.parametrize("fs", [8000, 16000, 22050, 32000, 44100, 48000])
+@pytest.mark.usefixtures("cpu_path")
 def test_c_resampler_gives_the_samples_of_resample_poly(fs: int, rng: np.random.Generator) -> None:
     from scipy.signal import resample_poly
 

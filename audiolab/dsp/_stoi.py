@@ -241,8 +241,8 @@ def _band_envelopes(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarra
     )
     n = int(n_out[0])
     _check_active_frames(n)
-    env = env[: 2 * _N_BANDS * n].reshape(2, _N_BANDS, n)
-    return env[0], env[1]
+    both = env[: 2 * _N_BANDS * n].reshape(2, _N_BANDS, n)
+    return both[0], both[1]
 
 
 @lru_cache(maxsize=1)
