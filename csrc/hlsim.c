@@ -194,25 +194,36 @@ _Static_assert((int)AL_HLSIM_ROWS == (int)AL_VF16_LANES &&
                    (int)AL_HLSIM_LANES == (int)AL_VF16_LANES,
                "a block of smearing rows and a band group are one al_vf16 each");
 
-/* One frame: window, FFT, take the power spectrum to the cochlea, smear it, keep the phase,
- * inverse FFT, window and add; the frame is added twice, at free field (the output) and at the
- * cochlea (for the power correction), which differ by the outer/middle-ear gain per bin.
- * The smeared magnitude is |X| sqrt(S / P) with P the cochlear power spectrum: no phasor
- * division. P is normalised by its maximum first so that loud frames cannot overflow float32.
- * Returns the frame's specified energy (sum of the smeared power spectrum / frame_len). */
-static float smear_frame(al_hlsim_ear *e)
+/* The smearing of a frame in three steps, the middle one shared by a batch of frames:
+ * (1) window, FFT, the power spectrum P taken to the cochlea (normalised by its maximum, so
+ * that loud frames cannot overflow float32); (2) S = M P; (3) the smeared magnitude
+ * |X| sqrt(S / P) with each bin's phase (no phasor division), inverse FFT at free field (the
+ * output) and at the cochlea (for the power correction), which differ by the outer/middle-ear
+ * gain per bin. A frame's work space (frame_work) holds the spectrum, P, S, then the two
+ * inverse transforms, its maximum power and its specified energy. */
+typedef struct {
+    float *re, *im, *power, *smeared, *out, *out_c, *pmax, *energy;
+} frame_work;
+
+static frame_work frame_slot(const al_hlsim_ear *e, int32_t k)
 {
     const int32_t nf = e->frame_len;
-    float *restrict acc = e->acc;
-    if (e->smear_mode == AL_HLSIM_SMEAR_DELAY) {
-        for (int32_t i = 0; i < nf; i++) acc[i] += e->window_sq[i] * e->in_buf[i];
-        return 0.0f;
-    }
-    float *restrict sr = e->spec_re, *restrict si = e->spec_im, *restrict p = e->power;
-    float *restrict sm = e->smeared, *restrict fr = e->frame;
-    const float *restrict wp = e->ome_pow, *restrict wa = e->ome_amp;
+    float *w = e->batch + (int64_t)k * (AL_HLSIM_FRAME_WORK * (int64_t)nf + 4);
+    frame_work f = {w, w + nf + 1, w + 2 * nf + 2, w + 3 * nf + 2, NULL, NULL,
+                    w + 4 * nf + 2, w + 4 * nf + 3};
+    f.out = f.power;    /* the inverse transforms overwrite P and S once the gains are known */
+    f.out_c = f.smeared;
+    return f;
+}
+
+/* Step 1 of frame (nf samples, oldest first); returns 0 for a silent frame (nothing to add). */
+static int frame_power(al_hlsim_ear *e, const float *frame, frame_work f)
+{
+    const int32_t nf = e->frame_len;
+    float *restrict sr = f.re, *restrict si = f.im, *restrict p = f.power;
+    const float *restrict wp = e->ome_pow;
     /* The FFT is twice the frame: the upper half is zero padding. */
-    rfft_forward_win(e->fft, e->in_buf, e->window, nf, sr, si);
+    rfft_forward_win(e->fft, frame, e->window, nf, sr, si);
     al_vf16 vmax = {0.0f};
     for (int32_t k = 0; k < nf; k += AL_HLSIM_ROWS) {
         const al_vf16 a = al_load_vf16(sr + k), b = al_load_vf16(si + k);
@@ -222,25 +233,66 @@ static float smear_frame(al_hlsim_ear *e)
     }
     float pmax = 0.0f;
     for (int l = 0; l < AL_HLSIM_ROWS; l++) pmax = vmax[l] > pmax ? vmax[l] : pmax;
-    if (!(pmax > 0.0f) || al_is_nonfinite(pmax)) return 0.0f; /* silent frame adds nothing */
+    *f.pmax = pmax;
+    if (!(pmax > 0.0f) || al_is_nonfinite(pmax)) return 0;
     const float inv = 1.0f / pmax;
     for (int32_t k = 0; k < nf; k++) p[k] *= inv;
-    /* S = M P by blocks of AL_HLSIM_ROWS output bins: each block stores, for every input bin
-     * in its band, the AL_HLSIM_ROWS matrix entries contiguously, so the sums stay in vector
-     * registers (two accumulators hide the FMA latency). */
-    for (int32_t blk = 0; blk < nf / AL_HLSIM_ROWS; blk++) {
+    return 1;
+}
+
+/* Step 2 for NB frames: S = M P by blocks of AL_HLSIM_ROWS output bins. Each block stores,
+ * for every input bin in its band, the AL_HLSIM_ROWS matrix entries contiguously, so the sums
+ * stay in vector registers (two accumulators per frame hide the FMA latency) and each matrix
+ * vector loaded serves every frame. Per frame, the arithmetic is the same for any NB. */
+static inline __attribute__((always_inline)) void
+smear_product(const al_hlsim_ear *e, const frame_work *f, const int NB)
+{
+    for (int32_t blk = 0; blk < e->frame_len / AL_HLSIM_ROWS; blk++) {
         const float *v = e->smear + e->smear_offset[blk];
-        const float *pj = p + e->smear_start[blk];
-        const int32_t len = e->smear_len[blk];
-        al_vf16 a0 = {0.0f}, a1 = {0.0f};
+        const int32_t start = e->smear_start[blk], len = e->smear_len[blk];
+        al_vf16 a0[AL_HLSIM_BATCH], a1[AL_HLSIM_BATCH];
+        for (int q = 0; q < NB; q++) a0[q] = a1[q] = (al_vf16){0.0f};
         int32_t j = 0;
         for (; j + 1 < len; j += 2) {
-            a0 += al_load_vf16(v + (int64_t)j * AL_HLSIM_ROWS) * pj[j];
-            a1 += al_load_vf16(v + (int64_t)(j + 1) * AL_HLSIM_ROWS) * pj[j + 1];
+            const al_vf16 m0 = al_load_vf16(v + (int64_t)j * AL_HLSIM_ROWS);
+            const al_vf16 m1 = al_load_vf16(v + (int64_t)(j + 1) * AL_HLSIM_ROWS);
+            for (int q = 0; q < NB; q++) {
+                a0[q] += m0 * f[q].power[start + j];
+                a1[q] += m1 * f[q].power[start + j + 1];
+            }
         }
-        if (j < len) a0 += al_load_vf16(v + (int64_t)j * AL_HLSIM_ROWS) * pj[j];
-        al_store_vf16(sm + blk * AL_HLSIM_ROWS, a0 + a1);
+        if (j < len) {
+            const al_vf16 m0 = al_load_vf16(v + (int64_t)j * AL_HLSIM_ROWS);
+            for (int q = 0; q < NB; q++) a0[q] += m0 * f[q].power[start + j];
+        }
+        for (int q = 0; q < NB; q++)
+            al_store_vf16(f[q].smeared + blk * AL_HLSIM_ROWS, a0[q] + a1[q]);
     }
+}
+
+/* Frames per pass over the matrix: as many as keep their accumulators in registers. */
+#if defined(__AVX512F__)
+enum { SMEAR_GROUP = 8 };
+#elif defined(__AVX__)
+enum { SMEAR_GROUP = 2 };
+#else
+enum { SMEAR_GROUP = 1 };
+#endif
+
+static void smear_products(const al_hlsim_ear *e, const frame_work *f, int32_t n)
+{
+    int32_t k = 0;
+    for (; k + SMEAR_GROUP <= n; k += SMEAR_GROUP) smear_product(e, f + k, SMEAR_GROUP);
+    for (; k < n; k++) smear_product(e, f + k, 1);
+}
+
+/* Step 3 of a non-silent frame: its two inverse transforms and its specified energy (sum of
+ * the smeared power spectrum / frame_len). */
+static void frame_resynth(al_hlsim_ear *e, frame_work f)
+{
+    const int32_t nf = e->frame_len;
+    float *restrict sr = f.re, *restrict si = f.im;
+    const float *restrict p = f.power, *restrict sm = f.smeared, *restrict wa = e->ome_amp;
     float spec_sum = 0.0f;
     for (int32_t k = 0; k < nf; k++) {
         /* The smearing matrix deconvolves, so a sum can dip below zero: no energy there. */
@@ -252,17 +304,51 @@ static float smear_frame(al_hlsim_ear *e)
     }
     sr[nf] = 0.0f;
     si[nf] = 0.0f;
-    rfft_inverse_part(e->fft, sr, si, fr, nf);
-    for (int32_t i = 0; i < nf; i++) acc[i] += e->window[i] * fr[i];
-    /* The same frame at the cochlea. */
-    for (int32_t k = 0; k < nf; k++) {
+    *f.energy = spec_sum * *f.pmax / (float)nf;
+    rfft_inverse_part(e->fft, sr, si, e->frame, nf);
+    memcpy(f.out, e->frame, sizeof(float) * (size_t)nf);
+    for (int32_t k = 0; k < nf; k++) { /* the same frame at the cochlea */
         sr[k] *= wa[k];
         si[k] *= wa[k];
     }
-    rfft_inverse_part(e->fft, sr, si, fr, nf);
-    float *restrict acc_c = e->acc_c;
-    for (int32_t i = 0; i < nf; i++) acc_c[i] += e->window[i] * fr[i];
-    return spec_sum * pmax / (float)nf;
+    rfft_inverse_part(e->fft, sr, si, e->frame, nf);
+    memcpy(f.out_c, e->frame, sizeof(float) * (size_t)nf);
+}
+
+/* The frames of the n_batch events from x index j_event on (every hop samples): frame k ends
+ * at x[j_event + k hop]; in_buf holds the frame_len samples ending at x[j_event]. */
+static void smear_batch(al_hlsim_ear *e, const float *x, int64_t j_event, int32_t n_batch)
+{
+    const int32_t nf = e->frame_len;
+    frame_work f[AL_HLSIM_BATCH], live[AL_HLSIM_BATCH];
+    int32_t n_live = 0;
+    for (int32_t k = 0; k < n_batch; k++) {
+        f[k] = frame_slot(e, k);
+        /* The frame's samples: the older ones from in_buf, the rest from x. */
+        const int64_t shift = (int64_t)k * e->hop;
+        const int32_t from_buf = shift >= nf ? 0 : nf - (int32_t)shift;
+        float *fr = e->frame;
+        memcpy(fr, e->in_buf + (nf - from_buf), sizeof(float) * (size_t)from_buf);
+        memcpy(fr + from_buf, x + j_event + shift - (nf - from_buf) + 1,
+               sizeof(float) * (size_t)(nf - from_buf));
+        if (frame_power(e, fr, f[k])) live[n_live++] = f[k];
+        else *f[k].energy = 0.0f;
+    }
+    smear_products(e, live, n_live);
+    for (int32_t k = 0; k < n_live; k++) frame_resynth(e, live[k]);
+}
+
+/* Overlap-add of a transformed frame (smear_batch) into the accumulators; returns its
+ * specified energy. */
+static float smear_add(al_hlsim_ear *e, frame_work f)
+{
+    const int32_t nf = e->frame_len;
+    if (!(*f.pmax > 0.0f) || al_is_nonfinite(*f.pmax)) return 0.0f; /* silent: adds nothing */
+    float *restrict acc = e->acc, *restrict acc_c = e->acc_c;
+    const float *restrict out = f.out, *restrict out_c = f.out_c;
+    for (int32_t i = 0; i < nf; i++) acc[i] += e->window[i] * out[i];
+    for (int32_t i = 0; i < nf; i++) acc_c[i] += e->window[i] * out_c[i];
+    return *f.energy;
 }
 
 /* Power correction of one output sample: y (free field) times sqrt(specified / realised),
@@ -288,6 +374,7 @@ static void smear_run(al_hlsim_ear *e, float *x, int64_t n)
 {
     const int32_t nf = e->frame_len, hop = e->hop;
     const int on = e->smear_mode == AL_HLSIM_SMEAR_ON;
+    int32_t batched = 0, n_batched = 0; /* frames of the current batch used, and made */
     int64_t j = 0;
     while (j < n) {
         const int64_t left = n - j;
@@ -312,8 +399,20 @@ static void smear_run(al_hlsim_ear *e, float *x, int64_t n)
                 e->pc_spec = e->pc_e2 / (float)hop;
                 e->pc_e2 = e->pc_e1;
             }
-            const float energy = smear_frame(e);
-            if (on) e->pc_e1 = energy;
+            if (on) {
+                /* This frame's transform is done with those of the next events of the call
+                 * (smear_batch), unless a batch already holds it. */
+                if (batched == n_batched) {
+                    const int64_t j_event = j + len - 1;
+                    const int64_t ahead = 1 + (n - 1 - j_event) / hop;
+                    n_batched = (int32_t)(ahead < AL_HLSIM_BATCH ? ahead : AL_HLSIM_BATCH);
+                    batched = 0;
+                    smear_batch(e, x, j_event, n_batched);
+                }
+                e->pc_e1 = smear_add(e, frame_slot(e, batched++));
+            } else {
+                for (int32_t i = 0; i < nf; i++) e->acc[i] += e->window_sq[i] * e->in_buf[i];
+            }
             memmove(e->in_buf, e->in_buf + hop, keep);
             e->phase = 0;
             x[j + len - 1] = on ? power_correct(e, e->acc[0], e->acc_c[0]) : e->acc[0];
@@ -480,24 +579,73 @@ static void band_group(al_hlsim_ear *e, int32_t l0, const float *x, int32_t len,
     al_store_vf16(e->gain_step + l0, step);
 }
 
-/* One sample's history row: the weighted band values and the products of the lagged values
- * with the gains. Separate restrict parameters so the loop vectorises. */
-static inline void band_products(int32_t nb, const float *restrict w, const float *restrict y,
-                                 const float *restrict g, const float *restrict lagged,
-                                 float *restrict values, float *restrict products)
+/* The block's rows (len, nl) of src, sample-major, as (nb, AL_HLSIM_BLOCK) band-major in dst:
+ * AL_VFN_LANES x AL_VFN_LANES tiles transposed in registers, the rest one by one. */
+static inline void transpose_block(const float *restrict src, int32_t nl, int32_t nb, int32_t len,
+                            float *restrict dst)
 {
-    for (int32_t b = 0; b < nb; b++) {
-        values[b] = w[b] * y[b];
-        products[b] = lagged[b] * g[b];
+    const int32_t whole = len - len % AL_VFN_LANES;
+    for (int32_t t0 = 0; t0 < whole; t0 += AL_VFN_LANES) {
+        for (int32_t g = 0; g < nb; g += AL_VFN_LANES) {
+            al_vfn v[AL_VFN_LANES];
+            for (int i = 0; i < AL_VFN_LANES; i++)
+                v[i] = al_load_vfn(src + (int64_t)(t0 + i) * nl + g);
+            al_transpose_vfn(v);
+            for (int i = 0; i < AL_VFN_LANES; i++)
+                al_store_vfn(dst + (int64_t)(g + i) * AL_HLSIM_BLOCK + t0, v[i]);
+        }
     }
+    for (int32_t b = 0; b < nb; b++)
+        for (int32_t t = whole; t < len; t++)
+            dst[(int64_t)b * AL_HLSIM_BLOCK + t] = src[(int64_t)t * nl + b];
+}
+
+/* Gains centred on the envelope they came from, then the resynthesis, for one block: each
+ * band's value w y is delayed by the smoother's lag before its gain multiplies it, and
+ * y[t] = sum_b product_b[t - d_b], the bands added in order for every sample (so a block
+ * split anywhere gives the same sums). Band-major histories: every step is a contiguous
+ * run over the block. Each step runs over all bands before the next reads what it wrote:
+ * a load overlapping a store still in flight at another offset would stall. */
+static void resynth_block(al_hlsim_ear *e, const float *yt, const float *gt, int32_t len,
+                          float *out)
+{
+    enum { V = AL_VF16_LANES, NV = AL_HLSIM_BLOCK / AL_VF16_LANES };
+    const int32_t nb = e->n_bands, hl = e->max_delay + e->hist_rows, row = e->row;
+    const int32_t whole = len - len % V; /* vectors over the block, then a scalar tail */
+    float *hist_v = e->hist + row, *hist_p = e->hist + (int64_t)nb * hl + row;
+    for (int32_t b = 0; b < nb; b++) {
+        float *hv = hist_v + (int64_t)b * hl;
+        const float *y = yt + (int64_t)b * AL_HLSIM_BLOCK;
+        const float w = e->weight[b];
+        for (int32_t t = 0; t < whole; t += V) al_store_vf16(hv + t, al_load_vf16(y + t) * w);
+        for (int32_t t = whole; t < len; t++) hv[t] = y[t] * w;
+    }
+    for (int32_t b = 0; b < nb; b++) {
+        const float *lagged = hist_v + (int64_t)b * hl - e->lag;
+        float *hp = hist_p + (int64_t)b * hl;
+        const float *g = gt + (int64_t)b * AL_HLSIM_BLOCK;
+        for (int32_t t = 0; t < whole; t += V)
+            al_store_vf16(hp + t, al_load_vf16(lagged + t) * al_load_vf16(g + t));
+        for (int32_t t = whole; t < len; t++) hp[t] = lagged[t] * g[t];
+    }
+    al_vf16 acc[NV] = {{0.0f}};
+    float tail[V] = {0.0f};
+    for (int32_t b = 0; b < nb; b++) {
+        const float *delayed = hist_p + (int64_t)b * hl - e->delay[b];
+        for (int32_t q = 0; q < whole / V; q++) acc[q] += al_load_vf16(delayed + q * V);
+        for (int32_t t = whole; t < len; t++) tail[t - whole] += delayed[t];
+    }
+    for (int32_t q = 0; q < whole / V; q++) al_store_vf16(out + q * V, acc[q]);
+    for (int32_t t = whole; t < len; t++) out[t] = tail[t - whole];
 }
 
 static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
 {
     const int32_t nb = e->n_bands, nl = e->n_lanes, interval = e->gain_interval;
-    const int32_t wrap = e->max_delay + e->hist_rows;
+    const int32_t hl = e->max_delay + e->hist_rows;
     float *ybuf = e->scratch, *gbuf = e->scratch + (int64_t)AL_HLSIM_BLOCK * nl;
-    const int32_t *restrict off = e->read_offset;
+    float *yt = e->scratch + 2 * (int64_t)AL_HLSIM_BLOCK * nl;
+    float *gt = e->scratch + 3 * (int64_t)AL_HLSIM_BLOCK * nl;
     for (int64_t j0 = 0; j0 < n; j0 += AL_HLSIM_BLOCK) {
         const int32_t len = (int32_t)((n - j0) < AL_HLSIM_BLOCK ? (n - j0) : AL_HLSIM_BLOCK);
         float *xb = x + j0;
@@ -508,30 +656,17 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
                 e->freq_count = (e->freq_count + 1 == e->freq_every) ? 0 : e->freq_count + 1;
             e->count = (e->count + 1 == interval) ? 0 : e->count + 1;
         }
-        for (int32_t t = 0; t < len; t++) {
-            /* Gains centred on the envelope they came from: the band value is delayed by the
-             * smoother's lag before its gain multiplies it. Each sample's band values and
-             * products are one row of a history buffer (contiguous reads for the common lag). */
-            float *row = e->hist + (int64_t)e->row * 2 * nb;
-            band_products(nb, e->weight, ybuf + (int64_t)t * nl, gbuf + (int64_t)t * nl,
-                          row - (int64_t)e->lag * 2 * nb, row, row + nb);
-            /* Resynthesis: y[t] = sum_b product_b[t - d_b]. */
-            float y0 = 0.0f, y1 = 0.0f, y2 = 0.0f, y3 = 0.0f;
-            int32_t b = 0;
-            for (; b + 3 < nb; b += 4) {
-                y0 += row[off[b]];
-                y1 += row[off[b + 1]];
-                y2 += row[off[b + 2]];
-                y3 += row[off[b + 3]];
+        if (e->row + len > hl) { /* each band's newest max_delay samples to its front */
+            for (int32_t r = 0; r < 2 * nb; r++) {
+                float *h = e->hist + (int64_t)r * hl;
+                memmove(h, h + e->row - e->max_delay, sizeof(float) * (size_t)e->max_delay);
             }
-            for (; b < nb; b++) y0 += row[off[b]];
-            xb[t] = (y0 + y1) + (y2 + y3);
-            if (++e->row == wrap) {
-                memmove(e->hist, e->hist + (int64_t)e->hist_rows * 2 * nb,
-                        sizeof(float) * (size_t)e->max_delay * 2 * (size_t)nb);
-                e->row = e->max_delay;
-            }
+            e->row = e->max_delay;
         }
+        transpose_block(ybuf, nl, nb, len, yt);
+        transpose_block(gbuf, nl, nb, len, gt);
+        resynth_block(e, yt, gt, len, xb);
+        e->row += len;
     }
 }
 
@@ -556,27 +691,25 @@ static al_status smear_tables_valid(const al_hlsim_ear *e)
 static al_status ear_valid(const al_hlsim_ear *e)
 {
     if (!e || !e->pole_re || !e->pole_im || !e->in_gain || !e->hp || !e->weight ||
-        !e->read_offset || !e->env_coef || !e->env_scale || !e->exponent || !e->state_re ||
+        !e->delay || !e->env_coef || !e->env_scale || !e->exponent || !e->state_re ||
         !e->state_im || !e->hp_state || !e->env || !e->gain || !e->gain_step || !e->hist ||
         !e->scratch || !e->cos_cf || !e->inv_omega || !e->expo_table || !e->yprev ||
         !e->freq_acc || !e->freq_state)
         return AL_ERR_NULL;
     if (e->n_bands < 1 || e->n_lanes < e->n_bands || e->n_lanes % AL_HLSIM_LANES ||
         e->n_ratio < 3 || e->gain_interval < 1 || e->freq_every < 1 || e->max_delay < 0 ||
-        e->hist_rows < 1 || e->lag < 1 || e->lag > e->max_delay)
+        e->hist_rows < AL_HLSIM_BLOCK || e->lag < 1 || e->lag > e->max_delay)
         return AL_ERR_SIZE;
     if (!(e->ratio_scale > 0.0f) || !(e->freq_coef > 0.0f) || !(e->freq_coef <= 1.0f) ||
         !(e->env_floor > 0.0f))
         return AL_ERR_VALUE;
     if (e->freq_count < 0 || e->freq_count >= e->freq_every || e->count < 0 ||
         e->count >= e->gain_interval || e->row < e->max_delay ||
-        e->row >= e->max_delay + e->hist_rows)
+        e->row > e->max_delay + e->hist_rows)
         return AL_ERR_STATE;
-    /* Each band reads its product at most max_delay rows behind the current row of hist. */
-    const int64_t row_len = 2 * (int64_t)e->n_bands;
+    /* Each band reads its product at most max_delay samples back in its history. */
     for (int32_t b = 0; b < e->n_bands; b++)
-        if (e->read_offset[b] < -(int64_t)e->max_delay * row_len || e->read_offset[b] >= row_len)
-            return AL_ERR_SIZE;
+        if (e->delay[b] < 0 || e->delay[b] > e->max_delay) return AL_ERR_SIZE;
     if (e->smear_mode == AL_HLSIM_SMEAR_OFF) return AL_OK;
     if (e->smear_mode != AL_HLSIM_SMEAR_DELAY && e->smear_mode != AL_HLSIM_SMEAR_ON)
         return AL_ERR_VALUE;
@@ -586,7 +719,7 @@ static al_status ear_valid(const al_hlsim_ear *e)
     if (e->phase < 0 || e->phase >= e->hop) return AL_ERR_STATE;
     if (e->smear_mode == AL_HLSIM_SMEAR_DELAY) return AL_OK;
     if (!e->smear || !e->smear_start || !e->smear_len || !e->smear_offset || !e->frame ||
-        !e->spec_re || !e->spec_im || !e->power || !e->smeared || !e->ome_pow || !e->ome_amp ||
+        !e->batch || !e->ome_pow || !e->ome_amp ||
         !e->acc_c)
         return AL_ERR_NULL;
     const al_status fft = rfft_valid(e->fft);

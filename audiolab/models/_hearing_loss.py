@@ -826,12 +826,10 @@ class _EarState:
             ("state_re", 4 * nl), ("state_im", 4 * nl), ("hp_state", 2 * nl), ("env", 2 * nl),
             ("gain", nl), ("gain_step", nl),
             ("hist", (max_delay + _HIST_ROWS) * 2 * nb),
-            ("scratch", 2 * int(lib.AL_HLSIM_BLOCK) * nl),
+            ("scratch", 4 * int(lib.AL_HLSIM_BLOCK) * nl),
         ):
             s.zeros(name, n)
-        # Offsets from the current row (2 nb floats: band values, then products) of each band's
-        # product delayed by its resynthesis delay.
-        s.bind("read_offset", nb + np.arange(nb) - delays * 2 * nb, length=nb, writable=False)
+        s.bind("delay", delays.astype(np.int32), length=nb, writable=False)
         s.set(max_delay=max_delay, lag=d.lag_samples, hist_rows=_HIST_ROWS, row=max_delay)
 
     def _bind_frame(self, d: HearingLossEarDesign) -> None:
@@ -855,8 +853,8 @@ class _EarState:
         s.bind("smear_offset", offset, length=n_blocks, writable=False)
         s.bind("ome_pow", d.ome_pow, length=nf, writable=False)
         s.bind("ome_amp", np.sqrt(d.ome_pow), length=nf, writable=False)
-        for name, n in (("acc_c", nf), ("frame", 2 * nf), ("spec_re", nf + 1),
-                        ("spec_im", nf + 1), ("power", nf), ("smeared", nf)):
+        batch = int(lib.AL_HLSIM_BATCH) * (int(lib.AL_HLSIM_FRAME_WORK) * nf + 4)
+        for name, n in (("acc_c", nf), ("frame", 2 * nf), ("batch", batch)):
             s.zeros(name, n)
         s.set(
             pc_coef=d.power_coef, pc_max_gain=d.power_max_gain, pc_spec=0.0, pc_e1=0.0,
