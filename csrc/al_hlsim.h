@@ -75,7 +75,7 @@ typedef struct {
 
     /* -- gammatone bands with envelope expansion ------------------------------------------ */
     /* Per-band arrays hold n_lanes entries (n_bands rounded up to AL_HLSIM_LANES; the padding
-     * bands have input gain 0 and weight 0): "(n_lanes)" below; delay has n_bands. */
+     * bands have input gain 0 and weight 0): "(n_lanes)" below; read_offset has n_bands. */
     int32_t n_bands;
     int32_t n_lanes;
     int32_t gain_interval;    /* gains are recomputed every gain_interval samples, ramped */
@@ -92,8 +92,9 @@ typedef struct {
     const float *in_gain;     /* (n_lanes) input gain: 1 at the centre frequency */
     const float *hp;          /* (5, n_lanes) b0, b1, b2, a1, a2 (identity: 1, 0, 0, 0, 0) */
     const float *weight;      /* (n_lanes) resynthesis weights */
-    const int32_t *delay;     /* (n_bands) resynthesis delay of each band's product, 0 <= d
-                                 <= max_delay samples */
+    const int32_t *read_offset; /* (n_bands) offset from the current hist row of each band's
+                                   product delayed by its resynthesis delay d, 0 <= d <=
+                                   max_delay: nb + b - 2 nb d */
     const float *env_coef;    /* (n_lanes) one-pole coefficient of the envelope smoother */
     const float *env_scale;   /* (n_lanes) |band| -> envelope relative to the catch-up level */
     /* The expansion ratio of a band follows the frequency of what it carries: the power-
@@ -119,10 +120,8 @@ typedef struct {
     float *env;               /* (2, n_lanes) two smoother stages */
     float *gain;              /* (n_lanes) current gain */
     float *gain_step;         /* (n_lanes) per-sample gain increment */
-    float *hist;              /* (2, n_bands, max_delay + hist_rows) band values, products:
-                                 each band's history contiguous (hist_rows >= AL_HLSIM_BLOCK) */
-    float *scratch;           /* (4, AL_HLSIM_BLOCK, n_lanes) a block's band values and gains,
-                                 sample-major, then band-major */
+    float *hist;              /* (max_delay + hist_rows, 2, n_bands) band values, products */
+    float *scratch;           /* (2, AL_HLSIM_BLOCK, n_lanes) a block's band values and gains */
 } al_hlsim_ear;
 
 typedef struct {

@@ -579,73 +579,24 @@ static void band_group(al_hlsim_ear *e, int32_t l0, const float *x, int32_t len,
     al_store_vf16(e->gain_step + l0, step);
 }
 
-/* The block's rows (len, nl) of src, sample-major, as (nb, AL_HLSIM_BLOCK) band-major in dst:
- * AL_VFN_LANES x AL_VFN_LANES tiles transposed in registers, the rest one by one. */
-static inline void transpose_block(const float *restrict src, int32_t nl, int32_t nb, int32_t len,
-                            float *restrict dst)
+/* One sample's history row: the weighted band values and the products of the lagged values
+ * with the gains. Separate restrict parameters so the loop vectorises. */
+static inline void band_products(int32_t nb, const float *restrict w, const float *restrict y,
+                                 const float *restrict g, const float *restrict lagged,
+                                 float *restrict values, float *restrict products)
 {
-    const int32_t whole = len - len % AL_VFN_LANES;
-    for (int32_t t0 = 0; t0 < whole; t0 += AL_VFN_LANES) {
-        for (int32_t g = 0; g < nb; g += AL_VFN_LANES) {
-            al_vfn v[AL_VFN_LANES];
-            for (int i = 0; i < AL_VFN_LANES; i++)
-                v[i] = al_load_vfn(src + (int64_t)(t0 + i) * nl + g);
-            al_transpose_vfn(v);
-            for (int i = 0; i < AL_VFN_LANES; i++)
-                al_store_vfn(dst + (int64_t)(g + i) * AL_HLSIM_BLOCK + t0, v[i]);
-        }
-    }
-    for (int32_t b = 0; b < nb; b++)
-        for (int32_t t = whole; t < len; t++)
-            dst[(int64_t)b * AL_HLSIM_BLOCK + t] = src[(int64_t)t * nl + b];
-}
-
-/* Gains centred on the envelope they came from, then the resynthesis, for one block: each
- * band's value w y is delayed by the smoother's lag before its gain multiplies it, and
- * y[t] = sum_b product_b[t - d_b], the bands added in order for every sample (so a block
- * split anywhere gives the same sums). Band-major histories: every step is a contiguous
- * run over the block. Each step runs over all bands before the next reads what it wrote:
- * a load overlapping a store still in flight at another offset would stall. */
-static void resynth_block(al_hlsim_ear *e, const float *yt, const float *gt, int32_t len,
-                          float *out)
-{
-    enum { V = AL_VF16_LANES, NV = AL_HLSIM_BLOCK / AL_VF16_LANES };
-    const int32_t nb = e->n_bands, hl = e->max_delay + e->hist_rows, row = e->row;
-    const int32_t whole = len - len % V; /* vectors over the block, then a scalar tail */
-    float *hist_v = e->hist + row, *hist_p = e->hist + (int64_t)nb * hl + row;
     for (int32_t b = 0; b < nb; b++) {
-        float *hv = hist_v + (int64_t)b * hl;
-        const float *y = yt + (int64_t)b * AL_HLSIM_BLOCK;
-        const float w = e->weight[b];
-        for (int32_t t = 0; t < whole; t += V) al_store_vf16(hv + t, al_load_vf16(y + t) * w);
-        for (int32_t t = whole; t < len; t++) hv[t] = y[t] * w;
+        values[b] = w[b] * y[b];
+        products[b] = lagged[b] * g[b];
     }
-    for (int32_t b = 0; b < nb; b++) {
-        const float *lagged = hist_v + (int64_t)b * hl - e->lag;
-        float *hp = hist_p + (int64_t)b * hl;
-        const float *g = gt + (int64_t)b * AL_HLSIM_BLOCK;
-        for (int32_t t = 0; t < whole; t += V)
-            al_store_vf16(hp + t, al_load_vf16(lagged + t) * al_load_vf16(g + t));
-        for (int32_t t = whole; t < len; t++) hp[t] = lagged[t] * g[t];
-    }
-    al_vf16 acc[NV] = {{0.0f}};
-    float tail[V] = {0.0f};
-    for (int32_t b = 0; b < nb; b++) {
-        const float *delayed = hist_p + (int64_t)b * hl - e->delay[b];
-        for (int32_t q = 0; q < whole / V; q++) acc[q] += al_load_vf16(delayed + q * V);
-        for (int32_t t = whole; t < len; t++) tail[t - whole] += delayed[t];
-    }
-    for (int32_t q = 0; q < whole / V; q++) al_store_vf16(out + q * V, acc[q]);
-    for (int32_t t = whole; t < len; t++) out[t] = tail[t - whole];
 }
 
 static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
 {
     const int32_t nb = e->n_bands, nl = e->n_lanes, interval = e->gain_interval;
-    const int32_t hl = e->max_delay + e->hist_rows;
+    const int32_t wrap = e->max_delay + e->hist_rows;
     float *ybuf = e->scratch, *gbuf = e->scratch + (int64_t)AL_HLSIM_BLOCK * nl;
-    float *yt = e->scratch + 2 * (int64_t)AL_HLSIM_BLOCK * nl;
-    float *gt = e->scratch + 3 * (int64_t)AL_HLSIM_BLOCK * nl;
+    const int32_t *restrict off = e->read_offset;
     for (int64_t j0 = 0; j0 < n; j0 += AL_HLSIM_BLOCK) {
         const int32_t len = (int32_t)((n - j0) < AL_HLSIM_BLOCK ? (n - j0) : AL_HLSIM_BLOCK);
         float *xb = x + j0;
@@ -656,17 +607,30 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
                 e->freq_count = (e->freq_count + 1 == e->freq_every) ? 0 : e->freq_count + 1;
             e->count = (e->count + 1 == interval) ? 0 : e->count + 1;
         }
-        if (e->row + len > hl) { /* each band's newest max_delay samples to its front */
-            for (int32_t r = 0; r < 2 * nb; r++) {
-                float *h = e->hist + (int64_t)r * hl;
-                memmove(h, h + e->row - e->max_delay, sizeof(float) * (size_t)e->max_delay);
+        for (int32_t t = 0; t < len; t++) {
+            /* Gains centred on the envelope they came from: the band value is delayed by the
+             * smoother's lag before its gain multiplies it. Each sample's band values and
+             * products are one row of a history buffer (contiguous reads for the common lag). */
+            float *row = e->hist + (int64_t)e->row * 2 * nb;
+            band_products(nb, e->weight, ybuf + (int64_t)t * nl, gbuf + (int64_t)t * nl,
+                          row - (int64_t)e->lag * 2 * nb, row, row + nb);
+            /* Resynthesis: y[t] = sum_b product_b[t - d_b]. */
+            float y0 = 0.0f, y1 = 0.0f, y2 = 0.0f, y3 = 0.0f;
+            int32_t b = 0;
+            for (; b + 3 < nb; b += 4) {
+                y0 += row[off[b]];
+                y1 += row[off[b + 1]];
+                y2 += row[off[b + 2]];
+                y3 += row[off[b + 3]];
             }
-            e->row = e->max_delay;
+            for (; b < nb; b++) y0 += row[off[b]];
+            xb[t] = (y0 + y1) + (y2 + y3);
+            if (++e->row == wrap) {
+                memmove(e->hist, e->hist + (int64_t)e->hist_rows * 2 * nb,
+                        sizeof(float) * (size_t)e->max_delay * 2 * (size_t)nb);
+                e->row = e->max_delay;
+            }
         }
-        transpose_block(ybuf, nl, nb, len, yt);
-        transpose_block(gbuf, nl, nb, len, gt);
-        resynth_block(e, yt, gt, len, xb);
-        e->row += len;
     }
 }
 
@@ -691,25 +655,27 @@ static al_status smear_tables_valid(const al_hlsim_ear *e)
 static al_status ear_valid(const al_hlsim_ear *e)
 {
     if (!e || !e->pole_re || !e->pole_im || !e->in_gain || !e->hp || !e->weight ||
-        !e->delay || !e->env_coef || !e->env_scale || !e->exponent || !e->state_re ||
+        !e->read_offset || !e->env_coef || !e->env_scale || !e->exponent || !e->state_re ||
         !e->state_im || !e->hp_state || !e->env || !e->gain || !e->gain_step || !e->hist ||
         !e->scratch || !e->cos_cf || !e->inv_omega || !e->expo_table || !e->yprev ||
         !e->freq_acc || !e->freq_state)
         return AL_ERR_NULL;
     if (e->n_bands < 1 || e->n_lanes < e->n_bands || e->n_lanes % AL_HLSIM_LANES ||
         e->n_ratio < 3 || e->gain_interval < 1 || e->freq_every < 1 || e->max_delay < 0 ||
-        e->hist_rows < AL_HLSIM_BLOCK || e->lag < 1 || e->lag > e->max_delay)
+        e->hist_rows < 1 || e->lag < 1 || e->lag > e->max_delay)
         return AL_ERR_SIZE;
     if (!(e->ratio_scale > 0.0f) || !(e->freq_coef > 0.0f) || !(e->freq_coef <= 1.0f) ||
         !(e->env_floor > 0.0f))
         return AL_ERR_VALUE;
     if (e->freq_count < 0 || e->freq_count >= e->freq_every || e->count < 0 ||
         e->count >= e->gain_interval || e->row < e->max_delay ||
-        e->row > e->max_delay + e->hist_rows)
+        e->row >= e->max_delay + e->hist_rows)
         return AL_ERR_STATE;
-    /* Each band reads its product at most max_delay samples back in its history. */
+    /* Each band reads its product at most max_delay rows behind the current row of hist. */
+    const int64_t row_len = 2 * (int64_t)e->n_bands;
     for (int32_t b = 0; b < e->n_bands; b++)
-        if (e->delay[b] < 0 || e->delay[b] > e->max_delay) return AL_ERR_SIZE;
+        if (e->read_offset[b] < -(int64_t)e->max_delay * row_len || e->read_offset[b] >= row_len)
+            return AL_ERR_SIZE;
     if (e->smear_mode == AL_HLSIM_SMEAR_OFF) return AL_OK;
     if (e->smear_mode != AL_HLSIM_SMEAR_DELAY && e->smear_mode != AL_HLSIM_SMEAR_ON)
         return AL_ERR_VALUE;

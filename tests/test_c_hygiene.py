@@ -193,8 +193,8 @@ def _ear(mode: int, **fields: Any) -> tuple[Any, Any, list[Any]]:
         n_bands=n_bands, n_lanes=16, gain_interval=8, max_delay=max_delay, lag=1,
         hist_rows=64, row=max_delay, env_floor=1e-6, n_ratio=3, ratio_scale=1.0,
         freq_coef=0.5, freq_every=1, smear_mode=mode,
-        # Band 0's product delayed by 1 sample (at most max_delay, al_hlsim.h).
-        delay=[1],
+        # Band 0 delayed by d = 1: nb + b - 2 nb d (al_hlsim.h).
+        read_offset=[n_bands + 0 - 2 * n_bands * 1],
     )
     keep: list[Any] = []
     if mode != lib.AL_HLSIM_SMEAR_OFF:
@@ -227,10 +227,10 @@ def test_hearing_loss_ear_with_tables_in_range_runs(mode):
 @pytest.mark.parametrize(
     "field, value",
     [
-        # Resynthesis reads beyond the 2 samples of history kept, or ahead of the current one.
-        ("delay", [3]),
-        ("delay", [-1]),
-        ("delay", [2**31 - 1]),
+        # Resynthesis reads beyond the 2 rows of history kept, or past the current row.
+        ("read_offset", [1 - 2 * 3]),
+        ("read_offset", [2]),
+        ("read_offset", [2**31 - 1]),
         # Smearing blocks outside the 16 bins of a frame, or not stored one after the other.
         ("smear_start", [1]),
         ("smear_start", [-1]),

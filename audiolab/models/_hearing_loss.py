@@ -826,10 +826,12 @@ class _EarState:
             ("state_re", 4 * nl), ("state_im", 4 * nl), ("hp_state", 2 * nl), ("env", 2 * nl),
             ("gain", nl), ("gain_step", nl),
             ("hist", (max_delay + _HIST_ROWS) * 2 * nb),
-            ("scratch", 4 * int(lib.AL_HLSIM_BLOCK) * nl),
+            ("scratch", 2 * int(lib.AL_HLSIM_BLOCK) * nl),
         ):
             s.zeros(name, n)
-        s.bind("delay", delays.astype(np.int32), length=nb, writable=False)
+        # Offsets from the current row (2 nb floats: band values, then products) of each band's
+        # product delayed by its resynthesis delay.
+        s.bind("read_offset", nb + np.arange(nb) - delays * 2 * nb, length=nb, writable=False)
         s.set(max_delay=max_delay, lag=d.lag_samples, hist_rows=_HIST_ROWS, row=max_delay)
 
     def _bind_frame(self, d: HearingLossEarDesign) -> None:
