@@ -55,53 +55,59 @@ al_status al_gt_synthesize(al_gt_synth *s, int32_t channel, const float *bands, 
     return AL_OK;
 }
 
+/* Groups of bands recursed together: one native register of lanes (al_vfn), two groups
+ * interleaved (two independent recursions) where their 26 state and coefficient vectors fit
+ * the 32 AVX-512 registers, one group elsewhere (16 registers: more would spill). */
+enum { GT_NG = AL_VFN_LANES >= 16 ? 2 : 1 };
+
 /* Weighted band outputs Re(weight * z) of one channel for len <= AL_GT_CHUNK samples into r
- * (len, n_lanes), sample-major, for NG (1 or 2) groups of 16 lanes from lane g0, their stage
- * states in registers for the whole block; two groups interleave two independent recursions.
- * Eq. (7)-(11) of Hohmann (2002), as al_gt_step computes them. */
+ * (len, n_lanes), sample-major, for NG (1 or 2) groups of AL_VFN_LANES lanes from lane g0,
+ * their stage states in registers for the whole block. Eq. (7)-(11) of Hohmann (2002), as
+ * al_gt_step computes them. */
 static inline __attribute__((always_inline)) void
 gt_analyze_groups(const al_gt_analyzer *a, const al_gt_synth *s, float *sre, float *sim,
                   const float *x, int64_t len, float *restrict r, int32_t g0, const int NG)
 {
+    enum { W = AL_VFN_LANES };
     const int32_t nl = a->n_lanes;
-    al_vf16 cr[2], ci[2], nrm[2], wr[2], wi[2], sr[2][AL_GT_ORDER], si[2][AL_GT_ORDER];
+    al_vfn cr[2], ci[2], nrm[2], wr[2], wi[2], sr[2][AL_GT_ORDER], si[2][AL_GT_ORDER];
     for (int q = 0; q < NG; q++) {
-        const int32_t g = g0 + q * AL_VF16_LANES;
-        float wre[AL_VF16_LANES], wim[AL_VF16_LANES];
-        for (int32_t j = 0; j < AL_VF16_LANES; j++) {
+        const int32_t g = g0 + q * W;
+        float wre[W], wim[W];
+        for (int32_t j = 0; j < W; j++) {
             const int on = g + j < s->n_bands; /* padding lanes: no synthesis weight */
             wre[j] = on ? s->weight_re[g + j] : 0.0f;
             wim[j] = on ? s->weight_im[g + j] : 0.0f;
         }
-        cr[q] = al_load_vf16(a->coef_re + g);
-        ci[q] = al_load_vf16(a->coef_im + g);
-        nrm[q] = al_load_vf16(a->norm + g);
-        wr[q] = al_load_vf16(wre);
-        wi[q] = al_load_vf16(wim);
+        cr[q] = al_load_vfn(a->coef_re + g);
+        ci[q] = al_load_vfn(a->coef_im + g);
+        nrm[q] = al_load_vfn(a->norm + g);
+        wr[q] = al_load_vfn(wre);
+        wi[q] = al_load_vfn(wim);
         for (int k = 0; k < AL_GT_ORDER; k++) {
-            sr[q][k] = al_load_vf16(sre + (int64_t)k * nl + g);
-            si[q][k] = al_load_vf16(sim + (int64_t)k * nl + g);
+            sr[q][k] = al_load_vfn(sre + (int64_t)k * nl + g);
+            si[q][k] = al_load_vfn(sim + (int64_t)k * nl + g);
         }
     }
     for (int64_t j = 0; j < len; j++) {
         for (int q = 0; q < NG; q++) {
-            al_vf16 ir = nrm[q] * x[j], ii = (al_vf16){0};
+            al_vfn ir = nrm[q] * x[j], ii = (al_vfn){0};
             for (int k = 0; k < AL_GT_ORDER; k++) {
-                const al_vf16 re = ir + cr[q] * sr[q][k] - ci[q] * si[q][k];
-                const al_vf16 im = ii + cr[q] * si[q][k] + ci[q] * sr[q][k];
+                const al_vfn re = ir + cr[q] * sr[q][k] - ci[q] * si[q][k];
+                const al_vfn im = ii + cr[q] * si[q][k] + ci[q] * sr[q][k];
                 sr[q][k] = re;
                 si[q][k] = im;
                 ir = re;
                 ii = im;
             }
-            al_store_vf16(r + j * nl + g0 + q * AL_VF16_LANES, wr[q] * ir - wi[q] * ii);
+            al_store_vfn(r + j * nl + g0 + q * W, wr[q] * ir - wi[q] * ii);
         }
     }
     for (int q = 0; q < NG; q++) {
-        const int32_t g = g0 + q * AL_VF16_LANES;
+        const int32_t g = g0 + q * W;
         for (int k = 0; k < AL_GT_ORDER; k++) {
-            al_store_vf16(sre + (int64_t)k * nl + g, sr[q][k]);
-            al_store_vf16(sim + (int64_t)k * nl + g, si[q][k]);
+            al_store_vfn(sre + (int64_t)k * nl + g, sr[q][k]);
+            al_store_vfn(sim + (int64_t)k * nl + g, si[q][k]);
         }
     }
 }
@@ -111,9 +117,9 @@ static void gt_analyze_block(const al_gt_analyzer *a, const al_gt_synth *s, floa
 {
     const int32_t nl = a->n_lanes;
     int32_t g = 0;
-    for (; g + 2 * AL_VF16_LANES <= nl; g += 2 * AL_VF16_LANES)
-        gt_analyze_groups(a, s, sre, sim, x, len, r, g, 2);
-    if (g < nl) gt_analyze_groups(a, s, sre, sim, x, len, r, g, 1);
+    for (; g + GT_NG * AL_VFN_LANES <= nl; g += GT_NG * AL_VFN_LANES)
+        gt_analyze_groups(a, s, sre, sim, x, len, r, g, GT_NG);
+    for (; g < nl; g += AL_VFN_LANES) gt_analyze_groups(a, s, sre, sim, x, len, r, g, 1);
 }
 
 enum { GT_ROW = AL_GT_CHUNK + AL_GT_ROW_PAD };
