@@ -78,10 +78,11 @@ CPU_PATHS = {"baseline": 0, "avx2": 1, "avx512": 2}
 """Names of the kernels' CPU paths and their ``al_cpu`` values, by instruction set."""
 
 # The path chosen when none is named: the first of these that the machine runs. AVX2 is not
-# among them: the band kernels keep 16 float lanes per vector (one AVX-512 register), which
-# on AVX2's 16 registers of 8 lanes spill, and measured slower than the baseline build
-# (gammatone 207 vs 288x, WDRC 160 vs 202x, STOI 303 vs 569x real time; only the SOS cascade,
-# written for the native width, gains: 2114 vs 1101x). AUDIOLAB_CPU_PATH=avx2 still runs it.
+# among them: the hearing-aid, hearing-loss and STOI kernels keep 16 floats (8 doubles) per
+# vector, one AVX-512 register, which spill on AVX2's 16 registers of half that width, and
+# measured slower than the baseline build (x real time on AVX-512 hardware: WDRC 161 vs 203,
+# hearing loss N3 32 vs 39, STOI 300 vs 570); the gammatone bank and the SOS cascade, written
+# for the native width, gain (725 vs 377, 2119 vs 1100). AUDIOLAB_CPU_PATH=avx2 still runs it.
 _AUTOMATIC = ("avx512", "baseline")
 
 
