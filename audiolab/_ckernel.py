@@ -1,9 +1,16 @@
-"""The bridge to the C kernels: status checks and safe buffer hand-over.
+"""The bridge to the C kernels: status checks, safe buffer hand-over and the CPU path.
 
 Every buffer passed to C goes through :func:`float_buffer` (or its siblings), which checks dtype,
 contiguity and writability before ``ffi.from_buffer``: cffi itself does not check dtypes.
+
+The hot kernels are built for several instruction sets (``csrc/isa/``); at import AVX-512 is
+selected where the CPU runs it and the baseline otherwise (see ``_AUTOMATIC``), or the path the
+environment variable ``AUDIOLAB_CPU_PATH`` names (``baseline``, ``avx2`` or ``avx512``):
+``baseline`` gives the same bits on every x86-64 machine, e.g. across a cluster of different
+CPUs.
 """
 
+import os
 from typing import Any
 
 import numpy as np
@@ -20,6 +27,7 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
 
 __all__ = [
     "ABI_VERSION",
+    "CPU_PATHS",
     "check",
     "check_abi",
     "complex_buffer",
@@ -28,9 +36,11 @@ __all__ = [
     "float_buffer",
     "int_buffer",
     "lib",
+    "select_cpu_path",
+    "supported_cpu_paths",
 ]
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 """The C interface this Python code is written against: ``al_abi_version()`` in csrc/common.c.
 
 Both are bumped together whenever a struct layout or a signature in csrc/audiolab.h changes.
@@ -63,6 +73,52 @@ _MESSAGES = {
 
 
 check_abi()
+
+CPU_PATHS = {"baseline": 0, "avx2": 1, "avx512": 2}
+"""Names of the kernels' CPU paths and their ``al_cpu`` values, by instruction set."""
+
+# The path chosen when none is named: the first of these that the machine runs. AVX2 is not
+# among them: the hearing-aid, hearing-loss and STOI kernels keep 16 floats (8 doubles) per
+# vector, one AVX-512 register, which spill on AVX2's 16 registers of half that width, and
+# measured slower than the baseline build (x real time on AVX-512 hardware: WDRC 161 vs 203,
+# hearing loss N3 32 vs 39, STOI 300 vs 570); the gammatone bank and the SOS cascade, written
+# for the native width, gain (725 vs 377, 2119 vs 1100). AUDIOLAB_CPU_PATH=avx2 still runs it.
+_AUTOMATIC = ("avx512", "baseline")
+
+
+def supported_cpu_paths() -> list[str]:
+    """The CPU paths built into the extension that this machine runs, slowest first."""
+    return [name for name, value in CPU_PATHS.items() if lib.al_cpu_supported(value)]
+
+
+def select_cpu_path(name: str | None = None) -> str:
+    """Run the kernels' ``name`` path from now on (``None``: the automatic choice).
+
+    Returns the name of the path that ran before. Meant for import time and for tests that run
+    a kernel on every path: kernels already running keep the path they started with.
+
+    Raises
+    ------
+    KernelError
+        ``name`` is not a path, or this build or CPU does not support it.
+    """
+    before = next(k for k, v in CPU_PATHS.items() if v == _selected())
+    if name is None:
+        name = next(p for p in _AUTOMATIC if p in supported_cpu_paths())
+    if name not in CPU_PATHS or lib.al_cpu_select(CPU_PATHS[name]) != 0:
+        raise KernelError(
+            f"CPU path {name!r} is not available here; use one of "
+            f"{', '.join(supported_cpu_paths())} (AUDIOLAB_CPU_PATH)"
+        )
+    return before
+
+
+def _selected() -> int:
+    path = ffi.string(lib.al_cpu_path()).decode()
+    return {"avx512": 2, "avx2+fma": 1}.get(path, 0)
+
+
+select_cpu_path(os.environ.get("AUDIOLAB_CPU_PATH") or None)
 
 
 def check(status: int, kernel: str) -> None:

@@ -10,6 +10,12 @@
 
 enum { AL_GT_ORDER = 4, AL_GT_CHUNK = 64 };
 
+/* The analyzer's scratch holds AL_GT_SCRATCH_PER_LANE floats per lane: a block of
+ * AL_GT_CHUNK samples of band values sample-major, then the same band-major in rows of
+ * AL_GT_CHUNK + AL_GT_ROW_PAD with zeros around them (the delay-sum reads across a row's
+ * ends). */
+enum { AL_GT_ROW_PAD = 16, AL_GT_SCRATCH_PER_LANE = 2 * AL_GT_CHUNK + 2 * AL_GT_ROW_PAD };
+
 /* The recursion runs on n_lanes >= n_bands lanes (a multiple of AL_GT_LANES): the padding lanes
  * have zero coefficients, so every vector is full and no scalar remainder loop runs. */
 enum { AL_GT_LANES = 16 };
@@ -23,7 +29,7 @@ typedef struct {
     const float *norm;      /* (n_lanes) input gain 2 (1 - lambda)^4; 0 in padding lanes */
     float *state_re;        /* (n_channels, AL_GT_ORDER, n_lanes) */
     float *state_im;
-    float *scratch;         /* (2, AL_GT_CHUNK, n_lanes) work space */
+    float *scratch;         /* (AL_GT_SCRATCH_PER_LANE * n_lanes) work space */
 } al_gt_analyzer;
 
 typedef struct {

@@ -32,13 +32,15 @@ static inline void al_gt_step(int32_t nb, const float *restrict cre, const float
 }
 
 /* Add one sample's weighted band values r (n_bands, already Re(weight * z) * gain) into the
- * ring at each band's delay, and pop the output sample. */
+ * ring at each band's delay, and pop the output sample. The bands go from the last to the
+ * first, the order the block path of al_gt_process keeps (a slot's terms in decreasing
+ * delay). */
 static inline float al_gt_ring_step(int32_t nb, const float *restrict r,
                                     const int32_t *restrict delay, float *restrict ring,
                                     int32_t mask, int32_t *pos)
 {
     const int32_t p = *pos;
-    for (int32_t b = 0; b < nb; b++) ring[(p + delay[b]) & mask] += r[b];
+    for (int32_t b = nb - 1; b >= 0; b--) ring[(p + delay[b]) & mask] += r[b];
     const float y = ring[p];
     ring[p] = 0.0f;
     *pos = (p + 1) & mask;

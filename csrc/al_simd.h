@@ -95,4 +95,67 @@ static inline al_vd al_select_vd(al_vdi mask, al_vd a, al_vd b)
     return (al_vd)(((al_vdi)a & mask) | ((al_vdi)b & ~mask));
 }
 
+/* float32 lanes of one native register, and the in-register transpose of AL_VFN_LANES such
+ * vectors: the band-major view of a block of band outputs computed sample-major (the
+ * gammatone delay-sum). Stage b swaps, between rows i and i + b (bit b of i clear), the
+ * elements whose column has bit b set with those of the partner row whose column has it
+ * clear; after every bit, element (i, c) has gone to (c, i). */
+#if defined(__AVX512F__)
+#define AL_VFN_WIDTH_ 16
+#define AL_VFN_T1_LO_ 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define AL_VFN_T1_HI_ 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+#define AL_VFN_T2_LO_ 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define AL_VFN_T2_HI_ 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define AL_VFN_T4_LO_ 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define AL_VFN_T4_HI_ 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define AL_VFN_T8_LO_ 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define AL_VFN_T8_HI_ 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#elif defined(__AVX__)
+#define AL_VFN_WIDTH_ 8
+#define AL_VFN_T1_LO_ 0, 8, 2, 10, 4, 12, 6, 14
+#define AL_VFN_T1_HI_ 1, 9, 3, 11, 5, 13, 7, 15
+#define AL_VFN_T2_LO_ 0, 1, 8, 9, 4, 5, 12, 13
+#define AL_VFN_T2_HI_ 2, 3, 10, 11, 6, 7, 14, 15
+#define AL_VFN_T4_LO_ 0, 1, 2, 3, 8, 9, 10, 11
+#define AL_VFN_T4_HI_ 4, 5, 6, 7, 12, 13, 14, 15
+#else
+#define AL_VFN_WIDTH_ 4
+#define AL_VFN_T1_LO_ 0, 4, 2, 6
+#define AL_VFN_T1_HI_ 1, 5, 3, 7
+#define AL_VFN_T2_LO_ 0, 1, 4, 5
+#define AL_VFN_T2_HI_ 2, 3, 6, 7
+#endif
+enum { AL_VFN_LANES = AL_VFN_WIDTH_ };
+typedef float al_vfn __attribute__((vector_size(4 * AL_VFN_LANES)));
+typedef int32_t al_vin __attribute__((vector_size(4 * AL_VFN_LANES)));
+
+AL_SIMD_LOAD_STORE(al_vfn, float, vfn)
+
+#if defined(__clang__)
+#define AL_VFN_SHUFFLE_(a, b, MASK) __builtin_shufflevector(a, b, MASK)
+#else
+#define AL_VFN_SHUFFLE_(a, b, MASK) __builtin_shuffle(a, b, (al_vin){MASK})
+#endif
+
+#define AL_VFN_STAGE_(v, B)                                                           \
+    for (int i_ = 0; i_ < AL_VFN_LANES; i_++)                                         \
+        if (!(i_ & (B))) {                                                            \
+            const al_vfn lo_ = AL_VFN_SHUFFLE_(v[i_], v[i_ + (B)], AL_VFN_T##B##_LO_); \
+            const al_vfn hi_ = AL_VFN_SHUFFLE_(v[i_], v[i_ + (B)], AL_VFN_T##B##_HI_); \
+            v[i_] = lo_;                                                              \
+            v[i_ + (B)] = hi_;                                                        \
+        }
+
+static inline __attribute__((always_inline)) void al_transpose_vfn(al_vfn v[AL_VFN_LANES])
+{
+    AL_VFN_STAGE_(v, 1)
+    AL_VFN_STAGE_(v, 2)
+#if AL_VFN_WIDTH_ >= 8
+    AL_VFN_STAGE_(v, 4)
+#endif
+#if AL_VFN_WIDTH_ >= 16
+    AL_VFN_STAGE_(v, 8)
+#endif
+}
+
 #endif

@@ -194,25 +194,36 @@ _Static_assert((int)AL_HLSIM_ROWS == (int)AL_VF16_LANES &&
                    (int)AL_HLSIM_LANES == (int)AL_VF16_LANES,
                "a block of smearing rows and a band group are one al_vf16 each");
 
-/* One frame: window, FFT, take the power spectrum to the cochlea, smear it, keep the phase,
- * inverse FFT, window and add; the frame is added twice, at free field (the output) and at the
- * cochlea (for the power correction), which differ by the outer/middle-ear gain per bin.
- * The smeared magnitude is |X| sqrt(S / P) with P the cochlear power spectrum: no phasor
- * division. P is normalised by its maximum first so that loud frames cannot overflow float32.
- * Returns the frame's specified energy (sum of the smeared power spectrum / frame_len). */
-static float smear_frame(al_hlsim_ear *e)
+/* The smearing of a frame in three steps, the middle one shared by a batch of frames:
+ * (1) window, FFT, the power spectrum P taken to the cochlea (normalised by its maximum, so
+ * that loud frames cannot overflow float32); (2) S = M P; (3) the smeared magnitude
+ * |X| sqrt(S / P) with each bin's phase (no phasor division), inverse FFT at free field (the
+ * output) and at the cochlea (for the power correction), which differ by the outer/middle-ear
+ * gain per bin. A frame's work space (frame_work) holds the spectrum, P, S, then the two
+ * inverse transforms, its maximum power and its specified energy. */
+typedef struct {
+    float *re, *im, *power, *smeared, *out, *out_c, *pmax, *energy;
+} frame_work;
+
+static frame_work frame_slot(const al_hlsim_ear *e, int32_t k)
 {
     const int32_t nf = e->frame_len;
-    float *restrict acc = e->acc;
-    if (e->smear_mode == AL_HLSIM_SMEAR_DELAY) {
-        for (int32_t i = 0; i < nf; i++) acc[i] += e->window_sq[i] * e->in_buf[i];
-        return 0.0f;
-    }
-    float *restrict sr = e->spec_re, *restrict si = e->spec_im, *restrict p = e->power;
-    float *restrict sm = e->smeared, *restrict fr = e->frame;
-    const float *restrict wp = e->ome_pow, *restrict wa = e->ome_amp;
+    float *w = e->batch + (int64_t)k * (AL_HLSIM_FRAME_WORK * (int64_t)nf + 4);
+    frame_work f = {w, w + nf + 1, w + 2 * nf + 2, w + 3 * nf + 2, NULL, NULL,
+                    w + 4 * nf + 2, w + 4 * nf + 3};
+    f.out = f.power;    /* the inverse transforms overwrite P and S once the gains are known */
+    f.out_c = f.smeared;
+    return f;
+}
+
+/* Step 1 of frame (nf samples, oldest first); returns 0 for a silent frame (nothing to add). */
+static int frame_power(al_hlsim_ear *e, const float *frame, frame_work f)
+{
+    const int32_t nf = e->frame_len;
+    float *restrict sr = f.re, *restrict si = f.im, *restrict p = f.power;
+    const float *restrict wp = e->ome_pow;
     /* The FFT is twice the frame: the upper half is zero padding. */
-    rfft_forward_win(e->fft, e->in_buf, e->window, nf, sr, si);
+    rfft_forward_win(e->fft, frame, e->window, nf, sr, si);
     al_vf16 vmax = {0.0f};
     for (int32_t k = 0; k < nf; k += AL_HLSIM_ROWS) {
         const al_vf16 a = al_load_vf16(sr + k), b = al_load_vf16(si + k);
@@ -222,25 +233,66 @@ static float smear_frame(al_hlsim_ear *e)
     }
     float pmax = 0.0f;
     for (int l = 0; l < AL_HLSIM_ROWS; l++) pmax = vmax[l] > pmax ? vmax[l] : pmax;
-    if (!(pmax > 0.0f) || al_is_nonfinite(pmax)) return 0.0f; /* silent frame adds nothing */
+    *f.pmax = pmax;
+    if (!(pmax > 0.0f) || al_is_nonfinite(pmax)) return 0;
     const float inv = 1.0f / pmax;
     for (int32_t k = 0; k < nf; k++) p[k] *= inv;
-    /* S = M P by blocks of AL_HLSIM_ROWS output bins: each block stores, for every input bin
-     * in its band, the AL_HLSIM_ROWS matrix entries contiguously, so the sums stay in vector
-     * registers (two accumulators hide the FMA latency). */
-    for (int32_t blk = 0; blk < nf / AL_HLSIM_ROWS; blk++) {
+    return 1;
+}
+
+/* Step 2 for NB frames: S = M P by blocks of AL_HLSIM_ROWS output bins. Each block stores,
+ * for every input bin in its band, the AL_HLSIM_ROWS matrix entries contiguously, so the sums
+ * stay in vector registers (two accumulators per frame hide the FMA latency) and each matrix
+ * vector loaded serves every frame. Per frame, the arithmetic is the same for any NB. */
+static inline __attribute__((always_inline)) void
+smear_product(const al_hlsim_ear *e, const frame_work *f, const int NB)
+{
+    for (int32_t blk = 0; blk < e->frame_len / AL_HLSIM_ROWS; blk++) {
         const float *v = e->smear + e->smear_offset[blk];
-        const float *pj = p + e->smear_start[blk];
-        const int32_t len = e->smear_len[blk];
-        al_vf16 a0 = {0.0f}, a1 = {0.0f};
+        const int32_t start = e->smear_start[blk], len = e->smear_len[blk];
+        al_vf16 a0[AL_HLSIM_BATCH], a1[AL_HLSIM_BATCH];
+        for (int q = 0; q < NB; q++) a0[q] = a1[q] = (al_vf16){0.0f};
         int32_t j = 0;
         for (; j + 1 < len; j += 2) {
-            a0 += al_load_vf16(v + (int64_t)j * AL_HLSIM_ROWS) * pj[j];
-            a1 += al_load_vf16(v + (int64_t)(j + 1) * AL_HLSIM_ROWS) * pj[j + 1];
+            const al_vf16 m0 = al_load_vf16(v + (int64_t)j * AL_HLSIM_ROWS);
+            const al_vf16 m1 = al_load_vf16(v + (int64_t)(j + 1) * AL_HLSIM_ROWS);
+            for (int q = 0; q < NB; q++) {
+                a0[q] += m0 * f[q].power[start + j];
+                a1[q] += m1 * f[q].power[start + j + 1];
+            }
         }
-        if (j < len) a0 += al_load_vf16(v + (int64_t)j * AL_HLSIM_ROWS) * pj[j];
-        al_store_vf16(sm + blk * AL_HLSIM_ROWS, a0 + a1);
+        if (j < len) {
+            const al_vf16 m0 = al_load_vf16(v + (int64_t)j * AL_HLSIM_ROWS);
+            for (int q = 0; q < NB; q++) a0[q] += m0 * f[q].power[start + j];
+        }
+        for (int q = 0; q < NB; q++)
+            al_store_vf16(f[q].smeared + blk * AL_HLSIM_ROWS, a0[q] + a1[q]);
     }
+}
+
+/* Frames per pass over the matrix: as many as keep their accumulators in registers. */
+#if defined(__AVX512F__)
+enum { SMEAR_GROUP = 8 };
+#elif defined(__AVX__)
+enum { SMEAR_GROUP = 2 };
+#else
+enum { SMEAR_GROUP = 1 };
+#endif
+
+static void smear_products(const al_hlsim_ear *e, const frame_work *f, int32_t n)
+{
+    int32_t k = 0;
+    for (; k + SMEAR_GROUP <= n; k += SMEAR_GROUP) smear_product(e, f + k, SMEAR_GROUP);
+    for (; k < n; k++) smear_product(e, f + k, 1);
+}
+
+/* Step 3 of a non-silent frame: its two inverse transforms and its specified energy (sum of
+ * the smeared power spectrum / frame_len). */
+static void frame_resynth(al_hlsim_ear *e, frame_work f)
+{
+    const int32_t nf = e->frame_len;
+    float *restrict sr = f.re, *restrict si = f.im;
+    const float *restrict p = f.power, *restrict sm = f.smeared, *restrict wa = e->ome_amp;
     float spec_sum = 0.0f;
     for (int32_t k = 0; k < nf; k++) {
         /* The smearing matrix deconvolves, so a sum can dip below zero: no energy there. */
@@ -252,17 +304,51 @@ static float smear_frame(al_hlsim_ear *e)
     }
     sr[nf] = 0.0f;
     si[nf] = 0.0f;
-    rfft_inverse_part(e->fft, sr, si, fr, nf);
-    for (int32_t i = 0; i < nf; i++) acc[i] += e->window[i] * fr[i];
-    /* The same frame at the cochlea. */
-    for (int32_t k = 0; k < nf; k++) {
+    *f.energy = spec_sum * *f.pmax / (float)nf;
+    rfft_inverse_part(e->fft, sr, si, e->frame, nf);
+    memcpy(f.out, e->frame, sizeof(float) * (size_t)nf);
+    for (int32_t k = 0; k < nf; k++) { /* the same frame at the cochlea */
         sr[k] *= wa[k];
         si[k] *= wa[k];
     }
-    rfft_inverse_part(e->fft, sr, si, fr, nf);
-    float *restrict acc_c = e->acc_c;
-    for (int32_t i = 0; i < nf; i++) acc_c[i] += e->window[i] * fr[i];
-    return spec_sum * pmax / (float)nf;
+    rfft_inverse_part(e->fft, sr, si, e->frame, nf);
+    memcpy(f.out_c, e->frame, sizeof(float) * (size_t)nf);
+}
+
+/* The frames of the n_batch events from x index j_event on (every hop samples): frame k ends
+ * at x[j_event + k hop]; in_buf holds the frame_len samples ending at x[j_event]. */
+static void smear_batch(al_hlsim_ear *e, const float *x, int64_t j_event, int32_t n_batch)
+{
+    const int32_t nf = e->frame_len;
+    frame_work f[AL_HLSIM_BATCH], live[AL_HLSIM_BATCH];
+    int32_t n_live = 0;
+    for (int32_t k = 0; k < n_batch; k++) {
+        f[k] = frame_slot(e, k);
+        /* The frame's samples: the older ones from in_buf, the rest from x. */
+        const int64_t shift = (int64_t)k * e->hop;
+        const int32_t from_buf = shift >= nf ? 0 : nf - (int32_t)shift;
+        float *fr = e->frame;
+        memcpy(fr, e->in_buf + (nf - from_buf), sizeof(float) * (size_t)from_buf);
+        memcpy(fr + from_buf, x + j_event + shift - (nf - from_buf) + 1,
+               sizeof(float) * (size_t)(nf - from_buf));
+        if (frame_power(e, fr, f[k])) live[n_live++] = f[k];
+        else *f[k].energy = 0.0f;
+    }
+    smear_products(e, live, n_live);
+    for (int32_t k = 0; k < n_live; k++) frame_resynth(e, live[k]);
+}
+
+/* Overlap-add of a transformed frame (smear_batch) into the accumulators; returns its
+ * specified energy. */
+static float smear_add(al_hlsim_ear *e, frame_work f)
+{
+    const int32_t nf = e->frame_len;
+    if (!(*f.pmax > 0.0f) || al_is_nonfinite(*f.pmax)) return 0.0f; /* silent: adds nothing */
+    float *restrict acc = e->acc, *restrict acc_c = e->acc_c;
+    const float *restrict out = f.out, *restrict out_c = f.out_c;
+    for (int32_t i = 0; i < nf; i++) acc[i] += e->window[i] * out[i];
+    for (int32_t i = 0; i < nf; i++) acc_c[i] += e->window[i] * out_c[i];
+    return *f.energy;
 }
 
 /* Power correction of one output sample: y (free field) times sqrt(specified / realised),
@@ -288,6 +374,7 @@ static void smear_run(al_hlsim_ear *e, float *x, int64_t n)
 {
     const int32_t nf = e->frame_len, hop = e->hop;
     const int on = e->smear_mode == AL_HLSIM_SMEAR_ON;
+    int32_t batched = 0, n_batched = 0; /* frames of the current batch used, and made */
     int64_t j = 0;
     while (j < n) {
         const int64_t left = n - j;
@@ -312,8 +399,20 @@ static void smear_run(al_hlsim_ear *e, float *x, int64_t n)
                 e->pc_spec = e->pc_e2 / (float)hop;
                 e->pc_e2 = e->pc_e1;
             }
-            const float energy = smear_frame(e);
-            if (on) e->pc_e1 = energy;
+            if (on) {
+                /* This frame's transform is done with those of the next events of the call
+                 * (smear_batch), unless a batch already holds it. */
+                if (batched == n_batched) {
+                    const int64_t j_event = j + len - 1;
+                    const int64_t ahead = 1 + (n - 1 - j_event) / hop;
+                    n_batched = (int32_t)(ahead < AL_HLSIM_BATCH ? ahead : AL_HLSIM_BATCH);
+                    batched = 0;
+                    smear_batch(e, x, j_event, n_batched);
+                }
+                e->pc_e1 = smear_add(e, frame_slot(e, batched++));
+            } else {
+                for (int32_t i = 0; i < nf; i++) e->acc[i] += e->window_sq[i] * e->in_buf[i];
+            }
             memmove(e->in_buf, e->in_buf + hop, keep);
             e->phase = 0;
             x[j + len - 1] = on ? power_correct(e, e->acc[0], e->acc_c[0]) : e->acc[0];
@@ -586,7 +685,7 @@ static al_status ear_valid(const al_hlsim_ear *e)
     if (e->phase < 0 || e->phase >= e->hop) return AL_ERR_STATE;
     if (e->smear_mode == AL_HLSIM_SMEAR_DELAY) return AL_OK;
     if (!e->smear || !e->smear_start || !e->smear_len || !e->smear_offset || !e->frame ||
-        !e->spec_re || !e->spec_im || !e->power || !e->smeared || !e->ome_pow || !e->ome_amp ||
+        !e->batch || !e->ome_pow || !e->ome_amp ||
         !e->acc_c)
         return AL_ERR_NULL;
     const al_status fft = rfft_valid(e->fft);

@@ -4,9 +4,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+from audiolab._ckernel import select_cpu_path, supported_cpu_paths
 
 # Shared 2-core machines: no per-example deadline.
 settings.register_profile(
@@ -46,3 +50,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.fail("this test needs the JACK dummy server: run it through `make test` or "
                     "`bash tests/with_jack.sh .venv/bin/python -m pytest ...` "
                     "(AUDIOLAB_JACK_SERVER is unset)")
+
+
+@pytest.fixture(params=supported_cpu_paths())
+def cpu_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test once on each CPU path of the C kernels that this machine runs (baseline,
+    AVX2, AVX-512: csrc/isa/), as ``AUDIOLAB_CPU_PATH`` would select it."""
+    before = select_cpu_path(request.param)
+    try:
+        yield request.param
+    finally:
+        select_cpu_path(before)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from audiolab._ckernel import select_cpu_path, supported_cpu_paths
 from audiolab.bench import BenchResult, compare_results, machine_info
 from audiolab.cli import main
 
@@ -37,10 +38,15 @@ def test_compare_results_ignores_broken_entries():
     assert [r[1] for r in rows] == [None, None]
 
 
-def test_machine_info_names_the_cpu_path():
-    info = machine_info()
-    assert info["cpu_path"] in {"avx512f", "avx2+fma", "avx", "sse2", "generic"}
-    assert info["machine"]
+def test_machine_info_names_the_cpu_path_that_runs():
+    names = {"baseline": "baseline", "avx2": "avx2+fma", "avx512": "avx512"}
+    for path in supported_cpu_paths():
+        before = select_cpu_path(path)
+        try:
+            assert machine_info()["cpu_path"] == names[path]
+        finally:
+            select_cpu_path(before)
+    assert machine_info()["machine"]
 
 
 @pytest.mark.slow

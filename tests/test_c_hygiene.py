@@ -5,6 +5,7 @@ The hostile structs are built here from scratch with cffi, as a careless or stal
 fill them, so the checks are those of the C kernels themselves, not of the Python classes.
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -323,3 +324,39 @@ def test_engine_refuses_channel_maps_out_of_range_before_publishing(in_map, out_
     _refused(status, "al_engine_publish")
     lib.al_engine_adopt(engine)
     assert lib.al_engine_active(engine) == ffi.NULL  # nothing was published
+
+
+# -- CPU paths ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["baseline", "bogus"])
+def test_the_cpu_path_is_forced_from_the_environment(path):
+    # A fresh interpreter, as a cluster worker with AUDIOLAB_CPU_PATH set would start.
+    code = (
+        "from audiolab._ckernel import ffi, lib\n"
+        "print(ffi.string(lib.al_cpu_path()).decode())\n"
+    )
+    env = {**os.environ, "AUDIOLAB_CPU_PATH": path}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False, env=env)
+    if path == "baseline":
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "baseline"
+    else:
+        assert result.returncode != 0
+        assert "KernelError: CPU path 'bogus' is not available here; use one of baseline" in (
+            result.stderr)
+
+
+def test_an_unsupported_cpu_path_is_refused_and_the_selection_kept():
+    before = ffi.string(lib.al_cpu_path()).decode()
+    assert lib.al_cpu_select(99) == lib.AL_ERR_VALUE
+    assert ffi.string(lib.al_cpu_path()).decode() == before
+    with pytest.raises(KernelError, match="not available here"):
+        _ckernel.select_cpu_path("avx1024")
+    # The baseline path is built and runs everywhere; AVX-512 is the default where it runs.
+    paths = _ckernel.supported_cpu_paths()
+    assert paths[0] == "baseline"
+    before = _ckernel.select_cpu_path(None)
+    expected = "avx512" if "avx512" in paths else "baseline"
+    assert _ckernel.select_cpu_path(before) == expected

@@ -142,6 +142,7 @@ def test_electrode_span_compresses_the_array():
         {"carrier": "noise", "n_bands": 6, "insertion_depth_mm": 25.0, "electrode_span_mm": 14.0},
     ],
 )
+@pytest.mark.usefixtures("cpu_path")
 def test_matches_numpy_reference(rng, kwargs):
     ci = CochlearImplantSimulator(fs=FS, **kwargs)
     x = (0.3 * rng.standard_normal((2, 6000))).astype(np.float32)
@@ -152,6 +153,7 @@ def test_matches_numpy_reference(rng, kwargs):
 
 
 @pytest.mark.parametrize("carrier", ["noise", "sine"])
+@pytest.mark.usefixtures("cpu_path")
 def test_block_split_equals_whole(rng, carrier):
     kwargs = {"fs": FS, "n_bands": 8, "carrier": carrier, "spread_db_per_mm": 2.0, "seed": 3}
     x = rng.standard_normal((2, 9000)).astype(np.float32)

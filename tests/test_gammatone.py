@@ -65,6 +65,7 @@ def test_equivalent_rectangular_bandwidth_equals_erb():
     assert erb_measured == pytest.approx(erb_bandwidth_hz(1000.0), rel=0.005)
 
 
+@pytest.mark.usefixtures("cpu_path")
 def test_analysis_matches_numpy_reference(rng):
     fb = GammatoneFilterbank(fs=FS, f_low_hz=70, f_high_hz=6700)
     x = rng.standard_normal(3000).astype(np.float32)
@@ -74,6 +75,7 @@ def test_analysis_matches_numpy_reference(rng):
     np.testing.assert_allclose(bands, ref, atol=2e-5 * np.abs(ref).max())
 
 
+@pytest.mark.usefixtures("cpu_path")
 def test_synthesis_matches_numpy_reference(rng):
     fb = GammatoneFilterbank(fs=FS, f_low_hz=70, f_high_hz=6700)
     x = rng.standard_normal(2000).astype(np.float32)
@@ -83,6 +85,7 @@ def test_synthesis_matches_numpy_reference(rng):
     np.testing.assert_allclose(y, ref, atol=2e-5 * np.abs(ref).max())
 
 
+@pytest.mark.usefixtures("cpu_path")
 def test_process_equals_analyze_then_synthesize(rng):
     x = rng.standard_normal(3000).astype(np.float32)
     a = GammatoneFilterbank(fs=FS)
@@ -117,6 +120,7 @@ def test_works_at_common_rates(fs):
     assert abs(int(np.argmax(np.abs(y))) - fb.latency_samples) <= 1
 
 
+@pytest.mark.usefixtures("cpu_path")
 def test_block_split_equals_whole(rng):
     x = rng.standard_normal((2, 4000)).astype(np.float32)
     whole = GammatoneFilterbank(fs=FS).process(x)
@@ -226,6 +230,7 @@ def test_hypothesis_kernel_matches_reference(x):
     assert np.isfinite(fb.synthesize(bands)).all()
 
 
+@pytest.mark.usefixtures("cpu_path")
 def test_process_block_path_equals_sample_by_sample(rng):
     # The kernel runs blocks of up to 64 samples; one-sample calls take the same path with
     # blocks of one, whose ring sums follow the per-sample order. Both must agree bit for bit,

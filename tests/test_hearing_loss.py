@@ -62,6 +62,7 @@ def _flat(db_hl):
 
 
 @pytest.mark.parametrize("n", [8, 16, 64, 256, 512, 1024])
+@pytest.mark.usefixtures("cpu_path")
 def test_real_fft_matches_numpy(rng, n):
     plan = new_rfft_plan(n)
     x = rng.standard_normal(n).astype(np.float32)
@@ -140,6 +141,7 @@ def test_severity_classes_of_the_standard_audiograms(name, expected):
         ("N2", 44100, (3.0, 1.2)),
     ],
 )
+@pytest.mark.usefixtures("cpu_path")
 def test_c_matches_numpy_reference(rng, audiogram, fs, smearing):
     sim = HearingLossSimulator(audiogram, fs=fs, smearing=smearing)
     n = int(0.3 * fs)
@@ -165,6 +167,7 @@ def test_ears_with_and_without_smearing_stay_aligned(rng):
 # -- streaming ----------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("cpu_path")
 def test_block_split_equals_whole(rng):
     sim = HearingLossSimulator("N3", fs=22050)
     x = (rng.standard_normal((2, 6000)) * 0.5).astype(np.float32)

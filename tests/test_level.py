@@ -39,6 +39,7 @@ def sine(f_hz, seconds, rms=1.0, fs=FS):
 
 
 @pytest.mark.parametrize("time_weighting", ["fast", "slow", "leq"])
+@pytest.mark.usefixtures("cpu_path")
 def test_kernel_matches_lfilter_on_x_squared(rng, time_weighting):
     x = (rng.standard_normal((2, 20000)) * np.logspace(-3, 2, 20000)).astype(np.float32)
     y = LevelMeter(fs=FS, time_weighting=time_weighting).process(x)
@@ -48,6 +49,7 @@ def test_kernel_matches_lfilter_on_x_squared(rng, time_weighting):
 
 
 @pytest.mark.parametrize("time_weighting", ["fast", "slow", "leq"])
+@pytest.mark.usefixtures("cpu_path")
 def test_block_split_equals_whole(rng, time_weighting):
     x = rng.standard_normal((2, 6000)).astype(np.float32)
     whole = LevelMeter(fs=FS, time_weighting=time_weighting).process(x)

@@ -43,6 +43,6 @@ def test_sdist_contains_the_c_sources(tmp_path):
     (sdist,) = tmp_path.glob("audiolab-*.tar.gz")
     members = [Path(n) for n in tarfile.open(sdist).getnames()]
     names = {n.relative_to(n.parts[0]).as_posix() for n in members if len(n.parts) > 1}
-    for src in sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "csrc").glob("*.[ch]")):
+    for src in sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "csrc").rglob("*.[ch]")):
         assert src in names
     assert "audiolab/_build_kernels.py" in names and "setup.py" in names

@@ -18,6 +18,7 @@ def _reference(sos, x):
 
 
 @pytest.mark.parametrize("order,fc", [(2, 100.0), (4, 1000.0), (8, 8000.0)])
+@pytest.mark.usefixtures("cpu_path")
 def test_matches_scipy(rng, order, fc):
     sos = scipy.signal.butter(order, fc, fs=FS, output="sos")
     x = rng.standard_normal((3, 4800)).astype(np.float32)
@@ -27,6 +28,7 @@ def test_matches_scipy(rng, order, fc):
     np.testing.assert_allclose(y, ref, atol=2e-5 * np.abs(ref).max())
 
 
+@pytest.mark.usefixtures("cpu_path")
 def test_block_split_equals_whole(rng):
     sos = scipy.signal.cheby1(6, 0.5, [300, 3000], btype="band", fs=FS, output="sos")
     x = rng.standard_normal((2, 5000)).astype(np.float32)
@@ -117,6 +119,7 @@ def test_hypothesis_finite_input_gives_finite_or_clear_error(x):
 
 
 @pytest.mark.parametrize("n_channels", [1, 2, 5])
+@pytest.mark.usefixtures("cpu_path")
 def test_long_cascade_many_channels_matches_scipy(rng, n_channels):
     # 11 sections: more than one vector of lanes (2, 4 or 8 by CPU path), with idle lanes in the
     # last group; odd channel counts leave one channel outside the pairs the kernel interleaves.
@@ -137,6 +140,7 @@ def test_each_channel_is_filtered_as_if_alone(rng):
         np.testing.assert_array_equal(sosfilt(sos, x[c : c + 1], fs=FS)[0], together[c])
 
 
+@pytest.mark.usefixtures("cpu_path")
 def test_blocks_shorter_than_the_pipeline_equal_whole(rng):
     # Blocks of 1..9 samples are shorter than the pipeline's fill (lanes - 1 steps).
     sos = scipy.signal.butter(9, [100.0, 9000.0], btype="band", fs=FS, output="sos")

@@ -45,6 +45,7 @@ def _bursty_noise(rng, n_channels, n):
     return (x * env).astype(np.float32)
 
 
+@pytest.mark.usefixtures("cpu_path")
 def test_c_matches_numpy_reference(rng):
     left = _settings()
     right = _settings(gain_db=np.linspace(20, 0, NB), ratio=2.5, mpo_db_spl=95.0, attack_ms=2.0)
@@ -56,6 +57,7 @@ def test_c_matches_numpy_reference(rng):
     np.testing.assert_allclose(y, ref, rtol=0, atol=2e-5 * np.abs(ref).max())
 
 
+@pytest.mark.usefixtures("cpu_path")
 def test_c_matches_reference_at_16_khz_with_odd_grid(rng):
     fc = MultibandWdrc.band_frequencies_hz(fs=16000, f_high_hz=7000, bands_per_erb=2.0)
     s = WdrcSettings(
@@ -69,6 +71,7 @@ def test_c_matches_reference_at_16_khz_with_odd_grid(rng):
     )
 
 
+@pytest.mark.usefixtures("cpu_path")
 def test_block_split_equals_whole(rng):
     aid = MultibandWdrc((_settings(), _settings(ratio=3.0)), fs=FS)
     x = _bursty_noise(rng, 2, 9000)

@@ -261,7 +261,7 @@ class GammatoneFilterbank(Processor):
         s.bind("norm", self._norm, length=nl, writable=False)
         s.zeros("state_re", (n_channels, ORDER, nl))
         s.zeros("state_im", (n_channels, ORDER, nl))
-        s.zeros("scratch", 2 * CHUNK * nl)
+        s.zeros("scratch", int(lib.AL_GT_SCRATCH_PER_LANE) * nl)
         return s
 
     def _new_synth(self, n_channels: int) -> CStruct:

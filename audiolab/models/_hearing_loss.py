@@ -855,8 +855,8 @@ class _EarState:
         s.bind("smear_offset", offset, length=n_blocks, writable=False)
         s.bind("ome_pow", d.ome_pow, length=nf, writable=False)
         s.bind("ome_amp", np.sqrt(d.ome_pow), length=nf, writable=False)
-        for name, n in (("acc_c", nf), ("frame", 2 * nf), ("spec_re", nf + 1),
-                        ("spec_im", nf + 1), ("power", nf), ("smeared", nf)):
+        batch = int(lib.AL_HLSIM_BATCH) * (int(lib.AL_HLSIM_FRAME_WORK) * nf + 4)
+        for name, n in (("acc_c", nf), ("frame", 2 * nf), ("batch", batch)):
             s.zeros(name, n)
         s.set(
             pc_coef=d.power_coef, pc_max_gain=d.power_max_gain, pc_spec=0.0, pc_e1=0.0,
