@@ -58,7 +58,7 @@ system-packages:
 
 # Editable installs do not rebuild C on change: the stamp depends on the C sources, so a change
 # there reinstalls (and recompiles) the package.
-$(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h) audiolab/_build_kernels.py
+$(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h csrc/isa/*.c csrc/isa/*.h) audiolab/_build_kernels.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip 'setuptools>=77' wheel
 	$(BIN)/python -m pip install -q -e '.[dev,cluster]'
