@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -630,14 +631,9 @@ def test_csv_export_is_one_row_per_trial_that_a_csv_reader_reads_back(tmp_path):
     with open(tmp_path / "none.csv", encoding="utf-8") as f:
         assert f.read() == ",".join(EXPORT_COLUMNS) + "\n"
     assert (tmp_path / "all.csv").stat().st_mode & 0o777 == 0o600
-    try:
-        import pandas
-    except ImportError:
-        pandas = None
-    if pandas is not None:  # the issue's reader, where installed
-        frame = pandas.read_csv(tmp_path / "all.csv")
-        assert frame.shape == (4, len(EXPORT_COLUMNS))
-        assert list(frame["trial_index"]) == [0, 1, 2, 0]
+    frame = pandas.read_csv(tmp_path / "all.csv")  # the reader the issue names
+    assert frame.shape == (4, len(EXPORT_COLUMNS))
+    assert list(frame["trial_index"]) == [0, 1, 2, 0]
 
 
 def test_json_export_holds_the_same_rows(tmp_path):
