@@ -180,9 +180,23 @@ def test_block_split_adding_gives_the_same_figures(rng):
         a_rms, b_rms = a.pop("rms_output_db_spl"), b.pop("rms_output_db_spl")
         np.testing.assert_allclose(np.array(a_rms, float), np.array(b_rms, float), rtol=1e-12)
         assert a == b
-        for last_s in (0.01, 0.3, 1.0):
+        for last_s in (0.0, 0.01, 0.3, 1.0, 1e3):
             np.testing.assert_array_equal(split.meters(last_s=last_s),
                                           whole.meters(last_s=last_s))
+            np.testing.assert_allclose(whole.meters(last_s=last_s),
+                                       _reference_meters(r[-window:], last_s), rtol=1e-12)
+
+
+def _reference_meters(window, last_s):
+    """RMS and peak levels (dB SPL) of the fewest last records holding ``last_s`` of frames."""
+    k = 1
+    while k < window.size and window["n_frames"][-k:].sum() < last_s * FS:
+        k += 1
+    tail = window[-k:]
+    mean_square = tail["sum_sq_pa"][:, :N_OUT].sum(axis=0) / tail["n_frames"].sum()
+    peak = tail["peak_pa"][:, :N_OUT].astype(np.float64).max(axis=0)
+    return (10 * np.log10(mean_square / P_REF_PA**2),
+            20 * np.log10(peak / (math.sqrt(2) * P_REF_PA)))
 
 
 @pytest.mark.parametrize("kind", ["heavy", "short", "at_1024", "constant"])

@@ -260,9 +260,14 @@ class EngineStats:
         if not r.size:
             empty = np.full(self.n_outputs, -math.inf)
             return empty, empty.copy()
-        frames = np.cumsum(r["n_frames"][::-1])
-        k = int(np.searchsorted(frames, last_s * self.fs)) + 1
-        tail = r[-k:]
+        # Look back only as far as the window needs: a poll costs the same with a full window.
+        need, look = last_s * self.fs, 64
+        while True:
+            frames = np.cumsum(r["n_frames"][-look:][::-1])
+            if frames[-1] >= need or look >= r.size:
+                break
+            look *= 4
+        tail = r[-(int(np.searchsorted(frames, need)) + 1) :]
         n = max(int(tail["n_frames"].sum()), 1)
         rms = _db_spl_of_mean_square(tail["sum_sq_pa"][:, : self.n_outputs].sum(axis=0) / n)
         peak = db_spl_of_peak(tail["peak_pa"][:, : self.n_outputs].max(axis=0))
