@@ -1,8 +1,9 @@
-"""The figures a live view shows, read incrementally from an engine's statistics (no Qt).
+"""The figures a live view shows, read from an engine's statistics (no Qt).
 
-Every poll adds only the callbacks since the last one, so a view that runs for hours costs the
-same per redraw as in its first second. Lost callbacks and overruns are ours; xruns are the
-audio driver's (counted by JACK where it runs) and are reported apart (DESIGN.md, pitfalls).
+The counts come from the running totals the statistics keep over the whole stream, the load and
+meters from their recent window, so a view that runs for hours costs the same per redraw as in
+its first second. Lost callbacks and overruns are ours; xruns are the audio driver's (counted by
+JACK where it runs) and are reported apart (DESIGN.md, pitfalls).
 """
 
 import math
@@ -66,28 +67,23 @@ class LiveStatsReader:
     def __init__(self, engine: Any, *, meter_s: float = 0.3) -> None:
         self.engine = engine
         self.meter_s = meter_s
-        self._seen = 0
-        self._totals = {"overrun": 0, "limited": 0, "stage_errors": 0}
         self.figures = LiveFigures(ceiling_db_spl=engine.ceiling_db_spl())
 
     def read(self, *, xruns: int | None = None) -> LiveFigures:
         """Update the figures from the records the engine's last poll drained."""
         stats = self.engine.stats
-        r = stats.records
-        new = r[self._seen:]
-        self._seen = r.size
-        for key in self._totals:
-            self._totals[key] += int(new[key].sum()) if new.size else 0
-        f = self.figures
-        f.callbacks = int(r.size)
         block = self.engine.block_frames or 256
-        f.expected_callbacks = stats.expected_callbacks(block) if r.size else 0
-        f.lost_callbacks = max(0, f.expected_callbacks - f.callbacks)
-        f.overruns = self._totals["overrun"]
-        f.limited_samples = self._totals["limited"]
-        f.stage_errors = self._totals["stage_errors"]
+        s = stats.summary(block_frames=block)
+        f = self.figures
+        f.callbacks = s["callbacks"]
+        f.expected_callbacks = s["expected_callbacks"]
+        f.lost_callbacks = s["lost_callbacks"]
+        f.overruns = s["overruns"]
+        f.limited_samples = s["limited_samples"]
+        f.stage_errors = s["stage_errors"]
         f.xruns = xruns
         period_us = 1e6 * block / self.engine.fs
+        r = stats.records
         last = r[-max(1, int(round(self.engine.fs / block))):] if r.size else r
         d = last["duration_us"].astype(float) if last.size else np.zeros(1)
         f.load_mean = float(d.mean()) / period_us
