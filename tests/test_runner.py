@@ -17,7 +17,7 @@ from audiolab.experiments import (
     replay,
     run_session,
 )
-from audiolab.experiments._runner import _stored_response
+from audiolab.experiments._runner import stored_response
 from audiolab.store import VIRTUAL_IDEAL_CALIBRATION, ResultsStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +55,7 @@ def test_each_shipped_file_runs_headless_and_stores_every_trial(name, store):
     assert session.experiment_toml == exp.text
     assert session.listener.split(":")[0] == LISTENERS[name].split(":")[0]
     # the stored responses rebuild the procedure exactly (what --resume relies on)
-    again = replay(exp.procedure, seed=5, responses=[_stored_response(t) for t in trials])
+    again = replay(exp.procedure, seed=5, responses=[stored_response(t) for t in trials])
     assert again.finished
     assert json.loads(json.dumps(again.compact_state(), default=float)) == trials[-1].state
     assert all(exp.x_min_db <= t.variable <= exp.x_max_db for t in trials)

@@ -22,7 +22,7 @@ from audiolab.experiments import (
     run_listener,
     run_session,
 )
-from audiolab.experiments._runner import _stored_response
+from audiolab.experiments._runner import stored_response
 from audiolab.store import ResultsStore
 
 EXP = Path(__file__).resolve().parent.parent / "experiments"
@@ -63,7 +63,7 @@ def test_row_size_is_bounded_over_500_trials(tmp_path, name):
     # bytes for longer numbers (a row holding the history would grow by ~100 bytes a trial).
     assert max(sizes[-100:]) <= max(sizes[:50]) + 16, (sizes[:3], sizes[-3:])
     # Resume needs only the seed and the responses: replay gives the full state back.
-    again = replay(exp.procedure, seed=4, responses=[_stored_response(t) for t in stored])
+    again = replay(exp.procedure, seed=4, responses=[stored_response(t) for t in stored])
     assert again.compact_state() == stored[-1].state
 
 

@@ -56,7 +56,12 @@ from audiolab.experiments._quest import QuestPlus, QuestPlusConfig, QuestPlusEst
 from audiolab.experiments._runner import (
     SessionResult,
     TerminalListener,
+    check_session_levels,
+    response_text,
+    resume_session_id,
     run_session,
+    stored_response,
+    track_name,
     virtual_ideal_calibration,
 )
 from audiolab.experiments._simulated import SimulatedListener, parse_simulated
@@ -117,6 +122,7 @@ __all__ = [
     "UpDownConfig",
     "WeightedUpDownConfig",
     "check_ceiling",
+    "check_session_levels",
     "fit_logistic",
     "fit_matrix_srt",
     "fit_procedure",
@@ -127,10 +133,14 @@ __all__ = [
     "parse_simulated",
     "render_trial",
     "replay",
+    "response_text",
+    "resume_session_id",
     "reversal_threshold",
     "run_listener",
     "run_session",
     "stimulus_spec",
+    "stored_response",
     "summarize",
+    "track_name",
     "virtual_ideal_calibration",
 ]

@@ -46,8 +46,12 @@ __all__ = [
     "IDEAL_CEILING_DB_SPL",
     "SessionResult",
     "TerminalListener",
+    "check_session_levels",
+    "response_text",
     "resume_session_id",
     "run_session",
+    "stored_response",
+    "track_name",
     "virtual_ideal_calibration",
 ]
 
@@ -200,19 +204,19 @@ class TerminalListener:
         return key
 
 
-def _response_text(trial: Trial, response: Response) -> str | int:
+def response_text(trial: Trial, response: Response) -> str | int:
     if trial.n_words is None and trial.target_interval is None:
         return "yes" if response else "no"
     return int(response)
 
 
-def _stored_response(trial: StoredTrial) -> Response:
+def stored_response(trial: StoredTrial) -> Response:
     if trial.response in ("yes", "no"):
         return trial.response == "yes"
     return int(trial.response)
 
 
-def _track_name(trial: Trial) -> str:
+def track_name(trial: Trial) -> str:
     if trial.ear is not None and trial.frequency_hz is not None:
         return f"{trial.ear} {trial.frequency_hz:g} Hz"
     return str(trial.track)
@@ -399,7 +403,7 @@ def run_session(
         seed = session.seed
         stored = store.trials(session_id)
         procedure: Procedure = replay(experiment.procedure, seed=seed,
-                                      responses=[_stored_response(t) for t in stored])
+                                      responses=[stored_response(t) for t in stored])
     else:
         session_id = store.start_session(
             subject=subject, experiment_name=experiment.name, experiment_toml=experiment.text,
@@ -432,8 +436,8 @@ def run_session(
                 response_time_ms = (time.monotonic() - t0) * 1000.0
             record = procedure.record(response)
             stored_trial = store.record_trial(
-                session_id, index=index, track=_track_name(trial), variable=trial.x_db,
-                presented=presented, response=_response_text(trial, record.response),
+                session_id, index=index, track=track_name(trial), variable=trial.x_db,
+                presented=presented, response=response_text(trial, record.response),
                 correct=None if trial.target_interval is None and trial.n_words is None
                 else record.positive,
                 state=procedure.compact_state(), onset_frame=onset, offset_frame=offset,

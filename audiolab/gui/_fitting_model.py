@@ -392,9 +392,9 @@ def hearing_aid_for(fitting: Fitting, *, fs: float = FS_HZ) -> HearingAid:
 
 
 def _speech(level_db_spl: float) -> np.ndarray:
-    from audiolab.reports._demo import _speech as demo_speech
+    from audiolab.reports import bundled_speech
 
-    mono, _ = demo_speech(N_SENTENCES, fs=FS_HZ, level_db_spl=level_db_spl)
+    mono, _ = bundled_speech(N_SENTENCES, fs=FS_HZ, level_db_spl=level_db_spl)
     return np.stack([mono, mono])
 
 
@@ -463,8 +463,7 @@ def render_report(fitting: Fitting, path: str | Path, report: Any = _noop_report
     better ear's, from the speech reaching the ear (as ``audiolab demo`` computes them). The
     suffix of ``path`` (``.png`` or ``.pdf``) chooses the format.
     """
-    from audiolab.reports import draw_demo_report
-    from audiolab.reports._demo import CONDITIONS, _sii_by_ear
+    from audiolab.reports import CONDITIONS, draw_demo_report, sii_by_ear
 
     out = Path(path)
     if out.suffix.lower() not in (".png", ".pdf"):
@@ -475,10 +474,11 @@ def render_report(fitting: Fitting, path: str | Path, report: Any = _noop_report
     speech = _speech(65.0)
     aided_at_ear = aid.process(speech)
     report(0.5, "speech intelligibility index")
-    by_ear = _sii_by_ear(speech, aided_at_ear, audiogram=fitting.audiogram)
+    by_ear = sii_by_ear(speech, aided_at_ear, audiogram=fitting.audiogram)
     sii = {cond: max(by_ear[cond].values()) for cond in CONDITIONS}
     report(0.7, "drawing the report")
     draw_demo_report(out, audiogram=fitting.audiogram, aid=aid,
-                     signals={"normal": speech, "aided_at_ear": aided_at_ear}, fs=FS_HZ, sii=sii)
+                     signals={"normal": speech, "aided_at_ear": aided_at_ear}, fs=FS_HZ, sii=sii,
+                     title="audiolab fitting")
     report(1.0, "done")
     return out

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from audiolab._errors import ConfigError
-from audiolab.experiments import parse_experiment, replay, summarize
-from audiolab.experiments._runner import _stored_response
+from audiolab.experiments import parse_experiment, replay, stored_response, summarize
 from audiolab.store import ResultsStore, default_path
 
 __all__ = ["TRIAL_COLUMNS", "ResultsModel", "SessionRow", "result_text"]
@@ -100,7 +99,7 @@ class ResultsModel:
             trials = store.trials(session_id)
         exp = parse_experiment(session.experiment_toml, source=f"session {session_id}")
         proc = replay(exp.procedure, seed=session.seed,
-                      responses=[_stored_response(t) for t in trials])
+                      responses=[stored_response(t) for t in trials])
         return summarize(proc)
 
     def plot(self, session_id: int, path: str | Path) -> str:

@@ -42,8 +42,7 @@ from PySide6.QtWidgets import (
 
 from audiolab._errors import AudiolabError
 from audiolab.audiology import MATRIX_WORD_CLASSES, load_speech_corpus
-from audiolab.experiments import Experiment, load_experiment
-from audiolab.experiments._runner import resume_session_id
+from audiolab.experiments import Experiment, load_experiment, resume_session_id
 from audiolab.gui._app import View
 from audiolab.gui._session_model import (
     PACES_S,

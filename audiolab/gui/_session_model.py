@@ -43,20 +43,18 @@ from audiolab.experiments import (
     QuestPlus,
     Trial,
     UpDown,
+    check_session_levels,
     fit_matrix_srt,
     make_procedure,
     parse_experiment,
     parse_listener,
     render_trial,
     replay,
+    response_text,
     reversal_threshold,
+    stored_response,
     summarize,
-)
-from audiolab.experiments._runner import (
-    _response_text,
-    _stored_response,
-    _track_name,
-    check_session_levels,
+    track_name,
 )
 from audiolab.store import VIRTUAL_IDEAL_CALIBRATION, LiveRun, ResultsStore, check_pseudonym
 from audiolab.store import Trial as StoredTrial
@@ -528,7 +526,7 @@ class SessionDriver:
             seed = session.seed
             stored = store.trials(session.id)
             procedure = replay(exp.procedure, seed=seed,
-                               responses=[_stored_response(t) for t in stored])
+                               responses=[stored_response(t) for t in stored])
             listener = None if session.listener == "person" else parse_listener(
                 session.listener, seed=seed)
             if listener is not None:  # its generator continues where the killed run left it
@@ -611,8 +609,8 @@ class SessionDriver:
                 response = listener.respond(trial, rendered)
             record = procedure.record(response)
             stored_trial = store.record_trial(
-                session_id, index=index, track=_track_name(trial), variable=trial.x_db,
-                presented=presented, response=_response_text(trial, record.response),
+                session_id, index=index, track=track_name(trial), variable=trial.x_db,
+                presented=presented, response=response_text(trial, record.response),
                 correct=None if trial.target_interval is None and trial.n_words is None
                 else record.positive, state=procedure.state(), **timing)
             n_new += 1

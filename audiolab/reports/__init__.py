@@ -7,7 +7,7 @@ May import every layer below the command line except ``audiolab.gui``; matplotli
 only while a figure is drawn.
 """
 
-from audiolab.reports._demo import DemoResult, run_demo
+from audiolab.reports._demo import CONDITIONS, DemoResult, bundled_speech, run_demo, sii_by_ear
 from audiolab.reports._experiment_plots import plot_session
 from audiolab.reports._report import draw_demo_report
 from audiolab.reports._scores import draw_score_distributions
@@ -20,14 +20,17 @@ from audiolab.reports._verify import (
 )
 
 __all__ = [
+    "CONDITIONS",
     "DemoResult",
     "VerifyReport",
+    "bundled_speech",
     "draw_demo_report",
     "draw_score_distributions",
     "measure_attack_release_ms",
     "measure_tone_output_db_spl",
     "plot_session",
     "run_demo",
+    "sii_by_ear",
     "verify_chain",
     "verify_chain_file",
 ]

@@ -26,7 +26,7 @@ from audiolab.audiology._audiogram import EARS, Audiogram, load_audiogram
 from audiolab.audiology._speech_material import load_speech_corpus
 from audiolab.calibration import digital_to_pa_scale, rms_db_spl, scale_to_db_spl
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["CONDITIONS", "DemoResult", "bundled_speech", "run_demo", "sii_by_ear"]
 
 DEMO_FS = 44100.0
 FULL_SCALE_DB_SPL = 100.0
@@ -45,7 +45,9 @@ class DemoResult:
     summary: dict[str, Any]
 
 
-def _speech(n_sentences: int, *, fs: float, level_db_spl: float) -> tuple[np.ndarray, list[str]]:
+def bundled_speech(
+    n_sentences: int, *, fs: float, level_db_spl: float
+) -> tuple[np.ndarray, list[str]]:
     """Bundled sentences joined by 300 ms pauses, scaled as a whole to ``level_db_spl`` (RMS)."""
     items = load_speech_corpus().sentences[:n_sentences]
     gap = np.zeros(int(0.3 * fs), np.float32)
@@ -101,14 +103,14 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
 
     say(f"speech: {n_sentences} bundled sentences at {level_db_spl:g} dB SPL")
-    mono, sentences = _speech(n_sentences, fs=DEMO_FS, level_db_spl=level_db_spl)
+    mono, sentences = bundled_speech(n_sentences, fs=DEMO_FS, level_db_spl=level_db_spl)
     signals, aided_at_ear = _render(np.stack([mono, mono]), audiogram=ag, aid=aid, say=say)
     say("speech intelligibility index")
-    sii_by_ear = _sii_by_ear(signals["normal"], aided_at_ear, audiogram=ag)
+    by_ear = sii_by_ear(signals["normal"], aided_at_ear, audiogram=ag)
     wavs = _write_wavs(out, signals)
     summary = {
         **_setup(ag, aid, level_db_spl=level_db_spl, sentences=sentences),
-        **_results(signals, aided_at_ear, aid=aid, sii_by_ear=sii_by_ear, wavs=wavs),
+        **_results(signals, aided_at_ear, aid=aid, sii_by_ear=by_ear, wavs=wavs),
     }
     say("drawing the report")
     report = _draw_report(out, signals, aided_at_ear, audiogram=ag, aid=aid, sii=summary["sii"])
@@ -154,7 +156,7 @@ def _render(
     return {"normal": speech, "unaided": unaided, "aided": aided}, aided_at_ear
 
 
-def _sii_by_ear(
+def sii_by_ear(
     speech: np.ndarray, aided_at_ear: np.ndarray, *, audiogram: Audiogram
 ) -> dict[str, dict[str, float]]:
     """SII (ANSI S3.5-1997) per condition and ear, rounded to 4 decimals.
@@ -165,19 +167,19 @@ def _sii_by_ear(
     from audiolab.audiology._sii import sii_from_signals
 
     at_ear = {"normal": speech, "unaided": speech, "aided": aided_at_ear}
-    sii_by_ear: dict[str, dict[str, float]] = {}
+    result: dict[str, dict[str, float]] = {}
     for cond in CONDITIONS:
-        sii_by_ear[cond] = {}
+        result[cond] = {}
         for k, side in enumerate(EARS):
             threshold = 0.0 if cond == "normal" else audiogram.ear(side)
-            sii_by_ear[cond][side] = round(
+            result[cond][side] = round(
                 sii_from_signals(
                     at_ear[cond][k], None, fs=DEMO_FS, threshold_db_hl=threshold,
                     procedure=SII_PROCEDURE,
                 ),
                 4,
             )
-    return sii_by_ear
+    return result
 
 
 def _write_wavs(out: Path, signals: dict[str, np.ndarray]) -> dict[str, Path]:

@@ -40,11 +40,11 @@ def _procedure_type(session: Session) -> str:
 
 def _summary(session: Session, trials: list[StoredTrial]) -> dict[str, Any]:
     from audiolab.experiments import parse_experiment, replay, summarize
-    from audiolab.experiments._runner import _stored_response
+    from audiolab.experiments._runner import stored_response
 
     exp = parse_experiment(session.experiment_toml, source=f"session {session.id}")
     proc = replay(exp.procedure, seed=session.seed,
-                  responses=[_stored_response(t) for t in trials])
+                  responses=[stored_response(t) for t in trials])
     return summarize(proc)
 
 

@@ -21,8 +21,12 @@ def draw_demo_report(
     signals: dict[str, np.ndarray],
     fs: float,
     sii: dict[str, float],
+    title: str = "audiolab demo",
 ) -> None:
-    """Draw the four-panel report to ``path`` (matplotlib, Agg backend, no screen needed)."""
+    """Draw the four-panel report to ``path`` (matplotlib, Agg backend, no screen needed).
+
+    ``title`` starts the heading; the audiogram, rule, compression and speech level follow.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -31,7 +35,7 @@ def draw_demo_report(
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), dpi=100)
     fig.suptitle(
-        f"audiolab demo: {audiogram.name}, {aid.rule} {aid.compression}, "
+        f"{title}: {audiogram.name}, {aid.rule} {aid.compression}, "
         f"speech at 65 dB SPL", fontsize=13,
     )
     _audiogram_panel(axes[0, 0], audiogram)
