@@ -27,5 +27,6 @@
 #include "al_sosbank.h"
 #include "al_engine.h"
 #include "al_stoi.h"
+#include "al_ear_model.h"
 
 #endif

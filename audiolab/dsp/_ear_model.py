@@ -30,8 +30,10 @@ their NumPy forms stay here as the tests' reference.
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import butter, cheby2, lfilter, ss2tf
 
+from audiolab._ckernel import check, double_buffer, ffi, lib
 from audiolab._errors import SignalError
 from audiolab.dsp._resample import resample
 
@@ -353,11 +355,13 @@ def _group_delay_shifts(bandwidth_factor: np.ndarray, cf_hz: np.ndarray) -> np.n
 
 
 def _delay_bands(bands: np.ndarray, shifts: np.ndarray) -> np.ndarray:
-    out = np.zeros_like(bands)
+    """Band ``k`` delayed by ``shifts[k]`` samples, zero-filled, in place."""
     n = bands.shape[1]
     for k, s in enumerate(shifts):
-        out[k, s:] = bands[k, : n - s]
-    return out
+        if s > 0:
+            bands[k, s:] = bands[k, : n - s]
+            bands[k, :s] = 0.0
+    return bands
 
 
 def _average_sl_db(
@@ -408,11 +412,46 @@ def _prepare(
     return _middle_ear(x), _middle_ear(y)
 
 
-def _align_to(reference: np.ndarray, processed: np.ndarray) -> np.ndarray:
-    """``processed`` shifted to its cross-correlation peak with ``reference`` within +-100 ms
-    (Kates' ``eb_EnvAlign``)."""
-    lag = _xcorr_peak_lag(reference, processed, _ENV_ALIGN_LAGS)
-    return _shift(processed, -lag)
+def _xcorr_lags(a: np.ndarray, b: np.ndarray, max_lag: int) -> np.ndarray:
+    """``c[:, L + max_lag] = sum_n a[:, n + L] b[:, n]`` for ``|L| <= max_lag``, row by row.
+
+    Overlap-add of block cross-spectra: ``b`` is cut into blocks of ``B`` samples, each
+    correlated (FFT of ``B + 2 max_lag`` points or more) with the stretch of ``a`` it can meet;
+    the cross-spectra are summed and inverted once. About a fifth of the work of one FFT of the
+    whole signal's length, and exact to rounding.
+    """
+    rows, n = a.shape
+    n_fft = _fast_len(16 * max_lag)
+    block = n_fft - 2 * max_lag
+    n_blocks = -(-n // block)
+    a_pad = np.zeros((rows, max_lag + n_blocks * block + max_lag))
+    a_pad[:, max_lag: max_lag + n] = a
+    b_pad = np.zeros((rows, n_blocks * block))
+    b_pad[:, :n] = b
+    a_blocks = sliding_window_view(a_pad, block + 2 * max_lag, axis=1)[:, ::block][:, :n_blocks]
+    b_blocks = b_pad.reshape(rows, n_blocks, block)
+    spectrum = np.zeros((rows, n_fft // 2 + 1), dtype=np.complex128)
+    for j in range(n_blocks):  # one block at a time keeps the memory small
+        spectrum += np.fft.rfft(a_blocks[:, j], n_fft) * np.conj(np.fft.rfft(b_blocks[:, j], n_fft))
+    return np.fft.irfft(spectrum, n_fft)[:, : 2 * max_lag + 1]
+
+
+def _align_bands(reference: np.ndarray, processed: np.ndarray) -> np.ndarray:
+    """Each band of ``processed`` shifted to its cross-correlation peak with the reference's
+    band within +-100 ms (Kates' ``eb_EnvAlign``: lags -99.96 ms to +100 ms), zero-filled."""
+    m = _ENV_ALIGN_LAGS
+    c = _xcorr_lags(reference, processed, m)[:, 1:]  # lags -m+1 .. m
+    lags = np.argmax(c, axis=1) - m + 1
+    n = processed.shape[1]
+    for k, lag in enumerate(lags):  # in place: NumPy copies overlapping slices safely
+        d = -int(lag)
+        if d > 0:
+            processed[k, : n - d] = processed[k, d:]
+            processed[k, n - d:] = 0.0
+        elif d < 0:
+            processed[k, -d:] = processed[k, : n + d]
+            processed[k, : -d] = 0.0
+    return processed
 
 
 def ear_model(
@@ -460,52 +499,93 @@ def ear_model(
     cf = ear_centre_frequencies_hz()
     impaired = hair_cell_loss(hearing_loss_db_hl, cf)
     ref_loss = impaired if reference_impaired else hair_cell_loss(np.zeros(6), cf)
-    widest = hair_cell_loss(np.full(6, 100.0), cf).bandwidth_factor
     eq = nal_r_fir(hearing_loss_db_hl) if equalise_reference else None
     x, y = _prepare(reference, processed, fs, eq)
-    n = x.size
-    out = {k: np.zeros((N_BANDS, n)) for k in ("x_db", "y_db", "x_bm", "y_bm")}
-    rms = {k: np.zeros(N_BANDS) for k in ("x_env", "y_env", "x_ctl", "y_ctl")}
-    bw_x = np.zeros(N_BANDS)
-    for k in range(N_BANDS):
-        bw_x[k] = _band(k, x, y, cf, ref_loss, impaired, widest, level_db_spl, out, rms,
-                        basilar_membrane)
-    noisy = {}
-    for side in ("x", "y"):
+    bands_x = _cochlea(x, cf, ref_loss, level_db_spl, basilar_membrane)
+    bands_y = _cochlea(y, cf, impaired, level_db_spl, basilar_membrane)
+    env_y = _align_bands(bands_x.env, bands_y.env)
+    bm_y = _align_bands(bands_x.bm, bands_y.bm) if bands_y.bm is not None else None
+    _inner_hair_cells(bands_x.env, bands_x.bm, ref_loss, level_db_spl)
+    _inner_hair_cells(env_y, bm_y, impaired, level_db_spl)
+    shifts = _group_delay_shifts(bands_x.bandwidth_factor, cf)
+    bm = {}
+    for side, sig in (("x", bands_x.bm), ("y", bm_y)):
         if basilar_membrane or pyclarity_stream:
-            noise = rng.standard_normal((N_BANDS, n)) * 10 ** (
-                (_IHC_THRESHOLD_DB - level_db_spl) / 20)
-            noisy[side] = out[f"{side}_bm"] + noise if basilar_membrane else None
-    shifts = _group_delay_shifts(bw_x, cf)
-    bm = {s: None if noisy.get(s) is None else _delay_bands(noisy[s], shifts) for s in "xy"}
+            noise = rng.standard_normal((N_BANDS, x.size))
+            if sig is not None:
+                bm[side] = _delay_bands(sig + noise * 10 ** (
+                    (_IHC_THRESHOLD_DB - level_db_spl) / 20), shifts)
     return EarModelOutput(
-        reference_db=_delay_bands(out["x_db"], shifts),
-        processed_db=_delay_bands(out["y_db"], shifts),
-        reference_bm=bm["x"], processed_bm=bm["y"],
-        reference_sl_db=_average_sl_db(rms["x_env"], rms["x_ctl"], ref_loss, level_db_spl),
-        processed_sl_db=_average_sl_db(rms["y_env"], rms["y_ctl"], impaired, level_db_spl),
+        reference_db=_delay_bands(bands_x.env, shifts),
+        processed_db=_delay_bands(env_y, shifts),
+        reference_bm=bm.get("x"), processed_bm=bm.get("y"),
+        reference_sl_db=_average_sl_db(bands_x.env_rms, bands_x.control_rms, ref_loss,
+                                       level_db_spl),
+        processed_sl_db=_average_sl_db(bands_y.env_rms, bands_y.control_rms, impaired,
+                                       level_db_spl),
     )
 
 
-def _band(k, x, y, cf, ref_loss, impaired, widest, level_db_spl, out, rms, with_bm) -> float:
-    """Band ``k`` of both signals into ``out`` and ``rms``; returns the reference's bandwidth."""
-    bws = []
-    compressed = {}
-    for side, sig, loss in (("x", x, ref_loss), ("y", y, impaired)):
-        control, _ = gammatone_reference(sig, cf_hz=cf[k], bandwidth_factor=widest[k])
-        control_rms = float(np.sqrt(np.mean(control**2)))
-        bw = _bandwidth_factor(control_rms, loss.bandwidth_factor[k], widest[k], level_db_spl)
-        env, bm = gammatone_reference(sig, cf_hz=cf[k], bandwidth_factor=bw)
-        rms[f"{side}_env"][k] = np.sqrt(np.mean(env**2))
-        rms[f"{side}_ctl"][k] = control_rms
-        compressed[side] = compress_reference(
-            env, bm, control, attn_ohc_db=loss.attn_ohc_db[k],
-            low_knee_db_spl=loss.low_knee_db_spl[k], compression_ratio=loss.compression_ratio[k],
-            level_db_spl=level_db_spl)
-        bws.append(bw)
-    env_y = _align_to(compressed["x"][0], compressed["y"][0])
-    bm_y = _align_to(compressed["x"][1], compressed["y"][1]) if with_bm else compressed["y"][1]
-    for side, (env, bm), loss in (("x", compressed["x"], ref_loss), ("y", (env_y, bm_y), impaired)):
-        out[f"{side}_db"][k], out[f"{side}_bm"][k] = ihc_reference(
-            env, bm, attn_ihc_db=loss.attn_ihc_db[k], level_db_spl=level_db_spl)
-    return bws[0]
+@dataclass
+class _Bands:
+    env: np.ndarray  # (bands, n): compressed envelopes
+    bm: np.ndarray | None  # (bands, n): compressed basilar-membrane signals
+    bandwidth_factor: np.ndarray
+    env_rms: np.ndarray  # RMS of the uncompressed envelopes
+    control_rms: np.ndarray
+
+
+def _cochlea(
+    x: np.ndarray, cf: np.ndarray, loss: HairCellLoss, level_db_spl: float, with_bm: bool
+) -> _Bands:
+    """Gammatone bands of one signal with their level-dependent bandwidth and the
+    outer-hair-cell compression (C kernels, one band per call)."""
+    n = x.size
+    widest = hair_cell_loss(np.full(6, 100.0), cf).bandwidth_factor
+    out = _Bands(np.zeros((N_BANDS, n)), np.zeros((N_BANDS, n)) if with_bm else None,
+                 np.zeros(N_BANDS), np.zeros(N_BANDS), np.zeros(N_BANDS))
+    lp_b, lp_a = butter(1, 800.0 / (0.5 * EAR_MODEL_FS))
+    control = np.empty(n)
+    xb = double_buffer(x, "x", writable=False)
+    for k in range(N_BANDS):
+        _gammatone_c(xb, n, cf[k], widest[k], control, None)
+        out.control_rms[k] = np.sqrt(np.mean(control**2))
+        bw = _bandwidth_factor(float(out.control_rms[k]), float(loss.bandwidth_factor[k]),
+                               float(widest[k]), level_db_spl)
+        out.bandwidth_factor[k] = bw
+        env = out.env[k]
+        bm = out.bm[k] if out.bm is not None else None
+        _gammatone_c(xb, n, cf[k], bw, env, bm)
+        out.env_rms[k] = np.sqrt(np.mean(env**2))
+        check(lib.al_ear_compress(
+            double_buffer(control, "control", writable=False), n, level_db_spl,
+            float(loss.attn_ohc_db[k]), float(loss.low_knee_db_spl[k]),
+            float(loss.compression_ratio[k]), float(lp_b[0]), float(lp_a[1]),
+            double_buffer(env, "env"), _optional(bm, "bm")), "al_ear_compress")
+    return out
+
+
+def _optional(a: np.ndarray | None, name: str):  # type: ignore[no-untyped-def]
+    return ffi.NULL if a is None else double_buffer(a, name)
+
+
+def _gammatone_c(xb, n: int, cf_hz: float, bw: float, env: np.ndarray,  # type: ignore[no-untyped-def]
+                 bm: np.ndarray | None) -> None:
+    a, gain = _gammatone_coefficients(np.array([cf_hz]), np.array([bw]))
+    check(lib.al_ear_gammatone(xb, n, float(cf_hz), float(EAR_MODEL_FS), float(a[0]),
+                               float(gain[0]), double_buffer(env, "env"), _optional(bm, "bm")),
+          "al_ear_gammatone")
+
+
+def _inner_hair_cells(
+    env: np.ndarray, bm: np.ndarray | None, loss: HairCellLoss, level_db_spl: float
+) -> None:
+    """dB above threshold and adaptation of every band, in place (C kernel)."""
+    num, den = _ihc_adaptation_filter()
+    num_b = double_buffer(np.ascontiguousarray(num), "num", writable=False)
+    den_b = double_buffer(np.ascontiguousarray(den), "den", writable=False)
+    for k in range(env.shape[0]):
+        check(lib.al_ear_ihc(
+            double_buffer(env[k], "env"), _optional(None if bm is None else bm[k], "bm"),
+            env.shape[1], float(level_db_spl - loss.attn_ihc_db[k]), num_b, den_b),
+            "al_ear_ihc")

@@ -19,7 +19,6 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import fftconvolve
 
 from audiolab._errors import SignalError
@@ -93,15 +92,22 @@ def envelope_lowpass(env_db: np.ndarray) -> np.ndarray:
     taps = np.concatenate((w, w[::-1]))
     taps = taps / taps.sum()
     step = int(np.floor(EAR_MODEL_FS / _FS_SUB))
-    n = env_db.shape[1]
-    # out[m] = sum_j taps[j] x[step m + half - j]: pad so that every index is in range.
-    padded = np.concatenate(
-        (np.zeros((env_db.shape[0], n_taps)), env_db, np.zeros((env_db.shape[0], n_taps))), axis=1)
-    kept = np.arange(0, n, step)
-    windows = sliding_window_view(padded, n_taps, axis=1)  # windows[:, s] = padded[s:s+n_taps]
-    # x[step m + half - j] for j = 0..n_taps-1 is padded[step m + half - j + n_taps]
-    start = kept + half + n_taps - (n_taps - 1)
-    return windows[:, start, :] @ taps[::-1]
+    rows, n = env_db.shape
+    n_out = -(-n // step)
+    # out[m] = sum_j taps[j] x[step m + half - j] (x zero outside [0, n)). In a copy padded by
+    # n_taps zeros in front, read as (rows, blocks, step), tap j meets block m + q at phase r,
+    # q, r = divmod(half - j + n_taps, step): a few matrix products over the whole array.
+    q, r = np.divmod(half - np.arange(n_taps) + n_taps, step)
+    weights = np.zeros((int(q.max()) + 1, step))
+    np.add.at(weights, (q, r), taps)
+    n_blocks = n_out + weights.shape[0]
+    padded = np.zeros((rows, n_blocks * step))
+    padded[:, n_taps: n_taps + n] = env_db
+    blocks = padded.reshape(rows, n_blocks, step)
+    out = np.zeros((rows, n_out))
+    for shift, w in enumerate(weights):
+        out += blocks[:, shift: shift + n_out] @ w
+    return out
 
 
 def cepstral_coefficients(

@@ -1,0 +1,37 @@
+/* Kates' ear model of HASPI v2 and HASQI v2 (audiolab/dsp/_ear_model.py): the per-band
+ * recursions, one band of one signal per call, at the model's 24 kHz. */
+#ifndef AL_EAR_MODEL_H
+#define AL_EAR_MODEL_H
+
+#include <stdint.h>
+
+#include "al_common.h"
+
+/* One gammatone band (Kates 2013, Eq. (1)): x (n samples) is shifted down by cf_hz (times cos
+ * and -sin of 2 pi cf_hz k / fs, by a rotation recursion), both parts are filtered by
+ * (1 + 4a z^-1 + 4a^2 z^-2) / (1 - a z^-1)^4 and scaled by gain; env = |u|, and, when bm is
+ * not NULL, bm = Re(u e^{j 2 pi cf k / fs}) (the band's basilar-membrane signal).
+ * 0 < a < 1, n >= 1. */
+al_status al_ear_gammatone(const double *x, int64_t n, double cf_hz, double fs, double a,
+                           double gain, double *env, double *bm);
+
+/* Outer-hair-cell compression of one band (Kates 2013, Eq. (5)), in place: the control
+ * envelope's level L = level_db_spl + 20 log10(max(control, 1e-30)), clamped to
+ * [low_knee_db_spl, 100] (upper bound first), gives the gain
+ * 10^((-attn_ohc_db - (L - low_knee_db_spl)(1 - 1/compression_ratio)) / 20), which is smoothed
+ * by the 1st-order Butterworth low-pass of coefficients lp_b0 (= b1) and lp_a1 (denominator
+ * 1 + lp_a1 z^-1) and multiplies env and, when not NULL, bm.  compression_ratio >= 1. */
+al_status al_ear_compress(const double *control, int64_t n, double level_db_spl,
+                          double attn_ohc_db, double low_knee_db_spl, double compression_ratio,
+                          double lp_b0, double lp_a1, double *env, double *bm);
+
+/* Inner hair cell of one band, in place: env becomes its level above threshold,
+ * db = max(sl_offset_db + 20 log10(env + 1e-30), 0), then the adapted level
+ * out = max(y, 0) with y the 2nd-order filter num (3 taps) / den (3 taps, den[0] == 1) of db
+ * (Kates' rapid and short-term adaptation, written as its transfer function);
+ * bm, when not NULL, is multiplied by (db + 1e-30) / (env + 1e-30) and by
+ * (out + 1e-30) / (db + 1e-30). */
+al_status al_ear_ihc(double *env, double *bm, int64_t n, double sl_offset_db, const double *num,
+                     const double *den);
+
+#endif
