@@ -20,7 +20,8 @@ al_status al_ear_gammatone(const double *x, int64_t n, double cf_hz, double fs, 
  * [low_knee_db_spl, 100] (upper bound first), gives the gain
  * 10^((-attn_ohc_db - (L - low_knee_db_spl)(1 - 1/compression_ratio)) / 20), which is smoothed
  * by the 1st-order Butterworth low-pass of coefficients lp_b0 (= b1) and lp_a1 (denominator
- * 1 + lp_a1 z^-1) and multiplies env and, when not NULL, bm.  compression_ratio >= 1. */
+ * 1 + lp_a1 z^-1) and multiplies env and, when not NULL, bm.  compression_ratio > 0 (it is 1
+ * where the outer-hair-cell loss takes all the compression). */
 al_status al_ear_compress(const double *control, int64_t n, double level_db_spl,
                           double attn_ohc_db, double low_knee_db_spl, double compression_ratio,
                           double lp_b0, double lp_a1, double *env, double *bm);

@@ -48,7 +48,7 @@ al_status al_ear_compress(const double *control, int64_t n, double level_db_spl,
 {
     if (!control || !env) return AL_ERR_NULL;
     if (n < 1) return AL_ERR_SIZE;
-    if (!(compression_ratio >= 1.0) || !isfinite(level_db_spl) || !isfinite(attn_ohc_db)
+    if (!(compression_ratio > 0.0) || !isfinite(level_db_spl) || !isfinite(attn_ohc_db)
         || !isfinite(low_knee_db_spl))
         return AL_ERR_VALUE;
     const double slope = 1.0 - 1.0 / compression_ratio;
