@@ -1,5 +1,5 @@
 /* Kates' ear model of HASPI v2 and HASQI v2 (audiolab/dsp/_ear_model.py): the per-band
- * recursions, one band of one signal per call, at the model's 24 kHz. */
+ * recursions at the model's 24 kHz. */
 #ifndef AL_EAR_MODEL_H
 #define AL_EAR_MODEL_H
 
@@ -7,13 +7,14 @@
 
 #include "al_common.h"
 
-/* One gammatone band (Kates 2013, Eq. (1)): x (n samples) is shifted down by cf_hz (times cos
- * and -sin of 2 pi cf_hz k / fs, by a rotation recursion), both parts are filtered by
- * (1 + 4a z^-1 + 4a^2 z^-2) / (1 - a z^-1)^4 and scaled by gain; env = |u|, and, when bm is
- * not NULL, bm = Re(u e^{j 2 pi cf k / fs}) (the band's basilar-membrane signal).
- * 0 < a < 1, n >= 1. */
-al_status al_ear_gammatone(const double *x, int64_t n, double cf_hz, double fs, double a,
-                           double gain, double *env, double *bm);
+/* n_bands gammatone bands of one signal (Kates 2013, Eq. (1)): for band b, x (n samples) is
+ * shifted down by cf_hz[b] (times cos and -sin of 2 pi cf k / fs, by a rotation recursion), both
+ * parts are filtered by (1 + 4a z^-1 + 4a^2 z^-2) / (1 - a z^-1)^4 with a = a[b] and scaled by
+ * gain[b]; env[b] = |u|, and, when bm is not NULL, bm[b] = Re(u e^{j 2 pi cf k / fs}) (the band's
+ * basilar-membrane signal). env, bm: (n_bands, n) row-major. 0 < a[b] < 1, n >= 1. */
+al_status al_ear_gammatone_bank(const double *x, int64_t n, int32_t n_bands, const double *cf_hz,
+                                const double *a, const double *gain, double fs, double *env,
+                                double *bm);
 
 /* Outer-hair-cell compression of one band (Kates 2013, Eq. (5)), in place: the control
  * envelope's level L = level_db_spl + 20 log10(max(control, 1e-30)), clamped to

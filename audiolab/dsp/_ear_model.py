@@ -28,6 +28,7 @@ their NumPy forms stay here as the tests' reference.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -539,42 +540,50 @@ def _cochlea(
     x: np.ndarray, cf: np.ndarray, loss: HairCellLoss, level_db_spl: float, with_bm: bool
 ) -> _Bands:
     """Gammatone bands of one signal with their level-dependent bandwidth and the
-    outer-hair-cell compression (C kernels, one band per call)."""
-    n = x.size
+    outer-hair-cell compression (C kernels: the bank in one call, the compression per band).
+    """
     widest = hair_cell_loss(np.full(6, 100.0), cf).bandwidth_factor
-    out = _Bands(np.zeros((N_BANDS, n)), np.zeros((N_BANDS, n)) if with_bm else None,
-                 np.zeros(N_BANDS), np.zeros(N_BANDS), np.zeros(N_BANDS))
+    control = np.empty((N_BANDS, x.size))
+    gammatone_bank(x, cf, widest, control, None)
+    control_rms = np.sqrt(np.mean(control**2, axis=1))
+    bw = np.array([_bandwidth_factor(float(c), float(own), float(w), level_db_spl)
+                   for c, own, w in zip(control_rms, loss.bandwidth_factor, widest, strict=True)])
+    out = _Bands(np.empty((N_BANDS, x.size)), np.empty((N_BANDS, x.size)) if with_bm else None,
+                 bw, np.zeros(N_BANDS), control_rms)
+    gammatone_bank(x, cf, bw, out.env, out.bm)
+    out.env_rms[:] = np.sqrt(np.mean(out.env**2, axis=1))
     lp_b, lp_a = butter(1, 800.0 / (0.5 * EAR_MODEL_FS))
-    control = np.empty(n)
-    xb = double_buffer(x, "x", writable=False)
     for k in range(N_BANDS):
-        _gammatone_c(xb, n, cf[k], widest[k], control, None)
-        out.control_rms[k] = np.sqrt(np.mean(control**2))
-        bw = _bandwidth_factor(float(out.control_rms[k]), float(loss.bandwidth_factor[k]),
-                               float(widest[k]), level_db_spl)
-        out.bandwidth_factor[k] = bw
-        env = out.env[k]
-        bm = out.bm[k] if out.bm is not None else None
-        _gammatone_c(xb, n, cf[k], bw, env, bm)
-        out.env_rms[k] = np.sqrt(np.mean(env**2))
         check(lib.al_ear_compress(
-            double_buffer(control, "control", writable=False), n, level_db_spl,
+            double_buffer(control[k], "control", writable=False), x.size, level_db_spl,
             float(loss.attn_ohc_db[k]), float(loss.low_knee_db_spl[k]),
             float(loss.compression_ratio[k]), float(lp_b[0]), float(lp_a[1]),
-            double_buffer(env, "env"), _optional(bm, "bm")), "al_ear_compress")
+            double_buffer(out.env[k], "env"),
+            _optional(None if out.bm is None else out.bm[k], "bm")), "al_ear_compress")
     return out
 
 
-def _optional(a: np.ndarray | None, name: str):  # type: ignore[no-untyped-def]
+def _optional(a: np.ndarray | None, name: str) -> Any:
     return ffi.NULL if a is None else double_buffer(a, name)
 
 
-def _gammatone_c(xb, n: int, cf_hz: float, bw: float, env: np.ndarray,  # type: ignore[no-untyped-def]
-                 bm: np.ndarray | None) -> None:
-    a, gain = _gammatone_coefficients(np.array([cf_hz]), np.array([bw]))
-    check(lib.al_ear_gammatone(xb, n, float(cf_hz), float(EAR_MODEL_FS), float(a[0]),
-                               float(gain[0]), double_buffer(env, "env"), _optional(bm, "bm")),
-          "al_ear_gammatone")
+def gammatone_bank(
+    x: np.ndarray, cf_hz: np.ndarray, bandwidth_factor: np.ndarray, env: np.ndarray,
+    bm: np.ndarray | None,
+) -> None:
+    """All bands of :func:`gammatone_reference` at once into ``env`` (and ``bm``), C kernel.
+
+    ``x`` is 1-D float64 at 24 kHz; ``env`` and ``bm`` are ``(len(cf_hz), len(x))`` float64
+    C-contiguous outputs (``bm`` may be None).
+    """
+    a, gain = _gammatone_coefficients(np.asarray(cf_hz, np.float64),
+                                      np.asarray(bandwidth_factor, np.float64))
+    keep = [np.ascontiguousarray(v, dtype=np.float64) for v in (cf_hz, a, gain)]
+    check(lib.al_ear_gammatone_bank(
+        double_buffer(np.ascontiguousarray(x, dtype=np.float64), "x", writable=False), x.size,
+        len(keep[0]), *(double_buffer(v, "band parameter", writable=False) for v in keep),
+        float(EAR_MODEL_FS), double_buffer(env, "env"), _optional(bm, "bm")),
+        "al_ear_gammatone_bank")
 
 
 def _inner_hair_cells(

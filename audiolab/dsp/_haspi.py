@@ -96,17 +96,18 @@ def envelope_lowpass(env_db: np.ndarray) -> np.ndarray:
     n_out = -(-n // step)
     # out[m] = sum_j taps[j] x[step m + half - j] (x zero outside [0, n)). In a copy padded by
     # n_taps zeros in front, read as (rows, blocks, step), tap j meets block m + q at phase r,
-    # q, r = divmod(half - j + n_taps, step): a few matrix products over the whole array.
+    # q, r = divmod(half - j + n_taps, step): one matrix product gives every block's sum for
+    # each q, and out[m] adds block m + q's sum for q.
     q, r = np.divmod(half - np.arange(n_taps) + n_taps, step)
     weights = np.zeros((int(q.max()) + 1, step))
     np.add.at(weights, (q, r), taps)
     n_blocks = n_out + weights.shape[0]
     padded = np.zeros((rows, n_blocks * step))
     padded[:, n_taps: n_taps + n] = env_db
-    blocks = padded.reshape(rows, n_blocks, step)
+    sums = (padded.reshape(rows * n_blocks, step) @ weights.T).reshape(rows, n_blocks, -1)
     out = np.zeros((rows, n_out))
-    for shift, w in enumerate(weights):
-        out += blocks[:, shift: shift + n_out] @ w
+    for shift in range(weights.shape[0]):
+        out += sums[:, shift: shift + n_out, shift]
     return out
 
 
