@@ -36,7 +36,8 @@ HASPI_BAR = 0.005  # issue 17: every HASPI within 0.005 of pyclarity 0.9.0
 @lru_cache(maxsize=32)
 def make_pair(condition: str, fs: int, level_db_spl: float) -> tuple[np.ndarray, np.ndarray]:
     """The reference script's pair (it is the one definition of the test signals)."""
-    spec = importlib.util.spec_from_file_location("make_ref", DATA / "make_haspi_hasqi_reference.py")
+    script = DATA / "make_haspi_hasqi_reference.py"
+    spec = importlib.util.spec_from_file_location("make_haspi_hasqi_reference", script)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,8 +1,9 @@
 """audiolab.audiology: the field's tables and formulas.
 
 Audiograms (Bisgaard standard profiles, audiolab JSON, CSV and Clarity files), prescription rules
-(NAL-R, half-gain, POGO), the ANSI S3.5-1997 Speech Intelligibility Index, HASPI v2 and HASQI v2
-for a listener's audiogram, and the bundled speech material. Pure functions and frozen data; no processors, no audio I/O.
+(NAL-R, half-gain, POGO), the ANSI S3.5-1997 Speech Intelligibility Index, HASPI v2 and
+HASQI v2 for a listener's audiogram, and the bundled speech material. Pure functions and frozen
+data; no processors, no audio I/O.
 
 May import: ``audiolab.calibration``, ``audiolab.dsp`` and the private base modules.
 """

@@ -59,7 +59,9 @@ class IndexDetails:
 
 
 def better_ear(audiogram: AudiogramLike) -> str:
-    """``"left"`` or ``"right"``: the ear with the lower 0.5-4 kHz average threshold (left on a
+    """The ear with the better hearing.
+
+    ``"left"`` or ``"right"``: the ear with the lower 0.5-4 kHz average threshold (left on a
     tie).
 
     Examples

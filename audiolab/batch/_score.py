@@ -1,5 +1,6 @@
-"""Scoring of reference/processed pairs (STOI, ESTOI, SII, HASPI, HASQI) on the batch runner's
-executors.
+"""Scoring of reference/processed pairs on the batch runner's executors.
+
+The metrics: STOI, ESTOI, SII, HASPI and HASQI.
 
 A :class:`ScoreTask` is one pair; :meth:`ScoreTask.run` reads both files, aligns them by the
 chain's delay, scores them and never raises for a bad pair (its result says why it failed).
@@ -61,7 +62,8 @@ METRICS: tuple[str, ...] = ("stoi", "estoi", "sii", "haspi", "hasqi")
 LISTENER_METRICS: tuple[str, ...] = ("haspi", "hasqi")
 """The metrics that need the listener's audiogram and the presentation level."""
 
-EAR_COLUMNS: tuple[str, ...] = tuple(f"{m}_{e}" for m in LISTENER_METRICS for e in ("left", "right"))
+EAR_COLUMNS: tuple[str, ...] = tuple(
+    f"{m}_{e}" for m in LISTENER_METRICS for e in ("left", "right"))
 """Per-ear HASPI and HASQI (empty for an ear not scored)."""
 
 SCORE_COLUMNS: tuple[str, ...] = (

@@ -1,5 +1,7 @@
-"""``audiolab score``: STOI, ESTOI, SII, HASPI and HASQI of processed files against their
-references."""
+"""``audiolab score``: metrics of processed files against their references.
+
+STOI, ESTOI, SII, HASPI and HASQI, one row per pair.
+"""
 
 import argparse
 from typing import TYPE_CHECKING

@@ -8,7 +8,12 @@ May import: only the private base modules (``audiolab._errors``, ``_validate``, 
 """
 
 from audiolab.dsp._auditory import erb_bandwidth_hz, erb_number, erb_number_to_hz, erb_space_hz
-from audiolab.dsp._ear_model import EAR_MODEL_FS, EarModelOutput, ear_centre_frequencies_hz, ear_model
+from audiolab.dsp._ear_model import (
+    EAR_MODEL_FS,
+    EarModelOutput,
+    ear_centre_frequencies_hz,
+    ear_model,
+)
 from audiolab.dsp._gammatone import GammatoneConfig, GammatoneFilterbank, design_gammatone
 from audiolab.dsp._haspi import HASPI_MODULATION_CENTRES_HZ, HaspiResult, haspi_v2
 from audiolab.dsp._hasqi import HasqiResult, hasqi_v2

@@ -144,20 +144,13 @@ def _resample_24k(x: np.ndarray, fs: float) -> np.ndarray:
     return y * (np.sqrt(np.mean(x_band**2)) / np.sqrt(np.mean(y_band**2)))
 
 
-def _xcorr_peak_lag(a: np.ndarray, b: np.ndarray, max_lag: int | None = None) -> int:
-    """The lag k maximising ``sum_n a[n + k] b[n]`` (|.| when ``max_lag`` is None), via FFT.
-
-    With ``max_lag`` the search runs over ``-max_lag < k <= max_lag`` on the signed correlation,
-    as Kates' ``eb_EnvAlign``; without it over every lag on the magnitude (``eb_InputAlign``).
-    """
+def _xcorr_peak_lag(a: np.ndarray, b: np.ndarray) -> int:
+    """The lag k maximising ``|sum_n a[n + k] b[n]|`` over every lag, via FFT."""
     n = a.size
     n_fft = _fast_len(2 * n - 1)
     c = np.fft.irfft(np.fft.rfft(a, n_fft) * np.conj(np.fft.rfft(b, n_fft)), n_fft)
-    if max_lag is None:
-        full = np.concatenate((c[n_fft - (n - 1):], c[:n]))  # lags -(n-1) .. n-1
-        return int(np.argmax(np.abs(full))) - (n - 1)
-    lags = np.concatenate((c[n_fft - max_lag + 1:], c[: max_lag + 1]))  # -max_lag+1 .. max_lag
-    return int(np.argmax(lags)) - max_lag + 1
+    full = np.concatenate((c[n_fft - (n - 1):], c[:n]))  # lags -(n-1) .. n-1
+    return int(np.argmax(np.abs(full))) - (n - 1)
 
 
 def _fast_len(n: int) -> int:
@@ -167,8 +160,11 @@ def _fast_len(n: int) -> int:
 
 
 def _input_align(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Delay ``y`` to ``x`` by the broadband cross-correlation peak less 2 ms, then keep the
-    stretch where ``x`` exceeds 0.001 of its peak (Kates' ``eb_InputAlign``)."""
+    """Broadband alignment and trimming (Kates' ``eb_InputAlign``).
+
+    Delay ``y`` to ``x`` by the broadband cross-correlation peak less 2 ms, then keep the
+    stretch where ``x`` exceeds 0.001 of its peak (Kates' ``eb_InputAlign``).
+    """
     n = min(x.size, y.size)
     x, y = x[:n], y[:n]
     lag = _xcorr_peak_lag(x - x.mean(), y - y.mean())  # y lags x by -lag samples
@@ -215,8 +211,11 @@ def nal_r_fir(hearing_loss_db_hl: np.ndarray, fs: float = EAR_MODEL_FS) -> np.nd
 
 
 def _fir2(order: int, f: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """MATLAB ``fir2`` (frequency sampling on 513 points, Hamming window) for distinct ``f``
-    from 0 to 1; each segment of the grid is filled by its own linear ramp, as MATLAB does."""
+    """MATLAB's ``fir2`` for distinct frequencies from 0 to 1.
+
+    MATLAB ``fir2`` (frequency sampling on 513 points, Hamming window) for distinct ``f``
+    from 0 to 1; each segment of the grid is filled by its own linear ramp, as MATLAB does.
+    """
     n_taps = order + 1
     n_grid = 513
     h = np.zeros(n_grid)
@@ -243,8 +242,11 @@ def _middle_ear(x: np.ndarray) -> np.ndarray:
 
 
 def _gammatone_coefficients(cf_hz: np.ndarray, bandwidth_factor: np.ndarray) -> tuple:
-    """Pole radius and gain of Kates' 4th-order gammatone for ERB multiple ``bandwidth_factor``
-    (Kates 2013, Eq. (1); the 1.019 of Patterson's ERB-to-bandwidth ratio)."""
+    """Pole radius and gain of Kates' 4th-order gammatone.
+
+    Pole radius and gain of Kates' 4th-order gammatone for ERB multiple ``bandwidth_factor``
+    (Kates 2013, Eq. (1); the 1.019 of Patterson's ERB-to-bandwidth ratio).
+    """
     erb = _MIN_BW_HZ + cf_hz / _EAR_Q
     a = np.exp(-bandwidth_factor * (2 * np.pi / EAR_MODEL_FS) * erb * 1.019)
     a1, a2, a3, a4, a5 = 4.0 * a, -6.0 * a * a, 4.0 * a**3, -(a**4), 4.0 * a * a
@@ -291,7 +293,9 @@ def compress_reference(
 
 
 def _ihc_adaptation_filter() -> tuple[np.ndarray, np.ndarray]:
-    """Transfer function from the dB input to the adapted output of Kates' rapid (2 ms) and
+    """Kates' inner-hair-cell adaptation as a 2nd-order IIR filter.
+
+    Transfer function from the dB input to the adapted output of Kates' rapid (2 ms) and
     short-term (60 ms) adaptation circuit with an overshoot of 2 (``eb_IHCadapt``; Kates 2013,
     Sec. II-E), discretised by backward Euler at 24 kHz. The circuit is linear in its input, so
     it is a 2nd-order IIR filter: ``out = (v0 - v1) / r1`` of the state-space recursion.
@@ -318,9 +322,12 @@ def _ihc_adaptation_filter() -> tuple[np.ndarray, np.ndarray]:
 def ihc_reference(
     env: np.ndarray, bm: np.ndarray, *, attn_ihc_db: float, level_db_spl: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Inner hair cell of one band, NumPy reference: the envelope in dB above threshold
+    """Inner hair cell of one band, NumPy reference.
+
+    Inner hair cell of one band, NumPy reference: the envelope in dB above threshold
     (``level - attn_ihc + 20 log10 env``, >= 0; ``eb_EnvSL``), then the adaptation (>= 0;
-    ``eb_IHCadapt``); the basilar-membrane signal follows both gains."""
+    ``eb_IHCadapt``); the basilar-membrane signal follows both gains.
+    """
     db = np.maximum(level_db_spl - attn_ihc_db + 20 * np.log10(env + _SMALL), 0.0)
     bm = bm * ((db + _SMALL) / (env + _SMALL))
     num, den = _ihc_adaptation_filter()
@@ -329,8 +336,11 @@ def ihc_reference(
 
 
 def _bandwidth_factor(control_rms: float, own: float, widest: float, level_db_spl: float) -> float:
-    """The band's bandwidth from its control level: the ear's own up to 50 dB SPL, the widest
-    above 100 dB SPL, linear in dB between (Kates 2013, Sec. II-C; ``eb_BWadjust``)."""
+    """The band's bandwidth factor from its control level.
+
+    The band's bandwidth from its control level: the ear's own up to 50 dB SPL, the widest
+    above 100 dB SPL, linear in dB between (Kates 2013, Sec. II-C; ``eb_BWadjust``).
+    """
     with np.errstate(divide="ignore"):
         level = 20 * np.log10(control_rms) + level_db_spl
     if level < 50:
@@ -368,8 +378,11 @@ def _delay_bands(bands: np.ndarray, shifts: np.ndarray) -> np.ndarray:
 def _average_sl_db(
     env_rms: np.ndarray, control_rms: np.ndarray, loss: HairCellLoss, level_db_spl: float
 ) -> np.ndarray:
-    """Each band's average level in dB SL from its RMS envelope, with the compression gain its
-    control RMS sets (``eb_aveSL``)."""
+    """Each band's average level in dB SL (Kates' ``eb_aveSL``).
+
+    Each band's average level in dB SL from its RMS envelope, with the compression gain its
+    control RMS sets (``eb_aveSL``).
+    """
     control_db = level_db_spl + 20 * np.log10(np.maximum(control_rms, _SMALL))
     control_db = np.maximum(np.minimum(control_db, _UPPER_KNEE_DB_SPL), loss.low_knee_db_spl)
     gain_db = -loss.attn_ohc_db - (control_db - loss.low_knee_db_spl) * (
@@ -438,8 +451,11 @@ def _xcorr_lags(a: np.ndarray, b: np.ndarray, max_lag: int) -> np.ndarray:
 
 
 def _align_bands(reference: np.ndarray, processed: np.ndarray) -> np.ndarray:
-    """Each band of ``processed`` shifted to its cross-correlation peak with the reference's
-    band within +-100 ms (Kates' ``eb_EnvAlign``: lags -99.96 ms to +100 ms), zero-filled."""
+    """Per-band alignment of the processed signal (Kates' ``eb_EnvAlign``).
+
+    Each band of ``processed`` shifted to its cross-correlation peak with the reference's
+    band within +-100 ms (Kates' ``eb_EnvAlign``: lags -99.96 ms to +100 ms), zero-filled.
+    """
     m = _ENV_ALIGN_LAGS
     c = _xcorr_lags(reference, processed, m)[:, 1:]  # lags -m+1 .. m
     lags = np.argmax(c, axis=1) - m + 1
@@ -505,7 +521,9 @@ def ear_model(
     bands_x = _cochlea(x, cf, ref_loss, level_db_spl, basilar_membrane)
     bands_y = _cochlea(y, cf, impaired, level_db_spl, basilar_membrane)
     env_y = _align_bands(bands_x.env, bands_y.env)
-    bm_y = _align_bands(bands_x.bm, bands_y.bm) if bands_y.bm is not None else None
+    bm_y = None
+    if bands_x.bm is not None and bands_y.bm is not None:
+        bm_y = _align_bands(bands_x.bm, bands_y.bm)
     _inner_hair_cells(bands_x.env, bands_x.bm, ref_loss, level_db_spl)
     _inner_hair_cells(env_y, bm_y, impaired, level_db_spl)
     shifts = _group_delay_shifts(bands_x.bandwidth_factor, cf)
@@ -539,7 +557,9 @@ class _Bands:
 def _cochlea(
     x: np.ndarray, cf: np.ndarray, loss: HairCellLoss, level_db_spl: float, with_bm: bool
 ) -> _Bands:
-    """Gammatone bands of one signal with their level-dependent bandwidth and the
+    """Gammatone bands and outer-hair-cell compression of one signal.
+
+    Gammatone bands of one signal with their level-dependent bandwidth and the
     outer-hair-cell compression (C kernels: the bank in one call, the compression per band).
     """
     widest = hair_cell_loss(np.full(6, 100.0), cf).bandwidth_factor
@@ -589,7 +609,7 @@ def gammatone_bank(
 def _inner_hair_cells(
     env: np.ndarray, bm: np.ndarray | None, loss: HairCellLoss, level_db_spl: float
 ) -> None:
-    """dB above threshold and adaptation of every band, in place (C kernel)."""
+    """DB above threshold and adaptation of every band, in place (C kernel)."""
     num, den = _ihc_adaptation_filter()
     num_b = double_buffer(np.ascontiguousarray(num), "num", writable=False)
     den_b = double_buffer(np.ascontiguousarray(den), "den", writable=False)

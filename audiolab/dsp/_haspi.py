@@ -139,8 +139,11 @@ def cepstral_coefficients(
 
 
 def _modulation_filters(fs_sub: float) -> tuple[list[np.ndarray], np.ndarray]:
-    """The 10 modulation filters (``ebm_ModFilt``): Hann FIRs of 0.24 s for the three lowest
-    bands and 0.24 * 10 / fc above, the band-pass ones applied by complex demodulation."""
+    """HASPI v2's 10 modulation filters (``ebm_ModFilt``).
+
+    The 10 modulation filters (``ebm_ModFilt``): Hann FIRs of 0.24 s for the three lowest
+    bands and 0.24 * 10 / fc above, the band-pass ones applied by complex demodulation.
+    """
     centres = np.array(HASPI_MODULATION_CENTRES_HZ)
     edges = [0.0, 4.0, 8.0]
     for k in range(3, centres.size + 1):
@@ -158,8 +161,11 @@ def _modulation_filters(fs_sub: float) -> tuple[list[np.ndarray], np.ndarray]:
 def modulation_correlations(
     ref_cep: np.ndarray, proc_cep: np.ndarray, *, fs_sub: float,
 ) -> np.ndarray:
-    """``(6, n_mod)`` correlations of each cepstral coefficient in each modulation band
-    (``ebm_ModFilt`` then ``ebm_ModCorr``)."""
+    """Correlations of the cepstral coefficients per modulation band.
+
+    ``(6, n_mod)`` correlations of each cepstral coefficient in each modulation band
+    (``ebm_ModFilt`` then ``ebm_ModCorr``).
+    """
     taps, centres = _modulation_filters(fs_sub)
     n = ref_cep.shape[1]
     t = np.arange(1, n + 1)

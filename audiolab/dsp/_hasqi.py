@@ -67,9 +67,12 @@ def _segment_window() -> tuple[np.ndarray, int]:
 
 
 def _segments(x: np.ndarray, window: np.ndarray, half: int) -> np.ndarray:
-    """``(bands, n_seg, len(window))`` segments at 50 % overlap, windowed as Kates'
+    """16 ms segments at 50 % overlap, windowed.
+
+    ``(bands, n_seg, len(window))`` segments at 50 % overlap, windowed as Kates'
     ``eb_EnvSmooth`` / ``eb_BMcovary`` do: the first and last are half segments (the window's
-    falling and rising halves), stored zero-padded to the full length."""
+    falling and rising halves), stored zero-padded to the full length.
+    """
     n_win = window.size
     n = x.shape[1]
     n_seg = int(1 + np.floor(n / n_win) + np.floor((n - n_win / 2) / n_win))
@@ -95,8 +98,11 @@ def cepstral_correlation(
     ref: np.ndarray, proc: np.ndarray, rng: np.random.Generator | np.random.RandomState,
     pyclarity_stream: bool,
 ) -> float:
-    """Mean |correlation| of cepstral coefficients 2-6 over the segments above 2.5 dB SL
-    (``eb_melcor``; HASQI adds no dither, pyclarity still draws it)."""
+    """HASQI's cepstral correlation (Kates' ``eb_melcor``).
+
+    Mean |correlation| of cepstral coefficients 2-6 over the segments above 2.5 dB SL
+    (``eb_melcor``; HASQI adds no dither, pyclarity still draws it).
+    """
     n_bands = ref.shape[0]
     basis = np.cos(np.outer(np.arange(n_bands), np.arange(_N_BASIS)) * np.pi / (n_bands - 1))
     basis = basis / np.linalg.norm(basis, axis=0)
@@ -122,8 +128,11 @@ def cepstral_correlation(
 
 
 def spectrum_terms(ref_sl_db: np.ndarray, proc_sl_db: np.ndarray) -> tuple[float, float]:
-    """The linear model's two terms (``eb_SpectDiff``): ``1 - n SD(diff) / 2.5`` of the
-    unit-sum loudness spectra and ``1 - n SD(diff)`` of their slopes, each clipped to [0, 1]."""
+    """HASQI's two linear terms (Kates' ``eb_SpectDiff``).
+
+    The linear model's two terms (``eb_SpectDiff``): ``1 - n SD(diff) / 2.5`` of the
+    unit-sum loudness spectra and ``1 - n SD(diff)`` of their slopes, each clipped to [0, 1].
+    """
     n = ref_sl_db.size
     x = 10 ** (ref_sl_db / 20)
     y = 10 ** (proc_sl_db / 20)
@@ -134,9 +143,12 @@ def spectrum_terms(ref_sl_db: np.ndarray, proc_sl_db: np.ndarray) -> tuple[float
 
 
 def bm_covariance(ref_bm: np.ndarray, proc_bm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per band and 16 ms segment: the peak normalised cross-correlation within +-1 ms of the
+    """Basilar-membrane coherence per band and segment (``eb_BMcovary``).
+
+    Per band and 16 ms segment: the peak normalised cross-correlation within +-1 ms of the
     mean-removed windowed segments, clipped to [0, 1], and twice the reference's mean square
-    (``eb_BMcovary``)."""
+    (``eb_BMcovary``).
+    """
     window, half = _segment_window()
     max_lag = int(np.around(_MAX_LAG_MS * 0.001 * EAR_MODEL_FS))
     xs = _segments(ref_bm, window, half)
@@ -170,8 +182,11 @@ def bm_covariance(ref_bm: np.ndarray, proc_bm: np.ndarray) -> tuple[np.ndarray, 
 
 
 def bm_coherence(cov: np.ndarray, ref_ms: np.ndarray) -> float:
-    """Synchrony-weighted mean of the segment coherences above 2.5 dB SL (``eb_AveCovary2``,
-    its 5th weighting: a 5th-order low-pass at 3.5 kHz for the inner hair cells' synchrony)."""
+    """HASQI's basilar-membrane vibration coherence (``eb_AveCovary2``).
+
+    Synchrony-weighted mean of the segment coherences above 2.5 dB SL (``eb_AveCovary2``,
+    its 5th weighting: a 5th-order low-pass at 3.5 kHz for the inner hair cells' synchrony).
+    """
     n_bands = cov.shape[0]
     cf = ear_centre_frequencies_hz(n_bands)
     order, cutoff_hz = 5, 3500.0
