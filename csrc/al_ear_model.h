@@ -11,10 +11,19 @@
  * shifted down by cf_hz[b] (times cos and -sin of 2 pi cf k / fs, by a rotation recursion), both
  * parts are filtered by (1 + 4a z^-1 + 4a^2 z^-2) / (1 - a z^-1)^4 with a = a[b] and scaled by
  * gain[b]; env[b] = |u|, and, when bm is not NULL, bm[b] = Re(u e^{j 2 pi cf k / fs}) (the band's
- * basilar-membrane signal). env, bm: (n_bands, n) row-major. 0 < a[b] < 1, n >= 1. */
+ * basilar-membrane signal); sum_sq[b] = sum over k of env[b][k]^2. env, bm: (n_bands, n)
+ * row-major; env may be NULL when only sum_sq is wanted, bm and sum_sq may be NULL.
+ * 0 < a[b] < 1, n >= 1. */
 al_status al_ear_gammatone_bank(const double *x, int64_t n, int32_t n_bands, const double *cf_hz,
                                 const double *a, const double *gain, double fs, double *env,
-                                double *bm);
+                                double *bm, double *sum_sq);
+
+/* Decimating FIR: out[r][m] = sum_j taps[j] x[r][step m + delay - j] for m in [0, n_out),
+ * x[r][i] = 0 outside [0, n) (the part of the full convolution from index delay on, every
+ * step-th sample). x: (n_rows, n), out: (n_rows, n_out) row-major. */
+al_status al_ear_decimate(const double *x, int32_t n_rows, int64_t n, const double *taps,
+                          int32_t n_taps, int32_t step, int32_t delay, double *out,
+                          int64_t n_out);
 
 /* Outer-hair-cell compression of one band (Kates 2013, Eq. (5)), in place: the control
  * envelope's level L = level_db_spl + 20 log10(max(control, 1e-30)), clamped to

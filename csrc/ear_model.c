@@ -48,8 +48,10 @@ static inline double undb20(double db)
 }
 
 static void bank_group(const double *x, int64_t n, int32_t n_lanes, const double *cf_hz,
-                       const double *a, const double *gain, double fs, double *env, double *bm)
+                       const double *a, const double *gain, double fs, double *env, double *bm,
+                       double *sum_sq)
 {
+    ear_vd acc = {0};
     ear_vd d1 = {0}, d2 = {0}, d3 = {0}, d4 = {0}, b1 = {0}, b2 = {0}, g = {0};
     ear_vd c_step = {0}, s_step = {0}, c = {0}, s = {0};
     for (int32_t l = 0; l < n_lanes; l++) {
@@ -92,23 +94,27 @@ static void bank_group(const double *x, int64_t n, int32_t n_lanes, const double
             ear_vd e;
             for (int32_t l = 0; l < AL_EAR_LANES; l++) e[l] = __builtin_sqrt(mag2[l]);
             e = g * e;
+            acc += e * e;
             memcpy(env_blk[j], &e, sizeof e);
             const ear_vd b = g * (ur * c + ui * s);
             memcpy(bm_blk[j], &b, sizeof b);
         }
         for (int32_t l = 0; l < n_lanes; l++) {
-            for (int64_t j = 0; j < m; j++) env[l * n + k0 + j] = env_blk[j][l];
+            if (env)
+                for (int64_t j = 0; j < m; j++) env[l * n + k0 + j] = env_blk[j][l];
             if (bm)
                 for (int64_t j = 0; j < m; j++) bm[l * n + k0 + j] = bm_blk[j][l];
         }
     }
+    if (sum_sq)
+        for (int32_t l = 0; l < n_lanes; l++) sum_sq[l] = acc[l];
 }
 
 al_status al_ear_gammatone_bank(const double *x, int64_t n, int32_t n_bands, const double *cf_hz,
                                 const double *a, const double *gain, double fs, double *env,
-                                double *bm)
+                                double *bm, double *sum_sq)
 {
-    if (!x || !cf_hz || !a || !gain || !env) return AL_ERR_NULL;
+    if (!x || !cf_hz || !a || !gain) return AL_ERR_NULL;
     if (n < 1 || n_bands < 1) return AL_ERR_SIZE;
     if (!(fs > 0.0)) return AL_ERR_VALUE;
     for (int32_t b = 0; b < n_bands; b++)
@@ -123,8 +129,34 @@ al_status al_ear_gammatone_bank(const double *x, int64_t n, int32_t n_bands, con
             a8[l] = a[b];
             g8[l] = gain[b];
         }
-        bank_group(x, n, lanes, cf8, a8, g8, fs, env + (int64_t)b0 * n,
-                   bm ? bm + (int64_t)b0 * n : NULL);
+        bank_group(x, n, lanes, cf8, a8, g8, fs, env ? env + (int64_t)b0 * n : NULL,
+                   bm ? bm + (int64_t)b0 * n : NULL, sum_sq ? sum_sq + b0 : NULL);
+    }
+    return AL_OK;
+}
+
+al_status al_ear_decimate(const double *x, int32_t n_rows, int64_t n, const double *taps,
+                          int32_t n_taps, int32_t step, int32_t delay, double *out,
+                          int64_t n_out)
+{
+    if (!x || !taps || !out) return AL_ERR_NULL;
+    if (n_rows < 1 || n < 1 || n_taps < 1 || step < 1 || delay < 0 || n_out < 0)
+        return AL_ERR_SIZE;
+    for (int32_t r = 0; r < n_rows; r++) {
+        const double *xr = x + (int64_t)r * n;
+        for (int64_t m = 0; m < n_out; m++) {
+            const int64_t top = step * m + delay; /* index of taps[0] */
+            double acc = 0.0;
+            if (top - (n_taps - 1) >= 0 && top < n) {
+                for (int32_t j = 0; j < n_taps; j++) acc += taps[j] * xr[top - j];
+            } else {
+                for (int32_t j = 0; j < n_taps; j++) {
+                    const int64_t i = top - j;
+                    if (i >= 0 && i < n) acc += taps[j] * xr[i];
+                }
+            }
+            out[(int64_t)r * n_out + m] = acc;
+        }
     }
     return AL_OK;
 }

@@ -564,14 +564,12 @@ def _cochlea(
     """
     widest = hair_cell_loss(np.full(6, 100.0), cf).bandwidth_factor
     control = np.empty((N_BANDS, x.size))
-    gammatone_bank(x, cf, widest, control, None)
-    control_rms = np.sqrt(np.mean(control**2, axis=1))
+    control_rms = np.sqrt(gammatone_bank(x, cf, widest, control, None) / x.size)
     bw = np.array([_bandwidth_factor(float(c), float(own), float(w), level_db_spl)
                    for c, own, w in zip(control_rms, loss.bandwidth_factor, widest, strict=True)])
     out = _Bands(np.empty((N_BANDS, x.size)), np.empty((N_BANDS, x.size)) if with_bm else None,
                  bw, np.zeros(N_BANDS), control_rms)
-    gammatone_bank(x, cf, bw, out.env, out.bm)
-    out.env_rms[:] = np.sqrt(np.mean(out.env**2, axis=1))
+    out.env_rms[:] = np.sqrt(gammatone_bank(x, cf, bw, out.env, out.bm) / x.size)
     lp_b, lp_a = butter(1, 800.0 / (0.5 * EAR_MODEL_FS))
     for k in range(N_BANDS):
         check(lib.al_ear_compress(
@@ -590,20 +588,22 @@ def _optional(a: np.ndarray | None, name: str) -> Any:
 def gammatone_bank(
     x: np.ndarray, cf_hz: np.ndarray, bandwidth_factor: np.ndarray, env: np.ndarray,
     bm: np.ndarray | None,
-) -> None:
+) -> np.ndarray:
     """All bands of :func:`gammatone_reference` at once into ``env`` (and ``bm``), C kernel.
 
     ``x`` is 1-D float64 at 24 kHz; ``env`` and ``bm`` are ``(len(cf_hz), len(x))`` float64
-    C-contiguous outputs (``bm`` may be None).
+    C-contiguous outputs (``bm`` may be None). Returns each band's sum of squared envelope.
     """
+    sum_sq = np.zeros(len(cf_hz))
     a, gain = _gammatone_coefficients(np.asarray(cf_hz, np.float64),
                                       np.asarray(bandwidth_factor, np.float64))
     keep = [np.ascontiguousarray(v, dtype=np.float64) for v in (cf_hz, a, gain)]
     check(lib.al_ear_gammatone_bank(
         double_buffer(np.ascontiguousarray(x, dtype=np.float64), "x", writable=False), x.size,
         len(keep[0]), *(double_buffer(v, "band parameter", writable=False) for v in keep),
-        float(EAR_MODEL_FS), double_buffer(env, "env"), _optional(bm, "bm")),
-        "al_ear_gammatone_bank")
+        float(EAR_MODEL_FS), double_buffer(env, "env"), _optional(bm, "bm"),
+        double_buffer(sum_sq, "sum_sq")), "al_ear_gammatone_bank")
+    return sum_sq
 
 
 def _inner_hair_cells(

@@ -21,6 +21,7 @@ from importlib import resources
 import numpy as np
 from scipy.signal import fftconvolve
 
+from audiolab._ckernel import check, double_buffer, lib
 from audiolab._errors import SignalError
 from audiolab.dsp._ear_model import EAR_MODEL_FS, ear_model
 
@@ -83,7 +84,8 @@ def envelope_lowpass(env_db: np.ndarray) -> np.ndarray:
     """The 320 Hz envelope low-pass, evaluated at every 9th sample of 24 kHz (``ebm_EnvFilt``).
 
     A raised-cosine FIR of 0.7 / 320 s (52 taps), centred (delay 26 samples) as Kates' code takes
-    it from the full convolution, computed only at the samples kept (2.67 kHz).
+    it from the full convolution, computed only at the samples kept (2.67 kHz; C kernel
+    ``al_ear_decimate``).
     """
     t_ms = 0.7 * (1000 * (1 / _ENV_CUTOFF_HZ))
     half = int(np.floor(round(0.001 * t_ms * EAR_MODEL_FS) / 2))
@@ -94,20 +96,11 @@ def envelope_lowpass(env_db: np.ndarray) -> np.ndarray:
     step = int(np.floor(EAR_MODEL_FS / _FS_SUB))
     rows, n = env_db.shape
     n_out = -(-n // step)
-    # out[m] = sum_j taps[j] x[step m + half - j] (x zero outside [0, n)). In a copy padded by
-    # n_taps zeros in front, read as (rows, blocks, step), tap j meets block m + q at phase r,
-    # q, r = divmod(half - j + n_taps, step): one matrix product gives every block's sum for
-    # each q, and out[m] adds block m + q's sum for q.
-    q, r = np.divmod(half - np.arange(n_taps) + n_taps, step)
-    weights = np.zeros((int(q.max()) + 1, step))
-    np.add.at(weights, (q, r), taps)
-    n_blocks = n_out + weights.shape[0]
-    padded = np.zeros((rows, n_blocks * step))
-    padded[:, n_taps: n_taps + n] = env_db
-    sums = (padded.reshape(rows * n_blocks, step) @ weights.T).reshape(rows, n_blocks, -1)
-    out = np.zeros((rows, n_out))
-    for shift in range(weights.shape[0]):
-        out += sums[:, shift: shift + n_out, shift]
+    env_db = np.ascontiguousarray(env_db, dtype=np.float64)
+    out = np.empty((rows, n_out))
+    check(lib.al_ear_decimate(double_buffer(env_db, "env_db", writable=False), rows, n,
+                              double_buffer(taps, "taps", writable=False), n_taps, step, half,
+                              double_buffer(out, "out"), n_out), "al_ear_decimate")
     return out
 
 
