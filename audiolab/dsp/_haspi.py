@@ -19,7 +19,7 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
-from scipy.signal import fftconvolve
+from scipy.fft import next_fast_len
 
 from audiolab._ckernel import check, double_buffer, lib
 from audiolab._errors import SignalError
@@ -156,24 +156,22 @@ def modulation_correlations(
 ) -> np.ndarray:
     """Correlations of the cepstral coefficients per modulation band.
 
-    ``(6, n_mod)`` correlations of each cepstral coefficient in each modulation band
-    (``ebm_ModFilt`` then ``ebm_ModCorr``).
+    ``(6, n_mod)``: ``ebm_ModFilt`` then ``ebm_ModCorr``. Kates' complex demodulation (times
+    sqrt(2) e^{-j w k}, the low-pass ``h``, times sqrt(2) e^{j w k}, real part) is the real FIR
+    ``g[t] = 2 h[t] cos(w (t - t0))`` about the low-pass's centre ``t0``; all ten are applied by
+    one FFT of the coefficients and one inverse FFT per band.
     """
     taps, centres = _modulation_filters(fs_sub)
     n = ref_cep.shape[1]
-    t = np.arange(1, n + 1)
     both = np.stack((ref_cep, proc_cep))  # (2, 6, n)
+    n_fft = int(next_fast_len(n + max(h.size for h in taps) - 1, real=True))
+    spectrum = np.fft.rfft(both, n_fft, axis=2)
     corr = np.zeros((ref_cep.shape[0], len(taps)))
     for m, (h, fc) in enumerate(zip(taps, centres, strict=True)):
         half = (h.size - 1) // 2
-        if m == 0:
-            filt = fftconvolve(both, h[None, None, :], axes=2)[..., half: half + n]
-        else:
-            arg = np.pi * t * fc / (0.5 * fs_sub)
-            c, s = np.sqrt(2) * np.cos(arg), np.sqrt(2) * np.sin(arg)
-            parts = np.stack((both * c, -both * s))
-            lp = fftconvolve(parts, h[None, None, None, :], axes=3)[..., half: half + n]
-            filt = lp[0] * c - lp[1] * s
+        w = np.pi * fc / (0.5 * fs_sub)
+        g = h if m == 0 else 2 * h * np.cos(w * (np.arange(h.size) - half))
+        filt = np.fft.irfft(spectrum * np.fft.rfft(g, n_fft), n_fft, axis=2)[..., half: half + n]
         corr[:, m] = _correlation(filt[0], filt[1])
     return corr
 
