@@ -1,5 +1,5 @@
 /* Kates' ear model of HASPI v2 and HASQI v2 (audiolab/dsp/_ear_model.py): the per-band
- * recursions at the model's 24 kHz. */
+ * recursions at the model's 24 kHz, several bands at once. */
 #ifndef AL_EAR_MODEL_H
 #define AL_EAR_MODEL_H
 
@@ -25,24 +25,28 @@ al_status al_ear_decimate(const double *x, int32_t n_rows, int64_t n, const doub
                           int32_t n_taps, int32_t step, int32_t delay, double *out,
                           int64_t n_out);
 
-/* Outer-hair-cell compression of one band (Kates 2013, Eq. (5)), in place: the control
- * envelope's level L = level_db_spl + 20 log10(max(control, 1e-30)), clamped to
- * [low_knee_db_spl, 100] (upper bound first), gives the gain
- * 10^((-attn_ohc_db - (L - low_knee_db_spl)(1 - 1/compression_ratio)) / 20), which is smoothed
- * by the 1st-order Butterworth low-pass of coefficients lp_b0 (= b1) and lp_a1 (denominator
- * 1 + lp_a1 z^-1) and multiplies env and, when not NULL, bm.  compression_ratio > 0 (it is 1
- * where the outer-hair-cell loss takes all the compression). */
-al_status al_ear_compress(const double *control, int64_t n, double level_db_spl,
-                          double attn_ohc_db, double low_knee_db_spl, double compression_ratio,
-                          double lp_b0, double lp_a1, double *env, double *bm);
+/* The gammatone bank of al_ear_gammatone_bank with the outer-hair-cell compression (Kates 2013,
+ * Eq. (5)): band b also runs a control filter (pole a_ctl[b], gain gain_ctl[b]) whose envelope
+ * c gives the level L = level_db_spl + 20 log10(max(c, 1e-30)), clamped to [low_knee_db_spl[b],
+ * 100] (upper bound first), and the gain 10^((-attn_ohc_db[b] - (L - low_knee_db_spl[b])
+ * slope[b]) / 20), slope = 1 - 1/compression ratio; the gain is smoothed by the 1st-order
+ * low-pass b0 (1 + z^-1) / (1 + lp_a1 z^-1) and multiplies the band's envelope env[b] and, when
+ * bm is not NULL, its basilar-membrane signal bm[b]. sum_sq[b] is the band's sum of squared
+ * envelope before the compression. env, bm: (n_bands, n) row-major. */
+al_status al_ear_cochlea_bank(const double *x, int64_t n, int32_t n_bands, const double *cf_hz,
+                              const double *a_ctl, const double *gain_ctl, const double *a,
+                              const double *gain, double fs, double level_db_spl,
+                              const double *attn_ohc_db, const double *low_knee_db_spl,
+                              const double *slope, double lp_b0, double lp_a1, double *env,
+                              double *bm, double *sum_sq);
 
-/* Inner hair cell of one band, in place: env becomes its level above threshold,
- * db = max(sl_offset_db + 20 log10(env + 1e-30), 0), then the adapted level
+/* Inner hair cells of n_bands bands, in place: env[b] becomes its level above threshold,
+ * db = max(sl_offset_db[b] + 20 log10(env + 1e-30), 0), then the adapted level
  * out = max(y, 0) with y the 2nd-order filter num (3 taps) / den (3 taps, den[0] == 1) of db
  * (Kates' rapid and short-term adaptation, written as its transfer function);
- * bm, when not NULL, is multiplied by (db + 1e-30) / (env + 1e-30) and by
- * (out + 1e-30) / (db + 1e-30). */
-al_status al_ear_ihc(double *env, double *bm, int64_t n, double sl_offset_db, const double *num,
-                     const double *den);
+ * bm[b], when bm is not NULL, is multiplied by (db + 1e-30) / (env + 1e-30) and by
+ * (out + 1e-30) / (db + 1e-30). env, bm: (n_bands, n) row-major. */
+al_status al_ear_ihc_bank(double *env, double *bm, int32_t n_bands, int64_t n,
+                          const double *sl_offset_db, const double *num, const double *den);
 
 #endif

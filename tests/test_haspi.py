@@ -101,8 +101,8 @@ def test_stereo_scores_each_ear_and_reports_the_better():
 def test_level_convention_is_the_reference_rms():
     x, y = make_pair("snr0", 16000, 65.0)
     a = haspi(x, y, 16000, audiogram="N3", level_db_spl=70.0)
-    # Scaling both signals changes nothing: the level is the reference's RMS.
-    assert haspi(5 * x, 5 * y, 16000, audiogram="N3", level_db_spl=70.0) == a
+    # Scaling both signals changes nothing but rounding: the level is the reference's RMS.
+    assert haspi(5 * x, 5 * y, 16000, audiogram="N3", level_db_spl=70.0) == pytest.approx(a, abs=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -154,11 +154,15 @@ def test_centre_frequencies_are_erb_spaced_from_80_to_8000_hz():
 
 def test_hair_cell_loss_splits_80_20_below_the_outer_hair_cell_maximum():
     cf = em.ear_centre_frequencies_hz()
-    loss = em.hair_cell_loss(np.full(6, 20.0), cf)
-    # Kates & Arehart (2014), Sec. 2.2: 80 % outer, 20 % inner hair-cell loss while the outer
-    # part stays under 1.25 x 70 (1 - 1/CR) dB (about 22 dB at the lowest band, CR 1.25).
-    np.testing.assert_allclose(loss.attn_ohc_db, 16.0)
-    np.testing.assert_allclose(loss.attn_ihc_db, 4.0)
+    loss = em.hair_cell_loss(np.full(6, 10.0), cf)
+    # Kates & Arehart (2014), Sec. 2.2: 80 % outer, 20 % inner hair-cell loss while the loss
+    # stays under 1.25 x 70 (1 - 1/CR) dB (17.5 dB at the lowest band, CR 1.25) ...
+    np.testing.assert_allclose(loss.attn_ohc_db, 8.0)
+    np.testing.assert_allclose(loss.attn_ihc_db, 2.0)
+    # ... above it the outer part stays at 80 % of that cap and the rest is inner.
+    capped = em.hair_cell_loss(np.full(6, 20.0), cf)
+    assert capped.attn_ohc_db[0] == pytest.approx(14.0)
+    assert capped.attn_ihc_db[0] == pytest.approx(6.0)
     big = em.hair_cell_loss(np.full(6, 100.0), cf)
     np.testing.assert_allclose(big.attn_ohc_db + big.attn_ihc_db, 100.0)
     np.testing.assert_allclose(big.compression_ratio, 1.0, atol=1e-12)
@@ -183,28 +187,37 @@ def test_c_gammatone_bank_equals_the_numpy_reference(rng):
     np.testing.assert_array_equal(env_only, env)
 
 
-def test_c_compression_and_inner_hair_cells_equal_the_numpy_references(rng):
-    n = 4000
-    env = np.abs(rng.standard_normal(n)) * 10 ** (rng.uniform(-4, 0, n))
-    bm = rng.standard_normal(n) * env
-    control = env * 2.0
-    ref_env, ref_bm = em.compress_reference(env, bm, control, attn_ohc_db=20.0,
-                                            low_knee_db_spl=50.0, compression_ratio=2.0,
-                                            level_db_spl=65.0)
-    loss = em.HairCellLoss(*(np.array([v]) for v in (20.0, 1.4, 50.0, 2.0, 5.0)))
-    bands = em._Bands(env[None].copy(), bm[None].copy(), np.ones(1), np.ones(1), np.ones(1))
-    from scipy.signal import butter
-
-    b, a = butter(1, 800.0 / 12000.0)
-    em.check(em.lib.al_ear_compress(
-        em.double_buffer(control, "c", writable=False), n, 65.0, 20.0, 50.0, 2.0, b[0], a[1],
-        em.double_buffer(bands.env[0], "e"), em.double_buffer(bands.bm[0], "b")), "compress")
-    np.testing.assert_allclose(bands.env[0], ref_env, rtol=1e-12)
-    np.testing.assert_allclose(bands.bm[0], ref_bm, rtol=1e-12)
-    ihc_env, ihc_bm = em.ihc_reference(ref_env, ref_bm, attn_ihc_db=5.0, level_db_spl=65.0)
-    em._inner_hair_cells(bands.env, bands.bm, loss, 65.0)
-    np.testing.assert_allclose(bands.env[0], ihc_env, rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(bands.bm[0], ihc_bm, rtol=1e-9, atol=1e-9)
+def test_c_cochlea_and_inner_hair_cells_equal_the_numpy_references(rng):
+    # Speech-like input: noise with a slow level swing, so the compression runs between its
+    # knees and the inner hair cells above and below threshold.
+    t = np.arange(6000) / 24000
+    x = rng.standard_normal(t.size) * 10 ** (2 * np.sin(2 * np.pi * 3 * t) - 1.5)
+    cf = em.ear_centre_frequencies_hz()
+    loss = em.hair_cell_loss(np.array([30.0, 35, 40, 50, 60, 65]), cf)
+    bands = em._cochlea(x, cf, loss, 70.0, True)
+    assert bands.bm is not None
+    widest = em.hair_cell_loss(np.full(6, 100.0), cf).bandwidth_factor
+    for k in (0, 9, 17, 31):
+        control, _ = em.gammatone_reference(x, cf_hz=cf[k], bandwidth_factor=widest[k])
+        assert bands.control_rms[k] == pytest.approx(np.sqrt(np.mean(control**2)), rel=1e-8)
+        env, bm = em.gammatone_reference(x, cf_hz=cf[k], bandwidth_factor=bands.bandwidth_factor[k])
+        assert bands.env_rms[k] == pytest.approx(np.sqrt(np.mean(env**2)), rel=1e-8)
+        env_c, bm_c = em.compress_reference(
+            env, bm, control, attn_ohc_db=loss.attn_ohc_db[k],
+            low_knee_db_spl=loss.low_knee_db_spl[k], compression_ratio=loss.compression_ratio[k],
+            level_db_spl=70.0)
+        # The carrier's rotation recursion (see the bank's test): within 3e-8 of the peak.
+        np.testing.assert_allclose(bands.env[k], env_c, atol=3e-8 * np.max(env_c))
+        np.testing.assert_allclose(bands.bm[k], bm_c, atol=3e-8 * np.max(np.abs(bm_c)))
+    env_in, bm_in = bands.env.copy(), bands.bm.copy()
+    em._inner_hair_cells(bands.env, bands.bm, loss, 70.0)
+    for k in (0, 9, 17, 31):
+        db, bm = em.ihc_reference(env_in[k], bm_in[k], attn_ihc_db=loss.attn_ihc_db[k],
+                                  level_db_spl=70.0)
+        assert np.any(db == 0) and np.any(db > 10)  # both sides of threshold were met
+        np.testing.assert_allclose(bands.env[k], db, atol=1e-9)
+        # Just above threshold the basilar-membrane gain db / env is steep: 1e-8 of the peak.
+        np.testing.assert_allclose(bands.bm[k], bm, atol=1e-8 * np.max(np.abs(bm)))
 
 
 def test_adaptation_filter_equals_kates_circuit_recursion(rng):
@@ -224,7 +237,7 @@ def test_adaptation_filter_equals_kates_circuit_recursion(rng):
         v1, v2 = (a22 * b1 - a12 * b2) / det, (-a21 * b1 + a11 * b2) / det
         expected[i] = (u - v1) / r1
     num, den = em._ihc_adaptation_filter()
-    np.testing.assert_allclose(lfilter(num, den, v0), expected, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(lfilter(num, den, v0), expected, rtol=1e-10, atol=1e-9)
 
 
 def test_block_cross_correlation_equals_direct_correlation(rng):

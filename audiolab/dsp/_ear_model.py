@@ -65,7 +65,6 @@ _UPPER_KNEE_DB_SPL = 100.0  # compression stops above 100 dB SPL
 _IHC_THRESHOLD_DB = -10.0  # internal noise of the basilar-membrane output, dB re threshold
 _NAL_R_TAPS = 141  # Kates' eb_NALR: a 140th-order linear-phase FIR at 24 kHz
 _ENV_ALIGN_LAGS = int(0.1 * EAR_MODEL_FS)  # per-band alignment searches +-100 ms (eb_EnvAlign)
-_COARSE = 8  # block of the coarse envelope alignment search (1/3 ms)
 # The shortest signal after the alignment trims it: twice the per-band alignment's search range,
 # so that every lag it tries overlaps the signal (Kates' code assumes as much).
 MIN_SAMPLES = 2 * _ENV_ALIGN_LAGS
@@ -433,71 +432,58 @@ def _xcorr_lags(a: np.ndarray, b: np.ndarray, max_lag: int) -> np.ndarray:
     Overlap-add of block cross-spectra: ``b`` is cut into blocks of ``B`` samples, each
     correlated (FFT of ``B + 2 max_lag`` points or more) with the stretch of ``a`` it can meet;
     the cross-spectra are summed and inverted once. About a fifth of the work of one FFT of the
-    whole signal's length, and exact to rounding.
+    whole signal's length. In the precision of ``a`` and ``b`` (float32 or float64).
     """
+    from scipy import fft
+
     rows, n = a.shape
     n_fft = _fast_len(16 * max_lag)
     block = n_fft - 2 * max_lag
     n_blocks = -(-n // block)
-    a_pad = np.zeros((rows, max_lag + n_blocks * block + max_lag))
+    a_pad = np.zeros((rows, max_lag + n_blocks * block + max_lag), dtype=a.dtype)
     a_pad[:, max_lag: max_lag + n] = a
-    b_pad = np.zeros((rows, n_blocks * block))
+    b_pad = np.zeros((rows, n_blocks * block), dtype=b.dtype)
     b_pad[:, :n] = b
     a_blocks = sliding_window_view(a_pad, block + 2 * max_lag, axis=1)[:, ::block][:, :n_blocks]
     b_blocks = b_pad.reshape(rows, n_blocks, block)
-    spectrum = np.zeros((rows, n_fft // 2 + 1), dtype=np.complex128)
+    spectrum = 0
     for j in range(n_blocks):  # one block at a time keeps the memory small
-        spectrum += np.fft.rfft(a_blocks[:, j], n_fft) * np.conj(np.fft.rfft(b_blocks[:, j], n_fft))
-    return np.fft.irfft(spectrum, n_fft)[:, : 2 * max_lag + 1]
+        spectrum = spectrum + fft.rfft(a_blocks[:, j], n_fft) * np.conj(
+            fft.rfft(b_blocks[:, j], n_fft))
+    return fft.irfft(spectrum, n_fft)[:, : 2 * max_lag + 1]
 
 
-def _envelope_peak_lags(reference: np.ndarray, processed: np.ndarray, max_lag: int) -> np.ndarray:
-    """Per row, the lag of the envelopes' cross-correlation peak, found coarse then fine.
+def _peak_lags(reference: np.ndarray, processed: np.ndarray, max_lag: int) -> np.ndarray:
+    """Per row, the lag in ``(-max_lag, max_lag]`` of the cross-correlation peak, exactly.
 
-    The lag lies in ``(-max_lag, max_lag]``.
-    The correlation of band envelopes is smooth over many samples: its peak is first located on
-    the envelopes summed over blocks of ``_COARSE`` samples (whose correlation is the full one
-    smoothed by a triangle of that half-width and subsampled), then searched at the full rate
-    within two blocks either side. The tests check this against the full search (and through
-    the scores against pyclarity, which searches everything).
+    The correlation is computed in float32 (half the work of float64); the lags it puts within
+    a margin of its peak (far above float32's rounding, 1e-5 of the product of the norms) are
+    evaluated again in float64, and the first of the largest is taken, as ``argmax`` over a
+    float64 correlation would.
     """
-    rows, n = reference.shape
-    d = _COARSE
-    n_c = n // d
-    a = reference[:, : n_c * d].reshape(rows, n_c, d).sum(axis=2)
-    b = processed[:, : n_c * d].reshape(rows, n_c, d).sum(axis=2)
-    n_fft = _fast_len(2 * n_c - 1)
-    c = np.fft.irfft(np.fft.rfft(a, n_fft) * np.conj(np.fft.rfft(b, n_fft)), n_fft)
-    m_c = max_lag // d
-    coarse = np.concatenate((c[:, n_fft - m_c:], c[:, : m_c + 1]), axis=1)  # -m_c .. m_c
-    centre = (np.argmax(coarse, axis=1) - m_c) * d
-    lags = np.empty(rows, dtype=int)
-    for k in range(rows):
+    c = _xcorr_lags(reference.astype(np.float32), processed.astype(np.float32), max_lag)[:, 1:]
+    margin = 1e-5 * np.sqrt(np.sum(reference**2, axis=1) * np.sum(processed**2, axis=1))
+    n = reference.shape[1]
+    lags = np.empty(reference.shape[0], dtype=int)
+    for k in range(reference.shape[0]):
+        candidates = np.flatnonzero(c[k] >= c[k].max() - margin[k]) - max_lag + 1
         best, best_lag = -np.inf, 0
-        for lag in range(max(centre[k] - 2 * d, -max_lag + 1), min(centre[k] + 2 * d, max_lag) + 1):
-            # sum_i reference[i + lag] processed[i]
+        for lag in candidates:  # sum_i reference[i + lag] processed[i], in float64
             v = (np.dot(reference[k, lag:], processed[k, : n - lag]) if lag >= 0 else
                  np.dot(reference[k, : n + lag], processed[k, -lag:]))
             if v > best:
-                best, best_lag = v, lag
+                best, best_lag = v, int(lag)
         lags[k] = best_lag
     return lags
 
 
-def _align_bands(reference: np.ndarray, processed: np.ndarray, *, envelopes: bool) -> np.ndarray:
+def _align_bands(reference: np.ndarray, processed: np.ndarray) -> np.ndarray:
     """Per-band alignment of the processed signal (Kates' ``eb_EnvAlign``).
 
     Each band of ``processed`` shifted to its cross-correlation peak with the reference's
-    band within +-100 ms (lags -99.96 ms to +100 ms), zero-filled, in place. Envelopes are
-    searched coarse then fine (:func:`_envelope_peak_lags`), basilar-membrane signals (whose
-    correlation oscillates at the band's centre frequency) over every lag.
+    band within +-100 ms (lags -99.96 ms to +100 ms), zero-filled, in place.
     """
-    m = _ENV_ALIGN_LAGS
-    if envelopes:
-        lags = _envelope_peak_lags(reference, processed, m)
-    else:
-        c = _xcorr_lags(reference, processed, m)[:, 1:]  # lags -m+1 .. m
-        lags = np.argmax(c, axis=1) - m + 1
+    lags = _peak_lags(reference, processed, _ENV_ALIGN_LAGS)
     n = processed.shape[1]
     for k, lag in enumerate(lags):  # in place: NumPy copies overlapping slices safely
         d = -int(lag)
@@ -559,10 +545,10 @@ def ear_model(
     x, y = _prepare(reference, processed, fs, eq)
     bands_x = _cochlea(x, cf, ref_loss, level_db_spl, basilar_membrane)
     bands_y = _cochlea(y, cf, impaired, level_db_spl, basilar_membrane)
-    env_y = _align_bands(bands_x.env, bands_y.env, envelopes=True)
+    env_y = _align_bands(bands_x.env, bands_y.env)
     bm_y = None
     if bands_x.bm is not None and bands_y.bm is not None:
-        bm_y = _align_bands(bands_x.bm, bands_y.bm, envelopes=False)
+        bm_y = _align_bands(bands_x.bm, bands_y.bm)
     _inner_hair_cells(bands_x.env, bands_x.bm, ref_loss, level_db_spl)
     _inner_hair_cells(env_y, bm_y, impaired, level_db_spl)
     shifts = _group_delay_shifts(bands_x.bandwidth_factor, cf)
@@ -598,25 +584,31 @@ def _cochlea(
 ) -> _Bands:
     """Gammatone bands and outer-hair-cell compression of one signal.
 
-    Gammatone bands of one signal with their level-dependent bandwidth and the
-    outer-hair-cell compression (C kernels: the bank in one call, the compression per band).
+    Two C passes over all bands: the control filters alone (their RMS sets each band's
+    bandwidth), then control and band filters together with the compression.
     """
     widest = hair_cell_loss(np.full(6, 100.0), cf).bandwidth_factor
-    control = np.empty((N_BANDS, x.size))
-    control_rms = np.sqrt(gammatone_bank(x, cf, widest, control, None) / x.size)
+    control_rms = np.sqrt(gammatone_bank(x, cf, widest, None, None) / x.size)
     bw = np.array([_bandwidth_factor(float(c), float(own), float(w), level_db_spl)
                    for c, own, w in zip(control_rms, loss.bandwidth_factor, widest, strict=True)])
     out = _Bands(np.empty((N_BANDS, x.size)), np.empty((N_BANDS, x.size)) if with_bm else None,
                  bw, np.zeros(N_BANDS), control_rms)
-    out.env_rms[:] = np.sqrt(gammatone_bank(x, cf, bw, out.env, out.bm) / x.size)
+    a_ctl, g_ctl = _gammatone_coefficients(cf, widest)
+    a, g = _gammatone_coefficients(cf, bw)
     lp_b, lp_a = butter(1, 800.0 / (0.5 * EAR_MODEL_FS))
-    for k in range(N_BANDS):
-        check(lib.al_ear_compress(
-            double_buffer(control[k], "control", writable=False), x.size, level_db_spl,
-            float(loss.attn_ohc_db[k]), float(loss.low_knee_db_spl[k]),
-            float(loss.compression_ratio[k]), float(lp_b[0]), float(lp_a[1]),
-            double_buffer(out.env[k], "env"),
-            _optional(None if out.bm is None else out.bm[k], "bm")), "al_ear_compress")
+    per_band = [np.ascontiguousarray(v, dtype=np.float64) for v in (
+        cf, a_ctl, g_ctl, a, g)]
+    per_loss = [np.ascontiguousarray(v, dtype=np.float64) for v in (
+        loss.attn_ohc_db, loss.low_knee_db_spl, 1 - 1 / loss.compression_ratio)]
+    sum_sq = np.zeros(N_BANDS)
+    check(lib.al_ear_cochlea_bank(
+        double_buffer(x, "x", writable=False), x.size, N_BANDS,
+        *(double_buffer(v, "band parameter", writable=False) for v in per_band),
+        float(EAR_MODEL_FS), float(level_db_spl),
+        *(double_buffer(v, "loss parameter", writable=False) for v in per_loss),
+        float(lp_b[0]), float(lp_a[1]), double_buffer(out.env, "env"), _optional(out.bm, "bm"),
+        double_buffer(sum_sq, "sum_sq")), "al_ear_cochlea_bank")
+    out.env_rms[:] = np.sqrt(sum_sq / x.size)
     return out
 
 
@@ -625,13 +617,13 @@ def _optional(a: np.ndarray | None, name: str) -> Any:
 
 
 def gammatone_bank(
-    x: np.ndarray, cf_hz: np.ndarray, bandwidth_factor: np.ndarray, env: np.ndarray,
+    x: np.ndarray, cf_hz: np.ndarray, bandwidth_factor: np.ndarray, env: np.ndarray | None,
     bm: np.ndarray | None,
 ) -> np.ndarray:
     """All bands of :func:`gammatone_reference` at once into ``env`` (and ``bm``), C kernel.
 
     ``x`` is 1-D float64 at 24 kHz; ``env`` and ``bm`` are ``(len(cf_hz), len(x))`` float64
-    C-contiguous outputs (``bm`` may be None). Returns each band's sum of squared envelope.
+    C-contiguous outputs (either may be None). Returns each band's sum of squared envelope.
     """
     sum_sq = np.zeros(len(cf_hz))
     a, gain = _gammatone_coefficients(np.asarray(cf_hz, np.float64),
@@ -640,7 +632,7 @@ def gammatone_bank(
     check(lib.al_ear_gammatone_bank(
         double_buffer(np.ascontiguousarray(x, dtype=np.float64), "x", writable=False), x.size,
         len(keep[0]), *(double_buffer(v, "band parameter", writable=False) for v in keep),
-        float(EAR_MODEL_FS), double_buffer(env, "env"), _optional(bm, "bm"),
+        float(EAR_MODEL_FS), _optional(env, "env"), _optional(bm, "bm"),
         double_buffer(sum_sq, "sum_sq")), "al_ear_gammatone_bank")
     return sum_sq
 
@@ -650,10 +642,9 @@ def _inner_hair_cells(
 ) -> None:
     """DB above threshold and adaptation of every band, in place (C kernel)."""
     num, den = _ihc_adaptation_filter()
-    num_b = double_buffer(np.ascontiguousarray(num), "num", writable=False)
-    den_b = double_buffer(np.ascontiguousarray(den), "den", writable=False)
-    for k in range(env.shape[0]):
-        check(lib.al_ear_ihc(
-            double_buffer(env[k], "env"), _optional(None if bm is None else bm[k], "bm"),
-            env.shape[1], float(level_db_spl - loss.attn_ihc_db[k]), num_b, den_b),
-            "al_ear_ihc")
+    offset = np.ascontiguousarray(level_db_spl - loss.attn_ihc_db, dtype=np.float64)
+    check(lib.al_ear_ihc_bank(
+        double_buffer(env, "env"), _optional(bm, "bm"), env.shape[0], env.shape[1],
+        double_buffer(offset, "offset", writable=False),
+        double_buffer(np.ascontiguousarray(num), "num", writable=False),
+        double_buffer(np.ascontiguousarray(den), "den", writable=False)), "al_ear_ihc_bank")
