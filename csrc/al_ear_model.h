@@ -20,7 +20,7 @@ al_status al_ear_gammatone_bank(const double *x, int64_t n, int32_t n_bands, con
 
 /* Decimating FIR: out[r][m] = sum_j taps[j] x[r][step m + delay - j] for m in [0, n_out),
  * x[r][i] = 0 outside [0, n) (the part of the full convolution from index delay on, every
- * step-th sample). x: (n_rows, n), out: (n_rows, n_out) row-major. */
+ * step-th sample). x: (n_rows, n), out: (n_rows, n_out) row-major; n_taps <= 4096. */
 al_status al_ear_decimate(const double *x, int32_t n_rows, int64_t n, const double *taps,
                           int32_t n_taps, int32_t step, int32_t delay, double *out,
                           int64_t n_out);

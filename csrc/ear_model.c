@@ -164,19 +164,33 @@ al_status al_ear_decimate(const double *x, int32_t n_rows, int64_t n, const doub
                           int64_t n_out)
 {
     if (!x || !taps || !out) return AL_ERR_NULL;
-    if (n_rows < 1 || n < 1 || n_taps < 1 || step < 1 || delay < 0 || n_out < 0)
+    if (n_rows < 1 || n < 1 || n_taps < 1 || n_taps > 4096 || step < 1 || delay < 0 || n_out < 0)
         return AL_ERR_SIZE;
+    double rev[n_taps]; /* taps reversed: the inner loop runs forward and vectorises */
+    for (int32_t j = 0; j < n_taps; j++) rev[j] = taps[n_taps - 1 - j];
     for (int32_t r = 0; r < n_rows; r++) {
         const double *xr = x + (int64_t)r * n;
         for (int64_t m = 0; m < n_out; m++) {
-            const int64_t top = step * m + delay; /* index of taps[0] */
+            const int64_t first = step * m + delay - (n_taps - 1); /* x index of rev[0] */
             double acc = 0.0;
-            if (top - (n_taps - 1) >= 0 && top < n) {
-                for (int32_t j = 0; j < n_taps; j++) acc += taps[j] * xr[top - j];
+            if (first >= 0 && first + n_taps <= n) {
+                /* Eight partial sums in a vector: a single scalar sum is one serial chain
+                 * that the compiler may not reorder. */
+                const double *xs = xr + first;
+                ear_vd part = {0};
+                int32_t j = 0;
+                for (; j + AL_EAR_LANES <= n_taps; j += AL_EAR_LANES) {
+                    ear_vd t, v;
+                    memcpy(&t, rev + j, sizeof t);
+                    memcpy(&v, xs + j, sizeof v);
+                    part += t * v;
+                }
+                for (; j < n_taps; j++) acc += rev[j] * xs[j];
+                for (int32_t l = 0; l < AL_EAR_LANES; l++) acc += part[l];
             } else {
                 for (int32_t j = 0; j < n_taps; j++) {
-                    const int64_t i = top - j;
-                    if (i >= 0 && i < n) acc += taps[j] * xr[i];
+                    const int64_t i = first + j;
+                    if (i >= 0 && i < n) acc += rev[j] * xr[i];
                 }
             }
             out[(int64_t)r * n_out + m] = acc;
@@ -342,9 +356,11 @@ static void ihc_group(double *env, double *bm, int32_t n_lanes, int64_t n, const
             z1 = num[1] * d - den[1] * y + z2;
             z2 = num[2] * d - den[2] * y;
             const ear_vd out = vmax(y, splat(0.0));
-            const ear_vd g = ((d + SMALL) / (e + SMALL)) * ((out + SMALL) / (d + SMALL));
             memcpy(e_blk[j], &out, sizeof out);
-            memcpy(g_blk[j], &g, sizeof g);
+            if (bm) {
+                const ear_vd g = ((d + SMALL) / (e + SMALL)) * ((out + SMALL) / (d + SMALL));
+                memcpy(g_blk[j], &g, sizeof g);
+            }
         }
         for (int32_t l = 0; l < n_lanes; l++) {
             for (int64_t j = 0; j < m; j++) env[l * n + k0 + j] = e_blk[j][l];

@@ -429,52 +429,14 @@ def _prepare(
 def _xcorr_lags(a: np.ndarray, b: np.ndarray, max_lag: int) -> np.ndarray:
     """``c[:, L + max_lag] = sum_n a[:, n + L] b[:, n]`` for ``|L| <= max_lag``, row by row.
 
-    Overlap-add of block cross-spectra: ``b`` is cut into blocks of ``B`` samples, each
-    correlated (FFT of ``B + 2 max_lag`` points or more) with the stretch of ``a`` it can meet;
-    the cross-spectra are summed and inverted once. About a fifth of the work of one FFT of the
-    whole signal's length. In the precision of ``a`` and ``b`` (float32 or float64).
+    One circular correlation by FFT of ``n + max_lag`` points or more: that is long enough for
+    the lags up to ``max_lag`` not to meet any other lag's wrap-around (half the length a full
+    linear correlation needs).
     """
-    from scipy import fft
-
-    rows, n = a.shape
-    n_fft = _fast_len(16 * max_lag)
-    block = n_fft - 2 * max_lag
-    n_blocks = -(-n // block)
-    a_pad = np.zeros((rows, max_lag + n_blocks * block + max_lag), dtype=a.dtype)
-    a_pad[:, max_lag: max_lag + n] = a
-    b_pad = np.zeros((rows, n_blocks * block), dtype=b.dtype)
-    b_pad[:, :n] = b
-    a_blocks = sliding_window_view(a_pad, block + 2 * max_lag, axis=1)[:, ::block][:, :n_blocks]
-    b_blocks = b_pad.reshape(rows, n_blocks, block)
-    spectrum = 0
-    for j in range(n_blocks):  # one block at a time keeps the memory small
-        spectrum = spectrum + fft.rfft(a_blocks[:, j], n_fft) * np.conj(
-            fft.rfft(b_blocks[:, j], n_fft))
-    return fft.irfft(spectrum, n_fft)[:, : 2 * max_lag + 1]
-
-
-def _peak_lags(reference: np.ndarray, processed: np.ndarray, max_lag: int) -> np.ndarray:
-    """Per row, the lag in ``(-max_lag, max_lag]`` of the cross-correlation peak, exactly.
-
-    The correlation is computed in float32 (half the work of float64); the lags it puts within
-    a margin of its peak (far above float32's rounding, 1e-5 of the product of the norms) are
-    evaluated again in float64, and the first of the largest is taken, as ``argmax`` over a
-    float64 correlation would.
-    """
-    c = _xcorr_lags(reference.astype(np.float32), processed.astype(np.float32), max_lag)[:, 1:]
-    margin = 1e-5 * np.sqrt(np.sum(reference**2, axis=1) * np.sum(processed**2, axis=1))
-    n = reference.shape[1]
-    lags = np.empty(reference.shape[0], dtype=int)
-    for k in range(reference.shape[0]):
-        candidates = np.flatnonzero(c[k] >= c[k].max() - margin[k]) - max_lag + 1
-        best, best_lag = -np.inf, 0
-        for lag in candidates:  # sum_i reference[i + lag] processed[i], in float64
-            v = (np.dot(reference[k, lag:], processed[k, : n - lag]) if lag >= 0 else
-                 np.dot(reference[k, : n + lag], processed[k, -lag:]))
-            if v > best:
-                best, best_lag = v, int(lag)
-        lags[k] = best_lag
-    return lags
+    n = a.shape[1]
+    n_fft = _fast_len(n + max_lag)
+    c = np.fft.irfft(np.fft.rfft(a, n_fft) * np.conj(np.fft.rfft(b, n_fft)), n_fft)
+    return np.concatenate((c[:, n_fft - max_lag:], c[:, : max_lag + 1]), axis=1)
 
 
 def _align_bands(reference: np.ndarray, processed: np.ndarray) -> np.ndarray:
@@ -483,7 +445,8 @@ def _align_bands(reference: np.ndarray, processed: np.ndarray) -> np.ndarray:
     Each band of ``processed`` shifted to its cross-correlation peak with the reference's
     band within +-100 ms (lags -99.96 ms to +100 ms), zero-filled, in place.
     """
-    lags = _peak_lags(reference, processed, _ENV_ALIGN_LAGS)
+    m = _ENV_ALIGN_LAGS
+    lags = np.argmax(_xcorr_lags(reference, processed, m)[:, 1:], axis=1) - m + 1  # -m+1 .. m
     n = processed.shape[1]
     for k, lag in enumerate(lags):  # in place: NumPy copies overlapping slices safely
         d = -int(lag)
