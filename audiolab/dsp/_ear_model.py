@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import butter, cheby2, lfilter, ss2tf
 
 from audiolab._ckernel import check, double_buffer, ffi, lib
