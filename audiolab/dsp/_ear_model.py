@@ -432,10 +432,15 @@ def _xcorr_lags(a: np.ndarray, b: np.ndarray, max_lag: int) -> np.ndarray:
     the lags up to ``max_lag`` not to meet any other lag's wrap-around (half the length a full
     linear correlation needs).
     """
-    n = a.shape[1]
+    rows, n = a.shape
     n_fft = _fast_len(n + max_lag)
-    c = np.fft.irfft(np.fft.rfft(a, n_fft) * np.conj(np.fft.rfft(b, n_fft)), n_fft)
-    return np.concatenate((c[:, n_fft - max_lag:], c[:, : max_lag + 1]), axis=1)
+    out = np.empty((rows, 2 * max_lag + 1))
+    for r in range(0, rows, 4):  # a few rows at a time: the FFT buffers stay small and reused
+        c = np.fft.irfft(np.fft.rfft(a[r: r + 4], n_fft) * np.conj(np.fft.rfft(b[r: r + 4], n_fft)),
+                         n_fft)
+        out[r: r + 4, :max_lag] = c[:, n_fft - max_lag:]
+        out[r: r + 4, max_lag:] = c[:, : max_lag + 1]
+    return out
 
 
 def _align_bands(reference: np.ndarray, processed: np.ndarray) -> np.ndarray:
