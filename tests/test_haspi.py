@@ -30,6 +30,8 @@ from audiolab.dsp._haspi import envelope_lowpass
 DATA = Path(__file__).parent / "data"
 REFERENCE = json.loads((DATA / "haspi_hasqi_pyclarity_0.9.0.json").read_text())
 CASES = [c for c in REFERENCE["cases"] if not c.get("rate_rounding")]
+# One case runs in `make test-fast`, all of them in `make test` (about 1 s each).
+FAST_CASE = ("snr0", "N3", 16000, 65.0)
 HASPI_BAR = 0.005  # issue 17: every HASPI within 0.005 of pyclarity 0.9.0
 
 
@@ -56,7 +58,17 @@ def _case_id(c: dict) -> str:
     return f"{c['condition']}-{c['audiogram']}-{c['fs']}Hz-{c['level_db_spl']:g}dB"
 
 
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def case_params() -> list:
+    """The reference cases as pytest params, all but FAST_CASE marked slow."""
+    return [
+        pytest.param(c, id=_case_id(c), marks=() if (
+            c["condition"], c["audiogram"], c["fs"], c["level_db_spl"]) == FAST_CASE
+            else pytest.mark.slow)
+        for c in CASES
+    ]
+
+
+@pytest.mark.parametrize("case", case_params())
 def test_pyclarity_deviates_give_pyclarity_numbers(case):
     x, y = make_pair(case["condition"], case["fs"], case["level_db_spl"])
     loss = np.array(REFERENCE["audiograms"][case["audiogram"]])
@@ -67,7 +79,7 @@ def test_pyclarity_deviates_give_pyclarity_numbers(case):
                                atol=1e-6)
 
 
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
+@pytest.mark.parametrize("case", case_params())
 def test_default_seed_within_the_bar_of_pyclarity(case):
     x, y = make_pair(case["condition"], case["fs"], case["level_db_spl"])
     score = haspi(x, y, case["fs"], audiogram=_audiogram(case["audiogram"]),

@@ -8,7 +8,7 @@ issue's bar, 0.001 for HASQI).
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
-from test_haspi import CASES, REFERENCE, _audiogram, _case_id, make_pair
+from test_haspi import REFERENCE, _audiogram, case_params, make_pair
 
 import audiolab.dsp._hasqi as hq
 from audiolab._errors import ConfigError
@@ -18,7 +18,7 @@ from audiolab.dsp import hasqi_v2
 HASQI_BAR = 0.001  # issue 17: every HASQI within 0.001 of pyclarity 0.9.0
 
 
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
+@pytest.mark.parametrize("case", case_params())
 def test_pyclarity_deviates_give_pyclarity_numbers(case):
     x, y = make_pair(case["condition"], case["fs"], case["level_db_spl"])
     loss = np.array(REFERENCE["audiograms"][case["audiogram"]])
@@ -34,7 +34,7 @@ def test_pyclarity_deviates_give_pyclarity_numbers(case):
                 assert getattr(r, name) == pytest.approx(terms[name], abs=1e-6), name
 
 
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
+@pytest.mark.parametrize("case", case_params())
 def test_default_seed_within_the_bar_of_pyclarity(case):
     x, y = make_pair(case["condition"], case["fs"], case["level_db_spl"])
     for eq, key in ((1, "hasqi"), (2, "hasqi_eq2")):
