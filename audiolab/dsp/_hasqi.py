@@ -86,12 +86,24 @@ def _segments(x: np.ndarray, window: np.ndarray, half: int) -> np.ndarray:
 
 
 def envelope_smooth(env_db: np.ndarray) -> np.ndarray:
-    """Mean envelope of each 16 ms segment (``eb_EnvSmooth``), ``(bands, n_seg)``."""
+    """Mean envelope of each 16 ms segment (``eb_EnvSmooth``), ``(bands, n_seg)``.
+
+    The segments advance by half their length, so each is two consecutive half-blocks of the
+    signal: the window's halves applied to the half-blocks by two matrix products, without
+    copying the segments.
+    """
     window, half = _segment_window()
-    segs = _segments(env_db, window, half)
-    norm = np.full(segs.shape[1], window.sum())
-    norm[[0, -1]] = window[half:].sum()
-    return segs.sum(axis=2) / norm
+    n_win = window.size
+    bands, n = env_db.shape
+    n_seg = int(1 + np.floor(n / n_win) + np.floor((n - n_win / 2) / n_win))
+    blocks = env_db[:, : n_seg * half].reshape(bands, n_seg, half)
+    rising = blocks @ window[:half]  # a half-block under the window's first half
+    falling = blocks @ window[half:]  # ... under its second half
+    out = np.empty((bands, n_seg))
+    out[:, 1:-1] = (rising[:, 1:-1] + falling[:, 2:]) / window.sum()
+    out[:, 0] = falling[:, 0] / window[half:].sum()
+    out[:, -1] = rising[:, -1] / window[half:].sum()
+    return out
 
 
 def cepstral_correlation(
