@@ -276,10 +276,11 @@ static void cochlea_group(const double *x, int64_t n, int32_t n_lanes, const ear
             ear_vd ur, ui, vr, vi;
             tone_step(&ctl, xr, xi, &vr, &vi);
             tone_step(&tone, xr, xi, &ur, &ui);
-            const ear_vd control = ctl.g * vsqrt(vr * vr + vi * vi);
+            /* 20 log10(control) as 10 log10(control^2): no square root for the control. */
+            const ear_vd control2 = ctl.g * ctl.g * (vr * vr + vi * vi);
             const ear_vd e = tone.g * vsqrt(ur * ur + ui * ui);
             acc += e * e;
-            ear_vd level = level_db_spl + vdb20(vmax(control, splat(SMALL)));
+            ear_vd level = level_db_spl + 0.5 * vdb20(vmax(control2, splat(SMALL * SMALL)));
             level = vmax(vmin(level, splat(100.0)), knee);
             const ear_vd gain = vundb20(-attn - (level - knee) * slope);
             /* y[k] = b0 g[k] + b0 g[k-1] - a1 y[k-1] */

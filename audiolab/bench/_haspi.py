@@ -54,7 +54,7 @@ def _case(metric: str, clean: np.ndarray, noisy: np.ndarray, duration_s: float) 
         from clarity.utils.audiogram import Audiogram as ClarityAudiogram
     except ImportError:
         return BenchCase(
-            name=name, audio_s=duration_s, ours=ours, long_runs=1,
+            name=name, audio_s=duration_s, ours=ours,
             note="pyclarity is not installed (pip install --no-deps pyclarity==0.9.0 numba): "
                  "no reference timing",
         )
@@ -70,7 +70,7 @@ def _case(metric: str, clean: np.ndarray, noisy: np.ndarray, duration_s: float) 
     return BenchCase(
         name=name, audio_s=duration_s, ours=ours, reference=reference,
         reference_name=f"pyclarity 0.9.0 {metric.split()[0].lower()}_v2",
-        target_ratio=20.0 if metric == "HASPI v2" else None, long_runs=1,
+        target_ratio=20.0 if metric == "HASPI v2" else None,
         note="same numbers: tests/test_haspi.py and tests/test_hasqi.py (1e-6 given "
              "pyclarity's noise deviates)",
     )
