@@ -28,5 +28,6 @@
 #include "al_engine.h"
 #include "al_route.h"
 #include "al_stoi.h"
+#include "al_ear_model.h"
 
 #endif

@@ -1,8 +1,9 @@
 """audiolab.audiology: the field's tables and formulas.
 
 Audiograms (Bisgaard standard profiles, audiolab JSON, CSV and Clarity files), prescription rules
-(NAL-R, half-gain, POGO), the ANSI S3.5-1997 Speech Intelligibility Index and the bundled speech
-material. Pure functions and frozen data; no processors, no audio I/O.
+(NAL-R, half-gain, POGO), the ANSI S3.5-1997 Speech Intelligibility Index, HASPI v2 and
+HASQI v2 for a listener's audiogram, and the bundled speech material. Pure functions and frozen
+data; no processors, no audio I/O.
 
 May import: ``audiolab.calibration``, ``audiolab.dsp`` and the private base modules.
 """
@@ -15,6 +16,15 @@ from audiolab.audiology._audiogram import (
     load_audiogram,
     read_audiogram,
     write_audiogram,
+)
+from audiolab.audiology._hearing_aid_indices import (
+    EARS_CHOICES,
+    IndexDetails,
+    better_ear,
+    haspi,
+    haspi_details,
+    hasqi,
+    hasqi_details,
 )
 from audiolab.audiology._prescription import (
     RULE_SOURCES,
@@ -47,6 +57,7 @@ from audiolab.audiology._speech_material import (
 
 __all__ = [
     "BUNDLED_SPEECH_DIR",
+    "EARS_CHOICES",
     "MATRIX_WORD_CLASSES",
     "NO_NOISE_SPECTRUM_LEVEL_DB_SPL",
     "RULES",
@@ -57,11 +68,17 @@ __all__ = [
     "Audiogram",
     "AudiogramLike",
     "EarAudiogram",
+    "IndexDetails",
     "MatrixSentence",
     "SIIBands",
     "SpeechCorpus",
     "SpeechItem",
     "band_spectrum_levels_db_spl",
+    "better_ear",
+    "haspi",
+    "haspi_details",
+    "hasqi",
+    "hasqi_details",
     "load_audiogram",
     "load_speech_corpus",
     "matrix_sentence",

@@ -1,4 +1,6 @@
-"""Scoring of reference/processed pairs (STOI, ESTOI, SII) on the batch runner's executors.
+"""Scoring of reference/processed pairs on the batch runner's executors.
+
+The metrics: STOI, ESTOI, SII, HASPI and HASQI.
 
 A :class:`ScoreTask` is one pair; :meth:`ScoreTask.run` reads both files, aligns them by the
 chain's delay, scores them and never raises for a bad pair (its result says why it failed).
@@ -21,7 +23,14 @@ import numpy as np
 from audiolab._audio_io import read_audio
 from audiolab._errors import AudiolabError, ConfigError, SignalError
 from audiolab._validate import check_int
-from audiolab.audiology import sii_from_signals
+from audiolab.audiology import (
+    EARS_CHOICES,
+    AudiogramLike,
+    haspi_details,
+    hasqi_details,
+    load_audiogram,
+    sii_from_signals,
+)
 from audiolab.batch._executors import connect_dask, hear_ctrl_c, run_dask, run_local
 from audiolab.batch._inputs import collect_inputs
 from audiolab.batch._job import FileResult, FileTask
@@ -31,8 +40,11 @@ from audiolab.calibration import digital_to_pa_scale
 from audiolab.dsp import stoi
 
 __all__ = [
+    "EAR_COLUMNS",
+    "LISTENER_METRICS",
     "METRICS",
     "SCORE_COLUMNS",
+    "ListenerOptions",
     "ScoreReport",
     "ScoreTask",
     "add_scores_to_manifest",
@@ -44,12 +56,19 @@ __all__ = [
     "write_scores_csv",
 ]
 
-METRICS: tuple[str, ...] = ("stoi", "estoi", "sii")
+METRICS: tuple[str, ...] = ("stoi", "estoi", "sii", "haspi", "hasqi")
 """Metrics a pair can be scored on."""
+
+LISTENER_METRICS: tuple[str, ...] = ("haspi", "hasqi")
+"""The metrics that need the listener's audiogram and the presentation level."""
+
+EAR_COLUMNS: tuple[str, ...] = tuple(
+    f"{m}_{e}" for m in LISTENER_METRICS for e in ("left", "right"))
+"""Per-ear HASPI and HASQI (empty for an ear not scored)."""
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "reference", "processed", "condition", "status", "error", "fs", "n_samples",
-    "n_channels", "delay_samples", *METRICS, "seconds",
+    "n_channels", "delay_samples", *METRICS, *EAR_COLUMNS, "level_db_spl", "seconds",
 )
 """Columns of the scores CSV, in order (one row per pair)."""
 
@@ -77,7 +96,20 @@ class ScoreTask:
     condition : str
         Label of the pair's condition (chain, SNR, ...), for the summary; may be empty.
     full_scale_db_spl : float
-        dB SPL of a full-scale sine in both files (SII only: it needs absolute levels).
+        dB SPL of a full-scale sine in both files (SII, and HASPI/HASQI without
+        ``level_db_spl``: they need absolute levels).
+    audiogram : Audiogram or str or dict, optional
+        The listener of HASPI and HASQI (preset, file or audiogram); required for them.
+    ear : {"better", "left", "right"}
+        Ear of HASPI/HASQI (see :func:`audiolab.audiology.haspi`).
+    level_db_spl : float, optional
+        RMS level of the whole reference file in dB SPL for HASPI/HASQI; default: what
+        ``full_scale_db_spl`` makes of the file.
+    processed_level_db_spl : float, optional
+        RMS level of the whole processed file in dB SPL (a processing run's output level);
+        default: the processed file keeps its digital level relative to the reference.
+    seed : int
+        Seed of HASPI's and HASQI's internal noise.
     """
 
     input: str
@@ -86,6 +118,11 @@ class ScoreTask:
     delay_samples: int = 0
     condition: str = ""
     full_scale_db_spl: float = 100.0
+    audiogram: AudiogramLike | None = None
+    ear: str = "better"
+    level_db_spl: float | None = None
+    processed_level_db_spl: float | None = None
+    seed: int = 0
 
     def run(self) -> FileResult:
         """Score the pair; status "scored", or "failed" with a one-line ``error``."""
@@ -137,10 +174,51 @@ def _score_into(task: ScoreTask, info: dict[str, Any]) -> None:
         x = np.repeat(x, y.shape[0], axis=0)
     info.update(fs=ref.fs, n_samples=x.shape[1], n_channels=y.shape[0])
     for metric in task.metrics:
+        if metric in LISTENER_METRICS:
+            continue
         # One score per pair: the mean over the processed channels (ears).
         per_channel = [_metric(metric, xc, yc, ref.fs, task.full_scale_db_spl)
                        for xc, yc in zip(x, y, strict=True)]
         info[metric] = float(np.mean(per_channel))
+    if any(m in LISTENER_METRICS for m in task.metrics):
+        _listener_metrics(task, info, x, y, fs=ref.fs, ref_file=ref.data, proc_file=proc.data)
+
+
+def _listener_metrics(
+    task: ScoreTask, info: dict[str, Any], x: np.ndarray, y: np.ndarray, *, fs: float,
+    ref_file: np.ndarray, proc_file: np.ndarray,
+) -> None:
+    """HASPI and HASQI of the aligned pair (one or two ears) at the task's levels."""
+    if task.audiogram is None:
+        raise ConfigError("haspi and hasqi need the listener's audiogram (--audiogram)")
+    if y.shape[0] > 2:
+        raise SignalError(f"haspi and hasqi score 1 or 2 channels (ears), got {y.shape[0]}")
+    ref_rms = _rms(ref_file)
+    if ref_rms == 0.0:
+        raise SignalError("reference is silent (all zeros): HASPI and HASQI are undefined")
+    # Level of the whole reference file; the aligned (trimmed) pair keeps the files' scale.
+    level = (task.level_db_spl if task.level_db_spl is not None
+             else task.full_scale_db_spl + 20 * math.log10(math.sqrt(2) * ref_rms))
+    if task.processed_level_db_spl is not None:
+        proc_rms = _rms(proc_file)
+        if proc_rms > 0.0:  # physical level of the output relative to the input
+            y = y * (10 ** ((task.processed_level_db_spl - level) / 20) * ref_rms / proc_rms)
+    level_pair = level + 20 * math.log10(max(_rms(x), 1e-300) / ref_rms)
+    info["level_db_spl"] = level_pair
+    for metric in (m for m in task.metrics if m in LISTENER_METRICS):
+        if metric == "haspi":
+            d = haspi_details(x, y, fs, audiogram=task.audiogram, ear=task.ear,
+                              level_db_spl=level_pair, seed=task.seed)
+        else:
+            d = hasqi_details(x, y, fs, audiogram=task.audiogram, ear=task.ear,
+                              level_db_spl=level_pair, seed=task.seed)
+        info[metric] = d.score
+        for side, result in d.ears.items():
+            info[f"{metric}_{side}"] = float(result.score)
+
+
+def _rms(a: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(a, dtype=np.float64))))
 
 
 def _metric(
@@ -190,9 +268,10 @@ class ScoreReport:
                 "error": r.error or "", "fs": r.fs, "n_samples": r.n_frames,
                 "n_channels": r.extra.get("n_channels"),
                 "delay_samples": r.extra.get("delay_samples"),
+                "level_db_spl": r.extra.get("level_db_spl"),
                 "seconds": r.seconds,
             }
-            row.update({m: r.extra.get(m) for m in METRICS})
+            row.update({m: r.extra.get(m) for m in (*METRICS, *EAR_COLUMNS)})
             out.append(row)
         return out
 
@@ -272,6 +351,7 @@ def pair_files(
     pairs_csv: str | None = None,
     metrics: Sequence[str] = ("stoi", "estoi"),
     full_scale_db_spl: float = 100.0,
+    listener: "ListenerOptions | None" = None,
 ) -> tuple[list[ScoreTask], list[FileResult]]:
     """Pair reference and processed files: by the CSV, else by file name (stem).
 
@@ -287,7 +367,10 @@ def pair_files(
     metrics : sequence of str
         Some of :data:`METRICS`.
     full_scale_db_spl : float
-        dB SPL of a full-scale sine in the files (for SII).
+        dB SPL of a full-scale sine in the files (for SII, and for HASPI/HASQI without a
+        level).
+    listener : ListenerOptions, optional
+        Audiogram, ear, level and seed of HASPI and HASQI (required for them).
 
     Returns
     -------
@@ -302,6 +385,7 @@ def pair_files(
         Bad metrics, missing inputs, or two references with the same name.
     """
     metrics = _check_metrics(metrics)
+    listener = _check_listener(metrics, listener)
     unpaired: list[FileResult] = []
     if pairs_csv is not None:
         triples = read_pairs_csv(pairs_csv)
@@ -336,8 +420,51 @@ def pair_files(
         tasks.append(ScoreTask(
             input=a, output=b, metrics=metrics, delay_samples=rec.get("delay_samples", 0),
             condition=c or rec.get("condition", ""), full_scale_db_spl=full_scale_db_spl,
+            audiogram=listener.audiogram, ear=listener.ear, level_db_spl=listener.level_db_spl,
+            seed=listener.seed,
         ))
     return tasks, unpaired
+
+
+@dataclass(frozen=True)
+class ListenerOptions:
+    """Who HASPI and HASQI score for, and at what level.
+
+    Parameters
+    ----------
+    audiogram : Audiogram or str or pathlib.Path or dict, optional
+        The listener (preset, file or :class:`~audiolab.audiology.Audiogram`); loaded and
+        checked once, before any pair is scored.
+    ear : {"better", "left", "right"}
+        See :func:`audiolab.audiology.haspi`.
+    level_db_spl : float, optional
+        RMS level of each whole reference file in dB SPL; default: the files' full-scale level.
+    seed : int
+        Seed of the models' internal noise.
+    """
+
+    audiogram: AudiogramLike | None = None
+    ear: str = "better"
+    level_db_spl: float | None = None
+    seed: int = 0
+
+
+def _check_listener(
+    metrics: tuple[str, ...], listener: ListenerOptions | None
+) -> ListenerOptions:
+    """``listener`` with its audiogram loaded; an error if HASPI/HASQI lack one."""
+    listener = listener or ListenerOptions()
+    if listener.ear not in EARS_CHOICES:
+        raise ConfigError(f"ear must be one of {', '.join(EARS_CHOICES)}, got {listener.ear!r}")
+    if listener.audiogram is None:
+        if any(m in LISTENER_METRICS for m in metrics):
+            raise ConfigError(
+                "metrics haspi and hasqi need the listener's audiogram: give --audiogram "
+                "(preset N1..N7, S1..S3 or a file)"
+            )
+        return listener
+    return ListenerOptions(audiogram=load_audiogram(listener.audiogram), ear=listener.ear,
+                           level_db_spl=listener.level_db_spl, seed=listener.seed)
 
 
 def _check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
@@ -352,18 +479,31 @@ def _check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
 
 def tasks_from_batch(
     results: Sequence[FileResult], *, metrics: Sequence[str] = ("stoi", "estoi"),
-    condition: str = "",
+    condition: str = "", listener: ListenerOptions | None = None,
 ) -> list[ScoreTask]:
     """One task per processed (or up-to-date) file of a ``process`` run: input vs output.
 
-    The delay is the chain's reported ``latency_samples``, converted to the file's rate.
+    The delay is the chain's reported ``latency_samples``, converted to the file's rate. HASPI
+    and HASQI hear each pair at the levels the run presented and wrote it at (the results'
+    ``input_level_db_spl`` and ``output_level_db_spl``) unless ``listener`` sets a level.
     """
     metrics = _check_metrics(metrics)
-    return [
-        ScoreTask(input=r.input, output=r.output, metrics=metrics, condition=condition,
-                  delay_samples=_delay_at_file_rate(r.as_dict()))
-        for r in results if r.status != "failed"
-    ]
+    listener = _check_listener(metrics, listener)
+    tasks = []
+    for r in results:
+        if r.status == "failed":
+            continue
+        level = listener.level_db_spl
+        out_level = None
+        if level is None and r.input_level_db_spl is not None:
+            level, out_level = r.input_level_db_spl, r.output_level_db_spl
+        tasks.append(ScoreTask(
+            input=r.input, output=r.output, metrics=metrics, condition=condition,
+            delay_samples=_delay_at_file_rate(r.as_dict()), audiogram=listener.audiogram,
+            ear=listener.ear, level_db_spl=level, processed_level_db_spl=out_level,
+            seed=listener.seed,
+        ))
+    return tasks
 
 
 def run_scoring(

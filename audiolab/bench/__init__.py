@@ -27,5 +27,6 @@ CASE_MODULES: tuple[str, ...] = (
     "audiolab.bench._engine",
     "audiolab.bench._hearing_loss",
     "audiolab.bench._stoi",
+    "audiolab.bench._haspi",
     "audiolab.bench._capacity",
 )

@@ -13,8 +13,10 @@ compensated) plus OUT/manifest.json. A mono input is presented to both ears. A c
 fs resamples files at other rates in and back out. Outputs already up to date are skipped.
 A bad file is reported at the end and does not stop the batch (exit code 1); a bad command
 exits with code 2 before anything runs. With --score each output is scored against its input
-(STOI and ESTOI, the chain's delay compensated, as `audiolab score` does) and the scores are
-added to the manifest; a pair that cannot be scored also gives exit code 1.
+(--metric, default STOI and ESTOI; the chain's delay compensated, as `audiolab score` does) and
+the scores are added to the manifest; a pair that cannot be scored also gives exit code 1.
+HASPI and HASQI (--metric haspi,hasqi) use the chain's audiogram (its first stage with one)
+unless --audiogram is given, and hear each pair at the levels the run presented and wrote it at.
 
 examples:
   audiolab fit N3 --write-chain aided.toml
@@ -22,6 +24,7 @@ examples:
   audiolab process 'takes/**/*.flac' --chain aided.toml --out processed --jobs 4
   audiolab process recordings/ --chain aided.toml --out processed --scheduler tcp://HOST:8786
   audiolab process recordings/ --chain aided.toml --out processed --score
+  audiolab process recordings/ --chain aided.toml --out processed --score --metric haspi,hasqi
 """
 
 
@@ -65,6 +68,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="then score each output against its input (STOI, ESTOI; the chain's delay "
         "compensated) and add the scores to the manifest",
     )
+    from audiolab.cli._score import add_listener_arguments
+
+    p.add_argument("--metric", default="stoi,estoi", metavar="LIST",
+                   help="with --score: comma-separated metrics out of stoi, estoi, sii, haspi, "
+                   "hasqi (default stoi,estoi)")
+    add_listener_arguments(p, audiogram_help=" (default: the chain's audiogram)")
 
 
 def run_and_report(args: argparse.Namespace, chain: Any, command: str) -> int:
@@ -78,6 +87,7 @@ def run_and_report(args: argparse.Namespace, chain: Any, command: str) -> int:
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
     if not args.out:  # Path("") is the current folder
         raise ConfigError("--out is empty; give an output folder")
+    score_setup = _score_setup(args) if getattr(args, "score", False) else None
     report = run_batch(
         args.inputs, chain=chain, out_dir=args.out, levels=batch_levels_from(args), jobs=args.jobs,
         scheduler=args.scheduler, force=args.force, command=command, progress=sys.stderr,
@@ -97,12 +107,35 @@ def run_and_report(args: argparse.Namespace, chain: Any, command: str) -> int:
     )
     for r in report.failed:
         print(f"{command}: failed: {r.input}: {r.error}", file=sys.stderr)
-    if getattr(args, "score", False):
-        return max(report.exit_code, _score_outputs(args, report, command))
+    if score_setup is not None:
+        return max(report.exit_code, _score_outputs(args, report, command, score_setup))
     return report.exit_code
 
 
-def _score_outputs(args: argparse.Namespace, report: Any, command: str) -> int:
+def _score_setup(args: argparse.Namespace) -> tuple[list[str], Any]:
+    """``--metric`` and the listener of ``--score``, checked before anything is processed."""
+    import dataclasses
+
+    from audiolab._errors import ConfigError
+    from audiolab.batch import tasks_from_batch
+    from audiolab.cli._score import listener_from
+    from audiolab.models import load_chain
+
+    metrics = [m.strip().lower() for m in args.metric.split(",") if m.strip()]
+    audiogram = next((s.params["audiogram"] for s in load_chain(args.chain).stages
+                      if "audiogram" in s.params), None)
+    # The run's own levels (each file's presented and written level), not --level-db-spl.
+    listener = dataclasses.replace(listener_from(args, audiogram), level_db_spl=None)
+    try:  # no results yet: this only checks the metrics and loads the audiogram
+        tasks_from_batch([], metrics=metrics, listener=listener)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("metric must", "--metric must")) from None
+    return metrics, listener
+
+
+def _score_outputs(
+    args: argparse.Namespace, report: Any, command: str, setup: tuple[list[str], Any]
+) -> int:
     """Score the outputs of ``report`` against their inputs, into its manifest; the exit code."""
     import sys
     from pathlib import Path
@@ -111,7 +144,9 @@ def _score_outputs(args: argparse.Namespace, report: Any, command: str) -> int:
     from audiolab.cli._score import print_summary
 
     condition = Path(args.chain).stem if isinstance(args.chain, str) else ""
-    tasks = tasks_from_batch(report.results, condition=condition)
+    metrics, listener = setup
+    tasks = tasks_from_batch(report.results, condition=condition, metrics=metrics,
+                             listener=listener)
     scores = run_scoring(tasks, jobs=args.jobs, scheduler=args.scheduler, progress=sys.stderr,
                          label=f"{command} --score")
     add_scores_to_manifest(report.manifest_path, scores)

@@ -1,19 +1,24 @@
-"""``audiolab score``: STOI, ESTOI and SII of processed files against their references."""
+"""``audiolab score``: metrics of processed files against their references.
+
+STOI, ESTOI, SII, HASPI and HASQI, one row per pair.
+"""
 
 import argparse
 from typing import TYPE_CHECKING
 
-from audiolab.cli._options import add_full_scale_option, add_plot_option
+from audiolab.cli._options import add_full_scale_option, add_level_option, add_plot_option
 
 if TYPE_CHECKING:
-    from audiolab.batch import ScoreReport
+    from audiolab.audiology import AudiogramLike
+    from audiolab.batch import ListenerOptions, ScoreReport
 
-HELP = "score processed files against their references (STOI, ESTOI, SII)"
+HELP = "score processed files against their references (STOI, ESTOI, SII, HASPI, HASQI)"
 DESCRIPTION = """\
 Score every processed file against its reference (clean) file and write one row per pair to
 --out (CSV that pandas reads: reference, processed, condition, status, error, fs, n_samples,
-n_channels, delay_samples, stoi, estoi, sii, seconds), then print the mean and SD of each
-metric, over all pairs and per condition.
+n_channels, delay_samples, stoi, estoi, sii, haspi, hasqi, haspi_left, haspi_right,
+hasqi_left, hasqi_right, level_db_spl, seconds), then print the mean and SD of each metric, over
+all pairs and per condition.
 
 Pairs are made by file name (the stem: ref/s01.flac with out/s01.wav) or listed in a CSV with
 the columns reference,processed[,condition]. Both files of a pair must have the same rate and
@@ -26,6 +31,14 @@ STOI (Taal et al. 2011) and ESTOI (Jensen & Taal 2016) are pystoi's numbers; SII
 S3.5-1997) takes the reference as the speech and what the processed file holds beyond a
 least-squares gain of the reference as the noise, for normal hearing.
 
+HASPI v2 (Kates & Arehart 2021, intelligibility) and HASQI v2 (Kates & Arehart 2014, quality;
+NAL-R on the reference) model the ear of the listener in --audiogram; they are pyclarity 0.9.0's
+numbers within its spread over seeds, reproducible with --seed. They hear the reference at
+--level-db-spl (RMS of the whole reference file; the processed file keeps its level relative to
+it) or at what --full-scale-db-spl makes of the files. A stereo pair is scored per ear (columns
+haspi_left, haspi_right) and the haspi column holds the better ear, as the Clarity challenges
+report it; a mono pair is scored for --ear (default: the ear with the better 0.5-4 kHz average).
+
 A bad pair (missing partner, different rate or length, too short, silent, unreadable) is
 reported in one line at the end, the other pairs are still scored, and the exit code is 1; a
 bad command exits with code 2 before anything runs.
@@ -35,6 +48,8 @@ examples:
   audiolab score --reference 'clean/*.wav' --processed 'noisy/*.wav' --metric stoi,estoi,sii
   audiolab score --pairs pairs.csv --jobs 4 --out scores.csv --plot scores.png
   audiolab score --reference speech/ --processed processed/ --scheduler tcp://HOST:8786
+  audiolab score --reference clean/ --processed aided/ --metric stoi,estoi,haspi,hasqi \
+      --audiogram N3 --level-db-spl 65 --out scores.csv
 """
 
 
@@ -48,7 +63,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="pair list instead of --reference/--processed: a CSV with the columns "
                    "reference,processed[,condition] (paths relative to the CSV's folder)")
     p.add_argument("--metric", default="stoi,estoi", metavar="LIST",
-                   help="comma-separated metrics out of stoi, estoi, sii (default stoi,estoi)")
+                   help="comma-separated metrics out of stoi, estoi, sii, haspi, hasqi (default "
+                   "stoi,estoi)")
+    add_listener_arguments(p)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="local worker processes, at least 1; 1 works in this process "
@@ -59,7 +76,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, metavar="scores.csv",
                    help="write the scores here, one row per pair (default: no file)")
     add_plot_option(p, what="each metric's distribution per condition")
-    add_full_scale_option(p)
+    g = p.add_mutually_exclusive_group()
+    add_full_scale_option(g)
+    add_level_option(g, default=None, default_text="none: the files' own level, see "
+                     "--full-scale-db-spl; used by haspi and hasqi")
+
+
+def add_listener_arguments(p: argparse.ArgumentParser, *, audiogram_help: str = "") -> None:
+    """``--audiogram``, ``--ear`` and ``--seed`` of HASPI and HASQI (shared with process)."""
+    p.add_argument("--audiogram", default=None, metavar="A",
+                   help="listener of haspi and hasqi: preset N1..N7, S1..S3, or a file (.json "
+                   "audiolab/Clarity, .csv)" + audiogram_help)
+    p.add_argument("--ear", default="better", choices=("better", "left", "right"),
+                   help="haspi/hasqi ear: for mono pairs the ear scored, for stereo pairs the "
+                   "ear reported (default better)")
+    p.add_argument("--seed", type=int, default=0, metavar="N",
+                   help="seed of haspi's and hasqi's internal noise, >= 0 (default 0)")
+
+
+def listener_from(args: argparse.Namespace, audiogram: "AudiogramLike | None" = None
+                  ) -> "ListenerOptions":
+    """The batch runner's ListenerOptions from ``--audiogram/--ear/--seed/--level-db-spl``.
+
+    ``audiogram`` is used when ``--audiogram`` is not given (``process``: the chain's).
+    """
+    from audiolab._errors import ConfigError
+    from audiolab.batch import ListenerOptions
+    from audiolab.cli._options import level_db_spl_from
+
+    if args.seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {args.seed}")
+    chosen = args.audiogram if args.audiogram is not None else audiogram
+    return ListenerOptions(audiogram=chosen, ear=args.ear,
+                           level_db_spl=level_db_spl_from(args), seed=args.seed)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         tasks, unpaired = pair_files(
             args.reference, args.processed, pairs_csv=args.pairs, metrics=metrics,
-            full_scale_db_spl=full_scale,
+            full_scale_db_spl=full_scale, listener=listener_from(args),
         )
     except ConfigError as exc:
         raise ConfigError(str(exc).replace("metric must", "--metric must")) from None
