@@ -157,7 +157,7 @@ def _offline_like(model, fit, records, n_frames):
 def test_switching_twenty_times_live_loses_nothing_and_glitches_nowhere(qtbot, app_context):
     """The panel on the JACK dummy server: 20 switches by keys and clicks while speech plays.
 
-    No callback lost, none overran; the recorded output equals, sample for sample, the offline
+    No callback lost, none overran; the recorded output equals, to float32 rounding, the offline
     rendering of the same graphs published at the same blocks, so no switch dropped, repeated
     or restarted anything. Driver xruns are the dummy driver's and are counted apart; a run
     they disturbed is repeated.
@@ -201,7 +201,10 @@ def test_switching_twenty_times_live_loses_nothing_and_glitches_nowhere(qtbot, a
         n = first + rec.shape[1]
         offline, n_graphs = _offline_like(model, fit, records, n)
         assert n_graphs == 21
-        equal = np.array_equal(rec, offline[:, first:n])
+        # Equal to float32 rounding: the audio thread may flush denormals (FTZ/DAZ) where the
+        # offline run does not; a dropped, repeated or restarted block differs by the signal.
+        diff = np.abs(rec - offline[:, first:n])
+        equal = float(diff.max(initial=0.0)) <= 1e-6 * float(np.abs(offline).max())
         if equal and figures.lost_callbacks == 0 and figures.overruns == 0:
             return
         assert figures.xruns, (
