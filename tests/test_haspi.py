@@ -253,14 +253,19 @@ def test_adaptation_filter_equals_kates_circuit_recursion(rng):
     np.testing.assert_allclose(lfilter(num, den, v0), expected, rtol=1e-10, atol=1e-9)
 
 
-def test_block_cross_correlation_equals_direct_correlation(rng):
-    a = rng.standard_normal((3, 7001))
-    b = rng.standard_normal((3, 7001))
+@pytest.mark.parametrize("n", [7001, 20001, 22776])  # 1 block; 3, the last partial; 3 full
+def test_block_cross_correlation_equals_direct_correlation(rng, n):
+    # max_lag 300: FFTs of 8192 points, blocks of 8192 - 600 = 7592 samples.
+    a = rng.standard_normal((5, n))  # 5 rows: a group of 4 and a partial one
+    b = rng.standard_normal((5, n))
     c = em._xcorr_lags(a, b, 300)
-    for row in range(3):
+    for row in range(5):
         full = np.correlate(a[row], b[row], "full")  # lag L at index L + n - 1
-        n = a.shape[1]
         np.testing.assert_allclose(c[row], full[n - 1 - 300: n + 300], atol=1e-9)
+    c32 = em._xcorr_lags(a, b, 300, dtype=np.float32)
+    assert c32.dtype == np.float32
+    # float32 rounding: well within 1e-6 of the norms' product (about n here).
+    np.testing.assert_allclose(c32, c, atol=1e-6 * n)
 
 
 def test_envelope_lowpass_equals_filtering_at_24_khz_then_keeping_every_9th(rng, cpu_path):
