@@ -438,3 +438,48 @@ al_status al_ear_ihc_bank(double *env, double *bm, int32_t n_bands, int64_t n,
     }
     return AL_OK;
 }
+
+EAR_INLINE void segment_peaks(const double *xs, const double *ys, int64_t n_rows, int32_t n_win,
+                              int32_t max_lag, const double *weight, int64_t n_weight_rows,
+                              double *peak)
+{
+    for (int64_t r = 0; r < n_rows; r++) {
+        const double *x = xs + r * n_win, *y = ys + r * n_win;
+        const double *w = weight + (r % n_weight_rows) * (2 * max_lag + 1);
+        double best = 0.0;
+        for (int32_t lag = -max_lag; lag <= max_lag; lag++) {
+            /* sum over j of x[j + lag] y[j], for the j where both are in the row */
+            const int32_t lo = lag < 0 ? -lag : 0, hi = lag > 0 ? n_win - lag : n_win;
+            ear_vd part = {0};
+            double acc = 0.0;
+            int32_t j = lo;
+            for (; j + AL_EAR_LANES <= hi; j += AL_EAR_LANES) {
+                ear_vd a, b;
+                memcpy(&a, x + j + lag, sizeof a);
+                memcpy(&b, y + j, sizeof b);
+                part += a * b;
+            }
+            for (; j < hi; j++) acc += x[j + lag] * y[j];
+            for (int32_t l = 0; l < AL_EAR_LANES; l++) acc += part[l];
+            const double v = fabs(acc) * w[lag + max_lag];
+            if (v > best) best = v;
+        }
+        peak[r] = best;
+    }
+}
+
+EAR_PATHS(segment_peaks,
+          (const double *xs, const double *ys, int64_t n_rows, int32_t n_win, int32_t max_lag,
+           const double *weight, int64_t n_weight_rows, double *peak),
+          (xs, ys, n_rows, n_win, max_lag, weight, n_weight_rows, peak))
+
+al_status al_ear_segment_xcorr_peak(const double *xs, const double *ys, int64_t n_rows,
+                                    int32_t n_win, int32_t max_lag, const double *weight,
+                                    int64_t n_weight_rows, double *peak)
+{
+    if (!xs || !ys || !weight || !peak) return AL_ERR_NULL;
+    if (n_rows < 0 || n_win < 1 || max_lag < 0 || max_lag >= n_win || n_weight_rows < 1)
+        return AL_ERR_SIZE;
+    segment_peaks_run(xs, ys, n_rows, n_win, max_lag, weight, n_weight_rows, peak);
+    return AL_OK;
+}
