@@ -459,7 +459,7 @@ def _xcorr_lags(
     n_fft = min(1 << int(16 * m).bit_length(), _fast_len(n + 2 * m))
     blk = n_fft - 2 * m
     n_blocks = -(-n // blk)
-    out = np.empty((rows, 2 * m + 1), dtype=dtype)
+    out: np.ndarray = np.empty((rows, 2 * m + 1), dtype=dtype)
     # A few rows at a time: the buffers stay small and are reused (converted on the copy).
     q_max = min(rows, 4)
     a_pad = np.zeros((q_max, n_blocks * blk + 2 * m), dtype=dtype)
