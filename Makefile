@@ -57,11 +57,14 @@ system-packages:
 	fi
 
 # Editable installs do not rebuild C on change: the stamp depends on the C sources, so a change
-# there reinstalls (and recompiles) the package.
+# there reinstalls (and recompiles) the package. pyclarity is the bench's HASPI/HASQI reference:
+# those never import torch, so it goes in without its requirements (numba, which they use, is in
+# the dev extras).
 $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h csrc/isa/*.c csrc/isa/*.h) audiolab/_build_kernels.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip 'setuptools>=77' wheel
 	$(BIN)/python -m pip install -q -e '.[dev,cluster]'
+	$(BIN)/python -m pip install -q --no-deps pyclarity==0.9.0
 	$(BIN)/python -c 'import audiolab._kernels'
 	touch $(STAMP)
 

@@ -49,4 +49,13 @@ al_status al_ear_cochlea_bank(const double *x, int64_t n, int32_t n_bands, const
 al_status al_ear_ihc_bank(double *env, double *bm, int32_t n_bands, int64_t n,
                           const double *sl_offset_db, const double *num, const double *den);
 
+/* Peak lag-weighted cross-correlation of segment pairs (HASQI's basilar-membrane coherence,
+ * Kates' eb_BMcovary): for row r of xs and ys (n_rows, n_win) row-major, peak[r] = max over
+ * |L| <= max_lag of |sum_j xs[r][j + L] ys[r][j]| * weight[(r % n_weight_rows)][L + max_lag]
+ * (samples outside the row count as zero); weight: (n_weight_rows, 2 max_lag + 1).
+ * 0 <= max_lag < n_win. */
+al_status al_ear_segment_xcorr_peak(const double *xs, const double *ys, int64_t n_rows,
+                                    int32_t n_win, int32_t max_lag, const double *weight,
+                                    int64_t n_weight_rows, double *peak);
+
 #endif

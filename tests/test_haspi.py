@@ -181,7 +181,7 @@ def test_hair_cell_loss_splits_80_20_below_the_outer_hair_cell_maximum():
     np.testing.assert_allclose(big.compression_ratio, 1.0, atol=1e-12)
 
 
-def test_c_gammatone_bank_equals_the_numpy_reference(rng):
+def test_c_gammatone_bank_equals_the_numpy_reference(rng, cpu_path):
     x = rng.standard_normal(5000)
     # 11 bands: one full group of 8 vector lanes and a partial one.
     cf = np.geomspace(80.0, 8000.0, 11)
@@ -200,7 +200,7 @@ def test_c_gammatone_bank_equals_the_numpy_reference(rng):
     np.testing.assert_array_equal(env_only, env)
 
 
-def test_c_cochlea_and_inner_hair_cells_equal_the_numpy_references(rng):
+def test_c_cochlea_and_inner_hair_cells_equal_the_numpy_references(rng, cpu_path):
     # Speech-like input: noise with a slow level swing, so the compression runs between its
     # knees and the inner hair cells above and below threshold.
     t = np.arange(6000) / 24000
@@ -253,17 +253,22 @@ def test_adaptation_filter_equals_kates_circuit_recursion(rng):
     np.testing.assert_allclose(lfilter(num, den, v0), expected, rtol=1e-10, atol=1e-9)
 
 
-def test_block_cross_correlation_equals_direct_correlation(rng):
-    a = rng.standard_normal((3, 7001))
-    b = rng.standard_normal((3, 7001))
+@pytest.mark.parametrize("n", [7001, 20001, 22776])  # 1 block; 3, the last partial; 3 full
+def test_block_cross_correlation_equals_direct_correlation(rng, n):
+    # max_lag 300: FFTs of 8192 points, blocks of 8192 - 600 = 7592 samples.
+    a = rng.standard_normal((5, n))  # 5 rows: a group of 4 and a partial one
+    b = rng.standard_normal((5, n))
     c = em._xcorr_lags(a, b, 300)
-    for row in range(3):
+    for row in range(5):
         full = np.correlate(a[row], b[row], "full")  # lag L at index L + n - 1
-        n = a.shape[1]
         np.testing.assert_allclose(c[row], full[n - 1 - 300: n + 300], atol=1e-9)
+    c32 = em._xcorr_lags(a, b, 300, dtype=np.float32)
+    assert c32.dtype == np.float32
+    # float32 rounding: well within 1e-6 of the norms' product (about n here).
+    np.testing.assert_allclose(c32, c, atol=1e-6 * n)
 
 
-def test_envelope_lowpass_equals_filtering_at_24_khz_then_keeping_every_9th(rng):
+def test_envelope_lowpass_equals_filtering_at_24_khz_then_keeping_every_9th(rng, cpu_path):
     env = rng.uniform(0, 60, (4, 2000))
     # Kates' ebm_EnvFilt: a 52-tap raised cosine (0.7 / 320 s at 24 kHz), the centred part of
     # the full convolution, every 9th sample (24000 / 2560 rounded down).

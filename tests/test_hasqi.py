@@ -77,7 +77,7 @@ def test_segment_smoothing_equals_kates_loop(rng):
     np.testing.assert_allclose(hq.envelope_smooth(env), expected, rtol=1e-12)
 
 
-def test_bm_covariance_equals_the_segment_loop(rng):
+def test_bm_covariance_equals_the_segment_loop(rng, cpu_path):
     """eb_BMcovary's middle segments written as a loop: windowed, mean removed, the peak of the
     lag-unbiased cross-correlation within +-1 ms over the two mean squares."""
     x = rng.standard_normal((2, 4000))

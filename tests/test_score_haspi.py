@@ -168,3 +168,101 @@ def test_dask_scores_equal_local_scores(tmp_path, rng):
             a["processed"], "scored")
         for m in ("stoi", "estoi", "haspi", "hasqi", "haspi_left", "hasqi_left"):
             assert a[m] == b[m]  # the same text: bit-identical floats
+
+
+# A Clarity listeners.json (the layout of the CEC/CPC metadata): two listeners by id.
+_LISTENERS = {
+    "L0001": {"name": "L0001", "audiogram_cfs": [250, 500, 1000, 2000, 3000, 4000, 6000, 8000],
+              "audiogram_levels_l": [10, 10, 20, 30, 40, 50, 55, 60],
+              "audiogram_levels_r": [10, 15, 20, 35, 45, 50, 60, 65]},
+    "L0002": {"name": "L0002", "audiogram_cfs": [250, 500, 1000, 2000, 3000, 4000, 6000, 8000],
+              "audiogram_levels_l": [30, 35, 40, 50, 55, 60, 70, 75],
+              "audiogram_levels_r": [25, 30, 40, 45, 55, 65, 70, 80]},
+}
+# Cell of each row, and what the row's pair should give: an audiogram to score with, or the
+# words of its one-line failure.
+_PER_PAIR = [
+    ("a", "S2", "S2"),
+    ("b", "meta/listeners.json#L0002", "meta/listeners.json#L0002"),
+    ("c", "", "N3"),  # an empty cell: --audiogram
+    ("d", "meta/nowhere.json", "is neither a preset"),
+    ("e", "meta/impossible.csv", "thresholds must be in [-10, 120] dB HL, got 150 dB HL"),
+    ("f", "meta/listeners.json#L9999", "has no listener 'L9999'"),
+]
+
+
+def _per_pair_corpus(tmp):
+    """A pairs CSV with an audiogram column, the pairs 1.5 s of speech in noise."""
+    rng = np.random.default_rng(7)
+    (tmp / "meta").mkdir()
+    (tmp / "meta" / "listeners.json").write_text(json.dumps(_LISTENERS))
+    (tmp / "meta" / "impossible.csv").write_text(
+        "frequency_hz,left_db_hl,right_db_hl\n500,20,20\n1000,150,30\n2000,40,40\n4000,50,50\n")
+    lines = ["reference,processed,audiogram"]
+    signals = {}
+    for i, (name, cell, _) in enumerate(_PER_PAIR):
+        clean = _speech(i % 3)[:24000]
+        noisy = clean + 0.7 * clean.std() * rng.standard_normal(clean.size)
+        _write(tmp / "ref" / f"{name}.wav", clean)
+        _write(tmp / "noisy" / f"{name}.wav", noisy)
+        signals[name] = (clean.astype(np.float32).astype(np.float64),
+                         noisy.astype(np.float32).astype(np.float64))
+        lines.append(f"ref/{name}.wav,noisy/{name}.wav,{cell}")
+    (tmp / "pairs.csv").write_text("\n".join(lines) + "\n")
+    return signals
+
+
+def _check_per_pair_rows(tmp, rows, signals, err):
+    by_name = {r["reference"].rsplit("/", 1)[-1][:-4]: r for r in rows}
+    for name, _, expect in _PER_PAIR:
+        row = by_name[name]
+        if expect in ("S2", "N3") or expect.startswith("meta/"):
+            clean, noisy = signals[name]
+            audiogram = expect if expect in ("S2", "N3") else str(tmp / expect)
+            assert row["status"] == "scored", row["error"]
+            assert float(row["haspi"]) == haspi(clean, noisy, FS, audiogram=audiogram,
+                                                level_db_spl=65.0)
+        else:
+            assert row["status"] == "failed" and expect in row["error"]
+            assert sum(f"{name}.wav" in line and expect in line for line in err) == 1
+    # The cells were used: the same pair scores differently for two listeners.
+    assert by_name["a"]["haspi"] != by_name["c"]["haspi"] != by_name["b"]["haspi"]
+
+
+def test_pairs_csv_audiogram_column_per_pair_bad_cells_fail_their_pair(tmp_path, capsys):
+    signals = _per_pair_corpus(tmp_path)
+    args = ["score", "--pairs", str(tmp_path / "pairs.csv"), "--metric", "haspi",
+            "--level-db-spl", "65", "--jobs", "1"]
+    out = tmp_path / "s.csv"
+    assert main([*args, "--audiogram", "N3", "--out", str(out)]) == 1
+    _check_per_pair_rows(tmp_path, _rows(out), signals, capsys.readouterr().err.splitlines())
+    # Without --audiogram the row with an empty cell has no listener: that pair fails alone.
+    assert main([*args, "--out", str(out)]) == 1
+    rows = {r["reference"].rsplit("/", 1)[-1]: r for r in _rows(out)}
+    assert rows["c.wav"]["status"] == "failed"
+    assert "no audiogram for this pair" in rows["c.wav"]["error"]
+    assert rows["a.wav"]["status"] == rows["b.wav"]["status"] == "scored"
+    err = capsys.readouterr().err.splitlines()
+    assert sum("c.wav" in line and "no audiogram for this pair" in line for line in err) == 1
+
+
+def test_pairs_csv_audiogram_column_leaves_a_bad_global_audiogram_a_bad_command(
+        tmp_path, capsys):
+    _per_pair_corpus(tmp_path)
+    assert main(["score", "--pairs", str(tmp_path / "pairs.csv"), "--metric", "haspi",
+                 "--audiogram", "meta/absent.json", "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "absent.json" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_pairs_csv_audiogram_column_on_dask_equals_local(tmp_path, capsys):
+    pytest.importorskip("distributed")  # installed by both make targets
+    signals = _per_pair_corpus(tmp_path)
+    args = ["score", "--pairs", str(tmp_path / "pairs.csv"), "--metric", "haspi",
+            "--level-db-spl", "65", "--audiogram", "N3"]
+    with local_dask_cluster(tmp_path) as address:
+        code = main([*args, "--scheduler", address, "--out", str(tmp_path / "dask.csv")])
+    assert code == 1, (tmp_path / "cluster.log").read_text()[-2000:]
+    _check_per_pair_rows(tmp_path, _rows(tmp_path / "dask.csv"), signals,
+                         capsys.readouterr().err.splitlines())

@@ -25,6 +25,7 @@ from audiolab._errors import AudiolabError, ConfigError, SignalError
 from audiolab._validate import check_int
 from audiolab.audiology import (
     EARS_CHOICES,
+    STANDARD_AUDIOGRAMS,
     AudiogramLike,
     haspi_details,
     hasqi_details,
@@ -99,7 +100,9 @@ class ScoreTask:
         dB SPL of a full-scale sine in both files (SII, and HASPI/HASQI without
         ``level_db_spl``: they need absolute levels).
     audiogram : Audiogram or str or dict, optional
-        The listener of HASPI and HASQI (preset, file or audiogram); required for them.
+        The listener of HASPI and HASQI (preset, file or audiogram); required for them. A
+        preset or file is loaded when the pair is scored, so one that does not load fails
+        this pair only.
     ear : {"better", "left", "right"}
         Ear of HASPI/HASQI (see :func:`audiolab.audiology.haspi`).
     level_db_spl : float, optional
@@ -190,7 +193,9 @@ def _listener_metrics(
 ) -> None:
     """HASPI and HASQI of the aligned pair (one or two ears) at the task's levels."""
     if task.audiogram is None:
-        raise ConfigError("haspi and hasqi need the listener's audiogram (--audiogram)")
+        raise ConfigError("no audiogram for this pair: fill its audiogram cell in the pairs "
+                          "CSV or give --audiogram")
+    audiogram = load_audiogram(task.audiogram)
     if y.shape[0] > 2:
         raise SignalError(f"haspi and hasqi score 1 or 2 channels (ears), got {y.shape[0]}")
     ref_rms = _rms(ref_file)
@@ -207,10 +212,10 @@ def _listener_metrics(
     info["level_db_spl"] = level_pair
     for metric in (m for m in task.metrics if m in LISTENER_METRICS):
         if metric == "haspi":
-            d = haspi_details(x, y, fs, audiogram=task.audiogram, ear=task.ear,
+            d = haspi_details(x, y, fs, audiogram=audiogram, ear=task.ear,
                               level_db_spl=level_pair, seed=task.seed)
         else:
-            d = hasqi_details(x, y, fs, audiogram=task.audiogram, ear=task.ear,
+            d = hasqi_details(x, y, fs, audiogram=audiogram, ear=task.ear,
                               level_db_spl=level_pair, seed=task.seed)
         info[metric] = d.score
         for side, result in d.ears.items():
@@ -280,11 +285,13 @@ def _failed_pair(reference: str, processed: str, error: str) -> FileResult:
     return FileResult(input=reference, output=processed, status="failed", error=error)
 
 
-def read_pairs_csv(path: str | os.PathLike[str]) -> list[tuple[str, str, str]]:
-    """``(reference, processed, condition)`` rows of a pairs CSV.
+def read_pairs_csv(path: str | os.PathLike[str]) -> list[tuple[str, str, str, str]]:
+    """``(reference, processed, condition, audiogram)`` rows of a pairs CSV.
 
     The CSV has a header with the columns ``reference`` and ``processed`` and optionally
-    ``condition``; relative paths are relative to the CSV's folder.
+    ``condition`` and ``audiogram`` (the pair's listener: a preset N1..N7, S1..S3 or an
+    audiogram file, ``listeners.json#ID`` picking one Clarity listener); relative paths are
+    relative to the CSV's folder. Missing optional cells are empty strings.
 
     Raises
     ------
@@ -298,17 +305,25 @@ def read_pairs_csv(path: str | os.PathLike[str]) -> list[tuple[str, str, str]]:
             fields = set(reader.fieldnames or ())
             if not {"reference", "processed"} <= fields:
                 raise ConfigError(
-                    f"--pairs {p} needs the columns reference,processed[,condition], got "
-                    f"{','.join(reader.fieldnames or ()) or 'no header'}"
+                    f"--pairs {p} needs the columns reference,processed[,condition,audiogram], "
+                    f"got {','.join(reader.fieldnames or ()) or 'no header'}"
                 )
-            rows = [(r["reference"] or "", r["processed"] or "", r.get("condition") or "")
+            rows = [tuple((r.get(k) or "").strip() if k == "audiogram" else (r.get(k) or "")
+                          for k in ("reference", "processed", "condition", "audiogram"))
                     for r in reader]
     except OSError as exc:
         raise ConfigError(f"--pairs {p}: {exc.strerror or exc}") from None
     if not rows:
         raise ConfigError(f"--pairs {p} lists no pairs")
     base = p.resolve().parent
-    return [(str(base / a), str(base / b), c) for a, b, c in rows]
+    return [(str(base / a), str(base / b), c, _audiogram_cell(g, base)) for a, b, c, g in rows]
+
+
+def _audiogram_cell(cell: str, base: Path) -> str:
+    """A pairs CSV's audiogram cell: a preset as is, a file relative to the CSV's folder."""
+    if not cell or cell.upper() in STANDARD_AUDIOGRAMS:
+        return cell
+    return str(base / cell)
 
 
 def _manifest_records(processed: Sequence[Path]) -> dict[str, dict[str, Any]]:
@@ -363,14 +378,17 @@ def pair_files(
     reference, processed : str or None
         File, folder or glob of each side (both needed without ``pairs_csv``).
     pairs_csv : str, optional
-        CSV of ``reference,processed[,condition]`` rows (see :func:`read_pairs_csv`).
+        CSV of ``reference,processed[,condition,audiogram]`` rows (see
+        :func:`read_pairs_csv`); a row's audiogram overrides ``listener.audiogram`` for that
+        pair, and one that does not load fails that pair only.
     metrics : sequence of str
         Some of :data:`METRICS`.
     full_scale_db_spl : float
         dB SPL of a full-scale sine in the files (for SII, and for HASPI/HASQI without a
         level).
     listener : ListenerOptions, optional
-        Audiogram, ear, level and seed of HASPI and HASQI (required for them).
+        Audiogram, ear, level and seed of HASPI and HASQI (required for them unless the pairs
+        CSV gives audiograms).
 
     Returns
     -------
@@ -382,13 +400,16 @@ def pair_files(
     Raises
     ------
     ConfigError
-        Bad metrics, missing inputs, or two references with the same name.
+        Bad metrics, missing inputs, a bad ``listener.audiogram``, or two references with
+        the same name.
     """
     metrics = _check_metrics(metrics)
-    listener = _check_listener(metrics, listener)
     unpaired: list[FileResult] = []
+    rows = read_pairs_csv(pairs_csv) if pairs_csv is not None else []
+    per_pair = any(g for *_, g in rows) and any(m in LISTENER_METRICS for m in metrics)
+    listener = _check_listener(metrics, listener, per_pair=per_pair)
     if pairs_csv is not None:
-        triples = read_pairs_csv(pairs_csv)
+        triples = [(a, b, c) for a, b, c, _ in rows]
     else:
         if reference is None or processed is None:
             raise ConfigError("give --reference and --processed, or --pairs CSV")
@@ -414,16 +435,33 @@ def pair_files(
             if stem not in matched:
                 unpaired.append(_failed_pair(str(r), "", f"no processed file named {stem}.*"))
     records = _manifest_records([Path(b) for _, b, _ in triples])
+    audiograms = _row_audiograms([g for *_, g in rows] if per_pair else [], listener)
     tasks = []
-    for a, b, c in triples:
+    for i, (a, b, c) in enumerate(triples):
         rec = records.get(str(Path(b).resolve()), {})
         tasks.append(ScoreTask(
             input=a, output=b, metrics=metrics, delay_samples=rec.get("delay_samples", 0),
             condition=c or rec.get("condition", ""), full_scale_db_spl=full_scale_db_spl,
-            audiogram=listener.audiogram, ear=listener.ear, level_db_spl=listener.level_db_spl,
-            seed=listener.seed,
+            audiogram=audiograms[i] if per_pair else listener.audiogram, ear=listener.ear,
+            level_db_spl=listener.level_db_spl, seed=listener.seed,
         ))
     return tasks, unpaired
+
+
+def _row_audiograms(cells: Sequence[str], listener: "ListenerOptions"
+                    ) -> list[AudiogramLike | None]:
+    """Each row's audiogram (its cell, else the listener's), each distinct one loaded once.
+
+    A cell that does not load stays as given: the pair fails with the loader's message when it
+    is scored, and the other pairs are scored.
+    """
+    loaded: dict[str, AudiogramLike] = {}
+    for cell in dict.fromkeys(c for c in cells if c):
+        try:
+            loaded[cell] = load_audiogram(cell)
+        except AudiolabError:
+            loaded[cell] = cell
+    return [loaded[c] if c else listener.audiogram for c in cells]
 
 
 @dataclass(frozen=True)
@@ -450,17 +488,20 @@ class ListenerOptions:
 
 
 def _check_listener(
-    metrics: tuple[str, ...], listener: ListenerOptions | None
+    metrics: tuple[str, ...], listener: ListenerOptions | None, *, per_pair: bool = False
 ) -> ListenerOptions:
-    """``listener`` with its audiogram loaded; an error if HASPI/HASQI lack one."""
+    """``listener`` with its audiogram loaded; an error if HASPI/HASQI lack one.
+
+    ``per_pair``: the pairs give their own audiograms, so the listener's may be missing.
+    """
     listener = listener or ListenerOptions()
     if listener.ear not in EARS_CHOICES:
         raise ConfigError(f"ear must be one of {', '.join(EARS_CHOICES)}, got {listener.ear!r}")
     if listener.audiogram is None:
-        if any(m in LISTENER_METRICS for m in metrics):
+        if any(m in LISTENER_METRICS for m in metrics) and not per_pair:
             raise ConfigError(
                 "metrics haspi and hasqi need the listener's audiogram: give --audiogram "
-                "(preset N1..N7, S1..S3 or a file)"
+                "(preset N1..N7, S1..S3 or a file) or an audiogram column in --pairs"
             )
         return listener
     return ListenerOptions(audiogram=load_audiogram(listener.audiogram), ear=listener.ear,

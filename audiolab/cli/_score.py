@@ -21,11 +21,11 @@ hasqi_left, hasqi_right, level_db_spl, seconds), then print the mean and SD of e
 all pairs and per condition.
 
 Pairs are made by file name (the stem: ref/s01.flac with out/s01.wav) or listed in a CSV with
-the columns reference,processed[,condition]. Both files of a pair must have the same rate and
-length. A manifest.json of `audiolab process` beside the processed files gives each output's
-delay (the chain's latency, cut from the start of the processed and the end of the reference
-file) and the condition (the chain file's name). A mono reference is compared with every
-processed channel; a pair's score is the mean over channels.
+the columns reference,processed[,condition,audiogram]. Both files of a pair must have the same
+rate and length. A manifest.json of `audiolab process` beside the processed files gives each
+output's delay (the chain's latency, cut from the start of the processed and the end of the
+reference file) and the condition (the chain file's name). A mono reference is compared with
+every processed channel; a pair's score is the mean over channels.
 
 STOI (Taal et al. 2011) and ESTOI (Jensen & Taal 2016) are pystoi's numbers; SII (ANSI
 S3.5-1997) takes the reference as the speech and what the processed file holds beyond a
@@ -38,10 +38,14 @@ numbers within its spread over seeds, reproducible with --seed. They hear the re
 it) or at what --full-scale-db-spl makes of the files. A stereo pair is scored per ear (columns
 haspi_left, haspi_right) and the haspi column holds the better ear, as the Clarity challenges
 report it; a mono pair is scored for --ear (default: the ear with the better 0.5-4 kHz average).
+In a corpus with a listener per pair (Clarity), the pairs CSV's audiogram column gives each
+pair's listener: a preset, or an audiogram file relative to the CSV (listeners.json#L0001 picks
+one Clarity listener); it overrides --audiogram, which then only serves rows with an empty cell.
 
-A bad pair (missing partner, different rate or length, too short, silent, unreadable) is
-reported in one line at the end, the other pairs are still scored, and the exit code is 1; a
-bad command exits with code 2 before anything runs.
+A bad pair (missing partner, different rate or length, too short, silent, unreadable, or an
+audiogram cell that is missing, not a file or impossible) is reported in one line at the end,
+the other pairs are still scored, and the exit code is 1; a bad command (including a bad
+--audiogram) exits with code 2 before anything runs.
 
 examples:
   audiolab score --reference speech/ --processed processed/ --out scores.csv
@@ -50,6 +54,7 @@ examples:
   audiolab score --reference speech/ --processed processed/ --scheduler tcp://HOST:8786
   audiolab score --reference clean/ --processed aided/ --metric stoi,estoi,haspi,hasqi \
       --audiogram N3 --level-db-spl 65 --out scores.csv
+  audiolab score --pairs clarity_pairs.csv --metric haspi,hasqi --level-db-spl 65
 """
 
 
@@ -61,7 +66,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="processed files, paired with the references by file name")
     p.add_argument("--pairs", metavar="CSV", default=None,
                    help="pair list instead of --reference/--processed: a CSV with the columns "
-                   "reference,processed[,condition] (paths relative to the CSV's folder)")
+                   "reference,processed[,condition,audiogram] (paths relative to the CSV's "
+                   "folder; a row's audiogram overrides --audiogram)")
     p.add_argument("--metric", default="stoi,estoi", metavar="LIST",
                    help="comma-separated metrics out of stoi, estoi, sii, haspi, hasqi (default "
                    "stoi,estoi)")

@@ -440,23 +440,40 @@ def _prepare(
     return _middle_ear(x), _middle_ear(y)
 
 
-def _xcorr_lags(a: np.ndarray, b: np.ndarray, max_lag: int) -> np.ndarray:
+def _xcorr_lags(
+    a: np.ndarray, b: np.ndarray, max_lag: int, *, dtype: type | None = None
+) -> np.ndarray:
     """``c[:, L + max_lag] = sum_n a[:, n + L] b[:, n]`` for ``|L| <= max_lag``, row by row.
 
-    One circular correlation by FFT of ``n + max_lag`` points or more: that is long enough for
-    the lags up to ``max_lag`` not to meet any other lag's wrap-around (half the length a full
-    linear correlation needs). In the precision of ``a`` (float32 or float64).
+    Overlap-save in blocks: ``b`` is cut into blocks of ``n_fft - 2 max_lag`` samples, each
+    block's circular correlation (``n_fft`` points) with the part of ``a`` it can meet has no
+    wrap-around at these lags, and the blocks' cross-spectra are summed before a single inverse
+    FFT per row. Short FFTs stay in cache and cost less per sample than one of the whole signal.
+    Computed in ``dtype`` (default ``a``'s: float32 or float64).
     """
     from scipy import fft
 
+    dtype = a.dtype.type if dtype is None else dtype
     rows, n = a.shape
-    n_fft = _fast_len(n + max_lag)
-    out = np.empty((rows, 2 * max_lag + 1), dtype=a.dtype)
-    for r in range(0, rows, 4):  # a few rows at a time: the FFT buffers stay small and reused
-        c = fft.irfft(fft.rfft(a[r: r + 4], n_fft) * np.conj(fft.rfft(b[r: r + 4], n_fft)),
-                      n_fft)
-        out[r: r + 4, :max_lag] = c[:, n_fft - max_lag:]
-        out[r: r + 4, max_lag:] = c[:, : max_lag + 1]
+    m = max_lag
+    n_fft = min(1 << int(16 * m).bit_length(), _fast_len(n + 2 * m))
+    blk = n_fft - 2 * m
+    n_blocks = -(-n // blk)
+    out: np.ndarray = np.empty((rows, 2 * m + 1), dtype=dtype)
+    # A few rows at a time: the buffers stay small and are reused (converted on the copy).
+    q_max = min(rows, 4)
+    a_pad = np.zeros((q_max, n_blocks * blk + 2 * m), dtype=dtype)
+    b_pad = np.zeros((q_max, n_blocks * blk), dtype=dtype)
+    for r in range(0, rows, q_max):
+        q = min(q_max, rows - r)
+        a_pad[:q, m: m + n] = a[r: r + q]
+        b_pad[:q, :n] = b[r: r + q]
+        segments = np.lib.stride_tricks.sliding_window_view(
+            a_pad[:q], blk + 2 * m, axis=1)[:, ::blk]  # (q, n_blocks, blk + 2m), no copy
+        spectra = fft.rfft(segments, n_fft, axis=2) * np.conj(
+            fft.rfft(b_pad[:q].reshape(q, n_blocks, blk), n_fft, axis=2))
+        # Circular lag k is a's segment start + k against the block: lag k - m.
+        out[r: r + q] = fft.irfft(spectra.sum(axis=1), n_fft)[:, : 2 * m + 1]
     return out
 
 
@@ -472,10 +489,9 @@ def _align_bands(reference: np.ndarray, processed: np.ndarray) -> np.ndarray:
     """
     m = _ENV_ALIGN_LAGS
     n = processed.shape[1]
-    ref32, proc32 = reference.astype(np.float32), processed.astype(np.float32)
-    c = _xcorr_lags(ref32, proc32, m)[:, 1:]
-    margin = 1e-5 * np.sqrt(np.einsum("ij,ij->i", ref32, ref32, dtype=np.float64)
-                            * np.einsum("ij,ij->i", proc32, proc32, dtype=np.float64))
+    c = _xcorr_lags(reference, processed, m, dtype=np.float32)[:, 1:]
+    margin = 1e-5 * np.sqrt(np.einsum("ij,ij->i", reference, reference)
+                            * np.einsum("ij,ij->i", processed, processed))
     lags = np.empty(reference.shape[0], dtype=int)
     for k in range(reference.shape[0]):
         best = -np.inf
