@@ -29,7 +29,7 @@ al_status al_rfft_inverse(al_rfft *f, const float *spec_re, const float *spec_im
 
 enum { AL_HLSIM_SMEAR_OFF = 0, AL_HLSIM_SMEAR_DELAY = 1, AL_HLSIM_SMEAR_ON = 2 };
 enum { AL_HLSIM_ROWS = 16 };  /* output bins per block of the stored smearing matrix */
-enum { AL_HLSIM_LANES = 16 };  /* bands per vector of the band loop; per-band arrays are padded */
+enum { AL_HLSIM_LANES = 16 };  /* per-band arrays are padded to a multiple (whole registers) */
 enum { AL_HLSIM_BLOCK = 64 };  /* samples per block of the band loop */
 /* Smearing frames whose events fall in one call are transformed AL_HLSIM_BATCH at a time, so
  * that one pass over the smearing matrix serves them all; each takes AL_HLSIM_FRAME_WORK

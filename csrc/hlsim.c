@@ -220,9 +220,9 @@ al_status al_rfft_inverse(al_rfft *f, const float *spec_re, const float *spec_im
 
 /* ---- spectral smearing -------------------------------------------------------------------- */
 
-_Static_assert((int)AL_HLSIM_ROWS == (int)AL_VF16_LANES &&
-                   (int)AL_HLSIM_LANES == (int)AL_VF16_LANES,
-               "a block of smearing rows and a band group are one al_vf16 each");
+_Static_assert((int)AL_HLSIM_ROWS == (int)AL_VF16_LANES, "a block of smearing rows is one al_vf16");
+_Static_assert((int)AL_HLSIM_LANES % (int)AL_VFN_LANES == 0,
+               "the per-band arrays are padded to whole native registers");
 
 /* The smearing of a frame in three steps, the middle one shared by a batch of frames:
  * (1) window, FFT, the power spectrum P taken to the cochlea (normalised by its maximum, so
@@ -490,18 +490,18 @@ static inline void band_ratios(int32_t nb, float a, float *restrict acc0, float 
     }
 }
 
-/* The exponents (expansion ratio - 1) of the AL_HLSIM_LANES bands from lane l0 at an exponent
+/* The exponents (expansion ratio - 1) of the AL_VFN_LANES bands from lane l0 at an exponent
  * update, read from their tables at the bands' mean frequencies (linear interpolation). */
 static void band_exponents(al_hlsim_ear *e, int32_t l0)
 {
-    const int32_t nl = e->n_lanes, nr = e->n_ratio, n = AL_HLSIM_LANES;
+    const int32_t nl = e->n_lanes, nr = e->n_ratio, n = AL_VFN_LANES;
     float *st = e->freq_state + l0, *acc = e->freq_acc + l0, *expo = e->exponent + l0;
     band_ratios(n, e->freq_coef, acc, acc + nl, e->cos_cf + l0, e->inv_omega + l0, st, st + nl,
                 st + 2 * nl, st + 3 * nl, expo);
     /* Table position u = ratio_scale log2(f / cf) + mid, within the table; 1 / ln 2. */
     const float mid = 0.5f * (float)(nr - 1), top = (float)(nr - 1);
-    const al_vf16 u = al_log_vf16(al_load_vf16(expo)) * (e->ratio_scale * 1.44269504f) + mid;
-    al_store_vf16(expo, al_min_vf16(al_max_vf16(u, al_splat_vf16(0.0f)), al_splat_vf16(top)));
+    const al_vfn u = al_log_vfn(al_load_vfn(expo)) * (e->ratio_scale * 1.44269504f) + mid;
+    al_store_vfn(expo, al_min_vfn(al_max_vfn(u, al_splat_vfn(0.0f)), al_splat_vfn(top)));
     for (int32_t b = 0; b < n; b++) {
         const float ub = expo[b];
         int32_t i = (int32_t)ub;
@@ -514,25 +514,25 @@ static void band_exponents(al_hlsim_ear *e, int32_t l0)
 /* New gain steps of a band group at a gain update (Moore & Glasberg 1993): gain =
  * (envelope / catch-up)^(ER - 1) = exp((ER - 1) ln(envelope / catch-up)) <= 1, reached by a
  * linear ramp over the interval. */
-static inline al_vf16 band_gain_step(al_vf16 env, al_vf16 scale, al_vf16 expo, al_vf16 gain,
+static inline al_vfn band_gain_step(al_vfn env, al_vfn scale, al_vfn expo, al_vfn gain,
                                      float lo, float inv_interval)
 {
-    const al_vf16 v = al_min_vf16(al_max_vf16(env * scale, al_splat_vf16(lo)), al_splat_vf16(1.0f));
-    return (al_exp_vf16(expo * al_log_vf16(v)) - gain) * inv_interval;
+    const al_vfn v = al_min_vfn(al_max_vfn(env * scale, al_splat_vfn(lo)), al_splat_vfn(1.0f));
+    return (al_exp_vfn(expo * al_log_vfn(v)) - gain) * inv_interval;
 }
 
-/* One section Re{1 / (1 - p z^-1)} of 16 bands: the complex one-pole state (r, i) advances
+/* One section Re{1 / (1 - p z^-1)} of a group of bands: the complex one-pole state (r, i) advances
  * with input v; its real part is the section's output. */
-static inline al_vf16 section16(al_vf16 v, al_vf16 pr, al_vf16 pi, al_vf16 *r, al_vf16 *i)
+static inline al_vfn section_vfn(al_vfn v, al_vfn pr, al_vfn pi, al_vfn *r, al_vfn *i)
 {
-    const al_vf16 nr = v + pr * *r - pi * *i;
+    const al_vfn nr = v + pr * *r - pi * *i;
     *i = pr * *i + pi * *r;
     *r = nr;
     return nr;
 }
 
-/* len (<= AL_HLSIM_BLOCK) samples through the AL_HLSIM_LANES bands from lane l0, with every
- * state in registers: the four sections Re{1 / (1 - p z^-1)} (a complex one-pole whose real
+/* len (<= AL_HLSIM_BLOCK) samples through the AL_VFN_LANES bands from lane l0 (one native
+ * register: a wider group would spill its states), with every state in registers: the four sections Re{1 / (1 - p z^-1)} (a complex one-pole whose real
  * part feeds the next section), the high-pass biquad (transposed direct form II), the envelope
  * (rectified band value smoothed by two one-poles), the mean-frequency sums (power, lag-1
  * product) and the ramped gain; the exponents and gain steps are renewed at their updates.
@@ -544,74 +544,74 @@ static void band_group(al_hlsim_ear *e, int32_t l0, const float *x, int32_t len,
 {
     const int32_t nl = e->n_lanes, interval = e->gain_interval, every = e->freq_every;
     const float inv_interval = 1.0f / (float)interval;
-    const al_vf16 pr = al_load_vf16(e->pole_re + l0), pi = al_load_vf16(e->pole_im + l0);
-    const al_vf16 gin = al_load_vf16(e->in_gain + l0), ac = al_load_vf16(e->env_coef + l0);
+    const al_vfn pr = al_load_vfn(e->pole_re + l0), pi = al_load_vfn(e->pole_im + l0);
+    const al_vfn gin = al_load_vfn(e->in_gain + l0), ac = al_load_vfn(e->env_coef + l0);
     const float *hp = e->hp + l0;
-    const al_vf16 b0 = al_load_vf16(hp), b1 = al_load_vf16(hp + nl);
-    const al_vf16 b2 = al_load_vf16(hp + 2 * nl);
-    const al_vf16 a1 = al_load_vf16(hp + 3 * nl), a2 = al_load_vf16(hp + 4 * nl);
+    const al_vfn b0 = al_load_vfn(hp), b1 = al_load_vfn(hp + nl);
+    const al_vfn b2 = al_load_vfn(hp + 2 * nl);
+    const al_vfn a1 = al_load_vfn(hp + 3 * nl), a2 = al_load_vfn(hp + 4 * nl);
     float *sr = e->state_re + l0, *si = e->state_im + l0;
-    al_vf16 r0 = al_load_vf16(sr), r1 = al_load_vf16(sr + nl), r2 = al_load_vf16(sr + 2 * nl),
-            r3 = al_load_vf16(sr + 3 * nl);
-    al_vf16 i0 = al_load_vf16(si), i1 = al_load_vf16(si + nl), i2 = al_load_vf16(si + 2 * nl),
-            i3 = al_load_vf16(si + 3 * nl);
+    al_vfn r0 = al_load_vfn(sr), r1 = al_load_vfn(sr + nl), r2 = al_load_vfn(sr + 2 * nl),
+            r3 = al_load_vfn(sr + 3 * nl);
+    al_vfn i0 = al_load_vfn(si), i1 = al_load_vfn(si + nl), i2 = al_load_vfn(si + 2 * nl),
+            i3 = al_load_vfn(si + 3 * nl);
     float *hs = e->hp_state + l0, *env = e->env + l0, *acc = e->freq_acc + l0;
-    al_vf16 h1 = al_load_vf16(hs), h2 = al_load_vf16(hs + nl);
-    al_vf16 e1 = al_load_vf16(env), e2 = al_load_vf16(env + nl);
-    al_vf16 s0 = al_load_vf16(acc), s1 = al_load_vf16(acc + nl), yp = al_load_vf16(e->yprev + l0);
-    al_vf16 gain = al_load_vf16(e->gain + l0), step = al_load_vf16(e->gain_step + l0);
-    const al_vf16 w = al_load_vf16(e->weight + l0);
+    al_vfn h1 = al_load_vfn(hs), h2 = al_load_vfn(hs + nl);
+    al_vfn e1 = al_load_vfn(env), e2 = al_load_vfn(env + nl);
+    al_vfn s0 = al_load_vfn(acc), s1 = al_load_vfn(acc + nl), yp = al_load_vfn(e->yprev + l0);
+    al_vfn gain = al_load_vfn(e->gain + l0), step = al_load_vfn(e->gain_step + l0);
+    const al_vfn w = al_load_vfn(e->weight + l0);
     const int64_t lagged = -(int64_t)e->lag * nl;
     int32_t count = e->count, fcount = e->freq_count;
     for (int32_t t = 0; t < len; t++) {
-        al_vf16 v = gin * x[t];
-        v = section16(v, pr, pi, &r0, &i0);
-        v = section16(v, pr, pi, &r1, &i1);
-        v = section16(v, pr, pi, &r2, &i2);
-        v = section16(v, pr, pi, &r3, &i3);
-        al_vf16 y;
+        al_vfn v = gin * x[t];
+        v = section_vfn(v, pr, pi, &r0, &i0);
+        v = section_vfn(v, pr, pi, &r1, &i1);
+        v = section_vfn(v, pr, pi, &r2, &i2);
+        v = section_vfn(v, pr, pi, &r3, &i3);
+        al_vfn y;
         AL_BIQUAD_TDF2(y, v, b0, b1, b2, a1, a2, h1, h2);
-        e1 = e1 + ac * (al_abs_vf16(y) - e1);
+        e1 = e1 + ac * (al_abs_vfn(y) - e1);
         e2 = e2 + ac * (e1 - e2);
         s0 = s0 + y * y;
         s1 = s1 + y * yp;
         yp = y;
         if (count == 0) {
             if (fcount == 0) {
-                al_store_vf16(acc, s0);
-                al_store_vf16(acc + nl, s1);
+                al_store_vfn(acc, s0);
+                al_store_vfn(acc + nl, s1);
                 band_exponents(e, l0);
-                s0 = al_load_vf16(acc);
-                s1 = al_load_vf16(acc + nl);
+                s0 = al_load_vfn(acc);
+                s1 = al_load_vfn(acc + nl);
             }
             fcount = (fcount + 1 == every) ? 0 : fcount + 1;
-            step = band_gain_step(e2, al_load_vf16(e->env_scale + l0),
-                                  al_load_vf16(e->exponent + l0), gain, e->env_floor,
+            step = band_gain_step(e2, al_load_vfn(e->env_scale + l0),
+                                  al_load_vfn(e->exponent + l0), gain, e->env_floor,
                                   inv_interval);
         }
         count = (count + 1 == interval) ? 0 : count + 1;
         gain = gain + step;
         float *vt = vals + (int64_t)t * nl + l0;
-        al_store_vf16(vt, w * y);
-        al_store_vf16(pbuf + (int64_t)t * nl + l0, al_load_vf16(vt + lagged) * gain);
+        al_store_vfn(vt, w * y);
+        al_store_vfn(pbuf + (int64_t)t * nl + l0, al_load_vfn(vt + lagged) * gain);
     }
-    al_store_vf16(sr, r0);
-    al_store_vf16(sr + nl, r1);
-    al_store_vf16(sr + 2 * nl, r2);
-    al_store_vf16(sr + 3 * nl, r3);
-    al_store_vf16(si, i0);
-    al_store_vf16(si + nl, i1);
-    al_store_vf16(si + 2 * nl, i2);
-    al_store_vf16(si + 3 * nl, i3);
-    al_store_vf16(hs, h1);
-    al_store_vf16(hs + nl, h2);
-    al_store_vf16(env, e1);
-    al_store_vf16(env + nl, e2);
-    al_store_vf16(acc, s0);
-    al_store_vf16(acc + nl, s1);
-    al_store_vf16(e->yprev + l0, yp);
-    al_store_vf16(e->gain + l0, gain);
-    al_store_vf16(e->gain_step + l0, step);
+    al_store_vfn(sr, r0);
+    al_store_vfn(sr + nl, r1);
+    al_store_vfn(sr + 2 * nl, r2);
+    al_store_vfn(sr + 3 * nl, r3);
+    al_store_vfn(si, i0);
+    al_store_vfn(si + nl, i1);
+    al_store_vfn(si + 2 * nl, i2);
+    al_store_vfn(si + 3 * nl, i3);
+    al_store_vfn(hs, h1);
+    al_store_vfn(hs + nl, h2);
+    al_store_vfn(env, e1);
+    al_store_vfn(env + nl, e2);
+    al_store_vfn(acc, s0);
+    al_store_vfn(acc + nl, s1);
+    al_store_vfn(e->yprev + l0, yp);
+    al_store_vfn(e->gain + l0, gain);
+    al_store_vfn(e->gain_step + l0, step);
 }
 
 /* The band history's tails moved to their fronts: the last lag rows of band values and the
@@ -684,7 +684,9 @@ static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
         const int32_t len = (int32_t)((n - j0) < AL_HLSIM_BLOCK ? (n - j0) : AL_HLSIM_BLOCK);
         float *xb = x + j0;
         float *v = vals + (int64_t)e->row * nl;
-        for (int32_t l0 = 0; l0 < nl; l0 += AL_HLSIM_LANES) band_group(e, l0, xb, len, v, pbuf);
+        /* Groups that hold a band (lanes past the last band's group stay zero). */
+        for (int32_t l0 = 0; l0 < e->n_bands; l0 += AL_VFN_LANES)
+            band_group(e, l0, xb, len, v, pbuf);
         /* The update counters, as band_group advanced them for every group. */
         for (int32_t t = 0; t < len; t++) {
             if (e->count == 0)
