@@ -271,42 +271,45 @@ static int frame_power(al_hlsim_ear *e, const float *frame, frame_work f)
 }
 
 /* Step 2 for NB frames: S = M P by blocks of AL_HLSIM_ROWS output bins. Each block stores,
- * for every input bin in its band, the AL_HLSIM_ROWS matrix entries contiguously, so the sums
- * stay in vector registers (two accumulators per frame hide the FMA latency) and each matrix
- * vector loaded serves every frame. Per frame, the arithmetic is the same for any NB. */
+ * for every input bin in its band, the AL_HLSIM_ROWS matrix entries contiguously; the block's
+ * rows are taken one native register (AL_VFN_LANES rows) at a time, so that the sums stay in
+ * registers (two accumulators per frame hide the FMA latency) and each matrix vector loaded
+ * serves every frame. Per frame and row, the arithmetic is the same for any NB and any
+ * register width. */
 static inline __attribute__((always_inline)) void
 smear_product(const al_hlsim_ear *e, const frame_work *f, const int NB)
 {
     for (int32_t blk = 0; blk < e->frame_len / AL_HLSIM_ROWS; blk++) {
-        const float *v = e->smear + e->smear_offset[blk];
         const int32_t start = e->smear_start[blk], len = e->smear_len[blk];
-        al_vf16 a0[AL_HLSIM_BATCH], a1[AL_HLSIM_BATCH];
-        for (int q = 0; q < NB; q++) a0[q] = a1[q] = (al_vf16){0.0f};
-        int32_t j = 0;
-        for (; j + 1 < len; j += 2) {
-            const al_vf16 m0 = al_load_vf16(v + (int64_t)j * AL_HLSIM_ROWS);
-            const al_vf16 m1 = al_load_vf16(v + (int64_t)(j + 1) * AL_HLSIM_ROWS);
-            for (int q = 0; q < NB; q++) {
-                a0[q] += m0 * f[q].power[start + j];
-                a1[q] += m1 * f[q].power[start + j + 1];
+        for (int32_t r = 0; r < AL_HLSIM_ROWS; r += AL_VFN_LANES) {
+            const float *v = e->smear + e->smear_offset[blk] + r;
+            al_vfn a0[AL_HLSIM_BATCH], a1[AL_HLSIM_BATCH];
+            for (int q = 0; q < NB; q++) a0[q] = a1[q] = (al_vfn){0.0f};
+            int32_t j = 0;
+            for (; j + 1 < len; j += 2) {
+                const al_vfn m0 = al_load_vfn(v + (int64_t)j * AL_HLSIM_ROWS);
+                const al_vfn m1 = al_load_vfn(v + (int64_t)(j + 1) * AL_HLSIM_ROWS);
+                for (int q = 0; q < NB; q++) {
+                    a0[q] += m0 * f[q].power[start + j];
+                    a1[q] += m1 * f[q].power[start + j + 1];
+                }
             }
+            if (j < len) {
+                const al_vfn m0 = al_load_vfn(v + (int64_t)j * AL_HLSIM_ROWS);
+                for (int q = 0; q < NB; q++) a0[q] += m0 * f[q].power[start + j];
+            }
+            for (int q = 0; q < NB; q++)
+                al_store_vfn(f[q].smeared + blk * AL_HLSIM_ROWS + r, a0[q] + a1[q]);
         }
-        if (j < len) {
-            const al_vf16 m0 = al_load_vf16(v + (int64_t)j * AL_HLSIM_ROWS);
-            for (int q = 0; q < NB; q++) a0[q] += m0 * f[q].power[start + j];
-        }
-        for (int q = 0; q < NB; q++)
-            al_store_vf16(f[q].smeared + blk * AL_HLSIM_ROWS, a0[q] + a1[q]);
     }
 }
 
-/* Frames per pass over the matrix: as many as keep their accumulators in registers. */
+/* Frames per pass over the matrix: as many as keep their accumulators (two registers per
+ * frame) in registers, beside the two matrix vectors. */
 #if defined(__AVX512F__)
 enum { SMEAR_GROUP = 8 };
-#elif defined(__AVX__)
-enum { SMEAR_GROUP = 2 };
 #else
-enum { SMEAR_GROUP = 1 };
+enum { SMEAR_GROUP = 4 };
 #endif
 
 static void smear_products(const al_hlsim_ear *e, const frame_work *f, int32_t n)
