@@ -19,8 +19,9 @@
     }                                                                                 \
     static inline void al_store_##NAME(ELEM *p, VEC v) { memcpy(p, &v, sizeof v); }
 
-/* 16 float32 lanes: the band groups of the hearing-aid compressor and the hearing-loss
- * simulator (AL_WDRC_LANES, AL_HLSIM_LANES). */
+/* 16 float32 lanes: the blocks of smearing-matrix rows of the hearing-loss simulator
+ * (AL_HLSIM_ROWS) and the wdrc kernel's fast log/exp users; band groups that keep states in
+ * registers use al_vfn (one native register) instead. */
 enum { AL_VF16_LANES = 16 };
 typedef float al_vf16 __attribute__((vector_size(4 * AL_VF16_LANES)));
 typedef int32_t al_vi16 __attribute__((vector_size(4 * AL_VF16_LANES)));
@@ -43,7 +44,7 @@ AL_SIMD_LOAD_STORE(al_vf16, float, vf16)
 AL_SIMD_FLOAT_OPS(al_vf16, al_vi16, vf16)
 
 /* float64 lanes of one native register: the band groups of the SOS filterbank, whose state
- * must stay in registers (a wider vector would spill). AL_VD_LANES float32 of the same lanes
+ * must stay in registers (a wider vector would spill), and the STOI kernels. AL_VD_LANES float32 of the same lanes
  * (al_vdf) carry the samples in and out. */
 #if defined(__AVX512F__)
 enum { AL_VD_LANES = 8 };

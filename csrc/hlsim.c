@@ -535,8 +535,8 @@ static inline al_vfn section_vfn(al_vfn v, al_vfn pr, al_vfn pi, al_vfn *r, al_v
 }
 
 /* len (<= AL_HLSIM_BLOCK) samples through the AL_VFN_LANES bands from lane l0 (one native
- * register: a wider group would spill its states), with every state in registers: the four sections Re{1 / (1 - p z^-1)} (a complex one-pole whose real
- * part feeds the next section), the high-pass biquad (transposed direct form II), the envelope
+ * register: a wider group would spill its states), with every state in registers: the four
+ * sections Re{1 / (1 - p z^-1)} (a complex one-pole whose real part feeds the next section), the high-pass biquad (transposed direct form II), the envelope
  * (rectified band value smoothed by two one-poles), the mean-frequency sums (power, lag-1
  * product) and the ramped gain; the exponents and gain steps are renewed at their updates.
  * Writes each sample's weighted band values to vals (rows of n_lanes from the block's first)
