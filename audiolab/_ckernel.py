@@ -3,11 +3,11 @@
 Every buffer passed to C goes through :func:`float_buffer` (or its siblings), which checks dtype,
 contiguity and writability before ``ffi.from_buffer``: cffi itself does not check dtypes.
 
-The hot kernels are built for several instruction sets (``csrc/isa/``); at import AVX-512 is
-selected where the CPU runs it and the baseline otherwise (see ``_AUTOMATIC``), or the path the
-environment variable ``AUDIOLAB_CPU_PATH`` names (``baseline``, ``avx2`` or ``avx512``):
-``baseline`` gives the same bits on every x86-64 machine, e.g. across a cluster of different
-CPUs.
+The hot kernels are built for several instruction sets (``csrc/isa/``); at import the fastest
+path the CPU runs is selected (AVX-512, else AVX2, else the baseline; see ``_AUTOMATIC``),
+or the path the environment variable ``AUDIOLAB_CPU_PATH`` names (``baseline``, ``avx2`` or
+``avx512``): ``baseline`` gives the same bits on every x86-64 machine, e.g. across a cluster of
+different CPUs.
 """
 
 import os
@@ -40,7 +40,7 @@ __all__ = [
     "supported_cpu_paths",
 ]
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 """The C interface this Python code is written against: ``al_abi_version()`` in csrc/common.c.
 
 Both are bumped together whenever a struct layout or a signature in csrc/audiolab.h changes.
@@ -77,13 +77,10 @@ check_abi()
 CPU_PATHS = {"baseline": 0, "avx2": 1, "avx512": 2}
 """Names of the kernels' CPU paths and their ``al_cpu`` values, by instruction set."""
 
-# The path chosen when none is named: the first of these that the machine runs. AVX2 is not
-# among them: the hearing-aid, hearing-loss and STOI kernels keep 16 floats (8 doubles) per
-# vector, one AVX-512 register, which spill on AVX2's 16 registers of half that width, and
-# measured slower than the baseline build (x real time on AVX-512 hardware: WDRC 161 vs 203,
-# hearing loss N3 32 vs 39, STOI 300 vs 570); the gammatone bank and the SOS cascade, written
-# for the native width, gain (725 vs 377, 2119 vs 1100). AUDIOLAB_CPU_PATH=avx2 still runs it.
-_AUTOMATIC = ("avx512", "baseline")
+# The path chosen when none is named: the first of these that the machine runs. Every hot
+# kernel's vectors are one native register wide (al_vfn / al_vd in csrc/al_simd.h), so each
+# path is at least as fast as the one after it (`audiolab bench` on each path, README).
+_AUTOMATIC = ("avx512", "avx2", "baseline")
 
 
 def supported_cpu_paths() -> list[str]:

@@ -12,56 +12,61 @@
 
 #include "al_simd.h"
 
-/* Natural logarithm of positive normal floats, Cephes logf (Moshier 1989): mantissa reduced
- * to [sqrt(1/2), sqrt(2)), ln(1 + t) = t - t^2/2 + t^3 P(t); about 1 ulp. */
-static inline al_vf16 al_log_vf16(al_vf16 x)
-{
-    const al_vi16 bits = (al_vi16)x;
-    al_vi16 e = ((bits >> 23) & 0xff) - 127;
-    al_vf16 m = (al_vf16)((bits & 0x007fffff) | 0x3f800000); /* [1, 2) */
-    const al_vi16 big = m > al_splat_vf16(1.41421356f);
-    m = al_select_vf16(big, m * 0.5f, m);
-    e = e - big; /* big is -1 where true */
-    const al_vf16 t = m - 1.0f;
-    const al_vf16 t2 = t * t;
-    al_vf16 p = al_splat_vf16(7.0376836292e-2f);
-    p = p * t - 1.1514610310e-1f;
-    p = p * t + 1.1676998740e-1f;
-    p = p * t - 1.2420140846e-1f;
-    p = p * t + 1.4249322787e-1f;
-    p = p * t - 1.6668057665e-1f;
-    p = p * t + 2.0000714765e-1f;
-    p = p * t - 2.4999993993e-1f;
-    p = p * t + 3.3333331174e-1f;
-    const al_vf16 ef = __builtin_convertvector(e, al_vf16);
-    al_vf16 y = t2 * t * p;
-    y = y + ef * -2.12194440e-4f;
-    y = y - 0.5f * t2;
-    return t + y + ef * 0.693359375f;
+/* al_log_NAME(x): natural logarithm of positive normal floats, Cephes logf (Moshier 1989):
+ * mantissa reduced to [sqrt(1/2), sqrt(2)), ln(1 + t) = t - t^2/2 + t^3 P(t); about 1 ulp.
+ * al_exp_NAME(x): e^x for x in [-87, 88] (clamped, so the result is a positive normal float),
+ * Cephes expf: x = n ln2 + r, e^r by a degree-5 polynomial, 2^n by the exponent bits; about
+ * 1 ulp. Defined for the float32 vector type VEC with int32 lanes IVEC: al_vf16 (the 16-lane
+ * band groups) and al_vfn (one native register). */
+#define AL_FASTMATH_LOG_EXP(VEC, IVEC, NAME) \
+static inline VEC al_log_##NAME(VEC x)                                                            \
+{                                                                                                 \
+    const IVEC bits = (IVEC)x;                                                                    \
+    IVEC e = ((bits >> 23) & 0xff) - 127;                                                         \
+    VEC m = (VEC)((bits & 0x007fffff) | 0x3f800000); /* [1, 2) */                                 \
+    const IVEC big = m > al_splat_##NAME(1.41421356f);                                            \
+    m = al_select_##NAME(big, m * 0.5f, m);                                                       \
+    e = e - big; /* big is -1 where true */                                                       \
+    const VEC t = m - 1.0f;                                                                       \
+    const VEC t2 = t * t;                                                                         \
+    VEC p = al_splat_##NAME(7.0376836292e-2f);                                                    \
+    p = p * t - 1.1514610310e-1f;                                                                 \
+    p = p * t + 1.1676998740e-1f;                                                                 \
+    p = p * t - 1.2420140846e-1f;                                                                 \
+    p = p * t + 1.4249322787e-1f;                                                                 \
+    p = p * t - 1.6668057665e-1f;                                                                 \
+    p = p * t + 2.0000714765e-1f;                                                                 \
+    p = p * t - 2.4999993993e-1f;                                                                 \
+    p = p * t + 3.3333331174e-1f;                                                                 \
+    const VEC ef = __builtin_convertvector(e, VEC);                                               \
+    VEC y = t2 * t * p;                                                                           \
+    y = y + ef * -2.12194440e-4f;                                                                 \
+    y = y - 0.5f * t2;                                                                            \
+    return t + y + ef * 0.693359375f;                                                             \
+}                                                                                                 \
+static inline VEC al_exp_##NAME(VEC x)                                                            \
+{                                                                                                 \
+    x = al_min_##NAME(al_max_##NAME(x, al_splat_##NAME(-87.0f)), al_splat_##NAME(88.0f));         \
+    VEC fx = x * 1.44269504088896341f + 0.5f;                                                     \
+    IVEC n = __builtin_convertvector(fx, IVEC); /* truncates towards zero */                      \
+    VEC nf = __builtin_convertvector(n, VEC);                                                     \
+    const IVEC over = nf > fx; /* floor for negative values */                                    \
+    n = n + over;                                                                                 \
+    nf = __builtin_convertvector(n, VEC);                                                         \
+    const VEC r = x - nf * 0.693359375f - nf * -2.12194440e-4f;                                   \
+    const VEC r2 = r * r;                                                                         \
+    VEC p = al_splat_##NAME(1.9875691500e-4f);                                                    \
+    p = p * r + 1.3981999507e-3f;                                                                 \
+    p = p * r + 8.3334519073e-3f;                                                                 \
+    p = p * r + 4.1665795894e-2f;                                                                 \
+    p = p * r + 1.6666665459e-1f;                                                                 \
+    p = p * r + 5.0000001201e-1f;                                                                 \
+    const VEC y = p * r2 + r + 1.0f;                                                              \
+    return y * (VEC)((n + 127) << 23);                                                            \
 }
 
-/* e^x for x in [-87, 88] (clamped, so the result is a positive normal float), Cephes expf:
- * x = n ln2 + r, e^r by a degree-5 polynomial, 2^n by the exponent bits; about 1 ulp. */
-static inline al_vf16 al_exp_vf16(al_vf16 x)
-{
-    x = al_min_vf16(al_max_vf16(x, al_splat_vf16(-87.0f)), al_splat_vf16(88.0f));
-    al_vf16 fx = x * 1.44269504088896341f + 0.5f;
-    al_vi16 n = __builtin_convertvector(fx, al_vi16); /* truncates towards zero */
-    al_vf16 nf = __builtin_convertvector(n, al_vf16);
-    const al_vi16 over = nf > fx; /* floor for negative values */
-    n = n + over;
-    nf = __builtin_convertvector(n, al_vf16);
-    const al_vf16 r = x - nf * 0.693359375f - nf * -2.12194440e-4f;
-    const al_vf16 r2 = r * r;
-    al_vf16 p = al_splat_vf16(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    const al_vf16 y = p * r2 + r + 1.0f;
-    return y * (al_vf16)((n + 127) << 23);
-}
+AL_FASTMATH_LOG_EXP(al_vf16, al_vi16, vf16)
+AL_FASTMATH_LOG_EXP(al_vfn, al_vin, vfn)
 
 /* 10 log10(p), p >= 0, in float64; -inf below the smallest normal double (p = 0 is silence).
  * p = z 2^k with z in [sqrt(1/2), sqrt(2)), ln z = 2 atanh(s), s = (z - 1) / (z + 1),

@@ -29,7 +29,7 @@ al_status al_rfft_inverse(al_rfft *f, const float *spec_re, const float *spec_im
 
 enum { AL_HLSIM_SMEAR_OFF = 0, AL_HLSIM_SMEAR_DELAY = 1, AL_HLSIM_SMEAR_ON = 2 };
 enum { AL_HLSIM_ROWS = 16 };  /* output bins per block of the stored smearing matrix */
-enum { AL_HLSIM_LANES = 16 };  /* bands per vector of the band loop; per-band arrays are padded */
+enum { AL_HLSIM_LANES = 16 };  /* per-band arrays are padded to a multiple (whole registers) */
 enum { AL_HLSIM_BLOCK = 64 };  /* samples per block of the band loop */
 /* Smearing frames whose events fall in one call are transformed AL_HLSIM_BATCH at a time, so
  * that one pass over the smearing matrix serves them all; each takes AL_HLSIM_FRAME_WORK
@@ -82,8 +82,9 @@ typedef struct {
     int32_t count;            /* absolute sample index modulo gain_interval */
     int32_t max_delay;        /* largest delay read from hist, in samples */
     int32_t lag;              /* delay of band values before their gains (envelope lag) */
-    int32_t hist_rows;        /* rows of hist written before its tail is moved to the front */
-    int32_t row;              /* current row of hist, max_delay <= row < max_delay + hist_rows */
+    int32_t hist_rows;        /* rows of hist (>= AL_HLSIM_BLOCK) between moves of its tail */
+    int32_t row;              /* current row of hist, max_delay <= row <= max_delay +
+                                 hist_rows - AL_HLSIM_BLOCK (a block's rows follow it) */
     float env_floor;          /* lowest relative envelope, a positive normal float */
     /* Band b: four sections Re{1 / (1 - p z^-1)} (each a complex one-pole whose real part
      * feeds the next), then a biquad high-pass; MSBG's gammatone bands. */
@@ -92,9 +93,9 @@ typedef struct {
     const float *in_gain;     /* (n_lanes) input gain: 1 at the centre frequency */
     const float *hp;          /* (5, n_lanes) b0, b1, b2, a1, a2 (identity: 1, 0, 0, 0, 0) */
     const float *weight;      /* (n_lanes) resynthesis weights */
-    const int32_t *read_offset; /* (n_bands) offset from the current hist row of each band's
-                                   product delayed by its resynthesis delay d, 0 <= d <=
-                                   max_delay: nb + b - 2 nb d */
+    const int32_t *read_offset; /* (n_bands) b rows - d_b: from the current row, the offset in
+                                   the products (see hist) of band b's product delayed by its
+                                   resynthesis delay d_b, 0 <= d_b <= max_delay */
     const float *env_coef;    /* (n_lanes) one-pole coefficient of the envelope smoother */
     const float *env_scale;   /* (n_lanes) |band| -> envelope relative to the catch-up level */
     /* The expansion ratio of a band follows the frequency of what it carries: the power-
@@ -120,8 +121,12 @@ typedef struct {
     float *env;               /* (2, n_lanes) two smoother stages */
     float *gain;              /* (n_lanes) current gain */
     float *gain_step;         /* (n_lanes) per-sample gain increment */
-    float *hist;              /* (max_delay + hist_rows, 2, n_bands) band values, products */
-    float *scratch;           /* (2, AL_HLSIM_BLOCK, n_lanes) a block's band values and gains */
+    /* Band history: the weighted band values (lag + hist_rows, n_lanes), the current sample
+     * at row - max_delay + lag; then each band's products with its gain (n_bands, rows),
+     * rows = max_delay + hist_rows, contiguous in time so that the resynthesis reads a run of
+     * samples of a band at once. */
+    float *hist;
+    float *scratch;           /* (AL_HLSIM_BLOCK, n_lanes) a block's products */
 } al_hlsim_ear;
 
 typedef struct {

@@ -19,33 +19,32 @@
     }                                                                                 \
     static inline void al_store_##NAME(ELEM *p, VEC v) { memcpy(p, &v, sizeof v); }
 
-/* 16 float32 lanes: the band groups of the hearing-aid compressor and the hearing-loss
- * simulator (AL_WDRC_LANES, AL_HLSIM_LANES). */
+/* 16 float32 lanes: the blocks of smearing-matrix rows of the hearing-loss simulator
+ * (AL_HLSIM_ROWS) and the wdrc kernel's fast log/exp users; band groups that keep states in
+ * registers use al_vfn (one native register) instead. */
 enum { AL_VF16_LANES = 16 };
 typedef float al_vf16 __attribute__((vector_size(4 * AL_VF16_LANES)));
 typedef int32_t al_vi16 __attribute__((vector_size(4 * AL_VF16_LANES)));
 
 AL_SIMD_LOAD_STORE(al_vf16, float, vf16)
 
-static inline al_vf16 al_splat_vf16(float a) { return (al_vf16){0} + a; }
+/* al_splat_NAME(a), al_select_NAME(mask, a, b) (lane-wise mask ? a : b; a comparison of two
+ * VEC gives the mask, -1 true, 0 false), al_max_NAME, al_min_NAME and al_abs_NAME (the sign
+ * bit cleared) of a float32 vector type VEC with the int32 vector type IVEC of its lanes. */
+#define AL_SIMD_FLOAT_OPS(VEC, IVEC, NAME)                                                 \
+    static inline VEC al_splat_##NAME(float a) { return (VEC){0} + a; }                   \
+    static inline VEC al_select_##NAME(IVEC mask, VEC a, VEC b)                           \
+    {                                                                                     \
+        return (VEC)(((IVEC)a & mask) | ((IVEC)b & ~mask));                               \
+    }                                                                                     \
+    static inline VEC al_max_##NAME(VEC a, VEC b) { return al_select_##NAME(a > b, a, b); } \
+    static inline VEC al_min_##NAME(VEC a, VEC b) { return al_select_##NAME(a < b, a, b); } \
+    static inline VEC al_abs_##NAME(VEC v) { return (VEC)((IVEC)v & ((IVEC){0} + 0x7fffffff)); }
 
-/* Lane-wise mask ? a : b; a comparison of two al_vf16 gives the mask (-1 true, 0 false). */
-static inline al_vf16 al_select_vf16(al_vi16 mask, al_vf16 a, al_vf16 b)
-{
-    return (al_vf16)(((al_vi16)a & mask) | ((al_vi16)b & ~mask));
-}
-
-static inline al_vf16 al_max_vf16(al_vf16 a, al_vf16 b) { return al_select_vf16(a > b, a, b); }
-static inline al_vf16 al_min_vf16(al_vf16 a, al_vf16 b) { return al_select_vf16(a < b, a, b); }
-
-/* |v|: the sign bit cleared. */
-static inline al_vf16 al_abs_vf16(al_vf16 v)
-{
-    return (al_vf16)((al_vi16)v & ((al_vi16){0} + 0x7fffffff));
-}
+AL_SIMD_FLOAT_OPS(al_vf16, al_vi16, vf16)
 
 /* float64 lanes of one native register: the band groups of the SOS filterbank, whose state
- * must stay in registers (a wider vector would spill). AL_VD_LANES float32 of the same lanes
+ * must stay in registers (a wider vector would spill), and the STOI kernels. AL_VD_LANES float32 of the same lanes
  * (al_vdf) carry the samples in and out. */
 #if defined(__AVX512F__)
 enum { AL_VD_LANES = 8 };
@@ -130,6 +129,7 @@ typedef float al_vfn __attribute__((vector_size(4 * AL_VFN_LANES)));
 typedef int32_t al_vin __attribute__((vector_size(4 * AL_VFN_LANES)));
 
 AL_SIMD_LOAD_STORE(al_vfn, float, vfn)
+AL_SIMD_FLOAT_OPS(al_vfn, al_vin, vfn)
 
 #if defined(__clang__)
 #define AL_VFN_SHUFFLE_(a, b, MASK) __builtin_shufflevector(a, b, MASK)

@@ -33,10 +33,36 @@ static inline void fft_stage(int32_t k, int32_t h, const float *tw_re, const flo
         fft_group(h, re + g, im + g, re + g + h, im + g + h, wr, wi);
 }
 
+/* The radix-2 stages of half-size 4 and up of an in-place complex FFT of size k >= 4 on split
+ * arrays (iterative decimation in time, bit-reversed input), after the first two stages. With
+ * half_last, the last stage makes only the first k/2 outputs (all an inverse transform whose
+ * output is cut to its first half needs). */
+static void cfft_upper_stages(int32_t k, const float *tw_re, const float *tw_im, float *re,
+                              float *im, int half_last)
+{
+    const int32_t top = half_last ? k / 2 : k;
+    if (k > 4 && 4 < top) fft_stage(k, 4, tw_re, tw_im, re, im);
+    if (k > 8 && 8 < top) fft_stage(k, 8, tw_re, tw_im, re, im);
+    for (int32_t h = 16; h < top; h *= 2) fft_stage(k, h, tw_re, tw_im, re, im);
+    if (top == k) return;
+    /* Last stage, first half: ar + w br only. */
+    const int32_t h = k / 2;
+    const float *restrict wr = tw_re + (h - 1), *restrict wi = tw_im + (h - 1);
+    float *restrict ar = re, *restrict ai = im;
+    const float *restrict br = re + h, *restrict bi = im + h;
+    for (int32_t j = 0; j < h; j++) {
+        const float tr = br[j] * wr[j] - bi[j] * wi[j];
+        const float ti = br[j] * wi[j] + bi[j] * wr[j];
+        ar[j] += tr;
+        ai[j] += ti;
+    }
+}
+
 /* In-place complex FFT (forward, unnormalised) of size k >= 4 on split arrays in bit-reversed
  * order (iterative radix-2 decimation in time). The first two stages (twiddles 1 and -i) are
  * done together as radix-4 butterflies without multiplications. */
-static void cfft_stages(int32_t k, const float *tw_re, const float *tw_im, float *re, float *im)
+static void cfft_stages(int32_t k, const float *tw_re, const float *tw_im, float *re, float *im,
+                        int half_last)
 {
     for (int32_t g = 0; g < k; g += 4) {
         float *r = re + g, *q = im + g;
@@ -52,20 +78,24 @@ static void cfft_stages(int32_t k, const float *tw_re, const float *tw_im, float
         r[3] = d0r - d1i;
         q[3] = d0i + d1r;
     }
-    if (k > 4) fft_stage(k, 4, tw_re, tw_im, re, im);
-    if (k > 8) fft_stage(k, 8, tw_re, tw_im, re, im);
-    for (int32_t h = 16; h < k; h *= 2) fft_stage(k, h, tw_re, tw_im, re, im);
+    cfft_upper_stages(k, tw_re, tw_im, re, im, half_last);
 }
 
-/* Set-up check of a plan, once per call: the bit-reversal table indexes the work arrays. */
+/* Set-up check of a plan, once per call: the bit-reversal table indexes the work arrays and
+ * (rfft_forward_padded relies on it) is exactly the bit reversal of 0..n/2-1. */
 static al_status rfft_valid(const al_rfft *f)
 {
     if (!f || !f->bitrev || !f->tw_re || !f->tw_im || !f->rtw_re || !f->rtw_im || !f->work_re ||
         !f->work_im)
         return AL_ERR_NULL;
     if (f->n < 8 || (f->n & (f->n - 1)) != 0) return AL_ERR_SIZE;
-    for (int32_t i = 0; i < f->n / 2; i++)
-        if (f->bitrev[i] < 0 || f->bitrev[i] >= f->n / 2) return AL_ERR_SIZE;
+    const int32_t k = f->n / 2;
+    for (int32_t i = 0; i < k; i++) {
+        int32_t r = 0;
+        for (int32_t bit = 1, top = k / 2; bit < k; bit *= 2, top /= 2)
+            if (i & bit) r |= top;
+        if (f->bitrev[i] != r) return AL_ERR_SIZE;
+    }
     return AL_OK;
 }
 
@@ -89,11 +119,12 @@ static void rfft_split(int32_t k, const float *restrict re, const float *restric
     }
 }
 
-/* Inverse of rfft_split, conjugated: fills Z* so that a forward FFT gives k * conj(z). The
- * imaginary parts of bins 0 and k are ignored. */
+/* Inverse of rfft_split, conjugated: fills Z* so that a forward FFT gives k * conj(z), each
+ * element stored at its bit-reversed position (rev), ready for the decimation-in-time stages.
+ * The imaginary parts of bins 0 and k are ignored. */
 static void rfft_merge(int32_t k, const float *restrict in_re, const float *restrict in_im,
                        const float *restrict twr, const float *restrict twi,
-                       float *restrict re, float *restrict im)
+                       const int32_t *restrict rev, float *restrict re, float *restrict im)
 {
     re[0] = 0.5f * (in_re[0] + in_re[k]) - 0.5f * (in_re[0] - in_re[k]) * twi[0];
     im[0] = -0.5f * (in_re[0] - in_re[k]) * twr[0];
@@ -103,66 +134,65 @@ static void rfft_merge(int32_t k, const float *restrict in_re, const float *rest
         const float dr = 0.5f * (xr - cr), di = 0.5f * (xi - ci);
         /* O = (X - conj X') / 2 * exp(+2 pi i m / n); Z = E + i O, stored conjugated */
         const float or_ = dr * twr[m] + di * twi[m], oi = di * twr[m] - dr * twi[m];
-        re[m] = er - oi;
-        im[m] = -(ei + or_);
+        re[rev[m]] = er - oi;
+        im[rev[m]] = -(ei + or_);
     }
 }
 
-static void bitrev_swap(int32_t k, const int32_t *bitrev, float *re, float *im)
-{
-    for (int32_t i = 0; i < k; i++) {
-        const int32_t j = bitrev[i];
-        if (j > i) {
-            float t = re[i];
-            re[i] = re[j];
-            re[j] = t;
-            t = im[i];
-            im[i] = im[j];
-            im[j] = t;
-        }
-    }
-}
-
-/* Forward real FFT of x (n), where only x[0..n_nonzero) may be non-zero (the rest is taken as
- * zero without being read), times an optional window on those samples. */
-static void rfft_forward_win(al_rfft *f, const float *x, const float *win, int32_t n_nonzero,
-                             float *out_re, float *out_im)
+/* Forward real FFT of x (n). */
+static void rfft_forward(al_rfft *f, const float *restrict x, float *out_re, float *out_im)
 {
     const int32_t k = f->n / 2;
-    float *re = f->work_re, *im = f->work_im;
+    float *restrict re = f->work_re, *restrict im = f->work_im;
     for (int32_t i = 0; i < k; i++) {
         const int32_t s = 2 * f->bitrev[i];
-        if (s < n_nonzero) {
-            re[i] = win ? win[s] * x[s] : x[s];
-            im[i] = win ? win[s + 1] * x[s + 1] : x[s + 1];
-        } else {
-            re[i] = 0.0f;
-            im[i] = 0.0f;
-        }
+        re[i] = x[s];
+        im[i] = x[s + 1];
     }
-    cfft_stages(k, f->tw_re, f->tw_im, re, im);
+    cfft_stages(k, f->tw_re, f->tw_im, re, im, 0);
     rfft_split(k, re, im, f->rtw_re, f->rtw_im, out_re, out_im);
 }
 
-/* Inverse real FFT (scaled by 1/n as numpy.fft.irfft); writes x[0..n_out). */
+/* rfft_forward of a windowed frame x (n/2) zero-padded to n. In bit-reversed order every
+ * odd element is then zero (its index reversed is >= k/2, a sample pair >= n/2), so the
+ * first two stages reduce to sums of the two even ones, fused with the windowing gather. */
+static void rfft_forward_padded(al_rfft *f, const float *restrict x, const float *restrict win,
+                                float *out_re, float *out_im)
+{
+    const int32_t k = f->n / 2;
+    const int32_t *restrict rev = f->bitrev;
+    float *restrict re = f->work_re, *restrict im = f->work_im;
+    for (int32_t g = 0; g < k; g += 4) {
+        const int32_t s0 = 2 * rev[g], s2 = 2 * rev[g + 2];
+        const float r0 = win[s0] * x[s0], q0 = win[s0 + 1] * x[s0 + 1];
+        const float r2 = win[s2] * x[s2], q2 = win[s2 + 1] * x[s2 + 1];
+        re[g] = r0 + r2;
+        im[g] = q0 + q2;
+        re[g + 2] = r0 - r2;
+        im[g + 2] = q0 - q2;
+        re[g + 1] = r0 + q2;
+        im[g + 1] = q0 - r2;
+        re[g + 3] = r0 - q2;
+        im[g + 3] = q0 + r2;
+    }
+    cfft_upper_stages(k, f->tw_re, f->tw_im, re, im, 0);
+    rfft_split(k, re, im, f->rtw_re, f->rtw_im, out_re, out_im);
+}
+
+/* Inverse real FFT (scaled by 1/n as numpy.fft.irfft); writes x[0..n_out), n_out = n or n/2
+ * (then the last stage makes only the outputs kept). */
 static void rfft_inverse_part(al_rfft *f, const float *in_re, const float *in_im, float *x,
                               int32_t n_out)
 {
     const int32_t k = f->n / 2;
     float *re = f->work_re, *im = f->work_im;
-    rfft_merge(k, in_re, in_im, f->rtw_re, f->rtw_im, re, im);
-    bitrev_swap(k, f->bitrev, re, im);
-    cfft_stages(k, f->tw_re, f->tw_im, re, im);
+    rfft_merge(k, in_re, in_im, f->rtw_re, f->rtw_im, f->bitrev, re, im);
+    cfft_stages(k, f->tw_re, f->tw_im, re, im, n_out <= k);
     const float scale = 1.0f / (float)k;
     for (int32_t i = 0; i < n_out / 2; i++) {
         x[2 * i] = re[i] * scale;
         x[2 * i + 1] = -im[i] * scale;
     }
-}
-
-static void rfft_forward(al_rfft *f, const float *x, float *out_re, float *out_im)
-{
-    rfft_forward_win(f, x, NULL, f->n, out_re, out_im);
 }
 
 static void rfft_inverse(al_rfft *f, const float *in_re, const float *in_im, float *x)
@@ -190,9 +220,9 @@ al_status al_rfft_inverse(al_rfft *f, const float *spec_re, const float *spec_im
 
 /* ---- spectral smearing -------------------------------------------------------------------- */
 
-_Static_assert((int)AL_HLSIM_ROWS == (int)AL_VF16_LANES &&
-                   (int)AL_HLSIM_LANES == (int)AL_VF16_LANES,
-               "a block of smearing rows and a band group are one al_vf16 each");
+_Static_assert((int)AL_HLSIM_ROWS == (int)AL_VF16_LANES, "a block of smearing rows is one al_vf16");
+_Static_assert((int)AL_HLSIM_LANES % (int)AL_VFN_LANES == 0,
+               "the per-band arrays are padded to whole native registers");
 
 /* The smearing of a frame in three steps, the middle one shared by a batch of frames:
  * (1) window, FFT, the power spectrum P taken to the cochlea (normalised by its maximum, so
@@ -223,7 +253,7 @@ static int frame_power(al_hlsim_ear *e, const float *frame, frame_work f)
     float *restrict sr = f.re, *restrict si = f.im, *restrict p = f.power;
     const float *restrict wp = e->ome_pow;
     /* The FFT is twice the frame: the upper half is zero padding. */
-    rfft_forward_win(e->fft, frame, e->window, nf, sr, si);
+    rfft_forward_padded(e->fft, frame, e->window, sr, si);
     al_vf16 vmax = {0.0f};
     for (int32_t k = 0; k < nf; k += AL_HLSIM_ROWS) {
         const al_vf16 a = al_load_vf16(sr + k), b = al_load_vf16(si + k);
@@ -241,42 +271,45 @@ static int frame_power(al_hlsim_ear *e, const float *frame, frame_work f)
 }
 
 /* Step 2 for NB frames: S = M P by blocks of AL_HLSIM_ROWS output bins. Each block stores,
- * for every input bin in its band, the AL_HLSIM_ROWS matrix entries contiguously, so the sums
- * stay in vector registers (two accumulators per frame hide the FMA latency) and each matrix
- * vector loaded serves every frame. Per frame, the arithmetic is the same for any NB. */
+ * for every input bin in its band, the AL_HLSIM_ROWS matrix entries contiguously; the block's
+ * rows are taken one native register (AL_VFN_LANES rows) at a time, so that the sums stay in
+ * registers (two accumulators per frame hide the FMA latency) and each matrix vector loaded
+ * serves every frame. Per frame and row, the arithmetic is the same for any NB and any
+ * register width. */
 static inline __attribute__((always_inline)) void
 smear_product(const al_hlsim_ear *e, const frame_work *f, const int NB)
 {
     for (int32_t blk = 0; blk < e->frame_len / AL_HLSIM_ROWS; blk++) {
-        const float *v = e->smear + e->smear_offset[blk];
         const int32_t start = e->smear_start[blk], len = e->smear_len[blk];
-        al_vf16 a0[AL_HLSIM_BATCH], a1[AL_HLSIM_BATCH];
-        for (int q = 0; q < NB; q++) a0[q] = a1[q] = (al_vf16){0.0f};
-        int32_t j = 0;
-        for (; j + 1 < len; j += 2) {
-            const al_vf16 m0 = al_load_vf16(v + (int64_t)j * AL_HLSIM_ROWS);
-            const al_vf16 m1 = al_load_vf16(v + (int64_t)(j + 1) * AL_HLSIM_ROWS);
-            for (int q = 0; q < NB; q++) {
-                a0[q] += m0 * f[q].power[start + j];
-                a1[q] += m1 * f[q].power[start + j + 1];
+        for (int32_t r = 0; r < AL_HLSIM_ROWS; r += AL_VFN_LANES) {
+            const float *v = e->smear + e->smear_offset[blk] + r;
+            al_vfn a0[AL_HLSIM_BATCH], a1[AL_HLSIM_BATCH];
+            for (int q = 0; q < NB; q++) a0[q] = a1[q] = (al_vfn){0.0f};
+            int32_t j = 0;
+            for (; j + 1 < len; j += 2) {
+                const al_vfn m0 = al_load_vfn(v + (int64_t)j * AL_HLSIM_ROWS);
+                const al_vfn m1 = al_load_vfn(v + (int64_t)(j + 1) * AL_HLSIM_ROWS);
+                for (int q = 0; q < NB; q++) {
+                    a0[q] += m0 * f[q].power[start + j];
+                    a1[q] += m1 * f[q].power[start + j + 1];
+                }
             }
+            if (j < len) {
+                const al_vfn m0 = al_load_vfn(v + (int64_t)j * AL_HLSIM_ROWS);
+                for (int q = 0; q < NB; q++) a0[q] += m0 * f[q].power[start + j];
+            }
+            for (int q = 0; q < NB; q++)
+                al_store_vfn(f[q].smeared + blk * AL_HLSIM_ROWS + r, a0[q] + a1[q]);
         }
-        if (j < len) {
-            const al_vf16 m0 = al_load_vf16(v + (int64_t)j * AL_HLSIM_ROWS);
-            for (int q = 0; q < NB; q++) a0[q] += m0 * f[q].power[start + j];
-        }
-        for (int q = 0; q < NB; q++)
-            al_store_vf16(f[q].smeared + blk * AL_HLSIM_ROWS, a0[q] + a1[q]);
     }
 }
 
-/* Frames per pass over the matrix: as many as keep their accumulators in registers. */
+/* Frames per pass over the matrix: as many as keep their accumulators (two registers per
+ * frame) in registers, beside the two matrix vectors. */
 #if defined(__AVX512F__)
 enum { SMEAR_GROUP = 8 };
-#elif defined(__AVX__)
-enum { SMEAR_GROUP = 2 };
 #else
-enum { SMEAR_GROUP = 1 };
+enum { SMEAR_GROUP = 4 };
 #endif
 
 static void smear_products(const al_hlsim_ear *e, const frame_work *f, int32_t n)
@@ -460,18 +493,18 @@ static inline void band_ratios(int32_t nb, float a, float *restrict acc0, float 
     }
 }
 
-/* The exponents (expansion ratio - 1) of the AL_HLSIM_LANES bands from lane l0 at an exponent
+/* The exponents (expansion ratio - 1) of the AL_VFN_LANES bands from lane l0 at an exponent
  * update, read from their tables at the bands' mean frequencies (linear interpolation). */
 static void band_exponents(al_hlsim_ear *e, int32_t l0)
 {
-    const int32_t nl = e->n_lanes, nr = e->n_ratio, n = AL_HLSIM_LANES;
+    const int32_t nl = e->n_lanes, nr = e->n_ratio, n = AL_VFN_LANES;
     float *st = e->freq_state + l0, *acc = e->freq_acc + l0, *expo = e->exponent + l0;
     band_ratios(n, e->freq_coef, acc, acc + nl, e->cos_cf + l0, e->inv_omega + l0, st, st + nl,
                 st + 2 * nl, st + 3 * nl, expo);
     /* Table position u = ratio_scale log2(f / cf) + mid, within the table; 1 / ln 2. */
     const float mid = 0.5f * (float)(nr - 1), top = (float)(nr - 1);
-    const al_vf16 u = al_log_vf16(al_load_vf16(expo)) * (e->ratio_scale * 1.44269504f) + mid;
-    al_store_vf16(expo, al_min_vf16(al_max_vf16(u, al_splat_vf16(0.0f)), al_splat_vf16(top)));
+    const al_vfn u = al_log_vfn(al_load_vfn(expo)) * (e->ratio_scale * 1.44269504f) + mid;
+    al_store_vfn(expo, al_min_vfn(al_max_vfn(u, al_splat_vfn(0.0f)), al_splat_vfn(top)));
     for (int32_t b = 0; b < n; b++) {
         const float ub = expo[b];
         int32_t i = (int32_t)ub;
@@ -484,153 +517,189 @@ static void band_exponents(al_hlsim_ear *e, int32_t l0)
 /* New gain steps of a band group at a gain update (Moore & Glasberg 1993): gain =
  * (envelope / catch-up)^(ER - 1) = exp((ER - 1) ln(envelope / catch-up)) <= 1, reached by a
  * linear ramp over the interval. */
-static inline al_vf16 band_gain_step(al_vf16 env, al_vf16 scale, al_vf16 expo, al_vf16 gain,
+static inline al_vfn band_gain_step(al_vfn env, al_vfn scale, al_vfn expo, al_vfn gain,
                                      float lo, float inv_interval)
 {
-    const al_vf16 v = al_min_vf16(al_max_vf16(env * scale, al_splat_vf16(lo)), al_splat_vf16(1.0f));
-    return (al_exp_vf16(expo * al_log_vf16(v)) - gain) * inv_interval;
+    const al_vfn v = al_min_vfn(al_max_vfn(env * scale, al_splat_vfn(lo)), al_splat_vfn(1.0f));
+    return (al_exp_vfn(expo * al_log_vfn(v)) - gain) * inv_interval;
 }
 
-/* One section Re{1 / (1 - p z^-1)} of 16 bands: the complex one-pole state (r, i) advances
+/* One section Re{1 / (1 - p z^-1)} of a group of bands: the complex one-pole state (r, i) advances
  * with input v; its real part is the section's output. */
-static inline al_vf16 section16(al_vf16 v, al_vf16 pr, al_vf16 pi, al_vf16 *r, al_vf16 *i)
+static inline al_vfn section_vfn(al_vfn v, al_vfn pr, al_vfn pi, al_vfn *r, al_vfn *i)
 {
-    const al_vf16 nr = v + pr * *r - pi * *i;
+    const al_vfn nr = v + pr * *r - pi * *i;
     *i = pr * *i + pi * *r;
     *r = nr;
     return nr;
 }
 
-/* len (<= AL_HLSIM_BLOCK) samples through the AL_HLSIM_LANES bands from lane l0, with every
- * state in registers: the four sections Re{1 / (1 - p z^-1)} (a complex one-pole whose real
- * part feeds the next section), the high-pass biquad (transposed direct form II), the envelope
+/* len (<= AL_HLSIM_BLOCK) samples through the AL_VFN_LANES bands from lane l0 (one native
+ * register: a wider group would spill its states), with every state in registers: the four
+ * sections Re{1 / (1 - p z^-1)} (a complex one-pole whose real part feeds the next section), the high-pass biquad (transposed direct form II), the envelope
  * (rectified band value smoothed by two one-poles), the mean-frequency sums (power, lag-1
  * product) and the ramped gain; the exponents and gain steps are renewed at their updates.
- * Writes each sample's band values to ybuf and gains to gbuf (rows of n_lanes). */
+ * Writes each sample's weighted band values to vals (rows of n_lanes from the block's first)
+ * and, to pbuf (rows of n_lanes), their products with the gains: gains centred on the
+ * envelope they came from, i.e. times the weighted value lag samples (rows of vals) earlier. */
 static void band_group(al_hlsim_ear *e, int32_t l0, const float *x, int32_t len,
-                       float *ybuf, float *gbuf)
+                       float *vals, float *pbuf)
 {
     const int32_t nl = e->n_lanes, interval = e->gain_interval, every = e->freq_every;
     const float inv_interval = 1.0f / (float)interval;
-    const al_vf16 pr = al_load_vf16(e->pole_re + l0), pi = al_load_vf16(e->pole_im + l0);
-    const al_vf16 gin = al_load_vf16(e->in_gain + l0), ac = al_load_vf16(e->env_coef + l0);
+    const al_vfn pr = al_load_vfn(e->pole_re + l0), pi = al_load_vfn(e->pole_im + l0);
+    const al_vfn gin = al_load_vfn(e->in_gain + l0), ac = al_load_vfn(e->env_coef + l0);
     const float *hp = e->hp + l0;
-    const al_vf16 b0 = al_load_vf16(hp), b1 = al_load_vf16(hp + nl);
-    const al_vf16 b2 = al_load_vf16(hp + 2 * nl);
-    const al_vf16 a1 = al_load_vf16(hp + 3 * nl), a2 = al_load_vf16(hp + 4 * nl);
+    const al_vfn b0 = al_load_vfn(hp), b1 = al_load_vfn(hp + nl);
+    const al_vfn b2 = al_load_vfn(hp + 2 * nl);
+    const al_vfn a1 = al_load_vfn(hp + 3 * nl), a2 = al_load_vfn(hp + 4 * nl);
     float *sr = e->state_re + l0, *si = e->state_im + l0;
-    al_vf16 r0 = al_load_vf16(sr), r1 = al_load_vf16(sr + nl), r2 = al_load_vf16(sr + 2 * nl),
-            r3 = al_load_vf16(sr + 3 * nl);
-    al_vf16 i0 = al_load_vf16(si), i1 = al_load_vf16(si + nl), i2 = al_load_vf16(si + 2 * nl),
-            i3 = al_load_vf16(si + 3 * nl);
+    al_vfn r0 = al_load_vfn(sr), r1 = al_load_vfn(sr + nl), r2 = al_load_vfn(sr + 2 * nl),
+            r3 = al_load_vfn(sr + 3 * nl);
+    al_vfn i0 = al_load_vfn(si), i1 = al_load_vfn(si + nl), i2 = al_load_vfn(si + 2 * nl),
+            i3 = al_load_vfn(si + 3 * nl);
     float *hs = e->hp_state + l0, *env = e->env + l0, *acc = e->freq_acc + l0;
-    al_vf16 h1 = al_load_vf16(hs), h2 = al_load_vf16(hs + nl);
-    al_vf16 e1 = al_load_vf16(env), e2 = al_load_vf16(env + nl);
-    al_vf16 s0 = al_load_vf16(acc), s1 = al_load_vf16(acc + nl), yp = al_load_vf16(e->yprev + l0);
-    al_vf16 gain = al_load_vf16(e->gain + l0), step = al_load_vf16(e->gain_step + l0);
+    al_vfn h1 = al_load_vfn(hs), h2 = al_load_vfn(hs + nl);
+    al_vfn e1 = al_load_vfn(env), e2 = al_load_vfn(env + nl);
+    al_vfn s0 = al_load_vfn(acc), s1 = al_load_vfn(acc + nl), yp = al_load_vfn(e->yprev + l0);
+    al_vfn gain = al_load_vfn(e->gain + l0), step = al_load_vfn(e->gain_step + l0);
+    const al_vfn w = al_load_vfn(e->weight + l0);
+    const int64_t lagged = -(int64_t)e->lag * nl;
     int32_t count = e->count, fcount = e->freq_count;
     for (int32_t t = 0; t < len; t++) {
-        al_vf16 v = gin * x[t];
-        v = section16(v, pr, pi, &r0, &i0);
-        v = section16(v, pr, pi, &r1, &i1);
-        v = section16(v, pr, pi, &r2, &i2);
-        v = section16(v, pr, pi, &r3, &i3);
-        al_vf16 y;
+        al_vfn v = gin * x[t];
+        v = section_vfn(v, pr, pi, &r0, &i0);
+        v = section_vfn(v, pr, pi, &r1, &i1);
+        v = section_vfn(v, pr, pi, &r2, &i2);
+        v = section_vfn(v, pr, pi, &r3, &i3);
+        al_vfn y;
         AL_BIQUAD_TDF2(y, v, b0, b1, b2, a1, a2, h1, h2);
-        e1 = e1 + ac * (al_abs_vf16(y) - e1);
+        e1 = e1 + ac * (al_abs_vfn(y) - e1);
         e2 = e2 + ac * (e1 - e2);
         s0 = s0 + y * y;
         s1 = s1 + y * yp;
         yp = y;
         if (count == 0) {
             if (fcount == 0) {
-                al_store_vf16(acc, s0);
-                al_store_vf16(acc + nl, s1);
+                al_store_vfn(acc, s0);
+                al_store_vfn(acc + nl, s1);
                 band_exponents(e, l0);
-                s0 = al_load_vf16(acc);
-                s1 = al_load_vf16(acc + nl);
+                s0 = al_load_vfn(acc);
+                s1 = al_load_vfn(acc + nl);
             }
             fcount = (fcount + 1 == every) ? 0 : fcount + 1;
-            step = band_gain_step(e2, al_load_vf16(e->env_scale + l0),
-                                  al_load_vf16(e->exponent + l0), gain, e->env_floor,
+            step = band_gain_step(e2, al_load_vfn(e->env_scale + l0),
+                                  al_load_vfn(e->exponent + l0), gain, e->env_floor,
                                   inv_interval);
         }
         count = (count + 1 == interval) ? 0 : count + 1;
         gain = gain + step;
-        al_store_vf16(ybuf + (int64_t)t * nl + l0, y);
-        al_store_vf16(gbuf + (int64_t)t * nl + l0, gain);
+        float *vt = vals + (int64_t)t * nl + l0;
+        al_store_vfn(vt, w * y);
+        al_store_vfn(pbuf + (int64_t)t * nl + l0, al_load_vfn(vt + lagged) * gain);
     }
-    al_store_vf16(sr, r0);
-    al_store_vf16(sr + nl, r1);
-    al_store_vf16(sr + 2 * nl, r2);
-    al_store_vf16(sr + 3 * nl, r3);
-    al_store_vf16(si, i0);
-    al_store_vf16(si + nl, i1);
-    al_store_vf16(si + 2 * nl, i2);
-    al_store_vf16(si + 3 * nl, i3);
-    al_store_vf16(hs, h1);
-    al_store_vf16(hs + nl, h2);
-    al_store_vf16(env, e1);
-    al_store_vf16(env + nl, e2);
-    al_store_vf16(acc, s0);
-    al_store_vf16(acc + nl, s1);
-    al_store_vf16(e->yprev + l0, yp);
-    al_store_vf16(e->gain + l0, gain);
-    al_store_vf16(e->gain_step + l0, step);
+    al_store_vfn(sr, r0);
+    al_store_vfn(sr + nl, r1);
+    al_store_vfn(sr + 2 * nl, r2);
+    al_store_vfn(sr + 3 * nl, r3);
+    al_store_vfn(si, i0);
+    al_store_vfn(si + nl, i1);
+    al_store_vfn(si + 2 * nl, i2);
+    al_store_vfn(si + 3 * nl, i3);
+    al_store_vfn(hs, h1);
+    al_store_vfn(hs + nl, h2);
+    al_store_vfn(env, e1);
+    al_store_vfn(env + nl, e2);
+    al_store_vfn(acc, s0);
+    al_store_vfn(acc + nl, s1);
+    al_store_vfn(e->yprev + l0, yp);
+    al_store_vfn(e->gain + l0, gain);
+    al_store_vfn(e->gain_step + l0, step);
 }
 
-/* One sample's history row: the weighted band values and the products of the lagged values
- * with the gains. Separate restrict parameters so the loop vectorises. */
-static inline void band_products(int32_t nb, const float *restrict w, const float *restrict y,
-                                 const float *restrict g, const float *restrict lagged,
-                                 float *restrict values, float *restrict products)
+/* The band history's tails moved to their fronts: the last lag rows of band values and the
+ * last max_delay rows of each band's products; the current row is then max_delay again. */
+static void hist_shift(al_hlsim_ear *e)
 {
-    for (int32_t b = 0; b < nb; b++) {
-        values[b] = w[b] * y[b];
-        products[b] = lagged[b] * g[b];
+    const int32_t nb = e->n_bands, nl = e->n_lanes, md = e->max_delay, from = e->row - md;
+    const int64_t rows = (int64_t)md + e->hist_rows;
+    float *vals = e->hist, *prod = e->hist + ((int64_t)e->lag + e->hist_rows) * nl;
+    memmove(vals, vals + (int64_t)from * nl, sizeof(float) * (size_t)e->lag * (size_t)nl);
+    for (int32_t b = 0; b < nb; b++)
+        memmove(prod + b * rows, prod + b * rows + from, sizeof(float) * (size_t)md);
+    e->row = md;
+}
+
+/* Resynthesis of one block: y[t] = sum_b product_b[t - d_b], AL_VFN_LANES samples at a time
+ * (each band's products are contiguous in time); per sample the same sums in the same order
+ * as one at a time, so block splits do not change the result. Reads past the block stay in
+ * the history (bands_run keeps AL_HLSIM_BLOCK rows free after the current one). */
+static void band_sums(const al_hlsim_ear *e, const float *prod, float *x, int32_t len)
+{
+    const int32_t nb = e->n_bands;
+    const int32_t *restrict off = e->read_offset;
+    for (int32_t t = 0; t < len; t += AL_VFN_LANES) {
+        const float *p = prod + e->row + t;
+        al_vfn y0 = {0.0f}, y1 = {0.0f}, y2 = {0.0f}, y3 = {0.0f};
+        int32_t b = 0;
+        for (; b + 3 < nb; b += 4) {
+            y0 += al_load_vfn(p + off[b]);
+            y1 += al_load_vfn(p + off[b + 1]);
+            y2 += al_load_vfn(p + off[b + 2]);
+            y3 += al_load_vfn(p + off[b + 3]);
+        }
+        for (; b < nb; b++) y0 += al_load_vfn(p + off[b]);
+        const al_vfn y = (y0 + y1) + (y2 + y3);
+        const int32_t n = len - t < AL_VFN_LANES ? len - t : AL_VFN_LANES;
+        memcpy(x + t, &y, sizeof(float) * (size_t)n);
     }
+}
+
+/* Each band's products of a block (pbuf, rows of n_lanes, from band_group) into its run in
+ * time, by tiles of AL_VFN_LANES samples and bands transposed in registers; a tile's samples
+ * past len are stored too (values of no use, in rows bands_run keeps free, overwritten before
+ * they are read). */
+static void band_products(const al_hlsim_ear *e, const float *pbuf, float *prod, int32_t len)
+{
+    const int32_t nb = e->n_bands, nl = e->n_lanes;
+    const int64_t rows = (int64_t)e->max_delay + e->hist_rows;
+    for (int32_t t0 = 0; t0 < len; t0 += AL_VFN_LANES)
+        for (int32_t b0 = 0; b0 < nb; b0 += AL_VFN_LANES) {
+            al_vfn tile[AL_VFN_LANES];
+            for (int i = 0; i < AL_VFN_LANES; i++)
+                tile[i] = al_load_vfn(pbuf + (int64_t)(t0 + i) * nl + b0);
+            al_transpose_vfn(tile);
+            const int32_t n = nb - b0 < AL_VFN_LANES ? nb - b0 : AL_VFN_LANES;
+            for (int i = 0; i < n; i++)
+                al_store_vfn(prod + (b0 + i) * rows + e->row + t0, tile[i]);
+        }
 }
 
 static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
 {
-    const int32_t nb = e->n_bands, nl = e->n_lanes, interval = e->gain_interval;
-    const int32_t wrap = e->max_delay + e->hist_rows;
-    float *ybuf = e->scratch, *gbuf = e->scratch + (int64_t)AL_HLSIM_BLOCK * nl;
-    const int32_t *restrict off = e->read_offset;
+    const int32_t nl = e->n_lanes, interval = e->gain_interval, md = e->max_delay;
+    const int32_t wrap = md + e->hist_rows;
+    float *pbuf = e->scratch;
+    /* Band values: rows 0 .. lag + hist_rows of n_lanes, row - max_delay + lag the current. */
+    float *vals = e->hist + (int64_t)(e->lag - md) * nl;
+    float *prod = e->hist + ((int64_t)e->lag + e->hist_rows) * nl;
     for (int64_t j0 = 0; j0 < n; j0 += AL_HLSIM_BLOCK) {
         const int32_t len = (int32_t)((n - j0) < AL_HLSIM_BLOCK ? (n - j0) : AL_HLSIM_BLOCK);
         float *xb = x + j0;
-        for (int32_t l0 = 0; l0 < nl; l0 += AL_HLSIM_LANES) band_group(e, l0, xb, len, ybuf, gbuf);
+        float *v = vals + (int64_t)e->row * nl;
+        /* Groups that hold a band (lanes past the last band's group stay zero). */
+        for (int32_t l0 = 0; l0 < e->n_bands; l0 += AL_VFN_LANES)
+            band_group(e, l0, xb, len, v, pbuf);
         /* The update counters, as band_group advanced them for every group. */
         for (int32_t t = 0; t < len; t++) {
             if (e->count == 0)
                 e->freq_count = (e->freq_count + 1 == e->freq_every) ? 0 : e->freq_count + 1;
             e->count = (e->count + 1 == interval) ? 0 : e->count + 1;
         }
-        for (int32_t t = 0; t < len; t++) {
-            /* Gains centred on the envelope they came from: the band value is delayed by the
-             * smoother's lag before its gain multiplies it. Each sample's band values and
-             * products are one row of a history buffer (contiguous reads for the common lag). */
-            float *row = e->hist + (int64_t)e->row * 2 * nb;
-            band_products(nb, e->weight, ybuf + (int64_t)t * nl, gbuf + (int64_t)t * nl,
-                          row - (int64_t)e->lag * 2 * nb, row, row + nb);
-            /* Resynthesis: y[t] = sum_b product_b[t - d_b]. */
-            float y0 = 0.0f, y1 = 0.0f, y2 = 0.0f, y3 = 0.0f;
-            int32_t b = 0;
-            for (; b + 3 < nb; b += 4) {
-                y0 += row[off[b]];
-                y1 += row[off[b + 1]];
-                y2 += row[off[b + 2]];
-                y3 += row[off[b + 3]];
-            }
-            for (; b < nb; b++) y0 += row[off[b]];
-            xb[t] = (y0 + y1) + (y2 + y3);
-            if (++e->row == wrap) {
-                memmove(e->hist, e->hist + (int64_t)e->hist_rows * 2 * nb,
-                        sizeof(float) * (size_t)e->max_delay * 2 * (size_t)nb);
-                e->row = e->max_delay;
-            }
-        }
+        band_products(e, pbuf, prod, len);
+        band_sums(e, prod, xb, len);
+        e->row += len;
+        if (e->row + AL_HLSIM_BLOCK > wrap) hist_shift(e);
     }
 }
 
@@ -662,20 +731,21 @@ static al_status ear_valid(const al_hlsim_ear *e)
         return AL_ERR_NULL;
     if (e->n_bands < 1 || e->n_lanes < e->n_bands || e->n_lanes % AL_HLSIM_LANES ||
         e->n_ratio < 3 || e->gain_interval < 1 || e->freq_every < 1 || e->max_delay < 0 ||
-        e->hist_rows < 1 || e->lag < 1 || e->lag > e->max_delay)
+        e->hist_rows < AL_HLSIM_BLOCK || e->lag < 1 || e->lag > e->max_delay)
         return AL_ERR_SIZE;
     if (!(e->ratio_scale > 0.0f) || !(e->freq_coef > 0.0f) || !(e->freq_coef <= 1.0f) ||
         !(e->env_floor > 0.0f))
         return AL_ERR_VALUE;
     if (e->freq_count < 0 || e->freq_count >= e->freq_every || e->count < 0 ||
         e->count >= e->gain_interval || e->row < e->max_delay ||
-        e->row >= e->max_delay + e->hist_rows)
+        e->row > e->max_delay + e->hist_rows - AL_HLSIM_BLOCK)
         return AL_ERR_STATE;
-    /* Each band reads its product at most max_delay rows behind the current row of hist. */
-    const int64_t row_len = 2 * (int64_t)e->n_bands;
-    for (int32_t b = 0; b < e->n_bands; b++)
-        if (e->read_offset[b] < -(int64_t)e->max_delay * row_len || e->read_offset[b] >= row_len)
-            return AL_ERR_SIZE;
+    /* Each band reads its own products at most max_delay rows behind the current row. */
+    const int64_t rows = (int64_t)e->max_delay + e->hist_rows;
+    for (int32_t b = 0; b < e->n_bands; b++) {
+        const int64_t delay = (int64_t)b * rows - e->read_offset[b];
+        if (delay < 0 || delay > e->max_delay) return AL_ERR_SIZE;
+    }
     if (e->smear_mode == AL_HLSIM_SMEAR_OFF) return AL_OK;
     if (e->smear_mode != AL_HLSIM_SMEAR_DELAY && e->smear_mode != AL_HLSIM_SMEAR_ON)
         return AL_ERR_VALUE;

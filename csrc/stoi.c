@@ -1,14 +1,16 @@
 /* STOI and ESTOI kernels (see al_stoi.h).  Everything runs in float64, as the reference code
- * does; the vectors are GCC/Clang vector extensions of eight doubles, lowered to what the
- * target has (AVX-512: one register, AVX2: two, SSE2: four). */
+ * does; the vectors are one native register of doubles (al_vd, al_simd.h: 8 lanes on
+ * AVX-512, 4 on AVX2, 2 on SSE2): a wider GCC vector is lowered through the stack where the
+ * target lacks the registers, which made the AVX2 build slower than the SSE2 one. */
 #include <math.h>
 #include <string.h>
 
+#include "al_simd.h"
 #include "audiolab.h"
 
-enum { LANES = 8 };
-typedef double v8d __attribute__((vector_size(8 * LANES)));
-typedef int64_t v8i __attribute__((vector_size(8 * LANES)));
+enum { LANES = AL_VD_LANES };
+typedef al_vd v8d;
+typedef al_vdi v8i;
 
 static const double STOI_EPS = 2.220446049250313e-16;  /* DBL_EPSILON, pystoi's guard */
 
@@ -19,9 +21,16 @@ static inline v8d ld(const double *p)
     return v;
 }
 
+/* Sum of the lanes: lane i plus lane i + LANES/2, then those sums as a tree of neighbours
+ * (for eight lanes ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7))). */
 static inline double hsum(v8d a)
 {
-    return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    enum { HALF = LANES / 2 };
+    double b[HALF];
+    for (int i = 0; i < HALF; i++) b[i] = a[i] + a[i + HALF];
+    for (int w = 1; w < HALF; w *= 2)
+        for (int i = 0; i + w < HALF; i += 2 * w) b[i] += b[i + w];
+    return b[0];
 }
 
 static inline v8d vsqrt(v8d v)

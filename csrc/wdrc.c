@@ -5,10 +5,11 @@
 #include "al_internal.h"
 #include "al_simd.h"
 
-/* Bands run AL_WDRC_LANES at a time in vector registers (al_simd.h): the 4 complex stages of
- * one group stay in registers for a whole chunk of samples instead of going through memory
- * every sample, which is what makes the fused hearing aid faster than the analysis alone. */
-_Static_assert((int)AL_WDRC_LANES == (int)AL_VF16_LANES, "a band group is one al_vf16");
+/* Bands run one native register (al_vfn, al_simd.h) at a time: the 4 complex stages of those
+ * bands stay in registers for a whole chunk of samples instead of going through memory every
+ * sample, which is what makes the fused hearing aid faster than the analysis alone. */
+_Static_assert((int)AL_WDRC_LANES % (int)AL_VFN_LANES == 0,
+               "a band group is a whole number of native registers");
 
 static inline int wdrc_check(const al_wdrc *s)
 {
@@ -19,26 +20,30 @@ static inline int wdrc_check(const al_wdrc *s)
            s->gain_target && s->input_ring && s->pos && s->phase && s->limiter_env;
 }
 
-/* Analysis, level, gain and weighting of one group of bands over `len` samples of one channel.
+/* Analysis, level, gain and weighting of the AL_VFN_LANES bands (one native register, so the
+ * states stay in registers) from lane `sub` of group g over `len` samples of one channel.
  * xin holds each lane's input, already delayed by its band's resynthesis delay (len x LANES);
  * the weighted, gain-applied complex band values are added lane-wise into out_re / out_im
- * (len x LANES). */
-static void wdrc_group(const al_wdrc *s, int32_t c, int32_t g, const float *xin, int64_t len,
-                       int32_t phase0, float *out_re, float *out_im)
+ * (len x LANES). Each lane's arithmetic does not depend on the register width. */
+static void wdrc_lanes(const al_wdrc *s, int32_t c, int32_t g, int32_t sub, const float *xin,
+                       int64_t len, int32_t phase0, float *out_re, float *out_im)
 {
     const int32_t L = AL_WDRC_LANES, nl = s->n_groups * L, grid = s->grid;
-    const int64_t band = (int64_t)g * L, cb = (int64_t)c * nl + band;
-    const al_vf16 cr = al_load_vf16(s->coef_re + band), ci = al_load_vf16(s->coef_im + band);
-    const al_vf16 nm = al_load_vf16(s->norm + band);
-    const al_vf16 wr = al_load_vf16(s->weight_re + band), wi = al_load_vf16(s->weight_im + band);
-    float *st_re = s->state_re + ((int64_t)c * s->n_groups + g) * AL_GT_ORDER * L;
-    float *st_im = s->state_im + ((int64_t)c * s->n_groups + g) * AL_GT_ORDER * L;
-    al_vf16 s0r = al_load_vf16(st_re), s1r = al_load_vf16(st_re + L),
-            s2r = al_load_vf16(st_re + 2 * L), s3r = al_load_vf16(st_re + 3 * L);
-    al_vf16 s0i = al_load_vf16(st_im), s1i = al_load_vf16(st_im + L),
-            s2i = al_load_vf16(st_im + 2 * L), s3i = al_load_vf16(st_im + 3 * L);
-    al_vf16 acc = al_load_vf16(s->power_acc + cb), gain = al_load_vf16(s->gain + cb);
-    al_vf16 step = al_load_vf16(s->gain_step + cb);
+    const int64_t band = (int64_t)g * L + sub, cb = (int64_t)c * nl + band;
+    const al_vfn cr = al_load_vfn(s->coef_re + band), ci = al_load_vfn(s->coef_im + band);
+    const al_vfn nm = al_load_vfn(s->norm + band);
+    const al_vfn wr = al_load_vfn(s->weight_re + band), wi = al_load_vfn(s->weight_im + band);
+    float *st_re = s->state_re + ((int64_t)c * s->n_groups + g) * AL_GT_ORDER * L + sub;
+    float *st_im = s->state_im + ((int64_t)c * s->n_groups + g) * AL_GT_ORDER * L + sub;
+    xin += sub;
+    out_re += sub;
+    out_im += sub;
+    al_vfn s0r = al_load_vfn(st_re), s1r = al_load_vfn(st_re + L),
+            s2r = al_load_vfn(st_re + 2 * L), s3r = al_load_vfn(st_re + 3 * L);
+    al_vfn s0i = al_load_vfn(st_im), s1i = al_load_vfn(st_im + L),
+            s2i = al_load_vfn(st_im + 2 * L), s3i = al_load_vfn(st_im + 3 * L);
+    al_vfn acc = al_load_vfn(s->power_acc + cb), gain = al_load_vfn(s->gain + cb);
+    al_vfn step = al_load_vfn(s->gain_step + cb);
     int32_t phase = phase0;
     for (int64_t j = 0; j < len;) {
         /* Run to the next grid point (or the chunk's end) without a branch per sample. */
@@ -46,8 +51,8 @@ static void wdrc_group(const al_wdrc *s, int32_t c, int32_t g, const float *xin,
         phase += (int32_t)(end - j);
         for (; j < end; j++) {
             /* Eq. (12) in Hohmann (2002): four cascaded complex one-pole filters. */
-            const al_vf16 in = nm * al_load_vf16(xin + j * L);
-            al_vf16 tr, ti;
+            const al_vfn in = nm * al_load_vfn(xin + j * L);
+            al_vfn tr, ti;
             tr = in + cr * s0r - ci * s0i;
             ti = cr * s0i + ci * s0r;
             s0r = tr; s0i = ti;
@@ -65,42 +70,52 @@ static void wdrc_group(const al_wdrc *s, int32_t c, int32_t g, const float *xin,
             /* Keep the whole complex band (weight * z * gain): the real parts sum to the
              * output, the complex sum is its analytic signal, whose modulus the limiter uses. */
             float *o_re = out_re + j * L, *o_im = out_im + j * L;
-            al_store_vf16(o_re, al_load_vf16(o_re) + (wr * s3r - wi * s3i) * gain);
-            al_store_vf16(o_im, al_load_vf16(o_im) + (wr * s3i + wi * s3r) * gain);
+            al_store_vfn(o_re, al_load_vfn(o_re) + (wr * s3r - wi * s3i) * gain);
+            al_store_vfn(o_im, al_load_vfn(o_im) + (wr * s3i + wi * s3r) * gain);
             gain += step;
         }
         if (phase == grid) {
             phase = 0;
-            al_vf16 level = al_load_vf16(s->level_db_spl + cb);
+            al_vfn level = al_load_vfn(s->level_db_spl + cb);
             /* Band level in dB SPL of the mean square over the grid step; 10/ln 10. */
-            const al_vf16 mean_sq = al_max_vf16(acc * s->power_scale,
-                                                al_splat_vf16(s->power_floor));
-            const al_vf16 inst = 4.34294481903f * al_log_vf16(mean_sq);
-            const al_vf16 coef = al_select_vf16(inst > level, al_load_vf16(s->attack_coef + cb),
-                                                al_load_vf16(s->release_coef + cb));
+            const al_vfn mean_sq = al_max_vfn(acc * s->power_scale,
+                                                al_splat_vfn(s->power_floor));
+            const al_vfn inst = 4.34294481903f * al_log_vfn(mean_sq);
+            const al_vfn coef = al_select_vfn(inst > level, al_load_vfn(s->attack_coef + cb),
+                                                al_load_vfn(s->release_coef + cb));
             level += coef * (inst - level);
-            const al_vf16 zero = al_splat_vf16(0.0f);
-            const al_vf16 knee = al_load_vf16(s->knee_db_spl + cb);
-            const al_vf16 exp_knee = al_load_vf16(s->exp_knee_db_spl + cb);
-            al_vf16 gdb = al_load_vf16(s->gain_db + cb) +
-                          al_load_vf16(s->comp_slope + cb) * al_max_vf16(level - knee, zero) -
-                          al_load_vf16(s->exp_slope + cb) * al_max_vf16(exp_knee - level, zero);
-            gdb = al_min_vf16(gdb, al_load_vf16(s->max_gain_db + cb));
-            const al_vf16 target = al_exp_vf16(gdb * 0.115129254650f); /* ln(10) / 20 */
-            gain = al_load_vf16(s->gain_target + cb); /* land exactly on the previous target */
+            const al_vfn zero = al_splat_vfn(0.0f);
+            const al_vfn knee = al_load_vfn(s->knee_db_spl + cb);
+            const al_vfn exp_knee = al_load_vfn(s->exp_knee_db_spl + cb);
+            al_vfn gdb = al_load_vfn(s->gain_db + cb) +
+                          al_load_vfn(s->comp_slope + cb) * al_max_vfn(level - knee, zero) -
+                          al_load_vfn(s->exp_slope + cb) * al_max_vfn(exp_knee - level, zero);
+            gdb = al_min_vfn(gdb, al_load_vfn(s->max_gain_db + cb));
+            const al_vfn target = al_exp_vfn(gdb * 0.115129254650f); /* ln(10) / 20 */
+            gain = al_load_vfn(s->gain_target + cb); /* land exactly on the previous target */
             step = (target - gain) * (1.0f / (float)grid);
-            al_store_vf16(s->level_db_spl + cb, level);
-            al_store_vf16(s->gain_target + cb, target);
-            acc = al_splat_vf16(0.0f);
+            al_store_vfn(s->level_db_spl + cb, level);
+            al_store_vfn(s->gain_target + cb, target);
+            acc = al_splat_vfn(0.0f);
         }
     }
-    al_store_vf16(st_re, s0r); al_store_vf16(st_re + L, s1r); al_store_vf16(st_re + 2 * L, s2r);
-    al_store_vf16(st_re + 3 * L, s3r);
-    al_store_vf16(st_im, s0i); al_store_vf16(st_im + L, s1i); al_store_vf16(st_im + 2 * L, s2i);
-    al_store_vf16(st_im + 3 * L, s3i);
-    al_store_vf16(s->power_acc + cb, acc);
-    al_store_vf16(s->gain + cb, gain);
-    al_store_vf16(s->gain_step + cb, step);
+    al_store_vfn(st_re, s0r); al_store_vfn(st_re + L, s1r); al_store_vfn(st_re + 2 * L, s2r);
+    al_store_vfn(st_re + 3 * L, s3r);
+    al_store_vfn(st_im, s0i); al_store_vfn(st_im + L, s1i); al_store_vfn(st_im + 2 * L, s2i);
+    al_store_vfn(st_im + 3 * L, s3i);
+    al_store_vfn(s->power_acc + cb, acc);
+    al_store_vfn(s->gain + cb, gain);
+    al_store_vfn(s->gain_step + cb, step);
+}
+
+/* One group of AL_WDRC_LANES bands (see wdrc_lanes), one native register at a time; the
+ * registers past the last band are padding and add nothing. */
+static void wdrc_group(const al_wdrc *s, int32_t c, int32_t g, const float *xin, int64_t len,
+                       int32_t phase0, float *out_re, float *out_im)
+{
+    for (int32_t sub = 0; sub < AL_WDRC_LANES && g * AL_WDRC_LANES + sub < s->n_bands;
+         sub += AL_VFN_LANES)
+        wdrc_lanes(s, c, g, sub, xin, len, phase0, out_re, out_im);
 }
 
 al_status al_wdrc_process(al_wdrc *s, float *x, int32_t n_channels, int64_t n_frames)

@@ -825,13 +825,14 @@ class _EarState:
             ("exponent", nl), ("yprev", nl), ("freq_acc", 2 * nl), ("freq_state", 4 * nl),
             ("state_re", 4 * nl), ("state_im", 4 * nl), ("hp_state", 2 * nl), ("env", 2 * nl),
             ("gain", nl), ("gain_step", nl),
-            ("hist", (max_delay + _HIST_ROWS) * 2 * nb),
-            ("scratch", 2 * int(lib.AL_HLSIM_BLOCK) * nl),
+            ("hist", (d.lag_samples + _HIST_ROWS) * nl + (max_delay + _HIST_ROWS) * nb),
+            ("scratch", int(lib.AL_HLSIM_BLOCK) * nl),
         ):
             s.zeros(name, n)
-        # Offsets from the current row (2 nb floats: band values, then products) of each band's
-        # product delayed by its resynthesis delay.
-        s.bind("read_offset", nb + np.arange(nb) - delays * 2 * nb, length=nb, writable=False)
+        # Offsets from the current row, in the products (band-major runs of max_delay +
+        # _HIST_ROWS samples, csrc/al_hlsim.h), of each band's product delayed by its delay.
+        rows = max_delay + _HIST_ROWS
+        s.bind("read_offset", np.arange(nb) * rows - delays, length=nb, writable=False)
         s.set(max_delay=max_delay, lag=d.lag_samples, hist_rows=_HIST_ROWS, row=max_delay)
 
     def _bind_frame(self, d: HearingLossEarDesign) -> None:
