@@ -4,10 +4,13 @@ import argparse
 
 from audiolab.cli._options import add_calibration_file_option, add_device_option
 
-HELP = "open the graphical application (fitting with live A/B/C, calibration, monitor)"
+HELP = ("open the graphical application (fitting with live A/B/C, calibration, monitor, "
+        "experiment runner, results)")
 DESCRIPTION = """\
 Open audiolab's window: edit an audiogram and hear unaided, simulated-loss and aided speech
-(keys 1/2/3), calibrate a headphone step by step, and watch the engine's meters and load.
+(keys 1/2/3), calibrate a headphone step by step, watch the engine's meters and load, run
+the experiments of experiments/ with a person on a subject window or a simulated listener,
+and browse the stored sessions.
 The device and calibration chosen in the toolbar are remembered between runs; --device and
 --calibration choose others at start.
 
