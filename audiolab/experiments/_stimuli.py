@@ -327,6 +327,22 @@ def _n(ms: float, fs: float) -> int:
     return int(round(ms * 1e-3 * fs))
 
 
+def _seeded_references(rng: np.random.Generator, desc: dict[str, Any],
+                       make: Callable[[int], _Interval]) -> Callable[[], _Interval]:
+    """Reference intervals with their own noise, each seed drawn after the target's.
+
+    Each seed is recorded in ``desc["reference_noise_seeds"]``, so a stored trial says what
+    was played.
+    """
+
+    def reference() -> _Interval:
+        ref_seed = _seed(rng)
+        desc["reference_noise_seeds"].append(ref_seed)
+        return make(ref_seed)
+
+    return reference
+
+
 def _seed(rng: np.random.Generator) -> int:
     return int(rng.integers(MAX_SEED))
 
@@ -449,11 +465,7 @@ def _render_tone_in_noise(spec: StimulusSpec, trial: Trial, *, fs: float,
     if notched:
         desc.update(notch_width_hz=spec.notch_width_hz, band_hz=list(band))
 
-    def reference() -> _Interval:
-        # Each reference interval gets its own noise, drawn after the target's.
-        ref_seed = _seed(rng)
-        desc["reference_noise_seeds"].append(ref_seed)
-        return _Interval(np.zeros(n), masker(ref_seed))
+    reference = _seeded_references(rng, desc, lambda seed: _Interval(np.zeros(n), masker(seed)))
 
     return _Interval(tone, masker(seed)), reference
 
@@ -504,10 +516,7 @@ def _render_gap(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random.G
                 gap_samples=n_gap, gap_onset_samples=(n - n_gap) // 2, noise_seed=seed,
                 reference_noise_seeds=[])
 
-    def reference() -> _Interval:
-        ref_seed = _seed(rng)
-        desc["reference_noise_seeds"].append(ref_seed)
-        return _Interval(noise(ref_seed, 0), None)
+    reference = _seeded_references(rng, desc, lambda seed: _Interval(noise(seed, 0), None))
 
     return _Interval(noise(seed, n_gap), None), reference
 
@@ -541,10 +550,7 @@ def _render_sam(spec: StimulusSpec, trial: Trial, *, fs: float, rng: np.random.G
     if spec.carrier == "tone":
         desc["carrier_hz"] = spec.frequency_hz
 
-    def reference() -> _Interval:
-        ref_seed = _seed(rng)
-        desc["reference_noise_seeds"].append(ref_seed)
-        return _Interval(sam(ref_seed, 0.0), None)
+    reference = _seeded_references(rng, desc, lambda seed: _Interval(sam(seed, 0.0), None))
 
     return _Interval(sam(seed, m), None), reference
 
