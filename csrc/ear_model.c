@@ -47,6 +47,13 @@ EAR_INLINE ear_vd vselect(ear_vi mask, ear_vd a, ear_vd b)
 {
     return (ear_vd)(((ear_vi)a & mask) | ((ear_vi)b & ~mask));
 }
+/* The demodulating oscillator one sample on: (c, s) = (cos k w, -sin k w) per lane. */
+EAR_INLINE void rotate(ear_vd *c, ear_vd *s, ear_vd c_step, ear_vd s_step)
+{
+    const ear_vd c_new = *c * c_step + *s * s_step;
+    *s = *s * c_step - *c * s_step;
+    *c = c_new;
+}
 EAR_INLINE ear_vd vmax(ear_vd a, ear_vd b) { return vselect(a > b, a, b); }
 EAR_INLINE ear_vd vmin(ear_vd a, ear_vd b) { return vselect(a < b, a, b); }
 
@@ -123,11 +130,8 @@ EAR_INLINE void bank_group(const double *x, int64_t n, int32_t n_lanes, const do
         const int64_t m = n - k0 < AL_EAR_BLOCK ? n - k0 : AL_EAR_BLOCK;
         for (int64_t j = 0; j < m; j++) {
             const int64_t k = k0 + j;
-            if (k > 0) {
-                const ear_vd c_new = c * c_step + s * s_step;
-                s = s * c_step - c * s_step;
-                c = c_new;
-            }
+            if (k > 0)
+                rotate(&c, &s, c_step, s_step);
             const ear_vd xr = x[k] * c, xi = x[k] * s;
             const ear_vd ur = xr + r1, ui = xi + i1;
             r1 = b1 * xr + d1 * ur + r2;
@@ -308,11 +312,8 @@ EAR_INLINE void cochlea_group(const double *x, int64_t n, int32_t n_lanes, const
         const int64_t m = n - k0 < AL_EAR_BLOCK ? n - k0 : AL_EAR_BLOCK;
         for (int64_t j = 0; j < m; j++) {
             const int64_t k = k0 + j;
-            if (k > 0) {
-                const ear_vd c_new = c * c_step + s * s_step;
-                s = s * c_step - c * s_step;
-                c = c_new;
-            }
+            if (k > 0)
+                rotate(&c, &s, c_step, s_step);
             const ear_vd xr = x[k] * c, xi = x[k] * s;
             ear_vd ur, ui, vr, vi;
             tone_step(&ctl, xr, xi, &vr, &vi);
