@@ -17,6 +17,16 @@ ROOT = Path(__file__).resolve().parent.parent
 FS = 48000  # the dummy server's rate (tests/with_jack.sh)
 
 
+def _short_3afc(tmp_path, *, duration_ms, isi_ms):
+    """The shipped 3-AFC file with short intervals (10 ms ramps), so a live run takes seconds."""
+    text = (ROOT / "experiments" / "tone_in_noise_3afc.toml").read_text()
+    text = (text.replace("duration_ms = 300", f"duration_ms = {duration_ms}")
+            .replace("ramp_ms = 20", "ramp_ms = 10").replace("isi_ms = 400", f"isi_ms = {isi_ms}"))
+    exp = tmp_path / "e.toml"
+    exp.write_text(text)
+    return exp
+
+
 @pytest.fixture
 def server(monkeypatch):
     monkeypatch.setenv("AUDIOLAB_CALIBRATION_MAX_AGE_DAYS", "100000")
@@ -26,11 +36,7 @@ def test_live_3afc_stores_every_trial_with_onsets_matching_the_interval_timing(
         server, tmp_path, monkeypatch, capsys):
     # The shipped 3-AFC file with short intervals (100 ms sound, 50 ms silence between them)
     # so the live run takes seconds.
-    text = (ROOT / "experiments" / "tone_in_noise_3afc.toml").read_text()
-    text = (text.replace("duration_ms = 300", "duration_ms = 100")
-            .replace("ramp_ms = 20", "ramp_ms = 10").replace("isi_ms = 400", "isi_ms = 50"))
-    exp = tmp_path / "e.toml"
-    exp.write_text(text)
+    exp = _short_3afc(tmp_path, duration_ms=100, isi_ms=50)
     db = tmp_path / "r.sqlite"
     cal = str(ROOT / "calibration" / "example.toml")
     answers = ["1", "2", "3", "oops", "2", "1"]  # one invalid answer, asked again
@@ -70,11 +76,7 @@ def test_a_live_session_run_to_its_stop_rule_stores_the_engine_counts(
         server, tmp_path, monkeypatch, capsys):
     # Always answering "1" is right on a third of the trials: the 1-up-2-down track climbs to
     # its 85 dB SPL ceiling and stops after 3 trials there (max_trials_at_bound).
-    text = (ROOT / "experiments" / "tone_in_noise_3afc.toml").read_text()
-    text = (text.replace("duration_ms = 300", "duration_ms = 60")
-            .replace("ramp_ms = 20", "ramp_ms = 10").replace("isi_ms = 400", "isi_ms = 20"))
-    exp = tmp_path / "e.toml"
-    exp.write_text(text)
+    exp = _short_3afc(tmp_path, duration_ms=60, isi_ms=20)
     db = tmp_path / "r.sqlite"
     monkeypatch.setattr(sys, "stdin", io.StringIO("1\n" * 200))
     assert main(["run", str(exp), "--subject", "P02", "--db", str(db), "--json",
