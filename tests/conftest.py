@@ -61,3 +61,22 @@ def cpu_path(request: pytest.FixtureRequest) -> Iterator[str]:
         yield request.param
     finally:
         select_cpu_path(before)
+
+
+@pytest.fixture(autouse=True)
+def _qt_garbage_collected_in_the_gui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Collect a Qt test's garbage in the GUI thread, before and after it.
+
+    A Qt wrapper left in a reference cycle is freed by whichever thread the garbage collector
+    next runs in; when that is a worker (a session driver, a task), destroying its widgets there
+    deadlocked against the GUI thread (seen once: QObject mutexes and the GIL taken in opposite
+    orders). Collecting here leaves workers nothing Qt to free.
+    """
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    import gc
+
+    gc.collect()
+    yield
+    gc.collect()
