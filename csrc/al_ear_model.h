@@ -18,13 +18,6 @@ al_status al_ear_gammatone_bank(const double *x, int64_t n, int32_t n_bands, con
                                 const double *a, const double *gain, double fs, double *env,
                                 double *bm, double *sum_sq);
 
-/* Decimating FIR: out[r][m] = sum_j taps[j] x[r][step m + delay - j] for m in [0, n_out),
- * x[r][i] = 0 outside [0, n) (the part of the full convolution from index delay on, every
- * step-th sample). x: (n_rows, n), out: (n_rows, n_out) row-major; n_taps <= 4096. */
-al_status al_ear_decimate(const double *x, int32_t n_rows, int64_t n, const double *taps,
-                          int32_t n_taps, int32_t step, int32_t delay, double *out,
-                          int64_t n_out);
-
 /* The gammatone bank of al_ear_gammatone_bank with the outer-hair-cell compression (Kates 2013,
  * Eq. (5)): band b also runs a control filter (pole a_ctl[b], gain gain_ctl[b]) whose envelope
  * c gives the level L = level_db_spl + 20 log10(max(c, 1e-30)), clamped to [low_knee_db_spl[b],
@@ -48,6 +41,22 @@ al_status al_ear_cochlea_bank(const double *x, int64_t n, int32_t n_bands, const
  * (out + 1e-30) / (db + 1e-30). env, bm: (n_bands, n) row-major. */
 al_status al_ear_ihc_bank(double *env, double *bm, int32_t n_bands, int64_t n,
                           const double *sl_offset_db, const double *num, const double *den);
+
+/* HASPI's envelopes from the compressed ones, decimated, in one pass: band b is aligned and
+ * delayed, passes the inner hair cells of al_ear_ihc_bank and a decimating FIR. The band's input
+ * at sample t (0 <= t < n) is env[b][t - delay[b] + advance[b]] where t >= delay[b] and that
+ * index is in [0, n), else 0 (advanced by advance[b], then delayed by delay[b] >= 0, zero-filled;
+ * with sl_offset_db[b] < 600 the inner hair cells turn leading zeros into zeros, so delaying
+ * their input is delaying their output). Its adapted levels a[t] (al_ear_ihc_bank's env output,
+ * 0 outside [0, n)) are filtered and kept every step-th sample:
+ * out[b][m] = sum over j of taps[j] a[step m + tap_delay - j], m in [0, n_out).
+ * env: (n_bands, n), out: (n_bands, n_out) row-major; 1 <= n_taps <= 256,
+ * 0 <= tap_delay < n_taps. */
+al_status al_ear_ihc_lowpass(const double *env, int32_t n_bands, int64_t n,
+                             const int32_t *advance, const int32_t *delay,
+                             const double *sl_offset_db, const double *num, const double *den,
+                             const double *taps, int32_t n_taps, int32_t step, int32_t tap_delay,
+                             double *out, int64_t n_out);
 
 /* Peak lag-weighted cross-correlation of segment pairs (HASQI's basilar-membrane coherence,
  * Kates' eb_BMcovary): for row r of xs and ys (n_rows, n_win) row-major, peak[r] = max over

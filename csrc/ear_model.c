@@ -34,7 +34,7 @@
     static void name##_run params { name args; }
 #endif
 
-enum { AL_EAR_LANES = 8, AL_EAR_BLOCK = 64, AL_EAR_CHUNK = 256 };
+enum { AL_EAR_LANES = 8, AL_EAR_BLOCK = 64, AL_EAR_CHUNK = 256, AL_EAR_MAX_TAPS = 256 };
 typedef double ear_vd __attribute__((vector_size(8 * AL_EAR_LANES)));
 
 typedef int64_t ear_vi __attribute__((vector_size(8 * AL_EAR_LANES)));
@@ -189,58 +189,6 @@ al_status al_ear_gammatone_bank(const double *x, int64_t n, int32_t n_bands, con
         bank_group_run(x, n, lanes, cf8, a8, g8, fs, env ? env + (int64_t)b0 * n : NULL,
                        bm ? bm + (int64_t)b0 * n : NULL, sum_sq ? sum_sq + b0 : NULL);
     }
-    return AL_OK;
-}
-
-EAR_INLINE void decimate_rows(const double *x, int32_t n_rows, int64_t n, const double *rev,
-                              int32_t n_taps, int32_t step, int32_t delay, double *out,
-                              int64_t n_out)
-{
-    for (int32_t r = 0; r < n_rows; r++) {
-        const double *xr = x + (int64_t)r * n;
-        for (int64_t m = 0; m < n_out; m++) {
-            const int64_t first = step * m + delay - (n_taps - 1); /* x index of rev[0] */
-            double acc = 0.0;
-            if (first >= 0 && first + n_taps <= n) {
-                /* Eight partial sums in a vector: a single scalar sum is one serial chain
-                 * that the compiler may not reorder. */
-                const double *xs = xr + first;
-                ear_vd part = {0};
-                int32_t j = 0;
-                for (; j + AL_EAR_LANES <= n_taps; j += AL_EAR_LANES) {
-                    ear_vd t, v;
-                    memcpy(&t, rev + j, sizeof t);
-                    memcpy(&v, xs + j, sizeof v);
-                    part += t * v;
-                }
-                for (; j < n_taps; j++) acc += rev[j] * xs[j];
-                for (int32_t l = 0; l < AL_EAR_LANES; l++) acc += part[l];
-            } else {
-                for (int32_t j = 0; j < n_taps; j++) {
-                    const int64_t i = first + j;
-                    if (i >= 0 && i < n) acc += rev[j] * xr[i];
-                }
-            }
-            out[(int64_t)r * n_out + m] = acc;
-        }
-    }
-}
-
-EAR_PATHS(decimate_rows,
-          (const double *x, int32_t n_rows, int64_t n, const double *rev, int32_t n_taps,
-           int32_t step, int32_t delay, double *out, int64_t n_out),
-          (x, n_rows, n, rev, n_taps, step, delay, out, n_out))
-
-al_status al_ear_decimate(const double *x, int32_t n_rows, int64_t n, const double *taps,
-                          int32_t n_taps, int32_t step, int32_t delay, double *out,
-                          int64_t n_out)
-{
-    if (!x || !taps || !out) return AL_ERR_NULL;
-    if (n_rows < 1 || n < 1 || n_taps < 1 || n_taps > 4096 || step < 1 || delay < 0 || n_out < 0)
-        return AL_ERR_SIZE;
-    double rev[n_taps]; /* taps reversed: the inner loop runs forward and vectorises */
-    for (int32_t j = 0; j < n_taps; j++) rev[j] = taps[n_taps - 1 - j];
-    decimate_rows_run(x, n_rows, n, rev, n_taps, step, delay, out, n_out);
     return AL_OK;
 }
 
@@ -436,6 +384,101 @@ al_status al_ear_ihc_bank(double *env, double *bm, int32_t n_bands, int64_t n,
         const int32_t lanes = n_bands - b0 < AL_EAR_LANES ? n_bands - b0 : AL_EAR_LANES;
         ihc_group_run(env + (int64_t)b0 * n, bm ? bm + (int64_t)b0 * n : NULL, lanes, n,
                       sl_offset_db + b0, num, den);
+    }
+    return AL_OK;
+}
+
+/* The adapted levels of a group of bands pass through a history of vectors (one row per sample,
+ * a lane per band) long enough for the FIR, so that the low-pass runs on whole vectors and only
+ * at the kept samples. */
+EAR_INLINE void ihc_lowpass_group(const double *env, int32_t n_lanes, int64_t n,
+                                  const int32_t *advance, const int32_t *delay,
+                                  const double *offset, const double *num, const double *den,
+                                  const double *taps, int32_t n_taps, int32_t step,
+                                  int32_t tap_delay, double *out, int64_t n_out)
+{
+    ear_vd off = {0}, z1 = {0}, z2 = {0};
+    for (int32_t l = 0; l < AL_EAR_LANES; l++) off[l] = offset[l < n_lanes ? l : 0];
+    double e_blk[AL_EAR_CHUNK][AL_EAR_LANES];
+    memset(e_blk, 0, sizeof e_blk); /* idle lanes stay silent */
+    /* hist[r] is sample base + r of the adapted levels; samples before 0 and from n on are 0. */
+    ear_vd hist[AL_EAR_MAX_TAPS + AL_EAR_CHUNK];
+    memset(hist, 0, (size_t)n_taps * sizeof hist[0]);
+    int64_t base = -n_taps, m = 0;
+    int32_t fill = n_taps;
+    const int64_t t_end = step * (n_out - 1) + tap_delay + 1; /* the last output's newest sample */
+    for (int64_t t0 = 0; t0 < t_end; t0 += AL_EAR_CHUNK) {
+        const int32_t len = (int32_t)(t_end - t0 < AL_EAR_CHUNK ? t_end - t0 : AL_EAR_CHUNK);
+        const int32_t live = (int32_t)(t0 >= n ? 0 : (n - t0 < len ? n - t0 : len));
+        for (int32_t l = 0; l < n_lanes; l++) {
+            /* sample t reads env[l][t - delay + advance] where that and t - delay are in range */
+            const int64_t shift = (int64_t)advance[l] - delay[l];
+            int64_t lo = delay[l] > delay[l] - advance[l] ? delay[l] : delay[l] - advance[l];
+            int64_t hi = n - shift;
+            lo = lo - t0 < 0 ? 0 : (lo - t0 > live ? live : lo - t0);
+            hi = hi - t0 < lo ? lo : (hi - t0 > live ? live : hi - t0);
+            const double *row = env + (int64_t)l * n + t0 + shift;
+            for (int64_t j = 0; j < lo; j++) e_blk[j][l] = 0.0;
+            for (int64_t j = lo; j < hi; j++) e_blk[j][l] = row[j];
+            for (int64_t j = hi; j < live; j++) e_blk[j][l] = 0.0;
+        }
+        for (int32_t j = 0; j < live; j++) {
+            ear_vd e;
+            memcpy(&e, e_blk[j], sizeof e);
+            const ear_vd d = vmax(off + vdb20(e + SMALL), splat(0.0));
+            const ear_vd y = num[0] * d + z1;
+            z1 = num[1] * d - den[1] * y + z2;
+            z2 = num[2] * d - den[2] * y;
+            hist[fill + j] = vmax(y, splat(0.0));
+        }
+        for (int32_t j = live; j < len; j++) hist[fill + j] = splat(0.0);
+        fill += len;
+        for (; m < n_out && step * m + tap_delay < base + fill; m++) {
+            const ear_vd *h = hist + (step * m + tap_delay - base); /* taps[j] weighs h[-j] */
+            /* Four partial sums: one would be a serial chain of n_taps additions. */
+            ear_vd acc[4] = {{0}, {0}, {0}, {0}};
+            int32_t j = 0;
+            for (; j + 4 <= n_taps; j += 4)
+                for (int32_t q = 0; q < 4; q++) acc[q] += taps[j + q] * h[-(j + q)];
+            for (; j < n_taps; j++) acc[0] += taps[j] * h[-j];
+            const ear_vd sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+            for (int32_t l = 0; l < n_lanes; l++) out[(int64_t)l * n_out + m] = sum[l];
+        }
+        memmove(hist, hist + fill - n_taps, (size_t)n_taps * sizeof hist[0]);
+        base += fill - n_taps;
+        fill = n_taps;
+    }
+}
+
+EAR_PATHS(ihc_lowpass_group,
+          (const double *env, int32_t n_lanes, int64_t n, const int32_t *advance,
+           const int32_t *delay, const double *offset, const double *num, const double *den,
+           const double *taps, int32_t n_taps, int32_t step, int32_t tap_delay, double *out,
+           int64_t n_out),
+          (env, n_lanes, n, advance, delay, offset, num, den, taps, n_taps, step, tap_delay, out,
+           n_out))
+
+al_status al_ear_ihc_lowpass(const double *env, int32_t n_bands, int64_t n,
+                             const int32_t *advance, const int32_t *delay,
+                             const double *sl_offset_db, const double *num, const double *den,
+                             const double *taps, int32_t n_taps, int32_t step, int32_t tap_delay,
+                             double *out, int64_t n_out)
+{
+    if (!env || !advance || !delay || !sl_offset_db || !num || !den || !taps || !out)
+        return AL_ERR_NULL;
+    if (n < 1 || n_bands < 1 || n_taps < 1 || n_taps > AL_EAR_MAX_TAPS || step < 1
+        || tap_delay < 0 || tap_delay >= n_taps || n_out < 0)
+        return AL_ERR_SIZE;
+    if (den[0] != 1.0) return AL_ERR_VALUE;
+    for (int32_t b = 0; b < n_bands; b++)
+        if (!isfinite(sl_offset_db[b]) || !(sl_offset_db[b] < 600.0) || delay[b] < 0)
+            return AL_ERR_VALUE;
+    if (n_out == 0) return AL_OK;
+    for (int32_t b0 = 0; b0 < n_bands; b0 += AL_EAR_LANES) {
+        const int32_t lanes = n_bands - b0 < AL_EAR_LANES ? n_bands - b0 : AL_EAR_LANES;
+        ihc_lowpass_group_run(env + (int64_t)b0 * n, lanes, n, advance + b0, delay + b0,
+                              sl_offset_db + b0, num, den, taps, n_taps, step, tap_delay,
+                              out + (int64_t)b0 * n_out, n_out);
     }
     return AL_OK;
 }

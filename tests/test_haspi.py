@@ -25,7 +25,7 @@ import audiolab.dsp._ear_model as em
 from audiolab._errors import ConfigError, SignalError
 from audiolab.audiology import Audiogram, haspi, haspi_details
 from audiolab.dsp import haspi_v2
-from audiolab.dsp._haspi import envelope_lowpass
+from audiolab.dsp._haspi import _envelope_fir, envelope_lowpass
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = json.loads((DATA / "haspi_hasqi_pyclarity_0.9.0.json").read_text())
@@ -278,3 +278,27 @@ def test_envelope_lowpass_equals_filtering_at_24_khz_then_keeping_every_9th(rng,
     taps /= taps.sum()
     full = np.array([np.convolve(row, taps)[half: half + env.shape[1]] for row in env])
     np.testing.assert_allclose(envelope_lowpass(env), full[:, ::9], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shift", [0, 37, -53])  # processed aligned as is, advanced, delayed
+def test_lowpassed_envelopes_equal_the_ear_model_then_the_envelope_lowpass(rng, cpu_path, shift):
+    # One C pass (inner hair cells, alignment and group-delay shifts, the decimating FIR) against
+    # the full-rate model and the NumPy low-pass: 0.5 s of a level-swinging noise and a noisier,
+    # shifted copy, so that some bands go below threshold (the broadband alignment leaves the
+    # processed signal 2 ms early: the bands align at nonzero lags).
+    t = np.arange(12000) / 24000
+    x = rng.standard_normal(t.size) * 10 ** (2 * np.sin(2 * np.pi * 3 * t) - 1.5)
+    y = np.roll(x, shift) + 0.05 * rng.standard_normal(t.size)
+    loss = np.array([30.0, 35, 40, 50, 60, 65])
+    kw = {"fs": 24000, "hearing_loss_db_hl": loss, "level_db_spl": 65.0}
+    ear = em.ear_model(x, y, reference_impaired=False, equalise_reference=False,
+                       rng=np.random.default_rng(0), basilar_membrane=False, **kw)
+    taps, step = _envelope_fir()
+    ref_lp, proc_lp = em.lowpassed_envelopes(x, y, rng=np.random.default_rng(0), taps=taps,
+                                             step=step, **kw)
+    expected_ref = envelope_lowpass(ear.reference_db)
+    expected_proc = envelope_lowpass(ear.processed_db)
+    assert ref_lp.shape == expected_ref.shape == (32, -(-ear.reference_db.shape[1] // 9))
+    assert np.any(expected_proc == 0) and np.any(expected_proc > 10)
+    np.testing.assert_allclose(ref_lp, expected_ref, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(proc_lp, expected_proc, rtol=1e-12, atol=1e-10)

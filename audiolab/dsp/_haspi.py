@@ -21,9 +21,8 @@ from importlib import resources
 import numpy as np
 from scipy.fft import next_fast_len
 
-from audiolab._ckernel import check, double_buffer, lib
 from audiolab._errors import SignalError
-from audiolab.dsp._ear_model import EAR_MODEL_FS, ear_model
+from audiolab.dsp._ear_model import EAR_MODEL_FS, lowpassed_envelopes
 
 __all__ = ["HASPI_MODULATION_CENTRES_HZ", "HaspiResult", "haspi_v2"]
 
@@ -80,28 +79,31 @@ def neural_network_ensemble(features: np.ndarray) -> float:
     return float(np.mean(out) / norm)
 
 
-def envelope_lowpass(env_db: np.ndarray) -> np.ndarray:
-    """The 320 Hz envelope low-pass, evaluated at every 9th sample of 24 kHz (``ebm_EnvFilt``).
+def _envelope_fir() -> tuple[np.ndarray, int]:
+    """``ebm_EnvFilt``'s 320 Hz low-pass and the decimation step to 2.67 kHz.
 
-    A raised-cosine FIR of 0.7 / 320 s (52 taps), centred (delay 26 samples) as Kates' code takes
-    it from the full convolution, computed only at the samples kept (2.67 kHz; C kernel
-    ``al_ear_decimate``).
+    A raised-cosine FIR of 0.7 / 320 s at 24 kHz (52 taps), unit sum; Kates' code takes the full
+    convolution from the filter's centre (26 samples) on and keeps every 9th sample
+    (24000 / 2560 rounded down).
     """
     t_ms = 0.7 * (1000 * (1 / _ENV_CUTOFF_HZ))
     half = int(np.floor(round(0.001 * t_ms * EAR_MODEL_FS) / 2))
-    n_taps = 2 * half
-    w = 0.5 * (1 - np.cos(2 * np.pi * np.arange(1, half + 1) / (n_taps + 1)))
+    w = 0.5 * (1 - np.cos(2 * np.pi * np.arange(1, half + 1) / (2 * half + 1)))
     taps = np.concatenate((w, w[::-1]))
-    taps = taps / taps.sum()
-    step = int(np.floor(EAR_MODEL_FS / _FS_SUB))
-    rows, n = env_db.shape
-    n_out = -(-n // step)
-    env_db = np.ascontiguousarray(env_db, dtype=np.float64)
-    out = np.empty((rows, n_out))
-    check(lib.al_ear_decimate(double_buffer(env_db, "env_db", writable=False), rows, n,
-                              double_buffer(taps, "taps", writable=False), n_taps, step, half,
-                              double_buffer(out, "out"), n_out), "al_ear_decimate")
-    return out
+    return taps / taps.sum(), int(np.floor(EAR_MODEL_FS / _FS_SUB))
+
+
+def envelope_lowpass(env_db: np.ndarray) -> np.ndarray:
+    """The 320 Hz envelope low-pass at every 9th sample of 24 kHz (``ebm_EnvFilt``), NumPy.
+
+    The reference of the C pass that HASPI runs (``al_ear_ihc_lowpass`` in
+    :func:`~audiolab.dsp._ear_model.lowpassed_envelopes`), which evaluates the FIR at the kept
+    samples only.
+    """
+    taps, step = _envelope_fir()
+    half = taps.size // 2
+    n = env_db.shape[1]
+    return np.array([np.convolve(row, taps)[half: half + n: step] for row in env_db])
 
 
 def cepstral_coefficients(
@@ -218,13 +220,12 @@ def haspi_v2(
     -------
     HaspiResult
     """
-    ear = ear_model(
+    taps, step = _envelope_fir()
+    ref_lp, proc_lp = lowpassed_envelopes(
         reference, processed, fs=fs, hearing_loss_db_hl=hearing_loss_db_hl,
-        reference_impaired=False, equalise_reference=False, level_db_spl=level_db_spl, rng=rng,
-        basilar_membrane=False, pyclarity_stream=pyclarity_stream,
+        level_db_spl=level_db_spl, rng=rng, taps=taps, step=step,
+        pyclarity_stream=pyclarity_stream,
     )
-    ref_lp = envelope_lowpass(ear.reference_db)
-    proc_lp = envelope_lowpass(ear.processed_db)
     ref_cep, proc_cep = cepstral_coefficients(ref_lp, proc_lp, rng)
     per_band = modulation_correlations(ref_cep, proc_cep, fs_sub=_FS_SUB)
     features = per_band[1:6].mean(axis=0)
