@@ -255,6 +255,10 @@ EAR_INLINE void cochlea_group(const double *x, int64_t n, int32_t n_lanes, const
         slope[l] = p->slope[l];
     }
     ear_vd acc = {0}, prev = {0}, z = {0};
+    /* Three passes per block: the filters (the serial recursion), then the compression gain
+     * (the logarithm and exponential, independent from sample to sample, so that their long
+     * latencies overlap), then the gain's smoothing (serial again, one step). */
+    ear_vd ctl_blk[AL_EAR_BLOCK], mag_blk[AL_EAR_BLOCK], car_blk[AL_EAR_BLOCK];
     double env_blk[AL_EAR_BLOCK][AL_EAR_LANES], bm_blk[AL_EAR_BLOCK][AL_EAR_LANES];
     for (int64_t k0 = 0; k0 < n; k0 += AL_EAR_BLOCK) {
         const int64_t m = n - k0 < AL_EAR_BLOCK ? n - k0 : AL_EAR_BLOCK;
@@ -266,18 +270,26 @@ EAR_INLINE void cochlea_group(const double *x, int64_t n, int32_t n_lanes, const
             ear_vd ur, ui, vr, vi;
             tone_step(&ctl, xr, xi, &vr, &vi);
             tone_step(&tone, xr, xi, &ur, &ui);
+            ctl_blk[j] = vr * vr + vi * vi;
+            mag_blk[j] = ur * ur + ui * ui;
+            car_blk[j] = ur * c + ui * s;
+        }
+        for (int64_t j = 0; j < m; j++) {
             /* 20 log10(control) as 10 log10(control^2): no square root for the control. */
-            const ear_vd control2 = ctl.g * ctl.g * (vr * vr + vi * vi);
-            const ear_vd e = tone.g * vsqrt(ur * ur + ui * ui);
-            acc += e * e;
+            const ear_vd control2 = ctl.g * ctl.g * ctl_blk[j];
             ear_vd level = level_db_spl + 0.5 * vdb20(vmax(control2, splat(SMALL * SMALL)));
             level = vmax(vmin(level, splat(100.0)), knee);
-            const ear_vd gain = vundb20(-attn - (level - knee) * slope);
+            ctl_blk[j] = vundb20(-attn - (level - knee) * slope);
+            mag_blk[j] = tone.g * vsqrt(mag_blk[j]);
+        }
+        for (int64_t j = 0; j < m; j++) {
+            const ear_vd e = mag_blk[j], gain = ctl_blk[j];
+            acc += e * e;
             /* y[k] = b0 g[k] + b0 g[k-1] - a1 y[k-1] */
             const ear_vd y = lp_b0 * (gain + prev) - lp_a1 * z;
             prev = gain;
             z = y;
-            const ear_vd ey = e * y, by = tone.g * (ur * c + ui * s) * y;
+            const ear_vd ey = e * y, by = tone.g * car_blk[j] * y;
             memcpy(env_blk[j], &ey, sizeof ey);
             memcpy(bm_blk[j], &by, sizeof by);
         }

@@ -456,22 +456,30 @@ def _xcorr_lags(
     dtype = a.dtype.type if dtype is None else dtype
     rows, n = a.shape
     m = max_lag
-    n_fft = min(1 << int(16 * m).bit_length(), _fast_len(n + 2 * m))
+    # At most 32768 points: four float32 transforms of 65536 at once (pocketfft's vector width)
+    # overflow a 2 MB L2 cache and cost 30 % more per point (measured), more than the blocks'
+    # overlap saves.
+    n_fft = min(1 << int(16 * m).bit_length(), 32768, _fast_len(n + 2 * m))
     blk = n_fft - 2 * m
     n_blocks = -(-n // blk)
+    full = n // blk
     out: np.ndarray = np.empty((rows, 2 * m + 1), dtype=dtype)
-    # A few rows at a time: the buffers stay small and are reused (converted on the copy).
+    # A few rows at a time: the buffers stay small and are reused (converted on the copy). The
+    # blocks of b are stored zero-padded to n_fft, so that the FFT needs no padded copy.
     q_max = min(rows, 4)
     a_pad = np.zeros((q_max, n_blocks * blk + 2 * m), dtype=dtype)
-    b_pad = np.zeros((q_max, n_blocks * blk), dtype=dtype)
+    b_pad = np.zeros((q_max, n_blocks, n_fft), dtype=dtype)
     for r in range(0, rows, q_max):
         q = min(q_max, rows - r)
         a_pad[:q, m: m + n] = a[r: r + q]
-        b_pad[:q, :n] = b[r: r + q]
+        b_pad[:q, :full, :blk] = b[r: r + q, : full * blk].reshape(q, full, blk)
+        if full < n_blocks:  # the last block, partial: its tail stays zero
+            b_pad[:q, full, : n - full * blk] = b[r: r + q, full * blk:]
         segments = np.lib.stride_tricks.sliding_window_view(
-            a_pad[:q], blk + 2 * m, axis=1)[:, ::blk]  # (q, n_blocks, blk + 2m), no copy
-        spectra = fft.rfft(segments, n_fft, axis=2) * np.conj(
-            fft.rfft(b_pad[:q].reshape(q, n_blocks, blk), n_fft, axis=2))
+            a_pad[:q], n_fft, axis=1)[:, ::blk]  # (q, n_blocks, n_fft), no copy
+        spectra = fft.rfft(segments, axis=2)
+        b_spectra = fft.rfft(b_pad[:q], axis=2)
+        spectra *= np.conjugate(b_spectra, out=b_spectra)
         # Circular lag k is a's segment start + k against the block: lag k - m.
         out[r: r + q] = fft.irfft(spectra.sum(axis=1), n_fft)[:, : 2 * m + 1]
     return out
@@ -494,8 +502,12 @@ def _band_lags(reference: np.ndarray, processed: np.ndarray) -> np.ndarray:
         # Row by row: np.dot is BLAS, a quarter of einsum's time here.
         margin = 1e-5 * np.sqrt(float(np.dot(reference[k], reference[k]))
                                 * float(np.dot(processed[k], processed[k])))
+        candidates = np.flatnonzero(c[k] >= c[k].max() - margin) - m + 1
+        if candidates.size == 1:  # the float64 peak is within the margin: it is this lag
+            lags[k] = candidates[0]
+            continue
         best = -np.inf
-        for lag in np.flatnonzero(c[k] >= c[k].max() - margin) - m + 1:
+        for lag in candidates:
             # sum_i reference[i + lag] processed[i], lags -m+1 .. m
             v = (np.dot(reference[k, lag:], processed[k, : n - lag]) if lag >= 0 else
                  np.dot(reference[k, : n + lag], processed[k, -lag:]))
