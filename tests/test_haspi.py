@@ -25,7 +25,12 @@ import audiolab.dsp._ear_model as em
 from audiolab._errors import ConfigError, SignalError
 from audiolab.audiology import Audiogram, haspi, haspi_details
 from audiolab.dsp import haspi_v2
-from audiolab.dsp._haspi import _envelope_fir, envelope_lowpass
+from audiolab.dsp._haspi import (
+    _envelope_fir,
+    _modulation_filters,
+    envelope_lowpass,
+    modulation_correlations,
+)
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = json.loads((DATA / "haspi_hasqi_pyclarity_0.9.0.json").read_text())
@@ -302,3 +307,23 @@ def test_lowpassed_envelopes_equal_the_ear_model_then_the_envelope_lowpass(rng, 
     assert np.any(expected_proc == 0) and np.any(expected_proc > 10)
     np.testing.assert_allclose(ref_lp, expected_ref, rtol=1e-12, atol=1e-10)
     np.testing.assert_allclose(proc_lp, expected_proc, rtol=1e-12, atol=1e-10)
+
+
+@pytest.mark.parametrize("n", [5000, 400, 200])  # long; shorter than the widest filter; than half
+def test_modulation_correlations_equal_filtering_each_band(rng, n):
+    # Kates' ebm_ModFilt and ebm_ModCorr written out: each band's FIR (the low-pass h, or
+    # 2 h cos(w (t - t0)) for the band-pass ones) convolved in full, the centred n samples kept,
+    # |Pearson correlation| per coefficient.
+    x = rng.standard_normal((6, n))
+    y = 0.6 * x + 0.4 * rng.standard_normal((6, n))
+    taps, centres = _modulation_filters(2560.0)
+    expected = np.zeros((6, len(taps)))
+    for m, (h, fc) in enumerate(zip(taps, centres, strict=True)):
+        half = (h.size - 1) // 2
+        g = h if m == 0 else 2 * h * np.cos(np.pi * fc / 1280.0 * (np.arange(h.size) - half))
+        for k in range(6):
+            fx = np.convolve(x[k], g)[half: half + n]
+            fy = np.convolve(y[k], g)[half: half + n]
+            expected[k, m] = abs(np.corrcoef(fx, fy)[0, 1])
+    got = modulation_correlations(x, y, fs_sub=2560.0)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)

@@ -19,7 +19,8 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
-from scipy.fft import next_fast_len
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import fft
 
 from audiolab._errors import SignalError
 from audiolab.dsp._ear_model import EAR_MODEL_FS, lowpassed_envelopes
@@ -160,32 +161,71 @@ def modulation_correlations(
 
     ``(6, n_mod)``: ``ebm_ModFilt`` then ``ebm_ModCorr``. Kates' complex demodulation (times
     sqrt(2) e^{-j w k}, the low-pass ``h``, times sqrt(2) e^{j w k}, real part) is the real FIR
-    ``g[t] = 2 h[t] cos(w (t - t0))`` about the low-pass's centre ``t0``; all ten are applied by
-    one FFT of the coefficients and one inverse FFT per band.
+    ``g[t] = 2 h[t] cos(w (t - t0))`` about the low-pass's centre ``t0``, and each band's
+    correlation is taken over the centred ``n`` samples of the full convolution.
+
+    No band is filtered: a correlation needs only the window's sums of ``x``, ``x^2``, ``y^2``
+    and ``x y``. Over the whole convolution they follow from one FFT of the coefficients
+    (Parseval: ``sum_t (g*x)[t] (g*y)[t] = sum_k |G_k|^2 Re(X_k conj Y_k) / N``; the plain sums
+    from ``G_0 X_0``), for all bands at once; the parts outside the window, ``len(g) // 2``
+    samples at each end, are computed directly from the first and last samples.
+    """
+    bands = _band_filters(fs_sub)
+    n_rows, n = ref_cep.shape
+    both = np.stack((ref_cep, proc_cep))  # (2, rows, n)
+    n_fft = int(fft.next_fast_len(n + max(g.size for g, _, _ in bands) - 1, real=True))
+    spectrum = fft.rfft(both, n_fft, axis=2)
+    # One-sided Parseval weights: the bins between 0 and Nyquist stand for two.
+    weight = np.full(spectrum.shape[2], 2.0 / n_fft)
+    weight[0] = 1.0 / n_fft
+    if n_fft % 2 == 0:
+        weight[-1] = 1.0 / n_fft
+    x_spec, y_spec = spectrum[0], spectrum[1]
+    products = np.stack((np.abs(x_spec) ** 2, np.abs(y_spec) ** 2,
+                         (x_spec * np.conj(y_spec)).real))  # (3, rows, bins)
+    gains = np.abs(fft.rfft(np.array([np.pad(g, (0, n_fft - g.size)) for g, _, _ in bands]),
+                            axis=1)) ** 2
+    full = products @ (gains * weight).T  # (3, rows, bands): xx, yy, xy over the convolution
+    plain = both.sum(axis=2)[..., None] * np.array([g.sum() for g, _, _ in bands])
+    corr = np.zeros((n_rows, len(bands)))
+    for m, (_, head, tail) in enumerate(bands):
+        half = head.shape[0]
+        first = np.zeros((2, n_rows, half))  # the first and last samples, zero-padded
+        last = np.zeros_like(first)
+        k = min(n, half)
+        first[..., :k] = both[..., :k]
+        last[..., half - k:] = both[..., n - k:]
+        edges = np.concatenate((first @ head, last @ tail), axis=2)  # (2, rows, 2 half)
+        s = plain[..., m] - edges.sum(axis=2)
+        sxx = full[0, :, m] - np.sum(edges[0] ** 2, axis=1) - s[0] ** 2 / n
+        syy = full[1, :, m] - np.sum(edges[1] ** 2, axis=1) - s[1] ** 2 / n
+        sxy = full[2, :, m] - np.sum(edges[0] * edges[1], axis=1) - s[0] * s[1] / n
+        ok = (sxx >= 1e-30) & (syy >= 1e-30)
+        corr[ok, m] = np.abs(sxy[ok]) / np.sqrt(sxx[ok] * syy[ok])
+    return corr
+
+
+@lru_cache(maxsize=4)
+def _band_filters(fs_sub: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per modulation band: the real FIR ``g`` and the matrices of its convolution's ends.
+
+    ``g`` has ``2 half + 1`` taps. The first ``half`` samples of ``convolve(x, g)`` are
+    ``x[:half] @ head`` (``head[i, t] = g[t - i]``, zero for ``i > t``), the last ``half`` are
+    ``x[-half:] @ tail`` (``tail[i, u] = g[2 half + u - i]``, zero for ``i < u``).
     """
     taps, centres = _modulation_filters(fs_sub)
-    n = ref_cep.shape[1]
-    both = np.stack((ref_cep, proc_cep))  # (2, 6, n)
-    n_fft = int(next_fast_len(n + max(h.size for h in taps) - 1, real=True))
-    spectrum = np.fft.rfft(both, n_fft, axis=2)
-    corr = np.zeros((ref_cep.shape[0], len(taps)))
+    out = []
     for m, (h, fc) in enumerate(zip(taps, centres, strict=True)):
         half = (h.size - 1) // 2
         w = np.pi * fc / (0.5 * fs_sub)
         g = h if m == 0 else 2 * h * np.cos(w * (np.arange(h.size) - half))
-        filt = np.fft.irfft(spectrum * np.fft.rfft(g, n_fft), n_fft, axis=2)[..., half: half + n]
-        corr[:, m] = _correlation(filt[0], filt[1])
-    return corr
-
-
-def _correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """|Pearson correlation| of matching rows, 0 where either row has no energy."""
-    x = x - x.mean(axis=1, keepdims=True)
-    y = y - y.mean(axis=1, keepdims=True)
-    sxx, syy = np.sum(x * x, axis=1), np.sum(y * y, axis=1)
-    ok = (sxx >= 1e-30) & (syy >= 1e-30)
-    out = np.zeros(x.shape[0])
-    out[ok] = np.abs(np.sum(x * y, axis=1)[ok]) / np.sqrt(sxx[ok] * syy[ok])
+        # Both are Toeplitz: rows of a sliding window, reversed, over g zero-padded.
+        head = sliding_window_view(np.concatenate((np.zeros(half - 1), g[:half])), half)[::-1]
+        tail = sliding_window_view(np.concatenate((g[half + 1:], np.zeros(half - 1))), half)[::-1]
+        arrays = (g, np.ascontiguousarray(head), np.ascontiguousarray(tail))
+        for a in arrays:
+            a.setflags(write=False)  # shared by every call (cached)
+        out.append(arrays)
     return out
 
 
