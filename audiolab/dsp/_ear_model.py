@@ -441,7 +441,8 @@ def _prepare(
 
 
 def _xcorr_lags(
-    a: np.ndarray, b: np.ndarray, max_lag: int, *, dtype: type | None = None
+    a: np.ndarray, b: np.ndarray, max_lag: int, *, dtype: type | None = None,
+    sum_sq: np.ndarray | None = None,
 ) -> np.ndarray:
     """``c[:, L + max_lag] = sum_n a[:, n + L] b[:, n]`` for ``|L| <= max_lag``, row by row.
 
@@ -449,7 +450,9 @@ def _xcorr_lags(
     block's circular correlation (``n_fft`` points) with the part of ``a`` it can meet has no
     wrap-around at these lags, and the blocks' cross-spectra are summed before a single inverse
     FFT per row. Short FFTs stay in cache and cost less per sample than one of the whole signal.
-    Computed in ``dtype`` (default ``a``'s: float32 or float64).
+    Computed in ``dtype`` (default ``a``'s: float32 or float64). ``sum_sq``, when given
+    (``(2, rows)``), receives the rows' sums of squares of ``a`` and ``b`` in ``dtype``, taken
+    from the converted copies while they are in cache.
     """
     from scipy import fft
 
@@ -475,6 +478,10 @@ def _xcorr_lags(
         b_pad[:q, :full, :blk] = b[r: r + q, : full * blk].reshape(q, full, blk)
         if full < n_blocks:  # the last block, partial: its tail stays zero
             b_pad[:q, full, : n - full * blk] = b[r: r + q, full * blk:]
+        if sum_sq is not None:
+            for i in range(q):
+                sum_sq[0, r + i] = np.dot(a_pad[i], a_pad[i])
+                sum_sq[1, r + i] = np.dot(b_pad[i].ravel(), b_pad[i].ravel())
         segments = np.lib.stride_tricks.sliding_window_view(
             a_pad[:q], n_fft, axis=1)[:, ::blk]  # (q, n_blocks, n_fft), no copy
         spectra = fft.rfft(segments, axis=2)
@@ -496,12 +503,12 @@ def _band_lags(reference: np.ndarray, processed: np.ndarray) -> np.ndarray:
     """
     m = _ENV_ALIGN_LAGS
     n = processed.shape[1]
-    c = _xcorr_lags(reference, processed, m, dtype=np.float32)[:, 1:]
+    sum_sq = np.empty((2, reference.shape[0]))
+    c = _xcorr_lags(reference, processed, m, dtype=np.float32, sum_sq=sum_sq)[:, 1:]
+    # The norms in float32 too: the margin needs them to a few digits only.
+    margins = 1e-5 * np.sqrt(sum_sq[0] * sum_sq[1])
     lags = np.empty(reference.shape[0], dtype=int)
-    for k in range(reference.shape[0]):
-        # Row by row: np.dot is BLAS, a quarter of einsum's time here.
-        margin = 1e-5 * np.sqrt(float(np.dot(reference[k], reference[k]))
-                                * float(np.dot(processed[k], processed[k])))
+    for k, margin in enumerate(margins):
         candidates = np.flatnonzero(c[k] >= c[k].max() - margin) - m + 1
         if candidates.size == 1:  # the float64 peak is within the margin: it is this lag
             lags[k] = candidates[0]
