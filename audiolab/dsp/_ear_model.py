@@ -28,6 +28,7 @@ their NumPy forms stay here as the tests' reference.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -249,10 +250,23 @@ def _fir2(order: int, f: np.ndarray, gain: np.ndarray) -> np.ndarray:
 
 def _middle_ear(x: np.ndarray) -> np.ndarray:
     """Kates' middle ear: 1st-order low-pass at 5 kHz, 2nd-order high-pass at 350 Hz."""
-    b, a = butter(1, 5000.0 / (0.5 * EAR_MODEL_FS))
-    y = lfilter(b, a, x)
-    b, a = butter(2, 350.0 / (0.5 * EAR_MODEL_FS), "high")
-    return lfilter(b, a, y)
+    (b_lp, a_lp), (b_hp, a_hp) = _middle_ear_filters()
+    return lfilter(b_hp, a_hp, lfilter(b_lp, a_lp, x))
+
+
+@lru_cache(maxsize=1)
+def _middle_ear_filters() -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    # Designed once: the designs cost as much as filtering a second of signal.
+    return (_frozen(butter(1, 5000.0 / (0.5 * EAR_MODEL_FS))),
+            _frozen(butter(2, 350.0 / (0.5 * EAR_MODEL_FS), "high")))
+
+
+def _frozen(arrays: Any) -> tuple[np.ndarray, ...]:
+    """The arrays made read-only, as cached designs shared by every call must be."""
+    out = tuple(np.asarray(a, dtype=np.float64) for a in arrays)
+    for a in out:
+        a.setflags(write=False)
+    return out
 
 
 def _gammatone_coefficients(cf_hz: np.ndarray, bandwidth_factor: np.ndarray) -> tuple:
@@ -306,6 +320,7 @@ def compress_reference(
     return gain * env, gain * bm
 
 
+@lru_cache(maxsize=1)
 def _ihc_adaptation_filter() -> tuple[np.ndarray, np.ndarray]:
     """Kates' inner-hair-cell adaptation as a 2nd-order IIR filter.
 
@@ -330,7 +345,8 @@ def _ihc_adaptation_filter() -> tuple[np.ndarray, np.ndarray]:
     c_row = np.array([[-1.0 / r1, 0.0]]) @ a_mat
     d = np.array([[(1.0 - (inv @ np.array([r2, 0.0]))[0]) / r1]])
     num, den = ss2tf(a_mat, b_vec, c_row, d)
-    return num[0], den
+    frozen_num, frozen_den = _frozen((num[0], den))
+    return frozen_num, frozen_den
 
 
 def ihc_reference(
@@ -700,7 +716,7 @@ def _cochlea(
                  bw, np.zeros(N_BANDS), control_rms)
     a_ctl, g_ctl = _gammatone_coefficients(cf, widest)
     a, g = _gammatone_coefficients(cf, bw)
-    lp_b, lp_a = butter(1, 800.0 / (0.5 * EAR_MODEL_FS))
+    lp_b, lp_a = _gain_smoother()
     per_band = [np.ascontiguousarray(v, dtype=np.float64) for v in (
         cf, a_ctl, g_ctl, a, g)]
     per_loss = [np.ascontiguousarray(v, dtype=np.float64) for v in (
@@ -715,6 +731,12 @@ def _cochlea(
         double_buffer(sum_sq, "sum_sq")), "al_ear_cochlea_bank")
     out.env_rms[:] = np.sqrt(sum_sq / x.size)
     return out
+
+
+@lru_cache(maxsize=1)
+def _gain_smoother() -> tuple[np.ndarray, ...]:
+    """The compression gain's 800 Hz 1st-order low-pass (Kates 2013, Sec. II-D), designed once."""
+    return _frozen(butter(1, 800.0 / (0.5 * EAR_MODEL_FS)))
 
 
 def _optional(a: np.ndarray | None, name: str) -> Any:
