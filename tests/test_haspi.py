@@ -22,7 +22,7 @@ import pytest
 from scipy.signal import lfilter
 
 import audiolab.dsp._ear_model as em
-from audiolab._errors import ConfigError, SignalError
+from audiolab._errors import ConfigError, KernelError, SignalError
 from audiolab.audiology import Audiogram, haspi, haspi_details
 from audiolab.dsp import haspi_v2
 from audiolab.dsp._haspi import (
@@ -327,3 +327,16 @@ def test_modulation_correlations_equal_filtering_each_band(rng, n):
             expected[k, m] = abs(np.corrcoef(fx, fy)[0, 1])
     got = modulation_correlations(x, y, fs_sub=2560.0)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("change", ["taps", "delay", "offset"])
+def test_ihc_lowpass_kernel_rejects_what_it_cannot_compute(change):
+    # More taps than its history holds; a negative group delay; a threshold offset at which
+    # silence would no longer map to zero (delaying the input would not delay the output).
+    env = np.ones((3, 1000))
+    taps = np.full(300 if change == "taps" else 52, 1.0)
+    delay = np.array([0, -1 if change == "delay" else 2, 0], dtype=np.int32)
+    loss = em.hair_cell_loss(np.zeros(6), em.ear_centre_frequencies_hz())
+    level = 700.0 if change == "offset" else 65.0
+    with pytest.raises(KernelError):
+        em._ihc_lowpass(env, np.zeros(3, dtype=np.int32), delay, loss, level, taps, 9)

@@ -255,7 +255,7 @@ def _middle_ear(x: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _middle_ear_filters() -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+def _middle_ear_filters() -> tuple[tuple[np.ndarray, ...], ...]:
     # Designed once: the designs cost as much as filtering a second of signal.
     return (_frozen(butter(1, 5000.0 / (0.5 * EAR_MODEL_FS))),
             _frozen(butter(2, 350.0 / (0.5 * EAR_MODEL_FS), "high")))
