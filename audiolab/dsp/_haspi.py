@@ -130,8 +130,10 @@ def cepstral_coefficients(
     out = []
     for env in (ref_db, proc_db):
         # pyclarity draws (frames, bands): the same order keeps its deviates usable in tests.
-        noisy = env[:, keep] + _DITHER_DB * rng.standard_normal((keep.size, n_bands)).T
-        cep = basis.T @ noisy
+        # The basis is linear: envelopes and dither are projected apart, every frame's
+        # envelope at once and its kept columns taken from the small result.
+        dither = rng.standard_normal((keep.size, n_bands)) @ basis
+        cep = (basis.T @ env)[:, keep] + _DITHER_DB * dither.T
         out.append(cep - cep.mean(axis=1, keepdims=True))
     return out[0], out[1]
 
