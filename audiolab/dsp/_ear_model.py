@@ -476,8 +476,8 @@ def _xcorr_lags(
     rows, n = a.shape
     m = max_lag
     # At most 32768 points: four float32 transforms of 65536 at once (pocketfft's vector width)
-    # overflow a 2 MB L2 cache and cost 30 % more per point (measured), more than the blocks'
-    # overlap saves.
+    # overflow a 2 MB L2 cache and cost half as much again per point (measured), more than the
+    # blocks' overlap saves.
     n_fft = min(1 << int(16 * m).bit_length(), 32768, _fast_len(n + 2 * m))
     blk = n_fft - 2 * m
     n_blocks = -(-n // blk)
