@@ -340,3 +340,29 @@ def test_ihc_lowpass_kernel_rejects_what_it_cannot_compute(change):
     level = 700.0 if change == "offset" else 65.0
     with pytest.raises(KernelError):
         em._ihc_lowpass(env, np.zeros(3, dtype=np.int32), delay, loss, level, taps, 9)
+
+
+@pytest.mark.parametrize("n", [40, 700, 2311])  # shorter than the FIR; a few chunks; ragged
+def test_ihc_lowpass_kernel_equals_shift_hair_cells_delay_lowpass(rng, cpu_path, n):
+    # 11 bands (a group of 8 lanes and a partial one), each advanced (either way, past the end
+    # too) and delayed by its own amount: against NumPy's shift, inner hair cells, delay and
+    # the decimating low-pass, one band at a time.
+    env = rng.uniform(0.0, 3.0, (11, n)) * 10 ** rng.uniform(-4, 0, (11, 1))
+    advance = rng.integers(-n - 5, n + 5, 11).astype(np.int32)
+    advance[:3] = (0, 1, -1)
+    delay = rng.integers(0, 40, 11).astype(np.int32)
+    cf = em.ear_centre_frequencies_hz(11)
+    loss = em.hair_cell_loss(np.array([30.0, 35, 40, 50, 60, 65]), cf)
+    taps, step = _envelope_fir()
+    got = em._ihc_lowpass(env, advance, delay, loss, 70.0, taps, step)
+    expected = np.empty_like(got)
+    for k in range(11):
+        shifted = np.zeros(n)
+        lo, hi = max(0, -advance[k]), min(n, n - advance[k])
+        if lo < hi:
+            shifted[lo:hi] = env[k, lo + advance[k]: hi + advance[k]]
+        db, _ = em.ihc_reference(shifted, shifted, attn_ihc_db=loss.attn_ihc_db[k],
+                                 level_db_spl=70.0)
+        delayed = np.concatenate((np.zeros(delay[k]), db))[:n]
+        expected[k] = envelope_lowpass(delayed[None, :])[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-9)
