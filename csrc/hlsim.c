@@ -34,35 +34,19 @@ static inline void fft_stage(int32_t k, int32_t h, const float *tw_re, const flo
 }
 
 /* The radix-2 stages of half-size 4 and up of an in-place complex FFT of size k >= 4 on split
- * arrays (iterative decimation in time, bit-reversed input), after the first two stages. With
- * half_last, the last stage makes only the first k/2 outputs (all an inverse transform whose
- * output is cut to its first half needs). */
+ * arrays (iterative decimation in time, bit-reversed input), after the first two stages. */
 static void cfft_upper_stages(int32_t k, const float *tw_re, const float *tw_im, float *re,
-                              float *im, int half_last)
+                              float *im)
 {
-    const int32_t top = half_last ? k / 2 : k;
-    if (k > 4 && 4 < top) fft_stage(k, 4, tw_re, tw_im, re, im);
-    if (k > 8 && 8 < top) fft_stage(k, 8, tw_re, tw_im, re, im);
-    for (int32_t h = 16; h < top; h *= 2) fft_stage(k, h, tw_re, tw_im, re, im);
-    if (top == k) return;
-    /* Last stage, first half: ar + w br only. */
-    const int32_t h = k / 2;
-    const float *restrict wr = tw_re + (h - 1), *restrict wi = tw_im + (h - 1);
-    float *restrict ar = re, *restrict ai = im;
-    const float *restrict br = re + h, *restrict bi = im + h;
-    for (int32_t j = 0; j < h; j++) {
-        const float tr = br[j] * wr[j] - bi[j] * wi[j];
-        const float ti = br[j] * wi[j] + bi[j] * wr[j];
-        ar[j] += tr;
-        ai[j] += ti;
-    }
+    if (k > 4) fft_stage(k, 4, tw_re, tw_im, re, im);
+    if (k > 8) fft_stage(k, 8, tw_re, tw_im, re, im);
+    for (int32_t h = 16; h < k; h *= 2) fft_stage(k, h, tw_re, tw_im, re, im);
 }
 
 /* In-place complex FFT (forward, unnormalised) of size k >= 4 on split arrays in bit-reversed
  * order (iterative radix-2 decimation in time). The first two stages (twiddles 1 and -i) are
  * done together as radix-4 butterflies without multiplications. */
-static void cfft_stages(int32_t k, const float *tw_re, const float *tw_im, float *re, float *im,
-                        int half_last)
+static void cfft_stages(int32_t k, const float *tw_re, const float *tw_im, float *re, float *im)
 {
     for (int32_t g = 0; g < k; g += 4) {
         float *r = re + g, *q = im + g;
@@ -78,11 +62,11 @@ static void cfft_stages(int32_t k, const float *tw_re, const float *tw_im, float
         r[3] = d0r - d1i;
         q[3] = d0i + d1r;
     }
-    cfft_upper_stages(k, tw_re, tw_im, re, im, half_last);
+    cfft_upper_stages(k, tw_re, tw_im, re, im);
 }
 
 /* Set-up check of a plan, once per call: the bit-reversal table indexes the work arrays and
- * (rfft_forward_padded relies on it) is exactly the bit reversal of 0..n/2-1. */
+ * (the smearing's padded transform relies on it) is exactly the bit reversal of 0..n/2-1. */
 static al_status rfft_valid(const al_rfft *f)
 {
     if (!f || !f->bitrev || !f->tw_re || !f->tw_im || !f->rtw_re || !f->rtw_im || !f->work_re ||
@@ -149,55 +133,22 @@ static void rfft_forward(al_rfft *f, const float *restrict x, float *out_re, flo
         re[i] = x[s];
         im[i] = x[s + 1];
     }
-    cfft_stages(k, f->tw_re, f->tw_im, re, im, 0);
+    cfft_stages(k, f->tw_re, f->tw_im, re, im);
     rfft_split(k, re, im, f->rtw_re, f->rtw_im, out_re, out_im);
 }
 
-/* rfft_forward of a windowed frame x (n/2) zero-padded to n. In bit-reversed order every
- * odd element is then zero (its index reversed is >= k/2, a sample pair >= n/2), so the
- * first two stages reduce to sums of the two even ones, fused with the windowing gather. */
-static void rfft_forward_padded(al_rfft *f, const float *restrict x, const float *restrict win,
-                                float *out_re, float *out_im)
-{
-    const int32_t k = f->n / 2;
-    const int32_t *restrict rev = f->bitrev;
-    float *restrict re = f->work_re, *restrict im = f->work_im;
-    for (int32_t g = 0; g < k; g += 4) {
-        const int32_t s0 = 2 * rev[g], s2 = 2 * rev[g + 2];
-        const float r0 = win[s0] * x[s0], q0 = win[s0 + 1] * x[s0 + 1];
-        const float r2 = win[s2] * x[s2], q2 = win[s2 + 1] * x[s2 + 1];
-        re[g] = r0 + r2;
-        im[g] = q0 + q2;
-        re[g + 2] = r0 - r2;
-        im[g + 2] = q0 - q2;
-        re[g + 1] = r0 + q2;
-        im[g + 1] = q0 - r2;
-        re[g + 3] = r0 - q2;
-        im[g + 3] = q0 + r2;
-    }
-    cfft_upper_stages(k, f->tw_re, f->tw_im, re, im, 0);
-    rfft_split(k, re, im, f->rtw_re, f->rtw_im, out_re, out_im);
-}
-
-/* Inverse real FFT (scaled by 1/n as numpy.fft.irfft); writes x[0..n_out), n_out = n or n/2
- * (then the last stage makes only the outputs kept). */
-static void rfft_inverse_part(al_rfft *f, const float *in_re, const float *in_im, float *x,
-                              int32_t n_out)
+/* Inverse real FFT (scaled by 1/n as numpy.fft.irfft). */
+static void rfft_inverse(al_rfft *f, const float *in_re, const float *in_im, float *x)
 {
     const int32_t k = f->n / 2;
     float *re = f->work_re, *im = f->work_im;
     rfft_merge(k, in_re, in_im, f->rtw_re, f->rtw_im, f->bitrev, re, im);
-    cfft_stages(k, f->tw_re, f->tw_im, re, im, n_out <= k);
+    cfft_stages(k, f->tw_re, f->tw_im, re, im);
     const float scale = 1.0f / (float)k;
-    for (int32_t i = 0; i < n_out / 2; i++) {
+    for (int32_t i = 0; i < k; i++) {
         x[2 * i] = re[i] * scale;
         x[2 * i + 1] = -im[i] * scale;
     }
-}
-
-static void rfft_inverse(al_rfft *f, const float *in_re, const float *in_im, float *x)
-{
-    rfft_inverse_part(f, in_re, in_im, x, f->n);
 }
 
 al_status al_rfft_forward(al_rfft *f, const float *x, float *spec_re, float *spec_im)
@@ -223,64 +174,173 @@ al_status al_rfft_inverse(al_rfft *f, const float *spec_re, const float *spec_im
 _Static_assert((int)AL_HLSIM_ROWS == (int)AL_VF16_LANES, "a block of smearing rows is one al_vf16");
 _Static_assert((int)AL_HLSIM_LANES % (int)AL_VFN_LANES == 0,
                "the per-band arrays are padded to whole native registers");
+_Static_assert((int)AL_HLSIM_BATCH == 8, "lane_transpose transposes 8 x 8");
 
-/* The smearing of a frame in three steps, the middle one shared by a batch of frames:
+/* The frames of a batch side by side, one per lane: every FFT butterfly of the batch is one
+ * vector operation without shuffles, and a frame's arithmetic is the same whichever lane it
+ * sits in and however many lanes are in use (the unused ones carry silence). */
+typedef float lane_v __attribute__((vector_size(4 * AL_HLSIM_BATCH)));
+typedef int32_t lane_vi __attribute__((vector_size(4 * AL_HLSIM_BATCH)));
+AL_SIMD_LOAD_STORE(lane_v, float, lane)
+
+/* In-register transpose of 8 lane vectors: row i, lane c -> row c, lane i. Stage b swaps,
+ * between rows i and i + b (bit b of i clear), the lanes with bit b set of row i with those
+ * with it clear of row i + b. */
+#if defined(__clang__)
+#define LANE_SHUFFLE(a, c, ...) __builtin_shufflevector(a, c, __VA_ARGS__)
+#else
+#define LANE_SHUFFLE(a, c, ...) __builtin_shuffle(a, c, (lane_vi){__VA_ARGS__})
+#endif
+#define LANE_SWAP(r, i, b, LO, HI)                 \
+    do {                                           \
+        const lane_v a_ = r[i], c_ = r[(i) + (b)]; \
+        r[i] = LANE_SHUFFLE(a_, c_, LO);           \
+        r[(i) + (b)] = LANE_SHUFFLE(a_, c_, HI);   \
+    } while (0)
+#define LANE_T1_LO 0, 8, 2, 10, 4, 12, 6, 14
+#define LANE_T1_HI 1, 9, 3, 11, 5, 13, 7, 15
+#define LANE_T2_LO 0, 1, 8, 9, 4, 5, 12, 13
+#define LANE_T2_HI 2, 3, 10, 11, 6, 7, 14, 15
+#define LANE_T4_LO 0, 1, 2, 3, 8, 9, 10, 11
+#define LANE_T4_HI 4, 5, 6, 7, 12, 13, 14, 15
+
+static inline void lane_transpose(lane_v r[AL_HLSIM_BATCH])
+{
+    for (int i = 0; i < 8; i += 2) LANE_SWAP(r, i, 1, LANE_T1_LO, LANE_T1_HI);
+    for (int i = 0; i < 8; i += (i & 1) ? 3 : 1) LANE_SWAP(r, i, 2, LANE_T2_LO, LANE_T2_HI);
+    for (int i = 0; i < 4; i++) LANE_SWAP(r, i, 4, LANE_T4_LO, LANE_T4_HI);
+}
+
+/* The smearing of a batch of frames in three steps, the middle one shared by the batch:
  * (1) window, FFT, the power spectrum P taken to the cochlea (normalised by its maximum, so
  * that loud frames cannot overflow float32); (2) S = M P; (3) the smeared magnitude
  * |X| sqrt(S / P) with each bin's phase (no phasor division), inverse FFT at free field (the
  * output) and at the cochlea (for the power correction), which differ by the outer/middle-ear
- * gain per bin. A frame's work space (frame_work) holds the spectrum, P, S, then the two
- * inverse transforms, its maximum power and its specified energy. */
+ * gain per bin. The batch work space (al_hlsim.h) holds, aligned for lane_v: the complex FFT's
+ * work (zr, zi: n/2 lanes each), the spectrum (xr, xi: n/2 + 1), P (pw: frame_len, then the
+ * time samples of an inverse transform); then per frame the largest power, the specified
+ * energy, S (frame_len), and the two inverse transforms out and out_c (frame_len each). */
 typedef struct {
-    float *re, *im, *power, *smeared, *out, *out_c, *pmax, *energy;
-} frame_work;
+    lane_v *zr, *zi, *xr, *xi, *pw;
+    float *pmax, *energy;             /* (AL_HLSIM_BATCH) */
+    float *smeared, *out, *out_c;     /* (AL_HLSIM_BATCH, frame_len) */
+} batch_work;
 
-static frame_work frame_slot(const al_hlsim_ear *e, int32_t k)
+static batch_work batch_slots(const al_hlsim_ear *e)
 {
-    const int32_t nf = e->frame_len;
-    float *w = e->batch + (int64_t)k * (AL_HLSIM_FRAME_WORK * (int64_t)nf + 4);
-    frame_work f = {w, w + nf + 1, w + 2 * nf + 2, w + 3 * nf + 2, NULL, NULL,
-                    w + 4 * nf + 2, w + 4 * nf + 3};
-    f.out = f.power;    /* the inverse transforms overwrite P and S once the gains are known */
-    f.out_c = f.smeared;
-    return f;
+    const int32_t nf = e->frame_len, k = e->fft->n / 2;
+    const uintptr_t a = (uintptr_t)e->batch, align = sizeof(lane_v);
+    lane_v *v = (lane_v *)((a + align - 1) & ~(align - 1));
+    batch_work b = {v, v + k, v + 2 * k, v + 3 * k + 1, v + 4 * k + 2, NULL, NULL, NULL, NULL,
+                    NULL};
+    b.pmax = (float *)(b.pw + nf);
+    b.energy = b.pmax + AL_HLSIM_BATCH;
+    b.smeared = b.energy + AL_HLSIM_BATCH;
+    b.out = b.smeared + AL_HLSIM_BATCH * nf;
+    b.out_c = b.out + AL_HLSIM_BATCH * nf;
+    return b;
 }
 
-/* Step 1 of frame (nf samples, oldest first); returns 0 for a silent frame (nothing to add). */
-static int frame_power(al_hlsim_ear *e, const float *frame, frame_work f)
+/* The radix-2 stages of half-size 4 and up of the complex FFT (size k) of every lane, after
+ * the first two (as cfft_upper_stages). With half_last, the last stage makes only the first k/2
+ * outputs (all an inverse transform whose output is cut to its first half needs). */
+static void lane_stages(const al_rfft *f, lane_v *restrict re, lane_v *restrict im,
+                        int half_last)
 {
-    const int32_t nf = e->frame_len;
-    float *restrict sr = f.re, *restrict si = f.im, *restrict p = f.power;
-    const float *restrict wp = e->ome_pow;
-    /* The FFT is twice the frame: the upper half is zero padding. */
-    rfft_forward_padded(e->fft, frame, e->window, sr, si);
-    al_vf16 vmax = {0.0f};
-    for (int32_t k = 0; k < nf; k += AL_HLSIM_ROWS) {
-        const al_vf16 a = al_load_vf16(sr + k), b = al_load_vf16(si + k);
-        const al_vf16 pk = (a * a + b * b) * al_load_vf16(wp + k);
-        al_store_vf16(p + k, pk);
-        vmax = al_max_vf16(pk, vmax);
+    const int32_t k = f->n / 2, top = half_last ? k / 2 : k;
+    for (int32_t h = 4; h < top; h *= 2)
+        for (int32_t j = 0; j < h; j++) {
+            const float wr = f->tw_re[h - 1 + j], wi = f->tw_im[h - 1 + j];
+            for (int32_t g = j; g < k; g += 2 * h) {
+                const lane_v br = re[g + h], bi = im[g + h];
+                const lane_v tr = br * wr - bi * wi, ti = br * wi + bi * wr;
+                re[g + h] = re[g] - tr;
+                im[g + h] = im[g] - ti;
+                re[g] += tr;
+                im[g] += ti;
+            }
+        }
+    if (top == k) return;
+    const int32_t h = k / 2;
+    for (int32_t j = 0; j < h; j++) {
+        const float wr = f->tw_re[h - 1 + j], wi = f->tw_im[h - 1 + j];
+        const lane_v br = re[j + h], bi = im[j + h];
+        re[j] += br * wr - bi * wi;
+        im[j] += br * wi + bi * wr;
     }
-    float pmax = 0.0f;
-    for (int l = 0; l < AL_HLSIM_ROWS; l++) pmax = vmax[l] > pmax ? vmax[l] : pmax;
-    *f.pmax = pmax;
-    if (!(pmax > 0.0f) || al_is_nonfinite(pmax)) return 0;
-    const float inv = 1.0f / pmax;
-    for (int32_t k = 0; k < nf; k++) p[k] *= inv;
-    return 1;
 }
 
-/* Step 2 for NB frames: S = M P by blocks of AL_HLSIM_ROWS output bins. Each block stores,
- * for every input bin in its band, the AL_HLSIM_ROWS matrix entries contiguously; the block's
- * rows are taken one native register (AL_VFN_LANES rows) at a time, so that the sums stay in
- * registers (two accumulators per frame hide the FMA latency) and each matrix vector loaded
- * serves every frame. Per frame and row, the arithmetic is the same for any NB and any
- * register width. */
-static inline __attribute__((always_inline)) void
-smear_product(const al_hlsim_ear *e, const frame_work *f, const int NB)
+/* Step 1: windowed frames (frame q = st[q hop ..], frame_len samples) zero-padded to n, their
+ * FFT (the spectrum in xr, xi) and power spectrum P at the cochlea, normalised per frame. */
+static void batch_power(const al_hlsim_ear *e, const float *st, batch_work b)
 {
+    const al_rfft *f = e->fft;
+    const int32_t nf = e->frame_len, hop = e->hop, k = f->n / 2;
+    /* The windowed samples, transposed into lanes (in xr until the split fills it). */
+    lane_v *restrict t = b.xr;
+    for (int32_t s = 0; s < nf; s += AL_HLSIM_BATCH) {
+        lane_v r[AL_HLSIM_BATCH];
+        for (int q = 0; q < AL_HLSIM_BATCH; q++) r[q] = al_load_lane(st + q * hop + s);
+        lane_transpose(r);
+        for (int i = 0; i < AL_HLSIM_BATCH; i++) t[s + i] = r[i] * e->window[s + i];
+    }
+    /* In bit-reversed order every odd element is zero (its index reversed is >= k/2, a sample
+     * pair >= n/2), so the first two stages reduce to sums of the two even ones. */
+    const int32_t *restrict rev = f->bitrev;
+    lane_v *restrict re = b.zr, *restrict im = b.zi;
+    for (int32_t g = 0; g < k; g += 4) {
+        const int32_t s0 = 2 * rev[g], s2 = 2 * rev[g + 2];
+        const lane_v r0 = t[s0], q0 = t[s0 + 1], r2 = t[s2], q2 = t[s2 + 1];
+        re[g] = r0 + r2;
+        im[g] = q0 + q2;
+        re[g + 2] = r0 - r2;
+        im[g + 2] = q0 - q2;
+        re[g + 1] = r0 + q2;
+        im[g + 1] = q0 - r2;
+        re[g + 3] = r0 - q2;
+        im[g + 3] = q0 + r2;
+    }
+    lane_stages(f, re, im, 0);
+    /* rfft_split on lanes. */
+    const float *restrict twr = f->rtw_re, *restrict twi = f->rtw_im;
+    lane_v *restrict xr = b.xr, *restrict xi = b.xi;
+    xr[0] = re[0] + im[0];
+    xi[0] = (lane_v){0.0f};
+    xr[k] = re[0] - im[0];
+    xi[k] = (lane_v){0.0f};
+    for (int32_t m = 1; m < k; m++) {
+        const lane_v zr = re[m], zi = im[m], cr = re[k - m], ci = -im[k - m];
+        const lane_v er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
+        const lane_v or_ = 0.5f * (zi - ci), oi = -0.5f * (zr - cr);
+        xr[m] = er + twr[m] * or_ - twi[m] * oi;
+        xi[m] = ei + twr[m] * oi + twi[m] * or_;
+    }
+    /* P, each frame's largest power (a NaN never wins the comparison), P / max. */
+    lane_v *restrict p = b.pw, vmax = {0.0f};
+    for (int32_t m = 0; m < nf; m++) {
+        const lane_v pk = (xr[m] * xr[m] + xi[m] * xi[m]) * e->ome_pow[m];
+        p[m] = pk;
+        vmax = (lane_v)(((lane_vi)pk & (pk > vmax)) | ((lane_vi)vmax & ~(pk > vmax)));
+    }
+    al_store_lane(b.pmax, vmax);
+    /* A silent frame's lane gets garbage here; step 3 ignores it (no product, no gain). */
+    const lane_v inv = 1.0f / vmax;
+    for (int32_t m = 0; m < nf; m++) p[m] *= inv;
+}
+
+/* Step 2 for NB frames (lanes lane[0..NB)): S = M P by blocks of AL_HLSIM_ROWS output bins.
+ * Each block stores, for every input bin in its band, the AL_HLSIM_ROWS matrix entries
+ * contiguously; the block's rows are taken one native register (AL_VFN_LANES rows) at a time,
+ * so that the sums stay in registers (two accumulators per frame hide the FMA latency) and
+ * each matrix vector loaded serves every frame. Per frame and row, the arithmetic is the same
+ * for any NB and any register width. */
+static inline __attribute__((always_inline)) void
+smear_product(const al_hlsim_ear *e, batch_work b, const int32_t *lane, const int NB)
+{
+    const float *pw = (const float *)b.pw;
     for (int32_t blk = 0; blk < e->frame_len / AL_HLSIM_ROWS; blk++) {
         const int32_t start = e->smear_start[blk], len = e->smear_len[blk];
+        const float *p = pw + (int64_t)start * AL_HLSIM_BATCH;
         for (int32_t r = 0; r < AL_HLSIM_ROWS; r += AL_VFN_LANES) {
             const float *v = e->smear + e->smear_offset[blk] + r;
             al_vfn a0[AL_HLSIM_BATCH], a1[AL_HLSIM_BATCH];
@@ -289,17 +349,20 @@ smear_product(const al_hlsim_ear *e, const frame_work *f, const int NB)
             for (; j + 1 < len; j += 2) {
                 const al_vfn m0 = al_load_vfn(v + (int64_t)j * AL_HLSIM_ROWS);
                 const al_vfn m1 = al_load_vfn(v + (int64_t)(j + 1) * AL_HLSIM_ROWS);
+                const float *pj = p + (int64_t)j * AL_HLSIM_BATCH;
                 for (int q = 0; q < NB; q++) {
-                    a0[q] += m0 * f[q].power[start + j];
-                    a1[q] += m1 * f[q].power[start + j + 1];
+                    a0[q] += m0 * pj[lane[q]];
+                    a1[q] += m1 * pj[AL_HLSIM_BATCH + lane[q]];
                 }
             }
             if (j < len) {
                 const al_vfn m0 = al_load_vfn(v + (int64_t)j * AL_HLSIM_ROWS);
-                for (int q = 0; q < NB; q++) a0[q] += m0 * f[q].power[start + j];
+                const float *pj = p + (int64_t)j * AL_HLSIM_BATCH;
+                for (int q = 0; q < NB; q++) a0[q] += m0 * pj[lane[q]];
             }
             for (int q = 0; q < NB; q++)
-                al_store_vfn(f[q].smeared + blk * AL_HLSIM_ROWS + r, a0[q] + a1[q]);
+                al_store_vfn(b.smeared + (int64_t)lane[q] * e->frame_len + blk * AL_HLSIM_ROWS +
+                                 r, a0[q] + a1[q]);
         }
     }
 }
@@ -312,76 +375,135 @@ enum { SMEAR_GROUP = 8 };
 enum { SMEAR_GROUP = 4 };
 #endif
 
-static void smear_products(const al_hlsim_ear *e, const frame_work *f, int32_t n)
+static void smear_products(const al_hlsim_ear *e, batch_work b, const int32_t *lane, int32_t n)
 {
     int32_t k = 0;
-    for (; k + SMEAR_GROUP <= n; k += SMEAR_GROUP) smear_product(e, f + k, SMEAR_GROUP);
-    for (; k < n; k++) smear_product(e, f + k, 1);
+    for (; k + SMEAR_GROUP <= n; k += SMEAR_GROUP) smear_product(e, b, lane + k, SMEAR_GROUP);
+    for (; k < n; k++) smear_product(e, b, lane + k, 1);
 }
 
-/* Step 3 of a non-silent frame: its two inverse transforms and its specified energy (sum of
- * the smeared power spectrum / frame_len). */
-static void frame_resynth(al_hlsim_ear *e, frame_work f)
+/* An inverse real FFT of the spectra (xr, xi) of every lane (rfft_merge, then the complex FFT,
+ * on lanes), of which only the first frame_len samples are made, stored per frame in out. */
+static void lane_inverse(const al_hlsim_ear *e, batch_work b, float *out)
 {
-    const int32_t nf = e->frame_len;
-    float *restrict sr = f.re, *restrict si = f.im;
-    const float *restrict p = f.power, *restrict sm = f.smeared, *restrict wa = e->ome_amp;
-    float spec_sum = 0.0f;
-    for (int32_t k = 0; k < nf; k++) {
-        /* The smearing matrix deconvolves, so a sum can dip below zero: no energy there. */
-        const int on = sm[k] > 0.0f && p[k] > 0.0f;
-        const float g = on ? sqrtf(sm[k] / p[k]) : 0.0f;
-        spec_sum += on ? sm[k] : 0.0f;
-        sr[k] *= g;
-        si[k] *= g;
+    const al_rfft *f = e->fft;
+    const int32_t nf = e->frame_len, k = f->n / 2;
+    const float *restrict twr = f->rtw_re, *restrict twi = f->rtw_im;
+    const int32_t *restrict rev = f->bitrev;
+    const lane_v *restrict xr = b.xr, *restrict xi = b.xi;
+    lane_v *restrict re = b.zr, *restrict im = b.zi;
+    re[0] = 0.5f * (xr[0] + xr[k]) - 0.5f * (xr[0] - xr[k]) * twi[0];
+    im[0] = -0.5f * (xr[0] - xr[k]) * twr[0];
+    for (int32_t m = 1; m < k; m++) {
+        const lane_v ar = xr[m], ai = xi[m], cr = xr[k - m], ci = -xi[k - m];
+        const lane_v er = 0.5f * (ar + cr), ei = 0.5f * (ai + ci);
+        const lane_v dr = 0.5f * (ar - cr), di = 0.5f * (ai - ci);
+        const lane_v or_ = dr * twr[m] + di * twi[m], oi = di * twr[m] - dr * twi[m];
+        re[rev[m]] = er - oi;
+        im[rev[m]] = -(ei + or_);
     }
-    sr[nf] = 0.0f;
-    si[nf] = 0.0f;
-    *f.energy = spec_sum * *f.pmax / (float)nf;
-    rfft_inverse_part(e->fft, sr, si, e->frame, nf);
-    memcpy(f.out, e->frame, sizeof(float) * (size_t)nf);
-    for (int32_t k = 0; k < nf; k++) { /* the same frame at the cochlea */
-        sr[k] *= wa[k];
-        si[k] *= wa[k];
+    for (int32_t g = 0; g < k; g += 4) {
+        lane_v *r = re + g, *q = im + g;
+        const lane_v s0r = r[0] + r[1], s0i = q[0] + q[1], d0r = r[0] - r[1], d0i = q[0] - q[1];
+        const lane_v s1r = r[2] + r[3], s1i = q[2] + q[3], d1r = r[2] - r[3], d1i = q[2] - q[3];
+        r[0] = s0r + s1r;
+        q[0] = s0i + s1i;
+        r[2] = s0r - s1r;
+        q[2] = s0i - s1i;
+        r[1] = d0r + d1i;
+        q[1] = d0i - d1r;
+        r[3] = d0r - d1i;
+        q[3] = d0i + d1r;
     }
-    rfft_inverse_part(e->fft, sr, si, e->frame, nf);
-    memcpy(f.out_c, e->frame, sizeof(float) * (size_t)nf);
+    lane_stages(f, re, im, 1); /* k == frame_len (ear_valid) */
+    /* The samples (conjugated back, scaled by 1/n), transposed out to the frames. */
+    const float scale = 1.0f / (float)k;
+    lane_v *restrict t = b.pw;
+    for (int32_t i = 0; i < nf / 2; i++) {
+        t[2 * i] = re[i] * scale;
+        t[2 * i + 1] = -im[i] * scale;
+    }
+    for (int32_t s = 0; s < nf; s += AL_HLSIM_BATCH) {
+        lane_v r[AL_HLSIM_BATCH];
+        for (int i = 0; i < AL_HLSIM_BATCH; i++) r[i] = t[s + i];
+        lane_transpose(r);
+        for (int q = 0; q < AL_HLSIM_BATCH; q++) al_store_lane(out + (int64_t)q * nf + s, r[q]);
+    }
 }
 
-/* The frames of the n_batch events from x index j_event on (every hop samples): frame k ends
- * at x[j_event + k hop]; in_buf holds the frame_len samples ending at x[j_event]. */
+/* Step 3: the smeared spectra of every lane (frames without a product have S = 0, so gain 0),
+ * each frame's specified energy (sum of the smeared power spectrum / frame_len), the two
+ * inverse transforms. */
+static void batch_resynth(const al_hlsim_ear *e, batch_work b)
+{
+    const int32_t nf = e->frame_len, k = e->fft->n / 2;
+    lane_v *restrict xr = b.xr, *restrict xi = b.xi;
+    const lane_v *restrict p = b.pw;
+    lane_v spec_sum = {0.0f};
+    for (int32_t s = 0; s < nf; s += AL_HLSIM_BATCH) {
+        lane_v sm[AL_HLSIM_BATCH];
+        for (int q = 0; q < AL_HLSIM_BATCH; q++)
+            sm[q] = al_load_lane(b.smeared + (int64_t)q * nf + s);
+        lane_transpose(sm);
+        for (int i = 0; i < AL_HLSIM_BATCH; i++) {
+            /* The smearing matrix deconvolves, so a sum can dip below zero: no energy there. */
+            const lane_vi on = (sm[i] > 0.0f) & (p[s + i] > 0.0f);
+            lane_v g = (lane_v)((lane_vi)(sm[i] / p[s + i]) & on);
+            for (int l = 0; l < AL_HLSIM_BATCH; l++) g[l] = __builtin_sqrtf(g[l]);
+            spec_sum += (lane_v)((lane_vi)sm[i] & on);
+            xr[s + i] *= g;
+            xi[s + i] *= g;
+        }
+    }
+    for (int32_t m = nf; m <= k; m++) xr[m] = xi[m] = (lane_v){0.0f};
+    for (int q = 0; q < AL_HLSIM_BATCH; q++)
+        b.energy[q] = spec_sum[q] * b.pmax[q] / (float)nf;
+    lane_inverse(e, b, b.out);
+    for (int32_t m = 0; m < nf; m++) { /* the same frames at the cochlea */
+        xr[m] *= e->ome_amp[m];
+        xi[m] *= e->ome_amp[m];
+    }
+    lane_inverse(e, b, b.out_c);
+}
+
+/* A frame with nothing to add: silent, or not finite. */
+static inline int frame_silent(float pmax) { return !(pmax > 0.0f) || al_is_nonfinite(pmax); }
+
+/* The frames of the n_batch events from x index j_event on (every hop samples): frame q ends
+ * at x[j_event + q hop]; in_buf holds the frame_len samples ending at x[j_event]. */
 static void smear_batch(al_hlsim_ear *e, const float *x, int64_t j_event, int32_t n_batch)
 {
-    const int32_t nf = e->frame_len;
-    frame_work f[AL_HLSIM_BATCH], live[AL_HLSIM_BATCH];
-    int32_t n_live = 0;
-    for (int32_t k = 0; k < n_batch; k++) {
-        f[k] = frame_slot(e, k);
-        /* The frame's samples: the older ones from in_buf, the rest from x. */
-        const int64_t shift = (int64_t)k * e->hop;
-        const int32_t from_buf = shift >= nf ? 0 : nf - (int32_t)shift;
-        float *fr = e->frame;
-        memcpy(fr, e->in_buf + (nf - from_buf), sizeof(float) * (size_t)from_buf);
-        memcpy(fr + from_buf, x + j_event + shift - (nf - from_buf) + 1,
-               sizeof(float) * (size_t)(nf - from_buf));
-        if (frame_power(e, fr, f[k])) live[n_live++] = f[k];
-        else *f[k].energy = 0.0f;
+    const int32_t nf = e->frame_len, hop = e->hop;
+    const batch_work b = batch_slots(e);
+    /* The batch's samples, frame q from st[q hop] on; lanes past n_batch get silence. */
+    float *st = e->frame;
+    const int32_t n_in = (n_batch - 1) * hop, n_st = nf + (AL_HLSIM_BATCH - 1) * hop;
+    memcpy(st, e->in_buf, sizeof(float) * (size_t)nf);
+    memcpy(st + nf, x + j_event + 1, sizeof(float) * (size_t)n_in);
+    memset(st + nf + n_in, 0, sizeof(float) * (size_t)(n_st - nf - n_in));
+    batch_power(e, st, b);
+    int32_t live[AL_HLSIM_BATCH], n_live = 0;
+    for (int32_t q = 0; q < AL_HLSIM_BATCH; q++) {
+        if (q < n_batch && !frame_silent(b.pmax[q])) live[n_live++] = q;
+        else memset(b.smeared + (int64_t)q * nf, 0, sizeof(float) * (size_t)nf);
     }
-    smear_products(e, live, n_live);
-    for (int32_t k = 0; k < n_live; k++) frame_resynth(e, live[k]);
+    smear_products(e, b, live, n_live);
+    batch_resynth(e, b);
 }
 
-/* Overlap-add of a transformed frame (smear_batch) into the accumulators; returns its
+/* Overlap-add of frame q of the batch (smear_batch) into the accumulators; returns its
  * specified energy. */
-static float smear_add(al_hlsim_ear *e, frame_work f)
+static float smear_add(al_hlsim_ear *e, int32_t q)
 {
     const int32_t nf = e->frame_len;
-    if (!(*f.pmax > 0.0f) || al_is_nonfinite(*f.pmax)) return 0.0f; /* silent: adds nothing */
+    const batch_work b = batch_slots(e);
+    if (frame_silent(b.pmax[q])) return 0.0f; /* adds nothing */
     float *restrict acc = e->acc, *restrict acc_c = e->acc_c;
-    const float *restrict out = f.out, *restrict out_c = f.out_c;
+    const float *restrict out = b.out + (int64_t)q * nf;
+    const float *restrict out_c = b.out_c + (int64_t)q * nf;
     for (int32_t i = 0; i < nf; i++) acc[i] += e->window[i] * out[i];
     for (int32_t i = 0; i < nf; i++) acc_c[i] += e->window[i] * out_c[i];
-    return *f.energy;
+    return b.energy[q];
 }
 
 /* Power correction of one output sample: y (free field) times sqrt(specified / realised),
@@ -442,7 +564,7 @@ static void smear_run(al_hlsim_ear *e, float *x, int64_t n)
                     batched = 0;
                     smear_batch(e, x, j_event, n_batched);
                 }
-                e->pc_e1 = smear_add(e, frame_slot(e, batched++));
+                e->pc_e1 = smear_add(e, batched++);
             } else {
                 for (int32_t i = 0; i < nf; i++) e->acc[i] += e->window_sq[i] * e->in_buf[i];
             }
@@ -755,8 +877,7 @@ static al_status ear_valid(const al_hlsim_ear *e)
     if (e->phase < 0 || e->phase >= e->hop) return AL_ERR_STATE;
     if (e->smear_mode == AL_HLSIM_SMEAR_DELAY) return AL_OK;
     if (!e->smear || !e->smear_start || !e->smear_len || !e->smear_offset || !e->frame ||
-        !e->batch || !e->ome_pow || !e->ome_amp ||
-        !e->acc_c)
+        !e->batch || !e->ome_pow || !e->ome_amp || !e->acc_c)
         return AL_ERR_NULL;
     const al_status fft = rfft_valid(e->fft);
     if (fft != AL_OK) return fft;
