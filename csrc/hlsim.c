@@ -242,15 +242,20 @@ static batch_work batch_slots(const al_hlsim_ear *e)
 }
 
 /* The radix-2 stages of half-size 4 and up of the complex FFT (size k) of every lane, after
- * the first two (as cfft_upper_stages). With half_last, the last stage makes only the first k/2
+ * the first two (as cfft_upper_stages), two at a time: stages h and 2h over a group of 4h
+ * points as one radix-4 butterfly (half the loads and stores), with stage 2h's twiddle for
+ * its second pair, exp(-i pi (j + h) / 2h), as -i exp(-i pi j / 2h). An odd stage count
+ * starts with one radix-2 stage. With half_last, the last stage makes only the first k/2
  * outputs (all an inverse transform whose output is cut to its first half needs). */
 static void lane_stages(const al_rfft *f, lane_v *restrict re, lane_v *restrict im,
                         int half_last)
 {
-    const int32_t k = f->n / 2, top = half_last ? k / 2 : k;
-    for (int32_t h = 4; h < top; h *= 2)
+    const int32_t k = f->n / 2;
+    const float *restrict twr = f->tw_re, *restrict twi = f->tw_im;
+    int32_t h = 4;
+    if (__builtin_ctz((unsigned)k) % 2) { /* log2 k - 2 stages after the first two */
         for (int32_t j = 0; j < h; j++) {
-            const float wr = f->tw_re[h - 1 + j], wi = f->tw_im[h - 1 + j];
+            const float wr = twr[h - 1 + j], wi = twi[h - 1 + j];
             for (int32_t g = j; g < k; g += 2 * h) {
                 const lane_v br = re[g + h], bi = im[g + h];
                 const lane_v tr = br * wr - bi * wi, ti = br * wi + bi * wr;
@@ -260,13 +265,35 @@ static void lane_stages(const al_rfft *f, lane_v *restrict re, lane_v *restrict 
                 im[g] += ti;
             }
         }
-    if (top == k) return;
-    const int32_t h = k / 2;
-    for (int32_t j = 0; j < h; j++) {
-        const float wr = f->tw_re[h - 1 + j], wi = f->tw_im[h - 1 + j];
-        const lane_v br = re[j + h], bi = im[j + h];
-        re[j] += br * wr - bi * wi;
-        im[j] += br * wi + bi * wr;
+        h *= 2;
+    }
+    for (; h < k; h *= 4) {
+        const int last = half_last && 4 * h == k;
+        for (int32_t j = 0; j < h; j++) {
+            const float w1r = twr[h - 1 + j], w1i = twi[h - 1 + j];
+            const float w2r = twr[2 * h - 1 + j], w2i = twi[2 * h - 1 + j];
+            for (int32_t g = j; g < k; g += 4 * h) {
+                lane_v *restrict r = re + g, *restrict q = im + g;
+                const lane_v br = r[h], bi = q[h], dr = r[3 * h], di = q[3 * h];
+                const lane_v tbr = br * w1r - bi * w1i, tbi = br * w1i + bi * w1r;
+                const lane_v tdr = dr * w1r - di * w1i, tdi = dr * w1i + di * w1r;
+                const lane_v ar = r[0] + tbr, ai = q[0] + tbi, er = r[0] - tbr, ei = q[0] - tbi;
+                const lane_v cr = r[2 * h] + tdr, ci = q[2 * h] + tdi;
+                const lane_v fr = r[2 * h] - tdr, fi = q[2 * h] - tdi;
+                const lane_v ur = cr * w2r - ci * w2i, ui = cr * w2i + ci * w2r;
+                /* (f w2) (-i) */
+                const lane_v vr = fr * w2i + fi * w2r, vi = -(fr * w2r - fi * w2i);
+                r[0] = ar + ur;
+                q[0] = ai + ui;
+                r[h] = er + vr;
+                q[h] = ei + vi;
+                if (last) continue;
+                r[2 * h] = ar - ur;
+                q[2 * h] = ai - ui;
+                r[3 * h] = er - vr;
+                q[3 * h] = ei - vi;
+            }
+        }
     }
 }
 
@@ -323,21 +350,22 @@ static void batch_power(const al_hlsim_ear *e, const float *st, batch_work b)
         vmax = (lane_v)(((lane_vi)pk & (pk > vmax)) | ((lane_vi)vmax & ~(pk > vmax)));
     }
     al_store_lane(b.pmax, vmax);
-    /* A silent frame's lane gets garbage here; step 3 ignores it (no product, no gain). */
+    /* A silent frame (pmax 0 or not finite) gets no P > 0 here, hence gain 0 in step 3. */
     const lane_v inv = 1.0f / vmax;
     for (int32_t m = 0; m < nf; m++) p[m] *= inv;
 }
 
-/* Step 2 for NB frames (lanes lane[0..NB)): S = M P by blocks of AL_HLSIM_ROWS output bins.
- * Each block stores, for every input bin in its band, the AL_HLSIM_ROWS matrix entries
- * contiguously; the block's rows are taken one native register (AL_VFN_LANES rows) at a time,
- * so that the sums stay in registers (two accumulators per frame hide the FMA latency) and
- * each matrix vector loaded serves every frame. Per frame and row, the arithmetic is the same
- * for any NB and any register width. */
+/* Step 2 for the NB frames in lanes q0 .. q0 + NB - 1: S = M P by blocks of AL_HLSIM_ROWS
+ * output bins. Each block stores, for every input bin in its band, the AL_HLSIM_ROWS matrix
+ * entries contiguously; the block's rows are taken one native register (AL_VFN_LANES rows) at
+ * a time, so that the sums stay in registers (two accumulators per frame hide the FMA latency)
+ * and each matrix vector loaded serves every frame (the frames' powers of a bin are adjacent:
+ * one base pointer for all). Per frame and row, the arithmetic is the same for any NB, q0 and
+ * register width. */
 static inline __attribute__((always_inline)) void
-smear_product(const al_hlsim_ear *e, batch_work b, const int32_t *lane, const int NB)
+smear_product(const al_hlsim_ear *e, batch_work b, int32_t q0, const int NB)
 {
-    const float *pw = (const float *)b.pw;
+    const float *pw = (const float *)b.pw + q0;
     for (int32_t blk = 0; blk < e->frame_len / AL_HLSIM_ROWS; blk++) {
         const int32_t start = e->smear_start[blk], len = e->smear_len[blk];
         const float *p = pw + (int64_t)start * AL_HLSIM_BATCH;
@@ -351,18 +379,18 @@ smear_product(const al_hlsim_ear *e, batch_work b, const int32_t *lane, const in
                 const al_vfn m1 = al_load_vfn(v + (int64_t)(j + 1) * AL_HLSIM_ROWS);
                 const float *pj = p + (int64_t)j * AL_HLSIM_BATCH;
                 for (int q = 0; q < NB; q++) {
-                    a0[q] += m0 * pj[lane[q]];
-                    a1[q] += m1 * pj[AL_HLSIM_BATCH + lane[q]];
+                    a0[q] += m0 * pj[q];
+                    a1[q] += m1 * pj[AL_HLSIM_BATCH + q];
                 }
             }
             if (j < len) {
                 const al_vfn m0 = al_load_vfn(v + (int64_t)j * AL_HLSIM_ROWS);
                 const float *pj = p + (int64_t)j * AL_HLSIM_BATCH;
-                for (int q = 0; q < NB; q++) a0[q] += m0 * pj[lane[q]];
+                for (int q = 0; q < NB; q++) a0[q] += m0 * pj[q];
             }
+            float *out = b.smeared + (int64_t)q0 * e->frame_len + blk * AL_HLSIM_ROWS + r;
             for (int q = 0; q < NB; q++)
-                al_store_vfn(b.smeared + (int64_t)lane[q] * e->frame_len + blk * AL_HLSIM_ROWS +
-                                 r, a0[q] + a1[q]);
+                al_store_vfn(out + (int64_t)q * e->frame_len, a0[q] + a1[q]);
         }
     }
 }
@@ -375,11 +403,12 @@ enum { SMEAR_GROUP = 8 };
 enum { SMEAR_GROUP = 4 };
 #endif
 
-static void smear_products(const al_hlsim_ear *e, batch_work b, const int32_t *lane, int32_t n)
+/* S of the first n lanes. */
+static void smear_products(const al_hlsim_ear *e, batch_work b, int32_t n)
 {
-    int32_t k = 0;
-    for (; k + SMEAR_GROUP <= n; k += SMEAR_GROUP) smear_product(e, b, lane + k, SMEAR_GROUP);
-    for (; k < n; k++) smear_product(e, b, lane + k, 1);
+    int32_t q = 0;
+    for (; q + SMEAR_GROUP <= n; q += SMEAR_GROUP) smear_product(e, b, q, SMEAR_GROUP);
+    for (; q < n; q++) smear_product(e, b, q, 1);
 }
 
 /* An inverse real FFT of the spectra (xr, xi) of every lane (rfft_merge, then the complex FFT,
@@ -482,12 +511,11 @@ static void smear_batch(al_hlsim_ear *e, const float *x, int64_t j_event, int32_
     memcpy(st + nf, x + j_event + 1, sizeof(float) * (size_t)n_in);
     memset(st + nf + n_in, 0, sizeof(float) * (size_t)(n_st - nf - n_in));
     batch_power(e, st, b);
-    int32_t live[AL_HLSIM_BATCH], n_live = 0;
-    for (int32_t q = 0; q < AL_HLSIM_BATCH; q++) {
-        if (q < n_batch && !frame_silent(b.pmax[q])) live[n_live++] = q;
-        else memset(b.smeared + (int64_t)q * nf, 0, sizeof(float) * (size_t)nf);
-    }
-    smear_products(e, b, live, n_live);
+    /* A silent frame's product is garbage, and one past n_batch is not made: step 3 gives
+     * both gain 0 (P is not > 0, S is 0). */
+    smear_products(e, b, n_batch);
+    memset(b.smeared + (int64_t)n_batch * nf, 0,
+           sizeof(float) * (size_t)((AL_HLSIM_BATCH - n_batch) * nf));
     batch_resynth(e, b);
 }
 
