@@ -534,19 +534,34 @@ static float smear_add(al_hlsim_ear *e, int32_t q)
     return b.energy[q];
 }
 
-/* Power correction of one output sample: y (free field) times sqrt(specified / realised),
- * realised measured on yc (the same sample at the cochlea); 1 until both are known. */
-static inline float power_correct(al_hlsim_ear *e, float y, float yc)
+/* Power correction of n output samples: y (free field) times sqrt(specified / realised),
+ * realised measured on yc (the same samples at the cochlea); 1 until both are known. The
+ * smoothers' recursion runs first, by chunks, so that the gains then vectorise. */
+static void power_correct(al_hlsim_ear *e, const float *restrict y, const float *restrict yc,
+                          float *restrict out, int32_t n)
 {
-    const float a = e->pc_coef;
-    e->pc_spec_avg += a * (e->pc_spec - e->pc_spec_avg);
-    e->pc_real_avg += a * (yc * yc - e->pc_real_avg);
-    const float t = e->pc_spec_avg, r = e->pc_real_avg;
-    if (!(t > 0.0f) || !(r > 1e-30f)) return y;
-    float g = sqrtf(t / r);
+    enum { CHUNK = 64 };
+    const float a = e->pc_coef, spec = e->pc_spec;
     const float hi = e->pc_max_gain, lo = 1.0f / e->pc_max_gain;
-    g = g > hi ? hi : (g < lo ? lo : g);
-    return y * g;
+    float t = e->pc_spec_avg, r = e->pc_real_avg;
+    for (int32_t i0 = 0; i0 < n; i0 += CHUNK) {
+        const int32_t len = n - i0 < CHUNK ? n - i0 : CHUNK;
+        float ts[CHUNK], rs[CHUNK];
+        for (int32_t i = 0; i < len; i++) {
+            t += a * (spec - t);
+            r += a * (yc[i0 + i] * yc[i0 + i] - r);
+            ts[i] = t;
+            rs[i] = r;
+        }
+        for (int32_t i = 0; i < len; i++) {
+            float g = sqrtf(ts[i] / rs[i]);
+            g = g > hi ? hi : (g < lo ? lo : g);
+            const int known = ts[i] > 0.0f && rs[i] > 1e-30f;
+            out[i0 + i] = known ? y[i0 + i] * g : y[i0 + i];
+        }
+    }
+    e->pc_spec_avg = t;
+    e->pc_real_avg = r;
 }
 
 /* Streaming overlap-add: frame m covers input [m hop, m hop + frame_len) and is processed when
@@ -567,8 +582,7 @@ static void smear_run(al_hlsim_ear *e, float *x, int64_t n)
         const int32_t n_plain = event ? len - 1 : len;
         const int32_t base = e->phase + 1;
         if (on) {
-            for (int32_t i = 0; i < n_plain; i++)
-                x[j + i] = power_correct(e, e->acc[base + i], e->acc_c[base + i]);
+            power_correct(e, e->acc + base, e->acc_c + base, x + j, n_plain);
         } else {
             for (int32_t i = 0; i < n_plain; i++) x[j + i] = e->acc[base + i];
         }
@@ -598,7 +612,8 @@ static void smear_run(al_hlsim_ear *e, float *x, int64_t n)
             }
             memmove(e->in_buf, e->in_buf + hop, keep);
             e->phase = 0;
-            x[j + len - 1] = on ? power_correct(e, e->acc[0], e->acc_c[0]) : e->acc[0];
+            if (on) power_correct(e, e->acc, e->acc_c, x + j + len - 1, 1);
+            else x[j + len - 1] = e->acc[0];
         } else {
             e->phase += len;
         }
