@@ -174,71 +174,54 @@ al_status al_rfft_inverse(al_rfft *f, const float *spec_re, const float *spec_im
 _Static_assert((int)AL_HLSIM_ROWS == (int)AL_VF16_LANES, "a block of smearing rows is one al_vf16");
 _Static_assert((int)AL_HLSIM_LANES % (int)AL_VFN_LANES == 0,
                "the per-band arrays are padded to whole native registers");
-_Static_assert((int)AL_HLSIM_BATCH == 8, "lane_transpose transposes 8 x 8");
-
-/* The frames of a batch side by side, one per lane: every FFT butterfly of the batch is one
- * vector operation without shuffles, and a frame's arithmetic is the same whichever lane it
- * sits in and however many lanes are in use (the unused ones carry silence). */
-typedef float lane_v __attribute__((vector_size(4 * AL_HLSIM_BATCH)));
-typedef int32_t lane_vi __attribute__((vector_size(4 * AL_HLSIM_BATCH)));
-AL_SIMD_LOAD_STORE(lane_v, float, lane)
-
-/* In-register transpose of 8 lane vectors: row i, lane c -> row c, lane i. Stage b swaps,
- * between rows i and i + b (bit b of i clear), the lanes with bit b set of row i with those
- * with it clear of row i + b. */
-#if defined(__clang__)
-#define LANE_SHUFFLE(a, c, ...) __builtin_shufflevector(a, c, __VA_ARGS__)
-#else
-#define LANE_SHUFFLE(a, c, ...) __builtin_shuffle(a, c, (lane_vi){__VA_ARGS__})
-#endif
-#define LANE_SWAP(r, i, b, LO, HI)                 \
-    do {                                           \
-        const lane_v a_ = r[i], c_ = r[(i) + (b)]; \
-        r[i] = LANE_SHUFFLE(a_, c_, LO);           \
-        r[(i) + (b)] = LANE_SHUFFLE(a_, c_, HI);   \
-    } while (0)
-#define LANE_T1_LO 0, 8, 2, 10, 4, 12, 6, 14
-#define LANE_T1_HI 1, 9, 3, 11, 5, 13, 7, 15
-#define LANE_T2_LO 0, 1, 8, 9, 4, 5, 12, 13
-#define LANE_T2_HI 2, 3, 10, 11, 6, 7, 14, 15
-#define LANE_T4_LO 0, 1, 2, 3, 8, 9, 10, 11
-#define LANE_T4_HI 4, 5, 6, 7, 12, 13, 14, 15
-
-static inline void lane_transpose(lane_v r[AL_HLSIM_BATCH])
-{
-    for (int i = 0; i < 8; i += 2) LANE_SWAP(r, i, 1, LANE_T1_LO, LANE_T1_HI);
-    for (int i = 0; i < 8; i += (i & 1) ? 3 : 1) LANE_SWAP(r, i, 2, LANE_T2_LO, LANE_T2_HI);
-    for (int i = 0; i < 4; i++) LANE_SWAP(r, i, 4, LANE_T4_LO, LANE_T4_HI);
-}
+_Static_assert((int)AL_HLSIM_BATCH % (int)AL_VFN_LANES == 0,
+               "a batch is whole groups of AL_VFN_LANES frames");
 
 /* The smearing of a batch of frames in three steps, the middle one shared by the batch:
  * (1) window, FFT, the power spectrum P taken to the cochlea (normalised by its maximum, so
  * that loud frames cannot overflow float32); (2) S = M P; (3) the smeared magnitude
  * |X| sqrt(S / P) with each bin's phase (no phasor division), inverse FFT at free field (the
  * output) and at the cochlea (for the power correction), which differ by the outer/middle-ear
- * gain per bin. The batch work space (al_hlsim.h) holds, aligned for lane_v: the complex FFT's
- * work (zr, zi: n/2 lanes each), the spectrum (xr, xi: n/2 + 1), P (pw: frame_len, then the
- * time samples of an inverse transform); then per frame the largest power, the specified
- * energy, S (frame_len), and the two inverse transforms out and out_c (frame_len each). */
+ * gain per bin.
+ * Steps 1 and 3 take the frames AL_VFN_LANES at a time (a lane group), side by side in the
+ * lanes of native vectors: every FFT butterfly of the group is one vector operation without
+ * shuffles, and a frame's arithmetic is the same whichever lane it sits in and however many
+ * lanes are in use (the unused ones carry silence), so block splits stay bit-identical.
+ * The batch work space (al_hlsim.h), aligned for al_vfn, holds the complex FFT's work (zr, zi:
+ * n/2 vectors each), then per lane group the spectrum (xr, xi: n/2 + 1) and P (pw: frame_len,
+ * then the time samples of an inverse transform); then per frame the largest power, the
+ * specified energy, S (frame_len) and the two inverse transforms out and out_c (frame_len
+ * each). */
 typedef struct {
-    lane_v *zr, *zi, *xr, *xi, *pw;
+    al_vfn *zr, *zi, *groups;
     float *pmax, *energy;             /* (AL_HLSIM_BATCH) */
     float *smeared, *out, *out_c;     /* (AL_HLSIM_BATCH, frame_len) */
 } batch_work;
 
+typedef struct {
+    al_vfn *xr, *xi, *pw;
+} lane_group;
+
 static batch_work batch_slots(const al_hlsim_ear *e)
 {
     const int32_t nf = e->frame_len, k = e->fft->n / 2;
-    const uintptr_t a = (uintptr_t)e->batch, align = sizeof(lane_v);
-    lane_v *v = (lane_v *)((a + align - 1) & ~(align - 1));
-    batch_work b = {v, v + k, v + 2 * k, v + 3 * k + 1, v + 4 * k + 2, NULL, NULL, NULL, NULL,
-                    NULL};
-    b.pmax = (float *)(b.pw + nf);
+    const uintptr_t a = (uintptr_t)e->batch, align = sizeof(al_vfn);
+    al_vfn *v = (al_vfn *)((a + align - 1) & ~(align - 1));
+    const int32_t n_groups = AL_HLSIM_BATCH / AL_VFN_LANES;
+    batch_work b = {v, v + k, v + 2 * k, NULL, NULL, NULL, NULL, NULL};
+    b.pmax = (float *)(b.groups + (int64_t)n_groups * (2 * k + 2 + nf));
     b.energy = b.pmax + AL_HLSIM_BATCH;
     b.smeared = b.energy + AL_HLSIM_BATCH;
     b.out = b.smeared + AL_HLSIM_BATCH * nf;
     b.out_c = b.out + AL_HLSIM_BATCH * nf;
     return b;
+}
+
+static lane_group group_slots(const al_hlsim_ear *e, batch_work b, int32_t g)
+{
+    const int32_t nf = e->frame_len, k = e->fft->n / 2;
+    al_vfn *v = b.groups + (int64_t)g * (2 * k + 2 + nf);
+    return (lane_group){v, v + k + 1, v + 2 * k + 2};
 }
 
 /* The radix-2 stages of half-size 4 and up of the complex FFT (size k) of every lane, after
@@ -247,7 +230,7 @@ static batch_work batch_slots(const al_hlsim_ear *e)
  * its second pair, exp(-i pi (j + h) / 2h), as -i exp(-i pi j / 2h). An odd stage count
  * starts with one radix-2 stage. With half_last, the last stage makes only the first k/2
  * outputs (all an inverse transform whose output is cut to its first half needs). */
-static void lane_stages(const al_rfft *f, lane_v *restrict re, lane_v *restrict im,
+static void lane_stages(const al_rfft *f, al_vfn *restrict re, al_vfn *restrict im,
                         int half_last)
 {
     const int32_t k = f->n / 2;
@@ -257,8 +240,8 @@ static void lane_stages(const al_rfft *f, lane_v *restrict re, lane_v *restrict 
         for (int32_t j = 0; j < h; j++) {
             const float wr = twr[h - 1 + j], wi = twi[h - 1 + j];
             for (int32_t g = j; g < k; g += 2 * h) {
-                const lane_v br = re[g + h], bi = im[g + h];
-                const lane_v tr = br * wr - bi * wi, ti = br * wi + bi * wr;
+                const al_vfn br = re[g + h], bi = im[g + h];
+                const al_vfn tr = br * wr - bi * wi, ti = br * wi + bi * wr;
                 re[g + h] = re[g] - tr;
                 im[g + h] = im[g] - ti;
                 re[g] += tr;
@@ -273,16 +256,16 @@ static void lane_stages(const al_rfft *f, lane_v *restrict re, lane_v *restrict 
             const float w1r = twr[h - 1 + j], w1i = twi[h - 1 + j];
             const float w2r = twr[2 * h - 1 + j], w2i = twi[2 * h - 1 + j];
             for (int32_t g = j; g < k; g += 4 * h) {
-                lane_v *restrict r = re + g, *restrict q = im + g;
-                const lane_v br = r[h], bi = q[h], dr = r[3 * h], di = q[3 * h];
-                const lane_v tbr = br * w1r - bi * w1i, tbi = br * w1i + bi * w1r;
-                const lane_v tdr = dr * w1r - di * w1i, tdi = dr * w1i + di * w1r;
-                const lane_v ar = r[0] + tbr, ai = q[0] + tbi, er = r[0] - tbr, ei = q[0] - tbi;
-                const lane_v cr = r[2 * h] + tdr, ci = q[2 * h] + tdi;
-                const lane_v fr = r[2 * h] - tdr, fi = q[2 * h] - tdi;
-                const lane_v ur = cr * w2r - ci * w2i, ui = cr * w2i + ci * w2r;
+                al_vfn *restrict r = re + g, *restrict q = im + g;
+                const al_vfn br = r[h], bi = q[h], dr = r[3 * h], di = q[3 * h];
+                const al_vfn tbr = br * w1r - bi * w1i, tbi = br * w1i + bi * w1r;
+                const al_vfn tdr = dr * w1r - di * w1i, tdi = dr * w1i + di * w1r;
+                const al_vfn ar = r[0] + tbr, ai = q[0] + tbi, er = r[0] - tbr, ei = q[0] - tbi;
+                const al_vfn cr = r[2 * h] + tdr, ci = q[2 * h] + tdi;
+                const al_vfn fr = r[2 * h] - tdr, fi = q[2 * h] - tdi;
+                const al_vfn ur = cr * w2r - ci * w2i, ui = cr * w2i + ci * w2r;
                 /* (f w2) (-i) */
-                const lane_v vr = fr * w2i + fi * w2r, vi = -(fr * w2r - fi * w2i);
+                const al_vfn vr = fr * w2i + fi * w2r, vi = -(fr * w2r - fi * w2i);
                 r[0] = ar + ur;
                 q[0] = ai + ui;
                 r[h] = er + vr;
@@ -297,78 +280,81 @@ static void lane_stages(const al_rfft *f, lane_v *restrict re, lane_v *restrict 
     }
 }
 
-/* Step 1: windowed frames (frame q = st[q hop ..], frame_len samples) zero-padded to n, their
- * FFT (the spectrum in xr, xi) and power spectrum P at the cochlea, normalised per frame. */
-static void batch_power(const al_hlsim_ear *e, const float *st, batch_work b)
+/* Step 1 for lane group g: its windowed frames (frame l = st[l hop ..], frame_len samples)
+ * zero-padded to n, their FFT (the spectrum xr, xi), and their power spectra P at the
+ * cochlea, normalised per frame. */
+static void group_power(const al_hlsim_ear *e, const float *st, batch_work b, int32_t g)
 {
     const al_rfft *f = e->fft;
     const int32_t nf = e->frame_len, hop = e->hop, k = f->n / 2;
+    const lane_group lg = group_slots(e, b, g);
     /* The windowed samples, transposed into lanes (in xr until the split fills it). */
-    lane_v *restrict t = b.xr;
-    for (int32_t s = 0; s < nf; s += AL_HLSIM_BATCH) {
-        lane_v r[AL_HLSIM_BATCH];
-        for (int q = 0; q < AL_HLSIM_BATCH; q++) r[q] = al_load_lane(st + q * hop + s);
-        lane_transpose(r);
-        for (int i = 0; i < AL_HLSIM_BATCH; i++) t[s + i] = r[i] * e->window[s + i];
+    al_vfn *restrict t = lg.xr;
+    for (int32_t s = 0; s < nf; s += AL_VFN_LANES) {
+        al_vfn r[AL_VFN_LANES];
+        for (int l = 0; l < AL_VFN_LANES; l++) r[l] = al_load_vfn(st + l * hop + s);
+        al_transpose_vfn(r);
+        for (int i = 0; i < AL_VFN_LANES; i++) t[s + i] = r[i] * e->window[s + i];
     }
     /* In bit-reversed order every odd element is zero (its index reversed is >= k/2, a sample
      * pair >= n/2), so the first two stages reduce to sums of the two even ones. */
     const int32_t *restrict rev = f->bitrev;
-    lane_v *restrict re = b.zr, *restrict im = b.zi;
-    for (int32_t g = 0; g < k; g += 4) {
-        const int32_t s0 = 2 * rev[g], s2 = 2 * rev[g + 2];
-        const lane_v r0 = t[s0], q0 = t[s0 + 1], r2 = t[s2], q2 = t[s2 + 1];
-        re[g] = r0 + r2;
-        im[g] = q0 + q2;
-        re[g + 2] = r0 - r2;
-        im[g + 2] = q0 - q2;
-        re[g + 1] = r0 + q2;
-        im[g + 1] = q0 - r2;
-        re[g + 3] = r0 - q2;
-        im[g + 3] = q0 + r2;
+    al_vfn *restrict re = b.zr, *restrict im = b.zi;
+    for (int32_t i = 0; i < k; i += 4) {
+        const int32_t s0 = 2 * rev[i], s2 = 2 * rev[i + 2];
+        const al_vfn r0 = t[s0], q0 = t[s0 + 1], r2 = t[s2], q2 = t[s2 + 1];
+        re[i] = r0 + r2;
+        im[i] = q0 + q2;
+        re[i + 2] = r0 - r2;
+        im[i + 2] = q0 - q2;
+        re[i + 1] = r0 + q2;
+        im[i + 1] = q0 - r2;
+        re[i + 3] = r0 - q2;
+        im[i + 3] = q0 + r2;
     }
     lane_stages(f, re, im, 0);
     /* rfft_split on lanes. */
     const float *restrict twr = f->rtw_re, *restrict twi = f->rtw_im;
-    lane_v *restrict xr = b.xr, *restrict xi = b.xi;
+    al_vfn *restrict xr = lg.xr, *restrict xi = lg.xi;
     xr[0] = re[0] + im[0];
-    xi[0] = (lane_v){0.0f};
+    xi[0] = (al_vfn){0.0f};
     xr[k] = re[0] - im[0];
-    xi[k] = (lane_v){0.0f};
+    xi[k] = (al_vfn){0.0f};
     for (int32_t m = 1; m < k; m++) {
-        const lane_v zr = re[m], zi = im[m], cr = re[k - m], ci = -im[k - m];
-        const lane_v er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
-        const lane_v or_ = 0.5f * (zi - ci), oi = -0.5f * (zr - cr);
+        const al_vfn zr = re[m], zi = im[m], cr = re[k - m], ci = -im[k - m];
+        const al_vfn er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
+        const al_vfn or_ = 0.5f * (zi - ci), oi = -0.5f * (zr - cr);
         xr[m] = er + twr[m] * or_ - twi[m] * oi;
         xi[m] = ei + twr[m] * oi + twi[m] * or_;
     }
     /* P, each frame's largest power (a NaN never wins the comparison), P / max. */
-    lane_v *restrict p = b.pw, vmax = {0.0f};
+    al_vfn *restrict p = lg.pw, vmax = {0.0f};
     for (int32_t m = 0; m < nf; m++) {
-        const lane_v pk = (xr[m] * xr[m] + xi[m] * xi[m]) * e->ome_pow[m];
+        const al_vfn pk = (xr[m] * xr[m] + xi[m] * xi[m]) * e->ome_pow[m];
         p[m] = pk;
-        vmax = (lane_v)(((lane_vi)pk & (pk > vmax)) | ((lane_vi)vmax & ~(pk > vmax)));
+        vmax = al_select_vfn(pk > vmax, pk, vmax);
     }
-    al_store_lane(b.pmax, vmax);
+    al_store_vfn(b.pmax + g * AL_VFN_LANES, vmax);
     /* A silent frame (pmax 0 or not finite) gets no P > 0 here, hence gain 0 in step 3. */
-    const lane_v inv = 1.0f / vmax;
+    const al_vfn inv = 1.0f / vmax;
     for (int32_t m = 0; m < nf; m++) p[m] *= inv;
 }
 
-/* Step 2 for the NB frames in lanes q0 .. q0 + NB - 1: S = M P by blocks of AL_HLSIM_ROWS
- * output bins. Each block stores, for every input bin in its band, the AL_HLSIM_ROWS matrix
- * entries contiguously; the block's rows are taken one native register (AL_VFN_LANES rows) at
- * a time, so that the sums stay in registers (two accumulators per frame hide the FMA latency)
- * and each matrix vector loaded serves every frame (the frames' powers of a bin are adjacent:
- * one base pointer for all). Per frame and row, the arithmetic is the same for any NB, q0 and
- * register width. */
+/* Step 2 for the NB frames q0 .. q0 + NB - 1 (lanes of one group): S = M P by blocks of
+ * AL_HLSIM_ROWS output bins. Each block stores, for every input bin in its band, the
+ * AL_HLSIM_ROWS matrix entries contiguously; the block's rows are taken one native register
+ * (AL_VFN_LANES rows) at a time, so that the sums stay in registers (two accumulators per
+ * frame hide the FMA latency) and each matrix vector loaded serves every frame (the frames'
+ * powers of a bin are adjacent: one base pointer for all). Per frame and row, the arithmetic
+ * is the same for any NB, q0 and register width. */
 static inline __attribute__((always_inline)) void
 smear_product(const al_hlsim_ear *e, batch_work b, int32_t q0, const int NB)
 {
-    const float *pw = (const float *)b.pw + q0;
+    const float *pw = (const float *)group_slots(e, b, q0 / AL_VFN_LANES).pw +
+                      q0 % AL_VFN_LANES;
     for (int32_t blk = 0; blk < e->frame_len / AL_HLSIM_ROWS; blk++) {
         const int32_t start = e->smear_start[blk], len = e->smear_len[blk];
-        const float *p = pw + (int64_t)start * AL_HLSIM_BATCH;
+        const float *p = pw + (int64_t)start * AL_VFN_LANES;
         for (int32_t r = 0; r < AL_HLSIM_ROWS; r += AL_VFN_LANES) {
             const float *v = e->smear + e->smear_offset[blk] + r;
             al_vfn a0[AL_HLSIM_BATCH], a1[AL_HLSIM_BATCH];
@@ -377,15 +363,15 @@ smear_product(const al_hlsim_ear *e, batch_work b, int32_t q0, const int NB)
             for (; j + 1 < len; j += 2) {
                 const al_vfn m0 = al_load_vfn(v + (int64_t)j * AL_HLSIM_ROWS);
                 const al_vfn m1 = al_load_vfn(v + (int64_t)(j + 1) * AL_HLSIM_ROWS);
-                const float *pj = p + (int64_t)j * AL_HLSIM_BATCH;
+                const float *pj = p + (int64_t)j * AL_VFN_LANES;
                 for (int q = 0; q < NB; q++) {
                     a0[q] += m0 * pj[q];
-                    a1[q] += m1 * pj[AL_HLSIM_BATCH + q];
+                    a1[q] += m1 * pj[AL_VFN_LANES + q];
                 }
             }
             if (j < len) {
                 const al_vfn m0 = al_load_vfn(v + (int64_t)j * AL_HLSIM_ROWS);
-                const float *pj = p + (int64_t)j * AL_HLSIM_BATCH;
+                const float *pj = p + (int64_t)j * AL_VFN_LANES;
                 for (int q = 0; q < NB; q++) a0[q] += m0 * pj[q];
             }
             float *out = b.smeared + (int64_t)q0 * e->frame_len + blk * AL_HLSIM_ROWS + r;
@@ -396,14 +382,15 @@ smear_product(const al_hlsim_ear *e, batch_work b, int32_t q0, const int NB)
 }
 
 /* Frames per pass over the matrix: as many as keep their accumulators (two registers per
- * frame) in registers, beside the two matrix vectors. */
+ * frame) in registers, beside the two matrix vectors; a divisor of AL_VFN_LANES. */
 #if defined(__AVX512F__)
 enum { SMEAR_GROUP = 8 };
 #else
 enum { SMEAR_GROUP = 4 };
 #endif
+_Static_assert((int)AL_VFN_LANES % (int)SMEAR_GROUP == 0, "a pass stays in one lane group");
 
-/* S of the first n lanes. */
+/* S of the first n frames. */
 static void smear_products(const al_hlsim_ear *e, batch_work b, int32_t n)
 {
     int32_t q = 0;
@@ -411,30 +398,31 @@ static void smear_products(const al_hlsim_ear *e, batch_work b, int32_t n)
     for (; q < n; q++) smear_product(e, b, q, 1);
 }
 
-/* An inverse real FFT of the spectra (xr, xi) of every lane (rfft_merge, then the complex FFT,
- * on lanes), of which only the first frame_len samples are made, stored per frame in out. */
-static void lane_inverse(const al_hlsim_ear *e, batch_work b, float *out)
+/* An inverse real FFT of the spectra (xr, xi) of lane group g (rfft_merge, then the complex
+ * FFT, on lanes), of which only the first frame_len samples are made, stored per frame from
+ * out (the group's first frame). */
+static void group_inverse(const al_hlsim_ear *e, batch_work b, lane_group lg, float *out)
 {
     const al_rfft *f = e->fft;
     const int32_t nf = e->frame_len, k = f->n / 2;
     const float *restrict twr = f->rtw_re, *restrict twi = f->rtw_im;
     const int32_t *restrict rev = f->bitrev;
-    const lane_v *restrict xr = b.xr, *restrict xi = b.xi;
-    lane_v *restrict re = b.zr, *restrict im = b.zi;
+    const al_vfn *restrict xr = lg.xr, *restrict xi = lg.xi;
+    al_vfn *restrict re = b.zr, *restrict im = b.zi;
     re[0] = 0.5f * (xr[0] + xr[k]) - 0.5f * (xr[0] - xr[k]) * twi[0];
     im[0] = -0.5f * (xr[0] - xr[k]) * twr[0];
     for (int32_t m = 1; m < k; m++) {
-        const lane_v ar = xr[m], ai = xi[m], cr = xr[k - m], ci = -xi[k - m];
-        const lane_v er = 0.5f * (ar + cr), ei = 0.5f * (ai + ci);
-        const lane_v dr = 0.5f * (ar - cr), di = 0.5f * (ai - ci);
-        const lane_v or_ = dr * twr[m] + di * twi[m], oi = di * twr[m] - dr * twi[m];
+        const al_vfn ar = xr[m], ai = xi[m], cr = xr[k - m], ci = -xi[k - m];
+        const al_vfn er = 0.5f * (ar + cr), ei = 0.5f * (ai + ci);
+        const al_vfn dr = 0.5f * (ar - cr), di = 0.5f * (ai - ci);
+        const al_vfn or_ = dr * twr[m] + di * twi[m], oi = di * twr[m] - dr * twi[m];
         re[rev[m]] = er - oi;
         im[rev[m]] = -(ei + or_);
     }
-    for (int32_t g = 0; g < k; g += 4) {
-        lane_v *r = re + g, *q = im + g;
-        const lane_v s0r = r[0] + r[1], s0i = q[0] + q[1], d0r = r[0] - r[1], d0i = q[0] - q[1];
-        const lane_v s1r = r[2] + r[3], s1i = q[2] + q[3], d1r = r[2] - r[3], d1i = q[2] - q[3];
+    for (int32_t i = 0; i < k; i += 4) {
+        al_vfn *r = re + i, *q = im + i;
+        const al_vfn s0r = r[0] + r[1], s0i = q[0] + q[1], d0r = r[0] - r[1], d0i = q[0] - q[1];
+        const al_vfn s1r = r[2] + r[3], s1i = q[2] + q[3], d1r = r[2] - r[3], d1i = q[2] - q[3];
         r[0] = s0r + s1r;
         q[0] = s0i + s1i;
         r[2] = s0r - s1r;
@@ -447,52 +435,53 @@ static void lane_inverse(const al_hlsim_ear *e, batch_work b, float *out)
     lane_stages(f, re, im, 1); /* k == frame_len (ear_valid) */
     /* The samples (conjugated back, scaled by 1/n), transposed out to the frames. */
     const float scale = 1.0f / (float)k;
-    lane_v *restrict t = b.pw;
+    al_vfn *restrict t = lg.pw;
     for (int32_t i = 0; i < nf / 2; i++) {
         t[2 * i] = re[i] * scale;
         t[2 * i + 1] = -im[i] * scale;
     }
-    for (int32_t s = 0; s < nf; s += AL_HLSIM_BATCH) {
-        lane_v r[AL_HLSIM_BATCH];
-        for (int i = 0; i < AL_HLSIM_BATCH; i++) r[i] = t[s + i];
-        lane_transpose(r);
-        for (int q = 0; q < AL_HLSIM_BATCH; q++) al_store_lane(out + (int64_t)q * nf + s, r[q]);
+    for (int32_t s = 0; s < nf; s += AL_VFN_LANES) {
+        al_vfn r[AL_VFN_LANES];
+        for (int i = 0; i < AL_VFN_LANES; i++) r[i] = t[s + i];
+        al_transpose_vfn(r);
+        for (int l = 0; l < AL_VFN_LANES; l++) al_store_vfn(out + (int64_t)l * nf + s, r[l]);
     }
 }
 
-/* Step 3: the smeared spectra of every lane (frames without a product have S = 0, so gain 0),
- * each frame's specified energy (sum of the smeared power spectrum / frame_len), the two
+/* Step 3 for lane group g: the smeared spectra (a frame without a product has S = 0, so gain
+ * 0), each frame's specified energy (sum of the smeared power spectrum / frame_len), the two
  * inverse transforms. */
-static void batch_resynth(const al_hlsim_ear *e, batch_work b)
+static void group_resynth(const al_hlsim_ear *e, batch_work b, int32_t g)
 {
-    const int32_t nf = e->frame_len, k = e->fft->n / 2;
-    lane_v *restrict xr = b.xr, *restrict xi = b.xi;
-    const lane_v *restrict p = b.pw;
-    lane_v spec_sum = {0.0f};
-    for (int32_t s = 0; s < nf; s += AL_HLSIM_BATCH) {
-        lane_v sm[AL_HLSIM_BATCH];
-        for (int q = 0; q < AL_HLSIM_BATCH; q++)
-            sm[q] = al_load_lane(b.smeared + (int64_t)q * nf + s);
-        lane_transpose(sm);
-        for (int i = 0; i < AL_HLSIM_BATCH; i++) {
+    const int32_t nf = e->frame_len, k = e->fft->n / 2, q0 = g * AL_VFN_LANES;
+    const lane_group lg = group_slots(e, b, g);
+    al_vfn *restrict xr = lg.xr, *restrict xi = lg.xi;
+    const al_vfn *restrict p = lg.pw;
+    al_vfn spec_sum = {0.0f};
+    for (int32_t s = 0; s < nf; s += AL_VFN_LANES) {
+        al_vfn sm[AL_VFN_LANES];
+        for (int l = 0; l < AL_VFN_LANES; l++)
+            sm[l] = al_load_vfn(b.smeared + (int64_t)(q0 + l) * nf + s);
+        al_transpose_vfn(sm);
+        for (int i = 0; i < AL_VFN_LANES; i++) {
             /* The smearing matrix deconvolves, so a sum can dip below zero: no energy there. */
-            const lane_vi on = (sm[i] > 0.0f) & (p[s + i] > 0.0f);
-            lane_v g = (lane_v)((lane_vi)(sm[i] / p[s + i]) & on);
-            for (int l = 0; l < AL_HLSIM_BATCH; l++) g[l] = __builtin_sqrtf(g[l]);
-            spec_sum += (lane_v)((lane_vi)sm[i] & on);
-            xr[s + i] *= g;
-            xi[s + i] *= g;
+            const al_vin on = (sm[i] > 0.0f) & (p[s + i] > 0.0f);
+            al_vfn gain = (al_vfn)((al_vin)(sm[i] / p[s + i]) & on);
+            for (int l = 0; l < AL_VFN_LANES; l++) gain[l] = __builtin_sqrtf(gain[l]);
+            spec_sum += (al_vfn)((al_vin)sm[i] & on);
+            xr[s + i] *= gain;
+            xi[s + i] *= gain;
         }
     }
-    for (int32_t m = nf; m <= k; m++) xr[m] = xi[m] = (lane_v){0.0f};
-    for (int q = 0; q < AL_HLSIM_BATCH; q++)
-        b.energy[q] = spec_sum[q] * b.pmax[q] / (float)nf;
-    lane_inverse(e, b, b.out);
+    for (int32_t m = nf; m <= k; m++) xr[m] = xi[m] = (al_vfn){0.0f};
+    for (int l = 0; l < AL_VFN_LANES; l++)
+        b.energy[q0 + l] = spec_sum[l] * b.pmax[q0 + l] / (float)nf;
+    group_inverse(e, b, lg, b.out + (int64_t)q0 * nf);
     for (int32_t m = 0; m < nf; m++) { /* the same frames at the cochlea */
         xr[m] *= e->ome_amp[m];
         xi[m] *= e->ome_amp[m];
     }
-    lane_inverse(e, b, b.out_c);
+    group_inverse(e, b, lg, b.out_c + (int64_t)q0 * nf);
 }
 
 /* A frame with nothing to add: silent, or not finite. */
@@ -503,20 +492,22 @@ static inline int frame_silent(float pmax) { return !(pmax > 0.0f) || al_is_nonf
 static void smear_batch(al_hlsim_ear *e, const float *x, int64_t j_event, int32_t n_batch)
 {
     const int32_t nf = e->frame_len, hop = e->hop;
+    const int32_t n_groups = (n_batch + AL_VFN_LANES - 1) / AL_VFN_LANES;
     const batch_work b = batch_slots(e);
-    /* The batch's samples, frame q from st[q hop] on; lanes past n_batch get silence. */
+    /* The batch's samples, frame q from st[q hop] on; frames past n_batch get silence. */
     float *st = e->frame;
-    const int32_t n_in = (n_batch - 1) * hop, n_st = nf + (AL_HLSIM_BATCH - 1) * hop;
+    const int32_t n_in = (n_batch - 1) * hop, n_st = nf + (n_groups * AL_VFN_LANES - 1) * hop;
     memcpy(st, e->in_buf, sizeof(float) * (size_t)nf);
     memcpy(st + nf, x + j_event + 1, sizeof(float) * (size_t)n_in);
     memset(st + nf + n_in, 0, sizeof(float) * (size_t)(n_st - nf - n_in));
-    batch_power(e, st, b);
+    for (int32_t g = 0; g < n_groups; g++)
+        group_power(e, st + (int64_t)g * AL_VFN_LANES * hop, b, g);
     /* A silent frame's product is garbage, and one past n_batch is not made: step 3 gives
      * both gain 0 (P is not > 0, S is 0). */
     smear_products(e, b, n_batch);
     memset(b.smeared + (int64_t)n_batch * nf, 0,
-           sizeof(float) * (size_t)((AL_HLSIM_BATCH - n_batch) * nf));
-    batch_resynth(e, b);
+           sizeof(float) * (size_t)((n_groups * AL_VFN_LANES - n_batch) * nf));
+    for (int32_t g = 0; g < n_groups; g++) group_resynth(e, b, g);
 }
 
 /* Overlap-add of frame q of the batch (smear_batch) into the accumulators; returns its
