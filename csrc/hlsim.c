@@ -527,20 +527,22 @@ static float smear_add(al_hlsim_ear *e, int32_t q)
 
 /* Power correction of n output samples: y (free field) times sqrt(specified / realised),
  * realised measured on yc (the same samples at the cochlea); 1 until both are known. The
- * smoothers' recursion runs first, by chunks, so that the gains then vectorise. */
+ * smoothers' recursion runs first, by chunks, so that the gains then vectorise; each smoother
+ * step, avg + a (v - avg), is taken as (1 - a) avg + a v, one multiply-add on the recursion's
+ * path instead of a subtraction and a multiply-add. */
 static void power_correct(al_hlsim_ear *e, const float *restrict y, const float *restrict yc,
                           float *restrict out, int32_t n)
 {
     enum { CHUNK = 64 };
-    const float a = e->pc_coef, spec = e->pc_spec;
+    const float a = e->pc_coef, keep = 1.0f - a, a_spec = a * e->pc_spec;
     const float hi = e->pc_max_gain, lo = 1.0f / e->pc_max_gain;
     float t = e->pc_spec_avg, r = e->pc_real_avg;
     for (int32_t i0 = 0; i0 < n; i0 += CHUNK) {
         const int32_t len = n - i0 < CHUNK ? n - i0 : CHUNK;
         float ts[CHUNK], rs[CHUNK];
         for (int32_t i = 0; i < len; i++) {
-            t += a * (spec - t);
-            r += a * (yc[i0 + i] * yc[i0 + i] - r);
+            t = keep * t + a_spec;
+            r = keep * r + a * (yc[i0 + i] * yc[i0 + i]);
             ts[i] = t;
             rs[i] = r;
         }
