@@ -185,13 +185,15 @@ _Static_assert((int)AL_HLSIM_BATCH % (int)AL_VFN_LANES == 0,
  * gain per bin.
  * Steps 1 and 3 take the frames AL_VFN_LANES at a time (a lane group), side by side in the
  * lanes of native vectors: every FFT butterfly of the group is one vector operation without
- * shuffles, and a frame's arithmetic is the same whichever lane it sits in and however many
- * lanes are in use (the unused ones carry silence), so block splits stay bit-identical.
+ * shuffles. A batch of one frame (the engine's 64-sample calls) runs instead on its own, its
+ * vectors along the FFT's butterflies and the bins. Both do, for every element, the same
+ * operations in the same order (the arithmetic is written once, in the macros below, over the
+ * value type), and a frame's lane does not matter, so block splits stay bit-identical.
  * The batch work space (al_hlsim.h), aligned for al_vfn, holds the complex FFT's work (zr, zi:
  * n/2 vectors each), then per lane group the spectrum (xr, xi: n/2 + 1) and P (pw: frame_len,
  * then the time samples of an inverse transform); then per frame the largest power, the
  * specified energy, S (frame_len) and the two inverse transforms out and out_c (frame_len
- * each). */
+ * each). A frame on its own uses the same arrays as floats, P at stride 1. */
 typedef struct {
     al_vfn *zr, *zi, *groups;
     float *pmax, *energy;             /* (AL_HLSIM_BATCH) */
@@ -224,30 +226,114 @@ static lane_group group_slots(const al_hlsim_ear *e, batch_work b, int32_t g)
     return (lane_group){v, v + k + 1, v + 2 * k + 2};
 }
 
+/* The transforms and the steps around them are not contracted into multiply-adds: GCC's
+ * contraction (-ffp-contract=fast) fused the same expressions differently in the lane and the
+ * single-frame code, which must agree to the bit. (Clang contracts within an expression only,
+ * the same for both.) The matrix product keeps its multiply-adds: it is one code for both. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define SMEAR_EXACT __attribute__((optimize("fp-contract=off")))
+#else
+#define SMEAR_EXACT
+#endif
+/* The arithmetic of the transforms on values of type T (float or al_vfn; a twiddle may be a
+ * float with a vector), in place on the variables named. */
+
+/* Forward, first two stages on bit-reversed input whose odd elements are zero (the padding):
+ * (r0, q0) and (r2, q2) are the two even ones; outputs to o0..o3 (re) and p0..p3 (im). */
+#define FFT_PADDED4(T, r0, q0, r2, q2, o0, p0, o1, p1, o2, p2, o3, p3) \
+    do {                                                              \
+        o0 = r0 + r2;                                                 \
+        p0 = q0 + q2;                                                 \
+        o2 = r0 - r2;                                                 \
+        p2 = q0 - q2;                                                 \
+        o1 = r0 + q2;                                                 \
+        p1 = q0 - r2;                                                 \
+        o3 = r0 - q2;                                                 \
+        p3 = q0 + r2;                                                 \
+    } while (0)
+
+/* First two stages (twiddles 1 and -i) as one radix-4 butterfly without multiplications. */
+#define FFT_FIRST4(T, r0, q0, r1, q1, r2, q2, r3, q3)                                  \
+    do {                                                                               \
+        const T s0r_ = r0 + r1, s0i_ = q0 + q1, d0r_ = r0 - r1, d0i_ = q0 - q1;        \
+        const T s1r_ = r2 + r3, s1i_ = q2 + q3, d1r_ = r2 - r3, d1i_ = q2 - q3;        \
+        r0 = s0r_ + s1r_;                                                              \
+        q0 = s0i_ + s1i_;                                                              \
+        r2 = s0r_ - s1r_;                                                              \
+        q2 = s0i_ - s1i_;                                                              \
+        r1 = d0r_ + d1i_; /* d1 (-i) = (d1i, -d1r) */                                 \
+        q1 = d0i_ - d1r_;                                                              \
+        r3 = d0r_ - d1i_;                                                              \
+        q3 = d0i_ + d1r_;                                                              \
+    } while (0)
+
+/* A radix-2 butterfly of stage h with twiddle w = exp(-i pi j / h). */
+#define FFT_RADIX2(T, r0, q0, r1, q1, wr, wi)                         \
+    do {                                                              \
+        const T tr_ = r1 * wr - q1 * wi, ti_ = r1 * wi + q1 * wr;     \
+        r1 = r0 - tr_;                                                \
+        q1 = q0 - ti_;                                                \
+        r0 = r0 + tr_;                                                \
+        q0 = q0 + ti_;                                                \
+    } while (0)
+
+/* Stages h and 2h as one radix-4 butterfly over the points at offsets 0, h, 2h, 3h, with
+ * w1 = exp(-i pi j / h), w2 = exp(-i pi j / 2h); stage 2h's twiddle for its second pair,
+ * exp(-i pi (j + h) / 2h), is taken as -i w2. Half the loads and stores of two radix-2
+ * stages. */
+#define FFT_RADIX4(T, r0, q0, r1, q1, r2, q2, r3, q3, w1r, w1i, w2r, w2i)         \
+    do {                                                                         \
+        const T tbr_ = r1 * w1r - q1 * w1i, tbi_ = r1 * w1i + q1 * w1r;          \
+        const T tdr_ = r3 * w1r - q3 * w1i, tdi_ = r3 * w1i + q3 * w1r;          \
+        const T ar_ = r0 + tbr_, ai_ = q0 + tbi_, er_ = r0 - tbr_, ei_ = q0 - tbi_; \
+        const T cr_ = r2 + tdr_, ci_ = q2 + tdi_, fr_ = r2 - tdr_, fi_ = q2 - tdi_; \
+        const T ur_ = cr_ * w2r - ci_ * w2i, ui_ = cr_ * w2i + ci_ * w2r;        \
+        const T vr_ = fr_ * w2i + fi_ * w2r, vi_ = -(fr_ * w2r - fi_ * w2i); /* (f w2)(-i) */ \
+        r0 = ar_ + ur_;                                                          \
+        q0 = ai_ + ui_;                                                          \
+        r1 = er_ + vr_;                                                          \
+        q1 = ei_ + vi_;                                                          \
+        r2 = ar_ - ur_;                                                          \
+        q2 = ai_ - ui_;                                                          \
+        r3 = er_ - vr_;                                                          \
+        q3 = ei_ - vi_;                                                          \
+    } while (0)
+
+/* rfft_split of bin m: Z[m] = (zr, zi), Z[k - m] = (cr, -ci); twiddle (wr, wi). */
+#define FFT_SPLIT(T, zr, zi, cr, ci, wr, wi, xr, xi)                       \
+    do {                                                                   \
+        const T er_ = 0.5f * (zr + cr), ei_ = 0.5f * (zi + ci);            \
+        const T or_ = 0.5f * (zi - ci), oi_ = -0.5f * (zr - cr);           \
+        xr = er_ + wr * or_ - wi * oi_;                                    \
+        xi = ei_ + wr * oi_ + wi * or_;                                    \
+    } while (0)
+
+/* rfft_merge of bin m: X[m] = (ar, ai), X[k - m] = (cr, -ci); twiddle (wr, wi); conjugated Z
+ * to (zr, zi). */
+#define FFT_MERGE(T, ar, ai, cr, ci, wr, wi, zr, zi)                         \
+    do {                                                                     \
+        const T er_ = 0.5f * (ar + cr), ei_ = 0.5f * (ai + ci);              \
+        const T dr_ = 0.5f * (ar - cr), di_ = 0.5f * (ai - ci);              \
+        const T or_ = dr_ * wr + di_ * wi, oi_ = di_ * wr - dr_ * wi;        \
+        zr = er_ - oi_;                                                      \
+        zi = -(ei_ + or_);                                                   \
+    } while (0)
+
 /* The radix-2 stages of half-size 4 and up of the complex FFT (size k) of every lane, after
- * the first two (as cfft_upper_stages), two at a time: stages h and 2h over a group of 4h
- * points as one radix-4 butterfly (half the loads and stores), with stage 2h's twiddle for
- * its second pair, exp(-i pi (j + h) / 2h), as -i exp(-i pi j / 2h). An odd stage count
- * starts with one radix-2 stage. With half_last, the last stage makes only the first k/2
- * outputs (all an inverse transform whose output is cut to its first half needs). */
-static void lane_stages(const al_rfft *f, al_vfn *restrict re, al_vfn *restrict im,
-                        int half_last)
+ * the first two, two at a time (FFT_RADIX4); an odd stage count starts with one radix-2
+ * stage. With half_last, the last stage makes only the first k/2 outputs (all an inverse
+ * transform whose output is cut to its first half needs). */
+SMEAR_EXACT static void
+lane_stages(const al_rfft *f, al_vfn *restrict re, al_vfn *restrict im, int half_last)
 {
     const int32_t k = f->n / 2;
     const float *restrict twr = f->tw_re, *restrict twi = f->tw_im;
     int32_t h = 4;
     if (__builtin_ctz((unsigned)k) % 2) { /* log2 k - 2 stages after the first two */
-        for (int32_t j = 0; j < h; j++) {
-            const float wr = twr[h - 1 + j], wi = twi[h - 1 + j];
-            for (int32_t g = j; g < k; g += 2 * h) {
-                const al_vfn br = re[g + h], bi = im[g + h];
-                const al_vfn tr = br * wr - bi * wi, ti = br * wi + bi * wr;
-                re[g + h] = re[g] - tr;
-                im[g + h] = im[g] - ti;
-                re[g] += tr;
-                im[g] += ti;
-            }
-        }
+        for (int32_t j = 0; j < h; j++)
+            for (int32_t g = j; g < k; g += 2 * h)
+                FFT_RADIX2(al_vfn, re[g], im[g], re[g + h], im[g + h], twr[h - 1 + j],
+                           twi[h - 1 + j]);
         h *= 2;
     }
     for (; h < k; h *= 4) {
@@ -257,33 +343,92 @@ static void lane_stages(const al_rfft *f, al_vfn *restrict re, al_vfn *restrict 
             const float w2r = twr[2 * h - 1 + j], w2i = twi[2 * h - 1 + j];
             for (int32_t g = j; g < k; g += 4 * h) {
                 al_vfn *restrict r = re + g, *restrict q = im + g;
-                const al_vfn br = r[h], bi = q[h], dr = r[3 * h], di = q[3 * h];
-                const al_vfn tbr = br * w1r - bi * w1i, tbi = br * w1i + bi * w1r;
-                const al_vfn tdr = dr * w1r - di * w1i, tdi = dr * w1i + di * w1r;
-                const al_vfn ar = r[0] + tbr, ai = q[0] + tbi, er = r[0] - tbr, ei = q[0] - tbi;
-                const al_vfn cr = r[2 * h] + tdr, ci = q[2 * h] + tdi;
-                const al_vfn fr = r[2 * h] - tdr, fi = q[2 * h] - tdi;
-                const al_vfn ur = cr * w2r - ci * w2i, ui = cr * w2i + ci * w2r;
-                /* (f w2) (-i) */
-                const al_vfn vr = fr * w2i + fi * w2r, vi = -(fr * w2r - fi * w2i);
-                r[0] = ar + ur;
-                q[0] = ai + ui;
-                r[h] = er + vr;
-                q[h] = ei + vi;
+                al_vfn r0 = r[0], q0 = q[0], r1 = r[h], q1 = q[h];
+                al_vfn r2 = r[2 * h], q2 = q[2 * h], r3 = r[3 * h], q3 = q[3 * h];
+                FFT_RADIX4(al_vfn, r0, q0, r1, q1, r2, q2, r3, q3, w1r, w1i, w2r, w2i);
+                r[0] = r0;
+                q[0] = q0;
+                r[h] = r1;
+                q[h] = q1;
                 if (last) continue;
-                r[2 * h] = ar - ur;
-                q[2 * h] = ai - ui;
-                r[3 * h] = er - vr;
-                q[3 * h] = ei - vi;
+                r[2 * h] = r2;
+                q[2 * h] = q2;
+                r[3 * h] = r3;
+                q[3 * h] = q3;
             }
         }
+    }
+}
+
+/* lane_stages for one frame on float arrays: each butterfly's vectors run along j (when a
+ * stage has a register of them), so every element sees the same operations. */
+SMEAR_EXACT static void
+frame_stages(const al_rfft *f, float *restrict re, float *restrict im, int half_last)
+{
+    const int32_t k = f->n / 2;
+    const float *restrict twr = f->tw_re, *restrict twi = f->tw_im;
+    int32_t h = 4;
+    if (__builtin_ctz((unsigned)k) % 2) {
+        for (int32_t j = 0; j < h; j++)
+            for (int32_t g = j; g < k; g += 2 * h)
+                FFT_RADIX2(float, re[g], im[g], re[g + h], im[g + h], twr[h - 1 + j],
+                           twi[h - 1 + j]);
+        h *= 2;
+    }
+    for (; h < k; h *= 4) {
+        const int last = half_last && 4 * h == k;
+        if (h < AL_VFN_LANES) {
+            for (int32_t j = 0; j < h; j++) {
+                const float w1r = twr[h - 1 + j], w1i = twi[h - 1 + j];
+                const float w2r = twr[2 * h - 1 + j], w2i = twi[2 * h - 1 + j];
+                for (int32_t g = j; g < k; g += 4 * h) {
+                    float *restrict r = re + g, *restrict q = im + g;
+                    float r0 = r[0], q0 = q[0], r1 = r[h], q1 = q[h];
+                    float r2 = r[2 * h], q2 = q[2 * h], r3 = r[3 * h], q3 = q[3 * h];
+                    FFT_RADIX4(float, r0, q0, r1, q1, r2, q2, r3, q3, w1r, w1i, w2r, w2i);
+                    r[0] = r0;
+                    q[0] = q0;
+                    r[h] = r1;
+                    q[h] = q1;
+                    if (last) continue;
+                    r[2 * h] = r2;
+                    q[2 * h] = q2;
+                    r[3 * h] = r3;
+                    q[3 * h] = q3;
+                }
+            }
+            continue;
+        }
+        for (int32_t g = 0; g < k; g += 4 * h)
+            for (int32_t j = 0; j < h; j += AL_VFN_LANES) {
+                const al_vfn w1r = al_load_vfn(twr + h - 1 + j);
+                const al_vfn w1i = al_load_vfn(twi + h - 1 + j);
+                const al_vfn w2r = al_load_vfn(twr + 2 * h - 1 + j);
+                const al_vfn w2i = al_load_vfn(twi + 2 * h - 1 + j);
+                float *restrict r = re + g + j, *restrict q = im + g + j;
+                al_vfn r0 = al_load_vfn(r), q0 = al_load_vfn(q);
+                al_vfn r1 = al_load_vfn(r + h), q1 = al_load_vfn(q + h);
+                al_vfn r2 = al_load_vfn(r + 2 * h), q2 = al_load_vfn(q + 2 * h);
+                al_vfn r3 = al_load_vfn(r + 3 * h), q3 = al_load_vfn(q + 3 * h);
+                FFT_RADIX4(al_vfn, r0, q0, r1, q1, r2, q2, r3, q3, w1r, w1i, w2r, w2i);
+                al_store_vfn(r, r0);
+                al_store_vfn(q, q0);
+                al_store_vfn(r + h, r1);
+                al_store_vfn(q + h, q1);
+                if (last) continue;
+                al_store_vfn(r + 2 * h, r2);
+                al_store_vfn(q + 2 * h, q2);
+                al_store_vfn(r + 3 * h, r3);
+                al_store_vfn(q + 3 * h, q3);
+            }
     }
 }
 
 /* Step 1 for lane group g: its windowed frames (frame l = st[l hop ..], frame_len samples)
  * zero-padded to n, their FFT (the spectrum xr, xi), and their power spectra P at the
  * cochlea, normalised per frame. */
-static void group_power(const al_hlsim_ear *e, const float *st, batch_work b, int32_t g)
+SMEAR_EXACT static void
+group_power(const al_hlsim_ear *e, const float *st, batch_work b, int32_t g)
 {
     const al_rfft *f = e->fft;
     const int32_t nf = e->frame_len, hop = e->hop, k = f->n / 2;
@@ -302,31 +447,18 @@ static void group_power(const al_hlsim_ear *e, const float *st, batch_work b, in
     al_vfn *restrict re = b.zr, *restrict im = b.zi;
     for (int32_t i = 0; i < k; i += 4) {
         const int32_t s0 = 2 * rev[i], s2 = 2 * rev[i + 2];
-        const al_vfn r0 = t[s0], q0 = t[s0 + 1], r2 = t[s2], q2 = t[s2 + 1];
-        re[i] = r0 + r2;
-        im[i] = q0 + q2;
-        re[i + 2] = r0 - r2;
-        im[i + 2] = q0 - q2;
-        re[i + 1] = r0 + q2;
-        im[i + 1] = q0 - r2;
-        re[i + 3] = r0 - q2;
-        im[i + 3] = q0 + r2;
+        FFT_PADDED4(al_vfn, t[s0], t[s0 + 1], t[s2], t[s2 + 1], re[i], im[i], re[i + 1],
+                    im[i + 1], re[i + 2], im[i + 2], re[i + 3], im[i + 3]);
     }
     lane_stages(f, re, im, 0);
-    /* rfft_split on lanes. */
     const float *restrict twr = f->rtw_re, *restrict twi = f->rtw_im;
     al_vfn *restrict xr = lg.xr, *restrict xi = lg.xi;
     xr[0] = re[0] + im[0];
     xi[0] = (al_vfn){0.0f};
     xr[k] = re[0] - im[0];
     xi[k] = (al_vfn){0.0f};
-    for (int32_t m = 1; m < k; m++) {
-        const al_vfn zr = re[m], zi = im[m], cr = re[k - m], ci = -im[k - m];
-        const al_vfn er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
-        const al_vfn or_ = 0.5f * (zi - ci), oi = -0.5f * (zr - cr);
-        xr[m] = er + twr[m] * or_ - twi[m] * oi;
-        xi[m] = ei + twr[m] * oi + twi[m] * or_;
-    }
+    for (int32_t m = 1; m < k; m++)
+        FFT_SPLIT(al_vfn, re[m], im[m], re[k - m], -im[k - m], twr[m], twi[m], xr[m], xi[m]);
     /* P, each frame's largest power (a NaN never wins the comparison), P / max. */
     al_vfn *restrict p = lg.pw, vmax = {0.0f};
     for (int32_t m = 0; m < nf; m++) {
@@ -340,21 +472,21 @@ static void group_power(const al_hlsim_ear *e, const float *st, batch_work b, in
     for (int32_t m = 0; m < nf; m++) p[m] *= inv;
 }
 
-/* Step 2 for the NB frames q0 .. q0 + NB - 1 (lanes of one group): S = M P by blocks of
- * AL_HLSIM_ROWS output bins. Each block stores, for every input bin in its band, the
- * AL_HLSIM_ROWS matrix entries contiguously; the block's rows are taken one native register
- * (AL_VFN_LANES rows) at a time, so that the sums stay in registers (two accumulators per
- * frame hide the FMA latency) and each matrix vector loaded serves every frame (the frames'
- * powers of a bin are adjacent: one base pointer for all). Per frame and row, the arithmetic
- * is the same for any NB, q0 and register width. */
+/* Step 2 for the NB frames q0 .. q0 + NB - 1, whose powers of a bin are adjacent, bins
+ * stride floats apart from p0 (a lane group's P, from q0's lane; or one frame's, stride 1):
+ * S = M P by blocks of AL_HLSIM_ROWS output bins. Each block stores, for every input bin in
+ * its band, the AL_HLSIM_ROWS matrix entries contiguously; the block's rows are taken one
+ * native register (AL_VFN_LANES rows) at a time, so that the sums stay in registers (two
+ * accumulators per frame hide the FMA latency) and each matrix vector loaded serves every
+ * frame. Per frame and row, the arithmetic is the same for any NB, q0, stride and register
+ * width. */
 static inline __attribute__((always_inline)) void
-smear_product(const al_hlsim_ear *e, batch_work b, int32_t q0, const int NB)
+smear_product(const al_hlsim_ear *e, batch_work b, const float *p0, int32_t stride, int32_t q0,
+              const int NB)
 {
-    const float *pw = (const float *)group_slots(e, b, q0 / AL_VFN_LANES).pw +
-                      q0 % AL_VFN_LANES;
     for (int32_t blk = 0; blk < e->frame_len / AL_HLSIM_ROWS; blk++) {
         const int32_t start = e->smear_start[blk], len = e->smear_len[blk];
-        const float *p = pw + (int64_t)start * AL_VFN_LANES;
+        const float *p = p0 + (int64_t)start * stride;
         for (int32_t r = 0; r < AL_HLSIM_ROWS; r += AL_VFN_LANES) {
             const float *v = e->smear + e->smear_offset[blk] + r;
             al_vfn a0[AL_HLSIM_BATCH], a1[AL_HLSIM_BATCH];
@@ -363,15 +495,15 @@ smear_product(const al_hlsim_ear *e, batch_work b, int32_t q0, const int NB)
             for (; j + 1 < len; j += 2) {
                 const al_vfn m0 = al_load_vfn(v + (int64_t)j * AL_HLSIM_ROWS);
                 const al_vfn m1 = al_load_vfn(v + (int64_t)(j + 1) * AL_HLSIM_ROWS);
-                const float *pj = p + (int64_t)j * AL_VFN_LANES;
+                const float *pj = p + (int64_t)j * stride;
                 for (int q = 0; q < NB; q++) {
                     a0[q] += m0 * pj[q];
-                    a1[q] += m1 * pj[AL_VFN_LANES + q];
+                    a1[q] += m1 * pj[stride + q];
                 }
             }
             if (j < len) {
                 const al_vfn m0 = al_load_vfn(v + (int64_t)j * AL_HLSIM_ROWS);
-                const float *pj = p + (int64_t)j * AL_VFN_LANES;
+                const float *pj = p + (int64_t)j * stride;
                 for (int q = 0; q < NB; q++) a0[q] += m0 * pj[q];
             }
             float *out = b.smeared + (int64_t)q0 * e->frame_len + blk * AL_HLSIM_ROWS + r;
@@ -390,18 +522,27 @@ enum { SMEAR_GROUP = 4 };
 #endif
 _Static_assert((int)AL_VFN_LANES % (int)SMEAR_GROUP == 0, "a pass stays in one lane group");
 
-/* S of the first n frames. */
+/* S of the first n frames of the lane groups. */
 static void smear_products(const al_hlsim_ear *e, batch_work b, int32_t n)
 {
-    int32_t q = 0;
-    for (; q + SMEAR_GROUP <= n; q += SMEAR_GROUP) smear_product(e, b, q, SMEAR_GROUP);
-    for (; q < n; q++) smear_product(e, b, q, 1);
+    for (int32_t q = 0; q < n;) {
+        const float *p0 = (const float *)group_slots(e, b, q / AL_VFN_LANES).pw +
+                          q % AL_VFN_LANES;
+        if (q + SMEAR_GROUP <= n) {
+            smear_product(e, b, p0, AL_VFN_LANES, q, SMEAR_GROUP);
+            q += SMEAR_GROUP;
+        } else {
+            smear_product(e, b, p0, AL_VFN_LANES, q, 1);
+            q++;
+        }
+    }
 }
 
-/* An inverse real FFT of the spectra (xr, xi) of lane group g (rfft_merge, then the complex
+/* An inverse real FFT of the spectra (xr, xi) of lane group g (FFT_MERGE, then the complex
  * FFT, on lanes), of which only the first frame_len samples are made, stored per frame from
  * out (the group's first frame). */
-static void group_inverse(const al_hlsim_ear *e, batch_work b, lane_group lg, float *out)
+SMEAR_EXACT static void
+group_inverse(const al_hlsim_ear *e, batch_work b, lane_group lg, float *out)
 {
     const al_rfft *f = e->fft;
     const int32_t nf = e->frame_len, k = f->n / 2;
@@ -411,27 +552,12 @@ static void group_inverse(const al_hlsim_ear *e, batch_work b, lane_group lg, fl
     al_vfn *restrict re = b.zr, *restrict im = b.zi;
     re[0] = 0.5f * (xr[0] + xr[k]) - 0.5f * (xr[0] - xr[k]) * twi[0];
     im[0] = -0.5f * (xr[0] - xr[k]) * twr[0];
-    for (int32_t m = 1; m < k; m++) {
-        const al_vfn ar = xr[m], ai = xi[m], cr = xr[k - m], ci = -xi[k - m];
-        const al_vfn er = 0.5f * (ar + cr), ei = 0.5f * (ai + ci);
-        const al_vfn dr = 0.5f * (ar - cr), di = 0.5f * (ai - ci);
-        const al_vfn or_ = dr * twr[m] + di * twi[m], oi = di * twr[m] - dr * twi[m];
-        re[rev[m]] = er - oi;
-        im[rev[m]] = -(ei + or_);
-    }
-    for (int32_t i = 0; i < k; i += 4) {
-        al_vfn *r = re + i, *q = im + i;
-        const al_vfn s0r = r[0] + r[1], s0i = q[0] + q[1], d0r = r[0] - r[1], d0i = q[0] - q[1];
-        const al_vfn s1r = r[2] + r[3], s1i = q[2] + q[3], d1r = r[2] - r[3], d1i = q[2] - q[3];
-        r[0] = s0r + s1r;
-        q[0] = s0i + s1i;
-        r[2] = s0r - s1r;
-        q[2] = s0i - s1i;
-        r[1] = d0r + d1i;
-        q[1] = d0i - d1r;
-        r[3] = d0r - d1i;
-        q[3] = d0i + d1r;
-    }
+    for (int32_t m = 1; m < k; m++)
+        FFT_MERGE(al_vfn, xr[m], xi[m], xr[k - m], -xi[k - m], twr[m], twi[m], re[rev[m]],
+                  im[rev[m]]);
+    for (int32_t i = 0; i < k; i += 4)
+        FFT_FIRST4(al_vfn, re[i], im[i], re[i + 1], im[i + 1], re[i + 2], im[i + 2], re[i + 3],
+                   im[i + 3]);
     lane_stages(f, re, im, 1); /* k == frame_len (ear_valid) */
     /* The samples (conjugated back, scaled by 1/n), transposed out to the frames. */
     const float scale = 1.0f / (float)k;
@@ -449,9 +575,10 @@ static void group_inverse(const al_hlsim_ear *e, batch_work b, lane_group lg, fl
 }
 
 /* Step 3 for lane group g: the smeared spectra (a frame without a product has S = 0, so gain
- * 0), each frame's specified energy (sum of the smeared power spectrum / frame_len), the two
- * inverse transforms. */
-static void group_resynth(const al_hlsim_ear *e, batch_work b, int32_t g)
+ * 0), each frame's specified energy (sum of the smeared power spectrum / frame_len, summed
+ * bin after bin), the two inverse transforms. */
+SMEAR_EXACT static void
+group_resynth(const al_hlsim_ear *e, batch_work b, int32_t g)
 {
     const int32_t nf = e->frame_len, k = e->fft->n / 2, q0 = g * AL_VFN_LANES;
     const lane_group lg = group_slots(e, b, g);
@@ -487,10 +614,107 @@ static void group_resynth(const al_hlsim_ear *e, batch_work b, int32_t g)
 /* A frame with nothing to add: silent, or not finite. */
 static inline int frame_silent(float pmax) { return !(pmax > 0.0f) || al_is_nonfinite(pmax); }
 
+/* smear_products for a batch of one frame (P p, stride 1); outside smear_frame (SMEAR_EXACT),
+ * so that its multiply-adds are smear_products'. */
+__attribute__((noinline)) static void frame_product(const al_hlsim_ear *e, batch_work b,
+                                                    const float *p)
+{
+    smear_product(e, b, p, 1, 0, 1);
+}
+
+/* group_inverse of one frame's spectrum (xr, xi; floats) into out. */
+SMEAR_EXACT static void
+frame_inverse(const al_hlsim_ear *e, batch_work b, const float *restrict xr,
+              const float *restrict xi, float *restrict out)
+{
+    const al_rfft *f = e->fft;
+    const int32_t nf = e->frame_len, k = f->n / 2;
+    const float *restrict twr = f->rtw_re, *restrict twi = f->rtw_im;
+    const int32_t *restrict rev = f->bitrev;
+    float *restrict re = (float *)b.zr, *restrict im = (float *)b.zi;
+    re[0] = 0.5f * (xr[0] + xr[k]) - 0.5f * (xr[0] - xr[k]) * twi[0];
+    im[0] = -0.5f * (xr[0] - xr[k]) * twr[0];
+    for (int32_t m = 1; m < k; m++)
+        FFT_MERGE(float, xr[m], xi[m], xr[k - m], -xi[k - m], twr[m], twi[m], re[rev[m]],
+                  im[rev[m]]);
+    for (int32_t i = 0; i < k; i += 4)
+        FFT_FIRST4(float, re[i], im[i], re[i + 1], im[i + 1], re[i + 2], im[i + 2], re[i + 3],
+                   im[i + 3]);
+    frame_stages(f, re, im, 1);
+    const float scale = 1.0f / (float)k;
+    for (int32_t i = 0; i < nf / 2; i++) {
+        out[2 * i] = re[i] * scale;
+        out[2 * i + 1] = -im[i] * scale;
+    }
+}
+
+/* The three steps for a batch of one frame (st, frame_len samples), as frame 0 of the batch;
+ * the spectrum and P go to lane group 0's space as floats. */
+SMEAR_EXACT static void
+smear_frame(al_hlsim_ear *e, const float *st)
+{
+    const al_rfft *f = e->fft;
+    const int32_t nf = e->frame_len, k = f->n / 2;
+    const batch_work b = batch_slots(e);
+    const lane_group lg = group_slots(e, b, 0);
+    float *restrict re = (float *)b.zr, *restrict im = (float *)b.zi;
+    float *restrict xr = (float *)lg.xr, *restrict xi = (float *)lg.xi;
+    float *restrict p = (float *)lg.pw;
+    const int32_t *restrict rev = f->bitrev;
+    const float *restrict w = e->window;
+    for (int32_t i = 0; i < k; i += 4) {
+        const int32_t s0 = 2 * rev[i], s2 = 2 * rev[i + 2];
+        const float r0 = st[s0] * w[s0], q0 = st[s0 + 1] * w[s0 + 1];
+        const float r2 = st[s2] * w[s2], q2 = st[s2 + 1] * w[s2 + 1];
+        FFT_PADDED4(float, r0, q0, r2, q2, re[i], im[i], re[i + 1], im[i + 1], re[i + 2],
+                    im[i + 2], re[i + 3], im[i + 3]);
+    }
+    frame_stages(f, re, im, 0);
+    const float *restrict twr = f->rtw_re, *restrict twi = f->rtw_im;
+    xr[0] = re[0] + im[0];
+    xi[0] = 0.0f;
+    xr[k] = re[0] - im[0];
+    xi[k] = 0.0f;
+    for (int32_t m = 1; m < k; m++)
+        FFT_SPLIT(float, re[m], im[m], re[k - m], -im[k - m], twr[m], twi[m], xr[m], xi[m]);
+    float pmax = 0.0f;
+    for (int32_t m = 0; m < nf; m++) {
+        const float pk = (xr[m] * xr[m] + xi[m] * xi[m]) * e->ome_pow[m];
+        p[m] = pk;
+        pmax = pk > pmax ? pk : pmax;
+    }
+    b.pmax[0] = pmax;
+    if (frame_silent(pmax)) return; /* smear_add adds nothing */
+    const float inv = 1.0f / pmax;
+    for (int32_t m = 0; m < nf; m++) p[m] *= inv;
+    frame_product(e, b, p);
+    const float *restrict sm = b.smeared;
+    float spec_sum = 0.0f;
+    for (int32_t m = 0; m < nf; m++) {
+        const int on = sm[m] > 0.0f && p[m] > 0.0f;
+        const float gain = __builtin_sqrtf(on ? sm[m] / p[m] : 0.0f);
+        spec_sum += on ? sm[m] : 0.0f;
+        xr[m] *= gain;
+        xi[m] *= gain;
+    }
+    for (int32_t m = nf; m <= k; m++) xr[m] = xi[m] = 0.0f;
+    b.energy[0] = spec_sum * pmax / (float)nf;
+    frame_inverse(e, b, xr, xi, b.out);
+    for (int32_t m = 0; m < nf; m++) {
+        xr[m] *= e->ome_amp[m];
+        xi[m] *= e->ome_amp[m];
+    }
+    frame_inverse(e, b, xr, xi, b.out_c);
+}
+
 /* The frames of the n_batch events from x index j_event on (every hop samples): frame q ends
  * at x[j_event + q hop]; in_buf holds the frame_len samples ending at x[j_event]. */
 static void smear_batch(al_hlsim_ear *e, const float *x, int64_t j_event, int32_t n_batch)
 {
+    if (n_batch == 1) {
+        smear_frame(e, e->in_buf);
+        return;
+    }
     const int32_t nf = e->frame_len, hop = e->hop;
     const int32_t n_groups = (n_batch + AL_VFN_LANES - 1) / AL_VFN_LANES;
     const batch_work b = batch_slots(e);
