@@ -194,6 +194,11 @@ _Static_assert((int)AL_HLSIM_BATCH % (int)AL_VFN_LANES == 0,
  * then the time samples of an inverse transform); then per frame the largest power, the
  * specified energy, S (frame_len) and the two inverse transforms out and out_c (frame_len
  * each). A frame on its own uses the same arrays as floats, P at stride 1. */
+/* That is (2 AL_VFN_LANES + 6 AL_HLSIM_BATCH) frame_len + 4 AL_HLSIM_BATCH floats, and fewer
+ * than AL_VFN_LANES <= frame_len for the alignment, within the AL_HLSIM_BATCH
+ * (AL_HLSIM_FRAME_WORK frame_len + 4) allocated. */
+_Static_assert(2 * AL_VFN_LANES + 6 * AL_HLSIM_BATCH + 1 <= AL_HLSIM_FRAME_WORK * AL_HLSIM_BATCH,
+               "the batch work space holds the lane groups");
 typedef struct {
     al_vfn *zr, *zi, *groups;
     float *pmax, *energy;             /* (AL_HLSIM_BATCH) */
