@@ -31,10 +31,11 @@ enum { AL_HLSIM_SMEAR_OFF = 0, AL_HLSIM_SMEAR_DELAY = 1, AL_HLSIM_SMEAR_ON = 2 }
 enum { AL_HLSIM_ROWS = 16 };  /* output bins per block of the stored smearing matrix */
 enum { AL_HLSIM_LANES = 16 };  /* per-band arrays are padded to a multiple (whole registers) */
 enum { AL_HLSIM_BLOCK = 64 };  /* samples per block of the band loop */
-/* Smearing frames whose events fall in one call are transformed AL_HLSIM_BATCH at a time, so
- * that one pass over the smearing matrix serves them all; each takes AL_HLSIM_FRAME_WORK
- * floats per frame_len (plus 4) of the batch work space. */
-enum { AL_HLSIM_BATCH = 8, AL_HLSIM_FRAME_WORK = 4 };
+/* Smearing frames whose events fall in one call are transformed up to AL_HLSIM_BATCH at a time
+ * (a multiple of every native vector width), side by side in vector lanes, so that every FFT
+ * butterfly serves a register of them and one pass over the smearing matrix serves them all;
+ * each takes AL_HLSIM_FRAME_WORK floats per frame_len (plus 4) of the batch work space. */
+enum { AL_HLSIM_BATCH = 16, AL_HLSIM_FRAME_WORK = 9 };
 
 /* State and design of one ear (one channel). */
 typedef struct {
@@ -70,7 +71,7 @@ typedef struct {
     float pc_e2;              /* ... and of the one before */
     float pc_spec_avg;        /* smoothed specified power */
     float pc_real_avg;        /* smoothed realised power */
-    float *frame;             /* (2 frame_len) work */
+    float *frame;             /* (frame_len + (AL_HLSIM_BATCH - 1) hop) a batch's samples */
     float *batch;             /* (AL_HLSIM_BATCH, AL_HLSIM_FRAME_WORK frame_len + 4) work */
 
     /* -- gammatone bands with envelope expansion ------------------------------------------ */

@@ -34,35 +34,19 @@ static inline void fft_stage(int32_t k, int32_t h, const float *tw_re, const flo
 }
 
 /* The radix-2 stages of half-size 4 and up of an in-place complex FFT of size k >= 4 on split
- * arrays (iterative decimation in time, bit-reversed input), after the first two stages. With
- * half_last, the last stage makes only the first k/2 outputs (all an inverse transform whose
- * output is cut to its first half needs). */
+ * arrays (iterative decimation in time, bit-reversed input), after the first two stages. */
 static void cfft_upper_stages(int32_t k, const float *tw_re, const float *tw_im, float *re,
-                              float *im, int half_last)
+                              float *im)
 {
-    const int32_t top = half_last ? k / 2 : k;
-    if (k > 4 && 4 < top) fft_stage(k, 4, tw_re, tw_im, re, im);
-    if (k > 8 && 8 < top) fft_stage(k, 8, tw_re, tw_im, re, im);
-    for (int32_t h = 16; h < top; h *= 2) fft_stage(k, h, tw_re, tw_im, re, im);
-    if (top == k) return;
-    /* Last stage, first half: ar + w br only. */
-    const int32_t h = k / 2;
-    const float *restrict wr = tw_re + (h - 1), *restrict wi = tw_im + (h - 1);
-    float *restrict ar = re, *restrict ai = im;
-    const float *restrict br = re + h, *restrict bi = im + h;
-    for (int32_t j = 0; j < h; j++) {
-        const float tr = br[j] * wr[j] - bi[j] * wi[j];
-        const float ti = br[j] * wi[j] + bi[j] * wr[j];
-        ar[j] += tr;
-        ai[j] += ti;
-    }
+    if (k > 4) fft_stage(k, 4, tw_re, tw_im, re, im);
+    if (k > 8) fft_stage(k, 8, tw_re, tw_im, re, im);
+    for (int32_t h = 16; h < k; h *= 2) fft_stage(k, h, tw_re, tw_im, re, im);
 }
 
 /* In-place complex FFT (forward, unnormalised) of size k >= 4 on split arrays in bit-reversed
  * order (iterative radix-2 decimation in time). The first two stages (twiddles 1 and -i) are
  * done together as radix-4 butterflies without multiplications. */
-static void cfft_stages(int32_t k, const float *tw_re, const float *tw_im, float *re, float *im,
-                        int half_last)
+static void cfft_stages(int32_t k, const float *tw_re, const float *tw_im, float *re, float *im)
 {
     for (int32_t g = 0; g < k; g += 4) {
         float *r = re + g, *q = im + g;
@@ -78,11 +62,11 @@ static void cfft_stages(int32_t k, const float *tw_re, const float *tw_im, float
         r[3] = d0r - d1i;
         q[3] = d0i + d1r;
     }
-    cfft_upper_stages(k, tw_re, tw_im, re, im, half_last);
+    cfft_upper_stages(k, tw_re, tw_im, re, im);
 }
 
 /* Set-up check of a plan, once per call: the bit-reversal table indexes the work arrays and
- * (rfft_forward_padded relies on it) is exactly the bit reversal of 0..n/2-1. */
+ * (the smearing's padded transform relies on it) is exactly the bit reversal of 0..n/2-1. */
 static al_status rfft_valid(const al_rfft *f)
 {
     if (!f || !f->bitrev || !f->tw_re || !f->tw_im || !f->rtw_re || !f->rtw_im || !f->work_re ||
@@ -149,55 +133,22 @@ static void rfft_forward(al_rfft *f, const float *restrict x, float *out_re, flo
         re[i] = x[s];
         im[i] = x[s + 1];
     }
-    cfft_stages(k, f->tw_re, f->tw_im, re, im, 0);
+    cfft_stages(k, f->tw_re, f->tw_im, re, im);
     rfft_split(k, re, im, f->rtw_re, f->rtw_im, out_re, out_im);
 }
 
-/* rfft_forward of a windowed frame x (n/2) zero-padded to n. In bit-reversed order every
- * odd element is then zero (its index reversed is >= k/2, a sample pair >= n/2), so the
- * first two stages reduce to sums of the two even ones, fused with the windowing gather. */
-static void rfft_forward_padded(al_rfft *f, const float *restrict x, const float *restrict win,
-                                float *out_re, float *out_im)
-{
-    const int32_t k = f->n / 2;
-    const int32_t *restrict rev = f->bitrev;
-    float *restrict re = f->work_re, *restrict im = f->work_im;
-    for (int32_t g = 0; g < k; g += 4) {
-        const int32_t s0 = 2 * rev[g], s2 = 2 * rev[g + 2];
-        const float r0 = win[s0] * x[s0], q0 = win[s0 + 1] * x[s0 + 1];
-        const float r2 = win[s2] * x[s2], q2 = win[s2 + 1] * x[s2 + 1];
-        re[g] = r0 + r2;
-        im[g] = q0 + q2;
-        re[g + 2] = r0 - r2;
-        im[g + 2] = q0 - q2;
-        re[g + 1] = r0 + q2;
-        im[g + 1] = q0 - r2;
-        re[g + 3] = r0 - q2;
-        im[g + 3] = q0 + r2;
-    }
-    cfft_upper_stages(k, f->tw_re, f->tw_im, re, im, 0);
-    rfft_split(k, re, im, f->rtw_re, f->rtw_im, out_re, out_im);
-}
-
-/* Inverse real FFT (scaled by 1/n as numpy.fft.irfft); writes x[0..n_out), n_out = n or n/2
- * (then the last stage makes only the outputs kept). */
-static void rfft_inverse_part(al_rfft *f, const float *in_re, const float *in_im, float *x,
-                              int32_t n_out)
+/* Inverse real FFT (scaled by 1/n as numpy.fft.irfft). */
+static void rfft_inverse(al_rfft *f, const float *in_re, const float *in_im, float *x)
 {
     const int32_t k = f->n / 2;
     float *re = f->work_re, *im = f->work_im;
     rfft_merge(k, in_re, in_im, f->rtw_re, f->rtw_im, f->bitrev, re, im);
-    cfft_stages(k, f->tw_re, f->tw_im, re, im, n_out <= k);
+    cfft_stages(k, f->tw_re, f->tw_im, re, im);
     const float scale = 1.0f / (float)k;
-    for (int32_t i = 0; i < n_out / 2; i++) {
+    for (int32_t i = 0; i < k; i++) {
         x[2 * i] = re[i] * scale;
         x[2 * i + 1] = -im[i] * scale;
     }
-}
-
-static void rfft_inverse(al_rfft *f, const float *in_re, const float *in_im, float *x)
-{
-    rfft_inverse_part(f, in_re, in_im, x, f->n);
 }
 
 al_status al_rfft_forward(al_rfft *f, const float *x, float *spec_re, float *spec_im)
@@ -223,64 +174,324 @@ al_status al_rfft_inverse(al_rfft *f, const float *spec_re, const float *spec_im
 _Static_assert((int)AL_HLSIM_ROWS == (int)AL_VF16_LANES, "a block of smearing rows is one al_vf16");
 _Static_assert((int)AL_HLSIM_LANES % (int)AL_VFN_LANES == 0,
                "the per-band arrays are padded to whole native registers");
+_Static_assert((int)AL_HLSIM_BATCH % (int)AL_VFN_LANES == 0,
+               "a batch is whole groups of AL_VFN_LANES frames");
 
-/* The smearing of a frame in three steps, the middle one shared by a batch of frames:
+/* The smearing of a batch of frames in three steps, the middle one shared by the batch:
  * (1) window, FFT, the power spectrum P taken to the cochlea (normalised by its maximum, so
  * that loud frames cannot overflow float32); (2) S = M P; (3) the smeared magnitude
  * |X| sqrt(S / P) with each bin's phase (no phasor division), inverse FFT at free field (the
  * output) and at the cochlea (for the power correction), which differ by the outer/middle-ear
- * gain per bin. A frame's work space (frame_work) holds the spectrum, P, S, then the two
- * inverse transforms, its maximum power and its specified energy. */
+ * gain per bin.
+ * Steps 1 and 3 take the frames AL_VFN_LANES at a time (a lane group), side by side in the
+ * lanes of native vectors: every FFT butterfly of the group is one vector operation without
+ * shuffles. A batch of one frame (the engine's 64-sample calls) runs instead on its own, its
+ * vectors along the FFT's butterflies and the bins. Both do, for every element, the same
+ * operations in the same order (the arithmetic is written once, in the macros below, over the
+ * value type), and a frame's lane does not matter, so block splits stay bit-identical.
+ * The batch work space (al_hlsim.h), aligned for al_vfn, holds the complex FFT's work (zr, zi:
+ * n/2 vectors each), then per lane group the spectrum (xr, xi: n/2 + 1) and P (pw: frame_len,
+ * then the time samples of an inverse transform); then per frame the largest power, the
+ * specified energy, S (frame_len) and the two inverse transforms out and out_c (frame_len
+ * each). A frame on its own uses the same arrays as floats, P at stride 1. */
+/* That is (2 AL_VFN_LANES + 6 AL_HLSIM_BATCH) frame_len + 4 AL_HLSIM_BATCH floats, and fewer
+ * than AL_VFN_LANES <= frame_len for the alignment, within the AL_HLSIM_BATCH
+ * (AL_HLSIM_FRAME_WORK frame_len + 4) allocated. */
+_Static_assert(2 * AL_VFN_LANES + 6 * AL_HLSIM_BATCH + 1 <= AL_HLSIM_FRAME_WORK * AL_HLSIM_BATCH,
+               "the batch work space holds the lane groups");
 typedef struct {
-    float *re, *im, *power, *smeared, *out, *out_c, *pmax, *energy;
-} frame_work;
+    al_vfn *zr, *zi, *groups;
+    float *pmax, *energy;             /* (AL_HLSIM_BATCH) */
+    float *smeared, *out, *out_c;     /* (AL_HLSIM_BATCH, frame_len) */
+} batch_work;
 
-static frame_work frame_slot(const al_hlsim_ear *e, int32_t k)
+typedef struct {
+    al_vfn *xr, *xi, *pw;
+} lane_group;
+
+static batch_work batch_slots(const al_hlsim_ear *e)
 {
-    const int32_t nf = e->frame_len;
-    float *w = e->batch + (int64_t)k * (AL_HLSIM_FRAME_WORK * (int64_t)nf + 4);
-    frame_work f = {w, w + nf + 1, w + 2 * nf + 2, w + 3 * nf + 2, NULL, NULL,
-                    w + 4 * nf + 2, w + 4 * nf + 3};
-    f.out = f.power;    /* the inverse transforms overwrite P and S once the gains are known */
-    f.out_c = f.smeared;
-    return f;
+    const int32_t nf = e->frame_len, k = e->fft->n / 2;
+    const uintptr_t a = (uintptr_t)e->batch, align = sizeof(al_vfn);
+    al_vfn *v = (al_vfn *)((a + align - 1) & ~(align - 1));
+    const int32_t n_groups = AL_HLSIM_BATCH / AL_VFN_LANES;
+    batch_work b = {v, v + k, v + 2 * k, NULL, NULL, NULL, NULL, NULL};
+    b.pmax = (float *)(b.groups + (int64_t)n_groups * (2 * k + 2 + nf));
+    b.energy = b.pmax + AL_HLSIM_BATCH;
+    b.smeared = b.energy + AL_HLSIM_BATCH;
+    b.out = b.smeared + AL_HLSIM_BATCH * nf;
+    b.out_c = b.out + AL_HLSIM_BATCH * nf;
+    return b;
 }
 
-/* Step 1 of frame (nf samples, oldest first); returns 0 for a silent frame (nothing to add). */
-static int frame_power(al_hlsim_ear *e, const float *frame, frame_work f)
+static lane_group group_slots(const al_hlsim_ear *e, batch_work b, int32_t g)
 {
-    const int32_t nf = e->frame_len;
-    float *restrict sr = f.re, *restrict si = f.im, *restrict p = f.power;
-    const float *restrict wp = e->ome_pow;
-    /* The FFT is twice the frame: the upper half is zero padding. */
-    rfft_forward_padded(e->fft, frame, e->window, sr, si);
-    al_vf16 vmax = {0.0f};
-    for (int32_t k = 0; k < nf; k += AL_HLSIM_ROWS) {
-        const al_vf16 a = al_load_vf16(sr + k), b = al_load_vf16(si + k);
-        const al_vf16 pk = (a * a + b * b) * al_load_vf16(wp + k);
-        al_store_vf16(p + k, pk);
-        vmax = al_max_vf16(pk, vmax);
+    const int32_t nf = e->frame_len, k = e->fft->n / 2;
+    al_vfn *v = b.groups + (int64_t)g * (2 * k + 2 + nf);
+    return (lane_group){v, v + k + 1, v + 2 * k + 2};
+}
+
+/* The transforms and the steps around them are not contracted into multiply-adds: GCC's
+ * contraction (-ffp-contract=fast) fused the same expressions differently in the lane and the
+ * single-frame code, which must agree to the bit. (Clang contracts within an expression only,
+ * the same for both.) The matrix product keeps its multiply-adds: it is one code for both. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define SMEAR_EXACT __attribute__((optimize("fp-contract=off")))
+#else
+#define SMEAR_EXACT
+#endif
+/* The arithmetic of the transforms on values of type T (float or al_vfn; a twiddle may be a
+ * float with a vector), in place on the variables named. */
+
+/* Forward, first two stages on bit-reversed input whose odd elements are zero (the padding):
+ * (r0, q0) and (r2, q2) are the two even ones; outputs to o0..o3 (re) and p0..p3 (im). */
+#define FFT_PADDED4(T, r0, q0, r2, q2, o0, p0, o1, p1, o2, p2, o3, p3) \
+    do {                                                              \
+        o0 = r0 + r2;                                                 \
+        p0 = q0 + q2;                                                 \
+        o2 = r0 - r2;                                                 \
+        p2 = q0 - q2;                                                 \
+        o1 = r0 + q2;                                                 \
+        p1 = q0 - r2;                                                 \
+        o3 = r0 - q2;                                                 \
+        p3 = q0 + r2;                                                 \
+    } while (0)
+
+/* First two stages (twiddles 1 and -i) as one radix-4 butterfly without multiplications. */
+#define FFT_FIRST4(T, r0, q0, r1, q1, r2, q2, r3, q3)                                  \
+    do {                                                                               \
+        const T s0r_ = r0 + r1, s0i_ = q0 + q1, d0r_ = r0 - r1, d0i_ = q0 - q1;        \
+        const T s1r_ = r2 + r3, s1i_ = q2 + q3, d1r_ = r2 - r3, d1i_ = q2 - q3;        \
+        r0 = s0r_ + s1r_;                                                              \
+        q0 = s0i_ + s1i_;                                                              \
+        r2 = s0r_ - s1r_;                                                              \
+        q2 = s0i_ - s1i_;                                                              \
+        r1 = d0r_ + d1i_; /* d1 (-i) = (d1i, -d1r) */                                 \
+        q1 = d0i_ - d1r_;                                                              \
+        r3 = d0r_ - d1i_;                                                              \
+        q3 = d0i_ + d1r_;                                                              \
+    } while (0)
+
+/* A radix-2 butterfly of stage h with twiddle w = exp(-i pi j / h). */
+#define FFT_RADIX2(T, r0, q0, r1, q1, wr, wi)                         \
+    do {                                                              \
+        const T tr_ = r1 * wr - q1 * wi, ti_ = r1 * wi + q1 * wr;     \
+        r1 = r0 - tr_;                                                \
+        q1 = q0 - ti_;                                                \
+        r0 = r0 + tr_;                                                \
+        q0 = q0 + ti_;                                                \
+    } while (0)
+
+/* Stages h and 2h as one radix-4 butterfly over the points at offsets 0, h, 2h, 3h, with
+ * w1 = exp(-i pi j / h), w2 = exp(-i pi j / 2h); stage 2h's twiddle for its second pair,
+ * exp(-i pi (j + h) / 2h), is taken as -i w2. Half the loads and stores of two radix-2
+ * stages. */
+#define FFT_RADIX4(T, r0, q0, r1, q1, r2, q2, r3, q3, w1r, w1i, w2r, w2i)         \
+    do {                                                                         \
+        const T tbr_ = r1 * w1r - q1 * w1i, tbi_ = r1 * w1i + q1 * w1r;          \
+        const T tdr_ = r3 * w1r - q3 * w1i, tdi_ = r3 * w1i + q3 * w1r;          \
+        const T ar_ = r0 + tbr_, ai_ = q0 + tbi_, er_ = r0 - tbr_, ei_ = q0 - tbi_; \
+        const T cr_ = r2 + tdr_, ci_ = q2 + tdi_, fr_ = r2 - tdr_, fi_ = q2 - tdi_; \
+        const T ur_ = cr_ * w2r - ci_ * w2i, ui_ = cr_ * w2i + ci_ * w2r;        \
+        const T vr_ = fr_ * w2i + fi_ * w2r, vi_ = -(fr_ * w2r - fi_ * w2i); /* (f w2)(-i) */ \
+        r0 = ar_ + ur_;                                                          \
+        q0 = ai_ + ui_;                                                          \
+        r1 = er_ + vr_;                                                          \
+        q1 = ei_ + vi_;                                                          \
+        r2 = ar_ - ur_;                                                          \
+        q2 = ai_ - ui_;                                                          \
+        r3 = er_ - vr_;                                                          \
+        q3 = ei_ - vi_;                                                          \
+    } while (0)
+
+/* rfft_split of bin m: Z[m] = (zr, zi), Z[k - m] = (cr, -ci); twiddle (wr, wi). */
+#define FFT_SPLIT(T, zr, zi, cr, ci, wr, wi, xr, xi)                       \
+    do {                                                                   \
+        const T er_ = 0.5f * (zr + cr), ei_ = 0.5f * (zi + ci);            \
+        const T or_ = 0.5f * (zi - ci), oi_ = -0.5f * (zr - cr);           \
+        xr = er_ + wr * or_ - wi * oi_;                                    \
+        xi = ei_ + wr * oi_ + wi * or_;                                    \
+    } while (0)
+
+/* rfft_merge of bin m: X[m] = (ar, ai), X[k - m] = (cr, -ci); twiddle (wr, wi); conjugated Z
+ * to (zr, zi). */
+#define FFT_MERGE(T, ar, ai, cr, ci, wr, wi, zr, zi)                         \
+    do {                                                                     \
+        const T er_ = 0.5f * (ar + cr), ei_ = 0.5f * (ai + ci);              \
+        const T dr_ = 0.5f * (ar - cr), di_ = 0.5f * (ai - ci);              \
+        const T or_ = dr_ * wr + di_ * wi, oi_ = di_ * wr - dr_ * wi;        \
+        zr = er_ - oi_;                                                      \
+        zi = -(ei_ + or_);                                                   \
+    } while (0)
+
+/* The radix-2 stages of half-size 4 and up of the complex FFT (size k) of every lane, after
+ * the first two, two at a time (FFT_RADIX4); an odd stage count starts with one radix-2
+ * stage. With half_last, the last stage makes only the first k/2 outputs (all an inverse
+ * transform whose output is cut to its first half needs). */
+SMEAR_EXACT static void
+lane_stages(const al_rfft *f, al_vfn *restrict re, al_vfn *restrict im, int half_last)
+{
+    const int32_t k = f->n / 2;
+    const float *restrict twr = f->tw_re, *restrict twi = f->tw_im;
+    int32_t h = 4;
+    if (__builtin_ctz((unsigned)k) % 2) { /* log2 k - 2 stages after the first two */
+        for (int32_t j = 0; j < h; j++)
+            for (int32_t g = j; g < k; g += 2 * h)
+                FFT_RADIX2(al_vfn, re[g], im[g], re[g + h], im[g + h], twr[h - 1 + j],
+                           twi[h - 1 + j]);
+        h *= 2;
     }
-    float pmax = 0.0f;
-    for (int l = 0; l < AL_HLSIM_ROWS; l++) pmax = vmax[l] > pmax ? vmax[l] : pmax;
-    *f.pmax = pmax;
-    if (!(pmax > 0.0f) || al_is_nonfinite(pmax)) return 0;
-    const float inv = 1.0f / pmax;
-    for (int32_t k = 0; k < nf; k++) p[k] *= inv;
-    return 1;
+    for (; h < k; h *= 4) {
+        const int last = half_last && 4 * h == k;
+        for (int32_t j = 0; j < h; j++) {
+            const float w1r = twr[h - 1 + j], w1i = twi[h - 1 + j];
+            const float w2r = twr[2 * h - 1 + j], w2i = twi[2 * h - 1 + j];
+            for (int32_t g = j; g < k; g += 4 * h) {
+                al_vfn *restrict r = re + g, *restrict q = im + g;
+                al_vfn r0 = r[0], q0 = q[0], r1 = r[h], q1 = q[h];
+                al_vfn r2 = r[2 * h], q2 = q[2 * h], r3 = r[3 * h], q3 = q[3 * h];
+                FFT_RADIX4(al_vfn, r0, q0, r1, q1, r2, q2, r3, q3, w1r, w1i, w2r, w2i);
+                r[0] = r0;
+                q[0] = q0;
+                r[h] = r1;
+                q[h] = q1;
+                if (last) continue;
+                r[2 * h] = r2;
+                q[2 * h] = q2;
+                r[3 * h] = r3;
+                q[3 * h] = q3;
+            }
+        }
+    }
 }
 
-/* Step 2 for NB frames: S = M P by blocks of AL_HLSIM_ROWS output bins. Each block stores,
- * for every input bin in its band, the AL_HLSIM_ROWS matrix entries contiguously; the block's
- * rows are taken one native register (AL_VFN_LANES rows) at a time, so that the sums stay in
- * registers (two accumulators per frame hide the FMA latency) and each matrix vector loaded
- * serves every frame. Per frame and row, the arithmetic is the same for any NB and any
- * register width. */
+/* lane_stages for one frame on float arrays: each butterfly's vectors run along j (when a
+ * stage has a register of them), so every element sees the same operations. */
+SMEAR_EXACT static void
+frame_stages(const al_rfft *f, float *restrict re, float *restrict im, int half_last)
+{
+    const int32_t k = f->n / 2;
+    const float *restrict twr = f->tw_re, *restrict twi = f->tw_im;
+    int32_t h = 4;
+    if (__builtin_ctz((unsigned)k) % 2) {
+        for (int32_t j = 0; j < h; j++)
+            for (int32_t g = j; g < k; g += 2 * h)
+                FFT_RADIX2(float, re[g], im[g], re[g + h], im[g + h], twr[h - 1 + j],
+                           twi[h - 1 + j]);
+        h *= 2;
+    }
+    for (; h < k; h *= 4) {
+        const int last = half_last && 4 * h == k;
+        if (h < AL_VFN_LANES) {
+            for (int32_t j = 0; j < h; j++) {
+                const float w1r = twr[h - 1 + j], w1i = twi[h - 1 + j];
+                const float w2r = twr[2 * h - 1 + j], w2i = twi[2 * h - 1 + j];
+                for (int32_t g = j; g < k; g += 4 * h) {
+                    float *restrict r = re + g, *restrict q = im + g;
+                    float r0 = r[0], q0 = q[0], r1 = r[h], q1 = q[h];
+                    float r2 = r[2 * h], q2 = q[2 * h], r3 = r[3 * h], q3 = q[3 * h];
+                    FFT_RADIX4(float, r0, q0, r1, q1, r2, q2, r3, q3, w1r, w1i, w2r, w2i);
+                    r[0] = r0;
+                    q[0] = q0;
+                    r[h] = r1;
+                    q[h] = q1;
+                    if (last) continue;
+                    r[2 * h] = r2;
+                    q[2 * h] = q2;
+                    r[3 * h] = r3;
+                    q[3 * h] = q3;
+                }
+            }
+            continue;
+        }
+        for (int32_t g = 0; g < k; g += 4 * h)
+            for (int32_t j = 0; j < h; j += AL_VFN_LANES) {
+                const al_vfn w1r = al_load_vfn(twr + h - 1 + j);
+                const al_vfn w1i = al_load_vfn(twi + h - 1 + j);
+                const al_vfn w2r = al_load_vfn(twr + 2 * h - 1 + j);
+                const al_vfn w2i = al_load_vfn(twi + 2 * h - 1 + j);
+                float *restrict r = re + g + j, *restrict q = im + g + j;
+                al_vfn r0 = al_load_vfn(r), q0 = al_load_vfn(q);
+                al_vfn r1 = al_load_vfn(r + h), q1 = al_load_vfn(q + h);
+                al_vfn r2 = al_load_vfn(r + 2 * h), q2 = al_load_vfn(q + 2 * h);
+                al_vfn r3 = al_load_vfn(r + 3 * h), q3 = al_load_vfn(q + 3 * h);
+                FFT_RADIX4(al_vfn, r0, q0, r1, q1, r2, q2, r3, q3, w1r, w1i, w2r, w2i);
+                al_store_vfn(r, r0);
+                al_store_vfn(q, q0);
+                al_store_vfn(r + h, r1);
+                al_store_vfn(q + h, q1);
+                if (last) continue;
+                al_store_vfn(r + 2 * h, r2);
+                al_store_vfn(q + 2 * h, q2);
+                al_store_vfn(r + 3 * h, r3);
+                al_store_vfn(q + 3 * h, q3);
+            }
+    }
+}
+
+/* Step 1 for lane group g: its windowed frames (frame l = st[l hop ..], frame_len samples)
+ * zero-padded to n, their FFT (the spectrum xr, xi), and their power spectra P at the
+ * cochlea, normalised per frame. */
+SMEAR_EXACT static void
+group_power(const al_hlsim_ear *e, const float *st, batch_work b, int32_t g)
+{
+    const al_rfft *f = e->fft;
+    const int32_t nf = e->frame_len, hop = e->hop, k = f->n / 2;
+    const lane_group lg = group_slots(e, b, g);
+    /* The windowed samples, transposed into lanes (in xr until the split fills it). */
+    al_vfn *restrict t = lg.xr;
+    for (int32_t s = 0; s < nf; s += AL_VFN_LANES) {
+        al_vfn r[AL_VFN_LANES];
+        for (int l = 0; l < AL_VFN_LANES; l++) r[l] = al_load_vfn(st + l * hop + s);
+        al_transpose_vfn(r);
+        for (int i = 0; i < AL_VFN_LANES; i++) t[s + i] = r[i] * e->window[s + i];
+    }
+    /* In bit-reversed order every odd element is zero (its index reversed is >= k/2, a sample
+     * pair >= n/2), so the first two stages reduce to sums of the two even ones. */
+    const int32_t *restrict rev = f->bitrev;
+    al_vfn *restrict re = b.zr, *restrict im = b.zi;
+    for (int32_t i = 0; i < k; i += 4) {
+        const int32_t s0 = 2 * rev[i], s2 = 2 * rev[i + 2];
+        FFT_PADDED4(al_vfn, t[s0], t[s0 + 1], t[s2], t[s2 + 1], re[i], im[i], re[i + 1],
+                    im[i + 1], re[i + 2], im[i + 2], re[i + 3], im[i + 3]);
+    }
+    lane_stages(f, re, im, 0);
+    const float *restrict twr = f->rtw_re, *restrict twi = f->rtw_im;
+    al_vfn *restrict xr = lg.xr, *restrict xi = lg.xi;
+    xr[0] = re[0] + im[0];
+    xi[0] = (al_vfn){0.0f};
+    xr[k] = re[0] - im[0];
+    xi[k] = (al_vfn){0.0f};
+    for (int32_t m = 1; m < k; m++)
+        FFT_SPLIT(al_vfn, re[m], im[m], re[k - m], -im[k - m], twr[m], twi[m], xr[m], xi[m]);
+    /* P, each frame's largest power (a NaN never wins the comparison), P / max. */
+    al_vfn *restrict p = lg.pw, vmax = {0.0f};
+    for (int32_t m = 0; m < nf; m++) {
+        const al_vfn pk = (xr[m] * xr[m] + xi[m] * xi[m]) * e->ome_pow[m];
+        p[m] = pk;
+        vmax = al_select_vfn(pk > vmax, pk, vmax);
+    }
+    al_store_vfn(b.pmax + g * AL_VFN_LANES, vmax);
+    /* A silent frame (pmax 0 or not finite) gets no P > 0 here, hence gain 0 in step 3. */
+    const al_vfn inv = 1.0f / vmax;
+    for (int32_t m = 0; m < nf; m++) p[m] *= inv;
+}
+
+/* Step 2 for the NB frames q0 .. q0 + NB - 1, whose powers of a bin are adjacent, bins
+ * stride floats apart from p0 (a lane group's P, from q0's lane; or one frame's, stride 1):
+ * S = M P by blocks of AL_HLSIM_ROWS output bins. Each block stores, for every input bin in
+ * its band, the AL_HLSIM_ROWS matrix entries contiguously; the block's rows are taken one
+ * native register (AL_VFN_LANES rows) at a time, so that the sums stay in registers (two
+ * accumulators per frame hide the FMA latency) and each matrix vector loaded serves every
+ * frame. Per frame and row, the arithmetic is the same for any NB, q0, stride and register
+ * width. */
 static inline __attribute__((always_inline)) void
-smear_product(const al_hlsim_ear *e, const frame_work *f, const int NB)
+smear_product(const al_hlsim_ear *e, batch_work b, const float *p0, int32_t stride, int32_t q0,
+              const int NB)
 {
     for (int32_t blk = 0; blk < e->frame_len / AL_HLSIM_ROWS; blk++) {
         const int32_t start = e->smear_start[blk], len = e->smear_len[blk];
+        const float *p = p0 + (int64_t)start * stride;
         for (int32_t r = 0; r < AL_HLSIM_ROWS; r += AL_VFN_LANES) {
             const float *v = e->smear + e->smear_offset[blk] + r;
             al_vfn a0[AL_HLSIM_BATCH], a1[AL_HLSIM_BATCH];
@@ -289,114 +500,290 @@ smear_product(const al_hlsim_ear *e, const frame_work *f, const int NB)
             for (; j + 1 < len; j += 2) {
                 const al_vfn m0 = al_load_vfn(v + (int64_t)j * AL_HLSIM_ROWS);
                 const al_vfn m1 = al_load_vfn(v + (int64_t)(j + 1) * AL_HLSIM_ROWS);
+                const float *pj = p + (int64_t)j * stride;
                 for (int q = 0; q < NB; q++) {
-                    a0[q] += m0 * f[q].power[start + j];
-                    a1[q] += m1 * f[q].power[start + j + 1];
+                    a0[q] += m0 * pj[q];
+                    a1[q] += m1 * pj[stride + q];
                 }
             }
             if (j < len) {
                 const al_vfn m0 = al_load_vfn(v + (int64_t)j * AL_HLSIM_ROWS);
-                for (int q = 0; q < NB; q++) a0[q] += m0 * f[q].power[start + j];
+                const float *pj = p + (int64_t)j * stride;
+                for (int q = 0; q < NB; q++) a0[q] += m0 * pj[q];
             }
+            float *out = b.smeared + (int64_t)q0 * e->frame_len + blk * AL_HLSIM_ROWS + r;
             for (int q = 0; q < NB; q++)
-                al_store_vfn(f[q].smeared + blk * AL_HLSIM_ROWS + r, a0[q] + a1[q]);
+                al_store_vfn(out + (int64_t)q * e->frame_len, a0[q] + a1[q]);
         }
     }
 }
 
 /* Frames per pass over the matrix: as many as keep their accumulators (two registers per
- * frame) in registers, beside the two matrix vectors. */
+ * frame) in registers, beside the two matrix vectors; a divisor of AL_VFN_LANES. */
 #if defined(__AVX512F__)
 enum { SMEAR_GROUP = 8 };
 #else
 enum { SMEAR_GROUP = 4 };
 #endif
+_Static_assert((int)AL_VFN_LANES % (int)SMEAR_GROUP == 0, "a pass stays in one lane group");
 
-static void smear_products(const al_hlsim_ear *e, const frame_work *f, int32_t n)
+/* S of the first n frames of the lane groups. */
+static void smear_products(const al_hlsim_ear *e, batch_work b, int32_t n)
 {
-    int32_t k = 0;
-    for (; k + SMEAR_GROUP <= n; k += SMEAR_GROUP) smear_product(e, f + k, SMEAR_GROUP);
-    for (; k < n; k++) smear_product(e, f + k, 1);
+    for (int32_t q = 0; q < n;) {
+        const float *p0 = (const float *)group_slots(e, b, q / AL_VFN_LANES).pw +
+                          q % AL_VFN_LANES;
+        if (q + SMEAR_GROUP <= n) {
+            smear_product(e, b, p0, AL_VFN_LANES, q, SMEAR_GROUP);
+            q += SMEAR_GROUP;
+        } else {
+            smear_product(e, b, p0, AL_VFN_LANES, q, 1);
+            q++;
+        }
+    }
 }
 
-/* Step 3 of a non-silent frame: its two inverse transforms and its specified energy (sum of
- * the smeared power spectrum / frame_len). */
-static void frame_resynth(al_hlsim_ear *e, frame_work f)
+/* An inverse real FFT of the spectra (xr, xi) of lane group g (FFT_MERGE, then the complex
+ * FFT, on lanes), of which only the first frame_len samples are made, stored per frame from
+ * out (the group's first frame). */
+SMEAR_EXACT static void
+group_inverse(const al_hlsim_ear *e, batch_work b, lane_group lg, float *out)
 {
-    const int32_t nf = e->frame_len;
-    float *restrict sr = f.re, *restrict si = f.im;
-    const float *restrict p = f.power, *restrict sm = f.smeared, *restrict wa = e->ome_amp;
+    const al_rfft *f = e->fft;
+    const int32_t nf = e->frame_len, k = f->n / 2;
+    const float *restrict twr = f->rtw_re, *restrict twi = f->rtw_im;
+    const int32_t *restrict rev = f->bitrev;
+    const al_vfn *restrict xr = lg.xr, *restrict xi = lg.xi;
+    al_vfn *restrict re = b.zr, *restrict im = b.zi;
+    re[0] = 0.5f * (xr[0] + xr[k]) - 0.5f * (xr[0] - xr[k]) * twi[0];
+    im[0] = -0.5f * (xr[0] - xr[k]) * twr[0];
+    for (int32_t m = 1; m < k; m++)
+        FFT_MERGE(al_vfn, xr[m], xi[m], xr[k - m], -xi[k - m], twr[m], twi[m], re[rev[m]],
+                  im[rev[m]]);
+    for (int32_t i = 0; i < k; i += 4)
+        FFT_FIRST4(al_vfn, re[i], im[i], re[i + 1], im[i + 1], re[i + 2], im[i + 2], re[i + 3],
+                   im[i + 3]);
+    lane_stages(f, re, im, 1); /* k == frame_len (ear_valid) */
+    /* The samples (conjugated back, scaled by 1/n), transposed out to the frames. */
+    const float scale = 1.0f / (float)k;
+    al_vfn *restrict t = lg.pw;
+    for (int32_t i = 0; i < nf / 2; i++) {
+        t[2 * i] = re[i] * scale;
+        t[2 * i + 1] = -im[i] * scale;
+    }
+    for (int32_t s = 0; s < nf; s += AL_VFN_LANES) {
+        al_vfn r[AL_VFN_LANES];
+        for (int i = 0; i < AL_VFN_LANES; i++) r[i] = t[s + i];
+        al_transpose_vfn(r);
+        for (int l = 0; l < AL_VFN_LANES; l++) al_store_vfn(out + (int64_t)l * nf + s, r[l]);
+    }
+}
+
+/* Step 3 for lane group g: the smeared spectra (a frame without a product has S = 0, so gain
+ * 0), each frame's specified energy (sum of the smeared power spectrum / frame_len, summed
+ * bin after bin), the two inverse transforms. */
+SMEAR_EXACT static void
+group_resynth(const al_hlsim_ear *e, batch_work b, int32_t g)
+{
+    const int32_t nf = e->frame_len, k = e->fft->n / 2, q0 = g * AL_VFN_LANES;
+    const lane_group lg = group_slots(e, b, g);
+    al_vfn *restrict xr = lg.xr, *restrict xi = lg.xi;
+    const al_vfn *restrict p = lg.pw;
+    al_vfn spec_sum = {0.0f};
+    for (int32_t s = 0; s < nf; s += AL_VFN_LANES) {
+        al_vfn sm[AL_VFN_LANES];
+        for (int l = 0; l < AL_VFN_LANES; l++)
+            sm[l] = al_load_vfn(b.smeared + (int64_t)(q0 + l) * nf + s);
+        al_transpose_vfn(sm);
+        for (int i = 0; i < AL_VFN_LANES; i++) {
+            /* The smearing matrix deconvolves, so a sum can dip below zero: no energy there. */
+            const al_vin on = (sm[i] > 0.0f) & (p[s + i] > 0.0f);
+            al_vfn gain = (al_vfn)((al_vin)(sm[i] / p[s + i]) & on);
+            for (int l = 0; l < AL_VFN_LANES; l++) gain[l] = __builtin_sqrtf(gain[l]);
+            spec_sum += (al_vfn)((al_vin)sm[i] & on);
+            xr[s + i] *= gain;
+            xi[s + i] *= gain;
+        }
+    }
+    for (int32_t m = nf; m <= k; m++) xr[m] = xi[m] = (al_vfn){0.0f};
+    for (int l = 0; l < AL_VFN_LANES; l++)
+        b.energy[q0 + l] = spec_sum[l] * b.pmax[q0 + l] / (float)nf;
+    group_inverse(e, b, lg, b.out + (int64_t)q0 * nf);
+    for (int32_t m = 0; m < nf; m++) { /* the same frames at the cochlea */
+        xr[m] *= e->ome_amp[m];
+        xi[m] *= e->ome_amp[m];
+    }
+    group_inverse(e, b, lg, b.out_c + (int64_t)q0 * nf);
+}
+
+/* A frame with nothing to add: silent, or not finite. */
+static inline int frame_silent(float pmax) { return !(pmax > 0.0f) || al_is_nonfinite(pmax); }
+
+/* smear_products for a batch of one frame (P p, stride 1); outside smear_frame (SMEAR_EXACT),
+ * so that its multiply-adds are smear_products'. */
+__attribute__((noinline)) static void frame_product(const al_hlsim_ear *e, batch_work b,
+                                                    const float *p)
+{
+    smear_product(e, b, p, 1, 0, 1);
+}
+
+/* group_inverse of one frame's spectrum (xr, xi; floats) into out. */
+SMEAR_EXACT static void
+frame_inverse(const al_hlsim_ear *e, batch_work b, const float *restrict xr,
+              const float *restrict xi, float *restrict out)
+{
+    const al_rfft *f = e->fft;
+    const int32_t nf = e->frame_len, k = f->n / 2;
+    const float *restrict twr = f->rtw_re, *restrict twi = f->rtw_im;
+    const int32_t *restrict rev = f->bitrev;
+    float *restrict re = (float *)b.zr, *restrict im = (float *)b.zi;
+    re[0] = 0.5f * (xr[0] + xr[k]) - 0.5f * (xr[0] - xr[k]) * twi[0];
+    im[0] = -0.5f * (xr[0] - xr[k]) * twr[0];
+    for (int32_t m = 1; m < k; m++)
+        FFT_MERGE(float, xr[m], xi[m], xr[k - m], -xi[k - m], twr[m], twi[m], re[rev[m]],
+                  im[rev[m]]);
+    for (int32_t i = 0; i < k; i += 4)
+        FFT_FIRST4(float, re[i], im[i], re[i + 1], im[i + 1], re[i + 2], im[i + 2], re[i + 3],
+                   im[i + 3]);
+    frame_stages(f, re, im, 1);
+    const float scale = 1.0f / (float)k;
+    for (int32_t i = 0; i < nf / 2; i++) {
+        out[2 * i] = re[i] * scale;
+        out[2 * i + 1] = -im[i] * scale;
+    }
+}
+
+/* The three steps for a batch of one frame (st, frame_len samples), as frame 0 of the batch;
+ * the spectrum and P go to lane group 0's space as floats. */
+SMEAR_EXACT static void
+smear_frame(al_hlsim_ear *e, const float *st)
+{
+    const al_rfft *f = e->fft;
+    const int32_t nf = e->frame_len, k = f->n / 2;
+    const batch_work b = batch_slots(e);
+    const lane_group lg = group_slots(e, b, 0);
+    float *restrict re = (float *)b.zr, *restrict im = (float *)b.zi;
+    float *restrict xr = (float *)lg.xr, *restrict xi = (float *)lg.xi;
+    float *restrict p = (float *)lg.pw;
+    const int32_t *restrict rev = f->bitrev;
+    const float *restrict w = e->window;
+    for (int32_t i = 0; i < k; i += 4) {
+        const int32_t s0 = 2 * rev[i], s2 = 2 * rev[i + 2];
+        const float r0 = st[s0] * w[s0], q0 = st[s0 + 1] * w[s0 + 1];
+        const float r2 = st[s2] * w[s2], q2 = st[s2 + 1] * w[s2 + 1];
+        FFT_PADDED4(float, r0, q0, r2, q2, re[i], im[i], re[i + 1], im[i + 1], re[i + 2],
+                    im[i + 2], re[i + 3], im[i + 3]);
+    }
+    frame_stages(f, re, im, 0);
+    const float *restrict twr = f->rtw_re, *restrict twi = f->rtw_im;
+    xr[0] = re[0] + im[0];
+    xi[0] = 0.0f;
+    xr[k] = re[0] - im[0];
+    xi[k] = 0.0f;
+    for (int32_t m = 1; m < k; m++)
+        FFT_SPLIT(float, re[m], im[m], re[k - m], -im[k - m], twr[m], twi[m], xr[m], xi[m]);
+    float pmax = 0.0f;
+    for (int32_t m = 0; m < nf; m++) {
+        const float pk = (xr[m] * xr[m] + xi[m] * xi[m]) * e->ome_pow[m];
+        p[m] = pk;
+        pmax = pk > pmax ? pk : pmax;
+    }
+    b.pmax[0] = pmax;
+    if (frame_silent(pmax)) return; /* smear_add adds nothing */
+    const float inv = 1.0f / pmax;
+    for (int32_t m = 0; m < nf; m++) p[m] *= inv;
+    frame_product(e, b, p);
+    const float *restrict sm = b.smeared;
     float spec_sum = 0.0f;
-    for (int32_t k = 0; k < nf; k++) {
-        /* The smearing matrix deconvolves, so a sum can dip below zero: no energy there. */
-        const int on = sm[k] > 0.0f && p[k] > 0.0f;
-        const float g = on ? sqrtf(sm[k] / p[k]) : 0.0f;
-        spec_sum += on ? sm[k] : 0.0f;
-        sr[k] *= g;
-        si[k] *= g;
+    for (int32_t m = 0; m < nf; m++) {
+        const int on = sm[m] > 0.0f && p[m] > 0.0f;
+        const float gain = __builtin_sqrtf(on ? sm[m] / p[m] : 0.0f);
+        spec_sum += on ? sm[m] : 0.0f;
+        xr[m] *= gain;
+        xi[m] *= gain;
     }
-    sr[nf] = 0.0f;
-    si[nf] = 0.0f;
-    *f.energy = spec_sum * *f.pmax / (float)nf;
-    rfft_inverse_part(e->fft, sr, si, e->frame, nf);
-    memcpy(f.out, e->frame, sizeof(float) * (size_t)nf);
-    for (int32_t k = 0; k < nf; k++) { /* the same frame at the cochlea */
-        sr[k] *= wa[k];
-        si[k] *= wa[k];
+    for (int32_t m = nf; m <= k; m++) xr[m] = xi[m] = 0.0f;
+    b.energy[0] = spec_sum * pmax / (float)nf;
+    frame_inverse(e, b, xr, xi, b.out);
+    for (int32_t m = 0; m < nf; m++) {
+        xr[m] *= e->ome_amp[m];
+        xi[m] *= e->ome_amp[m];
     }
-    rfft_inverse_part(e->fft, sr, si, e->frame, nf);
-    memcpy(f.out_c, e->frame, sizeof(float) * (size_t)nf);
+    frame_inverse(e, b, xr, xi, b.out_c);
 }
 
-/* The frames of the n_batch events from x index j_event on (every hop samples): frame k ends
- * at x[j_event + k hop]; in_buf holds the frame_len samples ending at x[j_event]. */
+/* The frames of the n_batch events from x index j_event on (every hop samples): frame q ends
+ * at x[j_event + q hop]; in_buf holds the frame_len samples ending at x[j_event]. */
 static void smear_batch(al_hlsim_ear *e, const float *x, int64_t j_event, int32_t n_batch)
 {
-    const int32_t nf = e->frame_len;
-    frame_work f[AL_HLSIM_BATCH], live[AL_HLSIM_BATCH];
-    int32_t n_live = 0;
-    for (int32_t k = 0; k < n_batch; k++) {
-        f[k] = frame_slot(e, k);
-        /* The frame's samples: the older ones from in_buf, the rest from x. */
-        const int64_t shift = (int64_t)k * e->hop;
-        const int32_t from_buf = shift >= nf ? 0 : nf - (int32_t)shift;
-        float *fr = e->frame;
-        memcpy(fr, e->in_buf + (nf - from_buf), sizeof(float) * (size_t)from_buf);
-        memcpy(fr + from_buf, x + j_event + shift - (nf - from_buf) + 1,
-               sizeof(float) * (size_t)(nf - from_buf));
-        if (frame_power(e, fr, f[k])) live[n_live++] = f[k];
-        else *f[k].energy = 0.0f;
+    if (n_batch == 1) {
+        smear_frame(e, e->in_buf);
+        return;
     }
-    smear_products(e, live, n_live);
-    for (int32_t k = 0; k < n_live; k++) frame_resynth(e, live[k]);
+    const int32_t nf = e->frame_len, hop = e->hop;
+    const int32_t n_groups = (n_batch + AL_VFN_LANES - 1) / AL_VFN_LANES;
+    const batch_work b = batch_slots(e);
+    /* The batch's samples, frame q from st[q hop] on; frames past n_batch get silence. */
+    float *st = e->frame;
+    const int32_t n_in = (n_batch - 1) * hop, n_st = nf + (n_groups * AL_VFN_LANES - 1) * hop;
+    memcpy(st, e->in_buf, sizeof(float) * (size_t)nf);
+    memcpy(st + nf, x + j_event + 1, sizeof(float) * (size_t)n_in);
+    memset(st + nf + n_in, 0, sizeof(float) * (size_t)(n_st - nf - n_in));
+    for (int32_t g = 0; g < n_groups; g++)
+        group_power(e, st + (int64_t)g * AL_VFN_LANES * hop, b, g);
+    /* A silent frame's product is garbage, and one past n_batch is not made: step 3 gives
+     * both gain 0 (P is not > 0, S is 0). */
+    smear_products(e, b, n_batch);
+    memset(b.smeared + (int64_t)n_batch * nf, 0,
+           sizeof(float) * (size_t)((n_groups * AL_VFN_LANES - n_batch) * nf));
+    for (int32_t g = 0; g < n_groups; g++) group_resynth(e, b, g);
 }
 
-/* Overlap-add of a transformed frame (smear_batch) into the accumulators; returns its
+/* Overlap-add of frame q of the batch (smear_batch) into the accumulators; returns its
  * specified energy. */
-static float smear_add(al_hlsim_ear *e, frame_work f)
+static float smear_add(al_hlsim_ear *e, int32_t q)
 {
     const int32_t nf = e->frame_len;
-    if (!(*f.pmax > 0.0f) || al_is_nonfinite(*f.pmax)) return 0.0f; /* silent: adds nothing */
+    const batch_work b = batch_slots(e);
+    if (frame_silent(b.pmax[q])) return 0.0f; /* adds nothing */
     float *restrict acc = e->acc, *restrict acc_c = e->acc_c;
-    const float *restrict out = f.out, *restrict out_c = f.out_c;
+    const float *restrict out = b.out + (int64_t)q * nf;
+    const float *restrict out_c = b.out_c + (int64_t)q * nf;
     for (int32_t i = 0; i < nf; i++) acc[i] += e->window[i] * out[i];
     for (int32_t i = 0; i < nf; i++) acc_c[i] += e->window[i] * out_c[i];
-    return *f.energy;
+    return b.energy[q];
 }
 
-/* Power correction of one output sample: y (free field) times sqrt(specified / realised),
- * realised measured on yc (the same sample at the cochlea); 1 until both are known. */
-static inline float power_correct(al_hlsim_ear *e, float y, float yc)
+/* Power correction of n output samples: y (free field) times sqrt(specified / realised),
+ * realised measured on yc (the same samples at the cochlea); 1 until both are known. The
+ * smoothers' recursion runs first, by chunks, so that the gains then vectorise; each smoother
+ * step, avg + a (v - avg), is taken as (1 - a) avg + a v, one multiply-add on the recursion's
+ * path instead of a subtraction and a multiply-add. */
+static void power_correct(al_hlsim_ear *e, const float *restrict y, const float *restrict yc,
+                          float *restrict out, int32_t n)
 {
-    const float a = e->pc_coef;
-    e->pc_spec_avg += a * (e->pc_spec - e->pc_spec_avg);
-    e->pc_real_avg += a * (yc * yc - e->pc_real_avg);
-    const float t = e->pc_spec_avg, r = e->pc_real_avg;
-    if (!(t > 0.0f) || !(r > 1e-30f)) return y;
-    float g = sqrtf(t / r);
+    enum { CHUNK = 64 };
+    const float a = e->pc_coef, keep = 1.0f - a, a_spec = a * e->pc_spec;
     const float hi = e->pc_max_gain, lo = 1.0f / e->pc_max_gain;
-    g = g > hi ? hi : (g < lo ? lo : g);
-    return y * g;
+    float t = e->pc_spec_avg, r = e->pc_real_avg;
+    for (int32_t i0 = 0; i0 < n; i0 += CHUNK) {
+        const int32_t len = n - i0 < CHUNK ? n - i0 : CHUNK;
+        float ts[CHUNK], rs[CHUNK];
+        for (int32_t i = 0; i < len; i++) {
+            t = keep * t + a_spec;
+            r = keep * r + a * (yc[i0 + i] * yc[i0 + i]);
+            ts[i] = t;
+            rs[i] = r;
+        }
+        for (int32_t i = 0; i < len; i++) {
+            float g = sqrtf(ts[i] / rs[i]);
+            g = g > hi ? hi : (g < lo ? lo : g);
+            const int known = ts[i] > 0.0f && rs[i] > 1e-30f;
+            out[i0 + i] = known ? y[i0 + i] * g : y[i0 + i];
+        }
+    }
+    e->pc_spec_avg = t;
+    e->pc_real_avg = r;
 }
 
 /* Streaming overlap-add: frame m covers input [m hop, m hop + frame_len) and is processed when
@@ -417,8 +804,7 @@ static void smear_run(al_hlsim_ear *e, float *x, int64_t n)
         const int32_t n_plain = event ? len - 1 : len;
         const int32_t base = e->phase + 1;
         if (on) {
-            for (int32_t i = 0; i < n_plain; i++)
-                x[j + i] = power_correct(e, e->acc[base + i], e->acc_c[base + i]);
+            power_correct(e, e->acc + base, e->acc_c + base, x + j, n_plain);
         } else {
             for (int32_t i = 0; i < n_plain; i++) x[j + i] = e->acc[base + i];
         }
@@ -442,13 +828,14 @@ static void smear_run(al_hlsim_ear *e, float *x, int64_t n)
                     batched = 0;
                     smear_batch(e, x, j_event, n_batched);
                 }
-                e->pc_e1 = smear_add(e, frame_slot(e, batched++));
+                e->pc_e1 = smear_add(e, batched++);
             } else {
                 for (int32_t i = 0; i < nf; i++) e->acc[i] += e->window_sq[i] * e->in_buf[i];
             }
             memmove(e->in_buf, e->in_buf + hop, keep);
             e->phase = 0;
-            x[j + len - 1] = on ? power_correct(e, e->acc[0], e->acc_c[0]) : e->acc[0];
+            if (on) power_correct(e, e->acc, e->acc_c, x + j + len - 1, 1);
+            else x[j + len - 1] = e->acc[0];
         } else {
             e->phase += len;
         }
@@ -755,8 +1142,7 @@ static al_status ear_valid(const al_hlsim_ear *e)
     if (e->phase < 0 || e->phase >= e->hop) return AL_ERR_STATE;
     if (e->smear_mode == AL_HLSIM_SMEAR_DELAY) return AL_OK;
     if (!e->smear || !e->smear_start || !e->smear_len || !e->smear_offset || !e->frame ||
-        !e->batch || !e->ome_pow || !e->ome_amp ||
-        !e->acc_c)
+        !e->batch || !e->ome_pow || !e->ome_amp || !e->acc_c)
         return AL_ERR_NULL;
     const al_status fft = rfft_valid(e->fft);
     if (fft != AL_OK) return fft;

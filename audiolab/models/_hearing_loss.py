@@ -857,7 +857,8 @@ class _EarState:
         s.bind("ome_pow", d.ome_pow, length=nf, writable=False)
         s.bind("ome_amp", np.sqrt(d.ome_pow), length=nf, writable=False)
         batch = int(lib.AL_HLSIM_BATCH) * (int(lib.AL_HLSIM_FRAME_WORK) * nf + 4)
-        for name, n in (("acc_c", nf), ("frame", 2 * nf), ("batch", batch)):
+        frame = nf + (int(lib.AL_HLSIM_BATCH) - 1) * d.hop
+        for name, n in (("acc_c", nf), ("frame", frame), ("batch", batch)):
             s.zeros(name, n)
         s.set(
             pc_coef=d.power_coef, pc_max_gain=d.power_max_gain, pc_spec=0.0, pc_e1=0.0,
