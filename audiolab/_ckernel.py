@@ -40,7 +40,7 @@ __all__ = [
     "supported_cpu_paths",
 ]
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 """The C interface this Python code is written against: ``al_abi_version()`` in csrc/common.c.
 
 Both are bumped together whenever a struct layout or a signature in csrc/audiolab.h changes.

@@ -31,6 +31,7 @@ enum { AL_HLSIM_SMEAR_OFF = 0, AL_HLSIM_SMEAR_DELAY = 1, AL_HLSIM_SMEAR_ON = 2 }
 enum { AL_HLSIM_ROWS = 16 };  /* output bins per block of the stored smearing matrix */
 enum { AL_HLSIM_LANES = 16 };  /* per-band arrays are padded to a multiple (whole registers) */
 enum { AL_HLSIM_BLOCK = 64 };  /* samples per block of the band loop */
+enum { AL_HLSIM_SCRATCH = 3 };  /* planes of a block's band scratch */
 /* Smearing frames whose events fall in one call are transformed up to AL_HLSIM_BATCH at a time
  * (a multiple of every native vector width), side by side in vector lanes, so that every FFT
  * butterfly serves a register of them and one pass over the smearing matrix serves them all;
@@ -127,7 +128,9 @@ typedef struct {
      * rows = max_delay + hist_rows, contiguous in time so that the resynthesis reads a run of
      * samples of a band at once. */
     float *hist;
-    float *scratch;           /* (AL_HLSIM_BLOCK, n_lanes) a block's products */
+    float *scratch;           /* (AL_HLSIM_SCRATCH, AL_HLSIM_BLOCK, n_lanes) a block's envelopes
+                                 (then gain targets) and mean-frequency sums at its gain
+                                 updates (hlsim.c) */
 } al_hlsim_ear;
 
 typedef struct {

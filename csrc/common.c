@@ -3,7 +3,7 @@
 
 /* Bumped whenever a struct layout or signature in audiolab.h changes, together with
  * ABI_VERSION in audiolab/_ckernel.py, which refuses an extension built for another. */
-int al_abi_version(void) { return 3; }
+int al_abi_version(void) { return 4; }
 
 int32_t al_cpu_selected = AL_CPU_BASELINE;
 

@@ -860,8 +860,9 @@ static inline float hl_atan2(float y, float x)
 
 /* The mean frequency f of each band relative to its centre frequency, f / cf in [1/2, 2]: the
  * power and lag-1 sums since the last update are smoothed twice, cos(w) is their ratio. */
-static inline void band_ratios(int32_t nb, float a, float *restrict acc0, float *restrict acc1,
-                               const float *restrict cos_cf, const float *restrict inv_omega,
+static inline void band_ratios(int32_t nb, float a, const float *restrict acc0,
+                               const float *restrict acc1, const float *restrict cos_cf,
+                               const float *restrict inv_omega,
                                float *restrict p1, float *restrict l1, float *restrict p2,
                                float *restrict l2, float *restrict ratio)
 {
@@ -870,8 +871,6 @@ static inline void band_ratios(int32_t nb, float a, float *restrict acc0, float 
         l1[b] += a * (acc1[b] - l1[b]);
         p2[b] += a * (p1[b] - p2[b]);
         l2[b] += a * (l1[b] - l2[b]);
-        acc0[b] = 0.0f;
-        acc1[b] = 0.0f;
         float c = p2[b] > 1e-30f ? l2[b] / p2[b] : cos_cf[b];
         c = c < -1.0f ? -1.0f : (c > 1.0f ? 1.0f : c);
         const float s = sqrtf(1.0f - c * c);
@@ -880,35 +879,39 @@ static inline void band_ratios(int32_t nb, float a, float *restrict acc0, float 
     }
 }
 
-/* The exponents (expansion ratio - 1) of the AL_VFN_LANES bands from lane l0 at an exponent
- * update, read from their tables at the bands' mean frequencies (linear interpolation). */
-static void band_exponents(al_hlsim_ear *e, int32_t l0)
+/* The exponents (expansion ratio - 1) of the first n lanes (whole groups) at an exponent
+ * update, from their power and lag-1 sums since the last one (acc0, acc1: n each), read from
+ * their tables at the bands' mean frequencies (linear interpolation). All groups at once:
+ * the divisions, square roots and logarithms of one group overlap those of the others. */
+static void band_exponents(al_hlsim_ear *e, int32_t n, const float *acc0, const float *acc1)
 {
-    const int32_t nl = e->n_lanes, nr = e->n_ratio, n = AL_VFN_LANES;
-    float *st = e->freq_state + l0, *acc = e->freq_acc + l0, *expo = e->exponent + l0;
-    band_ratios(n, e->freq_coef, acc, acc + nl, e->cos_cf + l0, e->inv_omega + l0, st, st + nl,
+    const int32_t nl = e->n_lanes, nr = e->n_ratio;
+    float *st = e->freq_state, *expo = e->exponent;
+    band_ratios(n, e->freq_coef, acc0, acc1, e->cos_cf, e->inv_omega, st, st + nl,
                 st + 2 * nl, st + 3 * nl, expo);
     /* Table position u = ratio_scale log2(f / cf) + mid, within the table; 1 / ln 2. */
     const float mid = 0.5f * (float)(nr - 1), top = (float)(nr - 1);
-    const al_vfn u = al_log_vfn(al_load_vfn(expo)) * (e->ratio_scale * 1.44269504f) + mid;
-    al_store_vfn(expo, al_min_vfn(al_max_vfn(u, al_splat_vfn(0.0f)), al_splat_vfn(top)));
+    for (int32_t l0 = 0; l0 < n; l0 += AL_VFN_LANES) {
+        const al_vfn u = al_log_vfn(al_load_vfn(expo + l0)) * (e->ratio_scale * 1.44269504f) +
+                         mid;
+        al_store_vfn(expo + l0,
+                     al_min_vfn(al_max_vfn(u, al_splat_vfn(0.0f)), al_splat_vfn(top)));
+    }
     for (int32_t b = 0; b < n; b++) {
         const float ub = expo[b];
         int32_t i = (int32_t)ub;
         i = i > nr - 2 ? nr - 2 : i;
-        const float *t = e->expo_table + (int64_t)(l0 + b) * nr + i;
+        const float *t = e->expo_table + (int64_t)b * nr + i;
         expo[b] = t[0] + (ub - (float)i) * (t[1] - t[0]);
     }
 }
 
-/* New gain steps of a band group at a gain update (Moore & Glasberg 1993): gain =
- * (envelope / catch-up)^(ER - 1) = exp((ER - 1) ln(envelope / catch-up)) <= 1, reached by a
- * linear ramp over the interval. */
-static inline al_vfn band_gain_step(al_vfn env, al_vfn scale, al_vfn expo, al_vfn gain,
-                                     float lo, float inv_interval)
+/* The gains a band group ramps to from a gain update (Moore & Glasberg 1993): gain =
+ * (envelope / catch-up)^(ER - 1) = exp((ER - 1) ln(envelope / catch-up)) <= 1. */
+static inline al_vfn band_gain_target(al_vfn env, al_vfn scale, al_vfn expo, float lo)
 {
     const al_vfn v = al_min_vfn(al_max_vfn(env * scale, al_splat_vfn(lo)), al_splat_vfn(1.0f));
-    return (al_exp_vfn(expo * al_log_vfn(v)) - gain) * inv_interval;
+    return al_exp_vfn(expo * al_log_vfn(v));
 }
 
 /* One section Re{1 / (1 - p z^-1)} of a group of bands: the complex one-pole state (r, i) advances
@@ -921,19 +924,50 @@ static inline al_vfn section_vfn(al_vfn v, al_vfn pr, al_vfn pi, al_vfn *r, al_v
     return nr;
 }
 
+/* The gain updates of a block: the samples whose absolute index is a multiple of
+ * gain_interval, every freq_every-th of them also an exponent update (done first). The same
+ * for every band group, so the counters advance once per block. */
+typedef struct {
+    int32_t n;
+    int32_t t[AL_HLSIM_BLOCK];     /* their samples in the block, ascending */
+    int32_t expo[AL_HLSIM_BLOCK];  /* nonzero: an exponent update too */
+} band_updates;
+
+static void band_schedule(al_hlsim_ear *e, int32_t len, band_updates *u)
+{
+    const int32_t interval = e->gain_interval;
+    u->n = 0;
+    for (int32_t t = e->count == 0 ? 0 : interval - e->count; t < len; t += interval) {
+        u->t[u->n] = t;
+        u->expo[u->n++] = e->freq_count == 0;
+        e->freq_count = (e->freq_count + 1 == e->freq_every) ? 0 : e->freq_count + 1;
+    }
+    e->count = (int32_t)(((int64_t)e->count + len) % interval);
+}
+
+/* The planes of the scratch (al_hlsim.h), each (AL_HLSIM_BLOCK, n_lanes) by sample of the
+ * block, written at the updates only: the smoothed envelopes (then the gains they give) and
+ * the power and lag-1 sums (at exponent updates). */
+enum { SCRATCH_ENV = 0, SCRATCH_POW = 1, SCRATCH_LAG1 = 2 };
+
+static inline float *scratch_plane(const al_hlsim_ear *e, int32_t plane)
+{
+    return e->scratch + (int64_t)plane * AL_HLSIM_BLOCK * e->n_lanes;
+}
+
 /* len (<= AL_HLSIM_BLOCK) samples through the AL_VFN_LANES bands from lane l0 (one native
  * register: a wider group would spill its states), with every state in registers: the four
- * sections Re{1 / (1 - p z^-1)} (a complex one-pole whose real part feeds the next section), the high-pass biquad (transposed direct form II), the envelope
- * (rectified band value smoothed by two one-poles), the mean-frequency sums (power, lag-1
- * product) and the ramped gain; the exponents and gain steps are renewed at their updates.
- * Writes each sample's weighted band values to vals (rows of n_lanes from the block's first)
- * and, to pbuf (rows of n_lanes), their products with the gains: gains centred on the
- * envelope they came from, i.e. times the weighted value lag samples (rows of vals) earlier. */
+ * sections Re{1 / (1 - p z^-1)} (a complex one-pole whose real part feeds the next section),
+ * the high-pass biquad (transposed direct form II), the envelope (rectified band value
+ * smoothed by two one-poles) and the mean-frequency sums (power, lag-1 product). Writes each
+ * sample's weighted band values to vals (rows of n_lanes from the block's first) and, at the
+ * updates, the envelope and sums to the scratch for band_targets; the sums restart after an
+ * exponent update. The gains are left out of this loop: their log/exp at the updates would
+ * stall it (its states then spill around them). */
 static void band_group(al_hlsim_ear *e, int32_t l0, const float *x, int32_t len,
-                       float *vals, float *pbuf)
+                       const band_updates *u, float *vals)
 {
-    const int32_t nl = e->n_lanes, interval = e->gain_interval, every = e->freq_every;
-    const float inv_interval = 1.0f / (float)interval;
+    const int32_t nl = e->n_lanes;
     const al_vfn pr = al_load_vfn(e->pole_re + l0), pi = al_load_vfn(e->pole_im + l0);
     const al_vfn gin = al_load_vfn(e->in_gain + l0), ac = al_load_vfn(e->env_coef + l0);
     const float *hp = e->hp + l0;
@@ -949,41 +983,38 @@ static void band_group(al_hlsim_ear *e, int32_t l0, const float *x, int32_t len,
     al_vfn h1 = al_load_vfn(hs), h2 = al_load_vfn(hs + nl);
     al_vfn e1 = al_load_vfn(env), e2 = al_load_vfn(env + nl);
     al_vfn s0 = al_load_vfn(acc), s1 = al_load_vfn(acc + nl), yp = al_load_vfn(e->yprev + l0);
-    al_vfn gain = al_load_vfn(e->gain + l0), step = al_load_vfn(e->gain_step + l0);
     const al_vfn w = al_load_vfn(e->weight + l0);
-    const int64_t lagged = -(int64_t)e->lag * nl;
-    int32_t count = e->count, fcount = e->freq_count;
-    for (int32_t t = 0; t < len; t++) {
-        al_vfn v = gin * x[t];
-        v = section_vfn(v, pr, pi, &r0, &i0);
-        v = section_vfn(v, pr, pi, &r1, &i1);
-        v = section_vfn(v, pr, pi, &r2, &i2);
-        v = section_vfn(v, pr, pi, &r3, &i3);
-        al_vfn y;
-        AL_BIQUAD_TDF2(y, v, b0, b1, b2, a1, a2, h1, h2);
-        e1 = e1 + ac * (al_abs_vfn(y) - e1);
-        e2 = e2 + ac * (e1 - e2);
-        s0 = s0 + y * y;
-        s1 = s1 + y * yp;
-        yp = y;
-        if (count == 0) {
-            if (fcount == 0) {
-                al_store_vfn(acc, s0);
-                al_store_vfn(acc + nl, s1);
-                band_exponents(e, l0);
-                s0 = al_load_vfn(acc);
-                s1 = al_load_vfn(acc + nl);
-            }
-            fcount = (fcount + 1 == every) ? 0 : fcount + 1;
-            step = band_gain_step(e2, al_load_vfn(e->env_scale + l0),
-                                  al_load_vfn(e->exponent + l0), gain, e->env_floor,
-                                  inv_interval);
+    float *env_at = scratch_plane(e, SCRATCH_ENV) + l0;
+    float *pow_at = scratch_plane(e, SCRATCH_POW) + l0;
+    float *lag1_at = scratch_plane(e, SCRATCH_LAG1) + l0;
+    int32_t t = 0;
+    for (int32_t k = 0;; k++) {
+        /* Up to and with the k-th update's sample (or the block's end). */
+        const int32_t end = k < u->n ? u->t[k] + 1 : len;
+        for (; t < end; t++) {
+            al_vfn v = gin * x[t];
+            v = section_vfn(v, pr, pi, &r0, &i0);
+            v = section_vfn(v, pr, pi, &r1, &i1);
+            v = section_vfn(v, pr, pi, &r2, &i2);
+            v = section_vfn(v, pr, pi, &r3, &i3);
+            al_vfn y;
+            AL_BIQUAD_TDF2(y, v, b0, b1, b2, a1, a2, h1, h2);
+            e1 = e1 + ac * (al_abs_vfn(y) - e1);
+            e2 = e2 + ac * (e1 - e2);
+            s0 = s0 + y * y;
+            s1 = s1 + y * yp;
+            yp = y;
+            al_store_vfn(vals + (int64_t)t * nl + l0, w * y);
         }
-        count = (count + 1 == interval) ? 0 : count + 1;
-        gain = gain + step;
-        float *vt = vals + (int64_t)t * nl + l0;
-        al_store_vfn(vt, w * y);
-        al_store_vfn(pbuf + (int64_t)t * nl + l0, al_load_vfn(vt + lagged) * gain);
+        if (k == u->n) break;
+        const int64_t at = (int64_t)(t - 1) * nl;
+        al_store_vfn(env_at + at, e2);
+        if (u->expo[k]) {
+            al_store_vfn(pow_at + at, s0);
+            al_store_vfn(lag1_at + at, s1);
+            s0 = al_splat_vfn(0.0f);
+            s1 = al_splat_vfn(0.0f);
+        }
     }
     al_store_vfn(sr, r0);
     al_store_vfn(sr + nl, r1);
@@ -1000,8 +1031,27 @@ static void band_group(al_hlsim_ear *e, int32_t l0, const float *x, int32_t len,
     al_store_vfn(acc, s0);
     al_store_vfn(acc + nl, s1);
     al_store_vfn(e->yprev + l0, yp);
-    al_store_vfn(e->gain + l0, gain);
-    al_store_vfn(e->gain_step + l0, step);
+}
+
+/* The gains of the first n lanes (whole groups) at the updates of a block, in place of the
+ * envelopes band_group left in the scratch, after the exponents where due (from the sums it
+ * left there). Nothing here depends on the gains in force, so the updates overlap one
+ * another; band_products ramps to these targets. */
+static void band_targets(al_hlsim_ear *e, int32_t n, const band_updates *u)
+{
+    const int32_t nl = e->n_lanes;
+    float *env_at = scratch_plane(e, SCRATCH_ENV);
+    const float *pow_at = scratch_plane(e, SCRATCH_POW);
+    const float *lag1_at = scratch_plane(e, SCRATCH_LAG1);
+    for (int32_t k = 0; k < u->n; k++) {
+        const int64_t at = (int64_t)u->t[k] * nl;
+        if (u->expo[k]) band_exponents(e, n, pow_at + at, lag1_at + at);
+        for (int32_t l0 = 0; l0 < n; l0 += AL_VFN_LANES) {
+            float *g = env_at + at + l0;
+            al_store_vfn(g, band_gain_target(al_load_vfn(g), al_load_vfn(e->env_scale + l0),
+                                             al_load_vfn(e->exponent + l0), e->env_floor));
+        }
+    }
 }
 
 /* The band history's tails moved to their fronts: the last lag rows of band values and the
@@ -1042,48 +1092,68 @@ static void band_sums(const al_hlsim_ear *e, const float *prod, float *x, int32_
     }
 }
 
-/* Each band's products of a block (pbuf, rows of n_lanes, from band_group) into its run in
- * time, by tiles of AL_VFN_LANES samples and bands transposed in registers; a tile's samples
- * past len are stored too (values of no use, in rows bands_run keeps free, overwritten before
- * they are read). */
-static void band_products(const al_hlsim_ear *e, const float *pbuf, float *prod, int32_t len)
+/* Each band's products of a block, its weighted values lag samples earlier (vals: rows of
+ * n_lanes from the block's first) times its gains, into its run in time, by tiles of
+ * AL_VFN_LANES samples and bands transposed in registers. The gains ramp linearly over a
+ * gain interval from where they are at an update to its target (band_targets); the shuffles
+ * of the transposes hide the latency of that sample-by-sample chain. A tile's samples past len
+ * are stored too (values of no use, in rows bands_run keeps free, overwritten before they are
+ * read). */
+static void band_products(al_hlsim_ear *e, const float *vals, const band_updates *u,
+                          float *prod, int32_t len)
 {
     const int32_t nb = e->n_bands, nl = e->n_lanes;
     const int64_t rows = (int64_t)e->max_delay + e->hist_rows;
-    for (int32_t t0 = 0; t0 < len; t0 += AL_VFN_LANES)
-        for (int32_t b0 = 0; b0 < nb; b0 += AL_VFN_LANES) {
+    const float inv_interval = 1.0f / (float)e->gain_interval;
+    const float *lagged = vals - (int64_t)e->lag * nl, *targets = scratch_plane(e, SCRATCH_ENV);
+    for (int32_t b0 = 0; b0 < nb; b0 += AL_VFN_LANES) {
+        al_vfn gain = al_load_vfn(e->gain + b0), step = al_load_vfn(e->gain_step + b0);
+        int32_t k = 0;
+        for (int32_t t0 = 0; t0 < len; t0 += AL_VFN_LANES) {
             al_vfn tile[AL_VFN_LANES];
-            for (int i = 0; i < AL_VFN_LANES; i++)
-                tile[i] = al_load_vfn(pbuf + (int64_t)(t0 + i) * nl + b0);
+            /* Unrolled whole (despite the update test), so that the tile stays in registers. */
+#pragma GCC unroll 16
+            for (int i = 0; i < AL_VFN_LANES; i++) {
+                const int32_t t = t0 + i;
+                if (t < len) {
+                    if (k < u->n && u->t[k] == t) {
+                        step = (al_load_vfn(targets + (int64_t)t * nl + b0) - gain) *
+                               inv_interval;
+                        k++;
+                    }
+                    gain = gain + step;
+                }
+                tile[i] = al_load_vfn(lagged + (int64_t)t * nl + b0) * gain;
+            }
             al_transpose_vfn(tile);
             const int32_t n = nb - b0 < AL_VFN_LANES ? nb - b0 : AL_VFN_LANES;
             for (int i = 0; i < n; i++)
                 al_store_vfn(prod + (b0 + i) * rows + e->row + t0, tile[i]);
         }
+        al_store_vfn(e->gain + b0, gain);
+        al_store_vfn(e->gain_step + b0, step);
+    }
 }
 
 static void bands_run(al_hlsim_ear *e, float *x, int64_t n)
 {
-    const int32_t nl = e->n_lanes, interval = e->gain_interval, md = e->max_delay;
+    const int32_t nl = e->n_lanes, md = e->max_delay;
     const int32_t wrap = md + e->hist_rows;
-    float *pbuf = e->scratch;
     /* Band values: rows 0 .. lag + hist_rows of n_lanes, row - max_delay + lag the current. */
     float *vals = e->hist + (int64_t)(e->lag - md) * nl;
     float *prod = e->hist + ((int64_t)e->lag + e->hist_rows) * nl;
+    /* Lanes of the groups that hold a band (the lanes past them stay zero). */
+    const int32_t n_active = (e->n_bands + AL_VFN_LANES - 1) / AL_VFN_LANES * AL_VFN_LANES;
+    band_updates u;
     for (int64_t j0 = 0; j0 < n; j0 += AL_HLSIM_BLOCK) {
         const int32_t len = (int32_t)((n - j0) < AL_HLSIM_BLOCK ? (n - j0) : AL_HLSIM_BLOCK);
         float *xb = x + j0;
         float *v = vals + (int64_t)e->row * nl;
-        /* Groups that hold a band (lanes past the last band's group stay zero). */
-        for (int32_t l0 = 0; l0 < e->n_bands; l0 += AL_VFN_LANES)
-            band_group(e, l0, xb, len, v, pbuf);
-        /* The update counters, as band_group advanced them for every group. */
-        for (int32_t t = 0; t < len; t++) {
-            if (e->count == 0)
-                e->freq_count = (e->freq_count + 1 == e->freq_every) ? 0 : e->freq_count + 1;
-            e->count = (e->count + 1 == interval) ? 0 : e->count + 1;
-        }
-        band_products(e, pbuf, prod, len);
+        band_schedule(e, len, &u);
+        for (int32_t l0 = 0; l0 < n_active; l0 += AL_VFN_LANES)
+            band_group(e, l0, xb, len, &u, v);
+        band_targets(e, n_active, &u);
+        band_products(e, v, &u, prod, len);
         band_sums(e, prod, xb, len);
         e->row += len;
         if (e->row + AL_HLSIM_BLOCK > wrap) hist_shift(e);

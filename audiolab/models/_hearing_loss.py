@@ -826,7 +826,7 @@ class _EarState:
             ("state_re", 4 * nl), ("state_im", 4 * nl), ("hp_state", 2 * nl), ("env", 2 * nl),
             ("gain", nl), ("gain_step", nl),
             ("hist", (d.lag_samples + _HIST_ROWS) * nl + (max_delay + _HIST_ROWS) * nb),
-            ("scratch", int(lib.AL_HLSIM_BLOCK) * nl),
+            ("scratch", int(lib.AL_HLSIM_SCRATCH) * int(lib.AL_HLSIM_BLOCK) * nl),
         ):
             s.zeros(name, n)
         # Offsets from the current row, in the products (band-major runs of max_delay +
