@@ -16,6 +16,10 @@ def test_profile_rows_differ_only_in_the_smearing():
     # differs from the whole simulator's.
     whole, bands = (r.ours() for r in rows)
     assert whole.shape == bands.shape and not (whole == bands).all()
+    # Both run N3's severe bank (18 bands per ear); only the whole one smears.
+    sims = [r.ours.__defaults__[0] for r in rows]  # type: ignore[attr-defined]
+    assert [s.designs["left"].center_frequencies_hz.size for s in sims] == [18, 18]
+    assert [s.any_smearing for s in sims] == [True, False]
 
 
 @pytest.mark.slow

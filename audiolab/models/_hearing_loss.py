@@ -1004,7 +1004,6 @@ class HearingLossSimulator(Processor):
             )
             for side in EARS
         }
-        self._any_smear = any(d.smear is not None for d in self.designs.values())
         self._state: Any = None
         self._c_stages: list[Any] = []
 
@@ -1017,7 +1016,7 @@ class HearingLossSimulator(Processor):
     @property
     def any_smearing(self) -> bool:
         """True if either ear smears; both ears then run the smearing frame's delay."""
-        return self._any_smear
+        return any(d.smear is not None for d in self.designs.values())
 
     @property
     def latency_samples(self) -> int:
@@ -1029,7 +1028,7 @@ class HearingLossSimulator(Processor):
         """
         lag = max(d.lag_samples for d in self.designs.values())
         d = self.designs["left"]
-        smear = d.frame_len - 1 if self._any_smear else 0
+        smear = d.frame_len - 1 if self.any_smearing else 0
         return smear + d.gt_delay_samples + lag
 
     def ears_for(self, n_channels: int) -> tuple[str, ...]:
@@ -1052,7 +1051,7 @@ class HearingLossSimulator(Processor):
             d = self.designs[side]
             if d.smear is not None:
                 mode = lib.AL_HLSIM_SMEAR_ON
-            elif self._any_smear:
+            elif self.any_smearing:
                 mode = lib.AL_HLSIM_SMEAR_DELAY
             else:
                 mode = lib.AL_HLSIM_SMEAR_OFF
