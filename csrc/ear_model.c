@@ -346,6 +346,24 @@ al_status al_ear_cochlea_bank(const double *x, int64_t n, int32_t n_bands, const
     return AL_OK;
 }
 
+/* The inner-hair-cell stage's level for a group of bands: the envelope in dB above threshold
+ * (offset), floored at 0. */
+EAR_INLINE ear_vd ihc_level(ear_vd e, ear_vd off)
+{
+    return vmax(off + vdb20(e + SMALL), splat(0.0));
+}
+
+/* One sample of the inner-hair-cell adaptation for a group of bands: the level d through the
+ * adaptation filter (num, den; state z1, z2), half-wave rectified. */
+EAR_INLINE ear_vd ihc_adapt(ear_vd d, const double *num, const double *den, ear_vd *z1,
+                            ear_vd *z2)
+{
+    const ear_vd y = num[0] * d + *z1;
+    *z1 = num[1] * d - den[1] * y + *z2;
+    *z2 = num[2] * d - den[2] * y;
+    return vmax(y, splat(0.0));
+}
+
 EAR_INLINE void ihc_group(double *env, double *bm, int32_t n_lanes, int64_t n,
                           const double *offset, const double *num, const double *den)
 {
@@ -360,11 +378,8 @@ EAR_INLINE void ihc_group(double *env, double *bm, int32_t n_lanes, int64_t n,
         for (int64_t j = 0; j < m; j++) {
             ear_vd e;
             memcpy(&e, e_blk[j], sizeof e);
-            const ear_vd d = vmax(off + vdb20(e + SMALL), splat(0.0));
-            const ear_vd y = num[0] * d + z1;
-            z1 = num[1] * d - den[1] * y + z2;
-            z2 = num[2] * d - den[2] * y;
-            const ear_vd out = vmax(y, splat(0.0));
+            const ear_vd d = ihc_level(e, off);
+            const ear_vd out = ihc_adapt(d, num, den, &z1, &z2);
             memcpy(e_blk[j], &out, sizeof out);
             if (bm) {
                 const ear_vd g = ((d + SMALL) / (e + SMALL)) * ((out + SMALL) / (d + SMALL));
@@ -437,11 +452,7 @@ EAR_INLINE void ihc_lowpass_group(const double *env, int32_t n_lanes, int64_t n,
         for (int32_t j = 0; j < live; j++) {
             ear_vd e;
             memcpy(&e, e_blk[j], sizeof e);
-            const ear_vd d = vmax(off + vdb20(e + SMALL), splat(0.0));
-            const ear_vd y = num[0] * d + z1;
-            z1 = num[1] * d - den[1] * y + z2;
-            z2 = num[2] * d - den[2] * y;
-            hist[fill + j] = vmax(y, splat(0.0));
+            hist[fill + j] = ihc_adapt(ihc_level(e, off), num, den, &z1, &z2);
         }
         for (int32_t j = live; j < len; j++) hist[fill + j] = splat(0.0);
         fill += len;

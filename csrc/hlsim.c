@@ -304,6 +304,29 @@ static lane_group group_slots(const al_hlsim_ear *e, batch_work b, int32_t g)
         q3 = ei_ - vi_;                                                          \
     } while (0)
 
+/* The in-place radix-4 butterfly of stage h at r, q (elements 0, h, 2h, 3h, of type T, read
+ * with LD and written with ST); with last, only the first two outputs are stored (all that an
+ * inverse transform cut to its first half needs). */
+#define FFT_RADIX4_AT(T, LD, ST, r, q, h, last, w1r, w1i, w2r, w2i)                  \
+    do {                                                                            \
+        T r0_ = LD(r), q0_ = LD(q), r1_ = LD((r) + (h)), q1_ = LD((q) + (h));        \
+        T r2_ = LD((r) + 2 * (h)), q2_ = LD((q) + 2 * (h));                          \
+        T r3_ = LD((r) + 3 * (h)), q3_ = LD((q) + 3 * (h));                          \
+        FFT_RADIX4(T, r0_, q0_, r1_, q1_, r2_, q2_, r3_, q3_, w1r, w1i, w2r, w2i);  \
+        ST(r, r0_);                                                                 \
+        ST(q, q0_);                                                                 \
+        ST((r) + (h), r1_);                                                         \
+        ST((q) + (h), q1_);                                                         \
+        if (!(last)) {                                                              \
+            ST((r) + 2 * (h), r2_);                                                 \
+            ST((q) + 2 * (h), q2_);                                                 \
+            ST((r) + 3 * (h), r3_);                                                 \
+            ST((q) + 3 * (h), q3_);                                                 \
+        }                                                                           \
+    } while (0)
+#define FFT_DEREF(p) (*(p))
+#define FFT_PUT(p, v) (*(p) = (v))
+
 /* rfft_split of bin m: Z[m] = (zr, zi), Z[k - m] = (cr, -ci); twiddle (wr, wi). */
 #define FFT_SPLIT(T, zr, zi, cr, ci, wr, wi, xr, xi)                       \
     do {                                                                   \
@@ -346,21 +369,9 @@ lane_stages(const al_rfft *f, al_vfn *restrict re, al_vfn *restrict im, int half
         for (int32_t j = 0; j < h; j++) {
             const float w1r = twr[h - 1 + j], w1i = twi[h - 1 + j];
             const float w2r = twr[2 * h - 1 + j], w2i = twi[2 * h - 1 + j];
-            for (int32_t g = j; g < k; g += 4 * h) {
-                al_vfn *restrict r = re + g, *restrict q = im + g;
-                al_vfn r0 = r[0], q0 = q[0], r1 = r[h], q1 = q[h];
-                al_vfn r2 = r[2 * h], q2 = q[2 * h], r3 = r[3 * h], q3 = q[3 * h];
-                FFT_RADIX4(al_vfn, r0, q0, r1, q1, r2, q2, r3, q3, w1r, w1i, w2r, w2i);
-                r[0] = r0;
-                q[0] = q0;
-                r[h] = r1;
-                q[h] = q1;
-                if (last) continue;
-                r[2 * h] = r2;
-                q[2 * h] = q2;
-                r[3 * h] = r3;
-                q[3 * h] = q3;
-            }
+            for (int32_t g = j; g < k; g += 4 * h)
+                FFT_RADIX4_AT(al_vfn, FFT_DEREF, FFT_PUT, re + g, im + g, h, last, w1r, w1i,
+                              w2r, w2i);
         }
     }
 }
@@ -386,21 +397,9 @@ frame_stages(const al_rfft *f, float *restrict re, float *restrict im, int half_
             for (int32_t j = 0; j < h; j++) {
                 const float w1r = twr[h - 1 + j], w1i = twi[h - 1 + j];
                 const float w2r = twr[2 * h - 1 + j], w2i = twi[2 * h - 1 + j];
-                for (int32_t g = j; g < k; g += 4 * h) {
-                    float *restrict r = re + g, *restrict q = im + g;
-                    float r0 = r[0], q0 = q[0], r1 = r[h], q1 = q[h];
-                    float r2 = r[2 * h], q2 = q[2 * h], r3 = r[3 * h], q3 = q[3 * h];
-                    FFT_RADIX4(float, r0, q0, r1, q1, r2, q2, r3, q3, w1r, w1i, w2r, w2i);
-                    r[0] = r0;
-                    q[0] = q0;
-                    r[h] = r1;
-                    q[h] = q1;
-                    if (last) continue;
-                    r[2 * h] = r2;
-                    q[2 * h] = q2;
-                    r[3 * h] = r3;
-                    q[3 * h] = q3;
-                }
+                for (int32_t g = j; g < k; g += 4 * h)
+                    FFT_RADIX4_AT(float, FFT_DEREF, FFT_PUT, re + g, im + g, h, last, w1r,
+                                  w1i, w2r, w2i);
             }
             continue;
         }
@@ -410,21 +409,8 @@ frame_stages(const al_rfft *f, float *restrict re, float *restrict im, int half_
                 const al_vfn w1i = al_load_vfn(twi + h - 1 + j);
                 const al_vfn w2r = al_load_vfn(twr + 2 * h - 1 + j);
                 const al_vfn w2i = al_load_vfn(twi + 2 * h - 1 + j);
-                float *restrict r = re + g + j, *restrict q = im + g + j;
-                al_vfn r0 = al_load_vfn(r), q0 = al_load_vfn(q);
-                al_vfn r1 = al_load_vfn(r + h), q1 = al_load_vfn(q + h);
-                al_vfn r2 = al_load_vfn(r + 2 * h), q2 = al_load_vfn(q + 2 * h);
-                al_vfn r3 = al_load_vfn(r + 3 * h), q3 = al_load_vfn(q + 3 * h);
-                FFT_RADIX4(al_vfn, r0, q0, r1, q1, r2, q2, r3, q3, w1r, w1i, w2r, w2i);
-                al_store_vfn(r, r0);
-                al_store_vfn(q, q0);
-                al_store_vfn(r + h, r1);
-                al_store_vfn(q + h, q1);
-                if (last) continue;
-                al_store_vfn(r + 2 * h, r2);
-                al_store_vfn(q + 2 * h, q2);
-                al_store_vfn(r + 3 * h, r3);
-                al_store_vfn(q + 3 * h, q3);
+                FFT_RADIX4_AT(al_vfn, al_load_vfn, al_store_vfn, re + g + j, im + g + j, h,
+                              last, w1r, w1i, w2r, w2i);
             }
     }
 }
