@@ -327,6 +327,32 @@ static lane_group group_slots(const al_hlsim_ear *e, batch_work b, int32_t g)
 #define FFT_DEREF(p) (*(p))
 #define FFT_PUT(p, v) (*(p) = (v))
 
+/* The first stage of half-size 4 of an FFT of size k (re, im of element type T) when log2 k is
+ * odd, radix-2 so that the rest pair up into radix-4 passes; advances h from 4 to 8. */
+#define FFT_ODD_STAGE(T, re, im, k, h, twr, twi)                                     \
+    do {                                                                            \
+        if (__builtin_ctz((unsigned)(k)) % 2) {                                     \
+            for (int32_t j_ = 0; j_ < (h); j_++)                                    \
+                for (int32_t g_ = j_; g_ < (k); g_ += 2 * (h))                      \
+                    FFT_RADIX2(T, (re)[g_], (im)[g_], (re)[g_ + (h)], (im)[g_ + (h)], \
+                               (twr)[(h) - 1 + j_], (twi)[(h) - 1 + j_]);           \
+            (h) *= 2;                                                               \
+        }                                                                           \
+    } while (0)
+
+/* One radix-4 pass of half-size h over elements of type T, one butterfly at a time (scalar
+ * twiddles per j). */
+#define FFT_RADIX4_PASS(T, re, im, k, h, last, twr, twi)                             \
+    do {                                                                            \
+        for (int32_t j_ = 0; j_ < (h); j_++) {                                      \
+            const float w1r_ = (twr)[(h) - 1 + j_], w1i_ = (twi)[(h) - 1 + j_];      \
+            const float w2r_ = (twr)[2 * (h) - 1 + j_], w2i_ = (twi)[2 * (h) - 1 + j_]; \
+            for (int32_t g_ = j_; g_ < (k); g_ += 4 * (h))                          \
+                FFT_RADIX4_AT(T, FFT_DEREF, FFT_PUT, (re) + g_, (im) + g_, h, last,  \
+                              w1r_, w1i_, w2r_, w2i_);                              \
+        }                                                                           \
+    } while (0)
+
 /* rfft_split of bin m: Z[m] = (zr, zi), Z[k - m] = (cr, -ci); twiddle (wr, wi). */
 #define FFT_SPLIT(T, zr, zi, cr, ci, wr, wi, xr, xi)                       \
     do {                                                                   \
@@ -357,23 +383,9 @@ lane_stages(const al_rfft *f, al_vfn *restrict re, al_vfn *restrict im, int half
     const int32_t k = f->n / 2;
     const float *restrict twr = f->tw_re, *restrict twi = f->tw_im;
     int32_t h = 4;
-    if (__builtin_ctz((unsigned)k) % 2) { /* log2 k - 2 stages after the first two */
-        for (int32_t j = 0; j < h; j++)
-            for (int32_t g = j; g < k; g += 2 * h)
-                FFT_RADIX2(al_vfn, re[g], im[g], re[g + h], im[g + h], twr[h - 1 + j],
-                           twi[h - 1 + j]);
-        h *= 2;
-    }
-    for (; h < k; h *= 4) {
-        const int last = half_last && 4 * h == k;
-        for (int32_t j = 0; j < h; j++) {
-            const float w1r = twr[h - 1 + j], w1i = twi[h - 1 + j];
-            const float w2r = twr[2 * h - 1 + j], w2i = twi[2 * h - 1 + j];
-            for (int32_t g = j; g < k; g += 4 * h)
-                FFT_RADIX4_AT(al_vfn, FFT_DEREF, FFT_PUT, re + g, im + g, h, last, w1r, w1i,
-                              w2r, w2i);
-        }
-    }
+    FFT_ODD_STAGE(al_vfn, re, im, k, h, twr, twi);
+    for (; h < k; h *= 4)
+        FFT_RADIX4_PASS(al_vfn, re, im, k, h, half_last && 4 * h == k, twr, twi);
 }
 
 /* lane_stages for one frame on float arrays: each butterfly's vectors run along j (when a
@@ -384,23 +396,11 @@ frame_stages(const al_rfft *f, float *restrict re, float *restrict im, int half_
     const int32_t k = f->n / 2;
     const float *restrict twr = f->tw_re, *restrict twi = f->tw_im;
     int32_t h = 4;
-    if (__builtin_ctz((unsigned)k) % 2) {
-        for (int32_t j = 0; j < h; j++)
-            for (int32_t g = j; g < k; g += 2 * h)
-                FFT_RADIX2(float, re[g], im[g], re[g + h], im[g + h], twr[h - 1 + j],
-                           twi[h - 1 + j]);
-        h *= 2;
-    }
+    FFT_ODD_STAGE(float, re, im, k, h, twr, twi);
     for (; h < k; h *= 4) {
         const int last = half_last && 4 * h == k;
         if (h < AL_VFN_LANES) {
-            for (int32_t j = 0; j < h; j++) {
-                const float w1r = twr[h - 1 + j], w1i = twi[h - 1 + j];
-                const float w2r = twr[2 * h - 1 + j], w2i = twi[2 * h - 1 + j];
-                for (int32_t g = j; g < k; g += 4 * h)
-                    FFT_RADIX4_AT(float, FFT_DEREF, FFT_PUT, re + g, im + g, h, last, w1r,
-                                  w1i, w2r, w2i);
-            }
+            FFT_RADIX4_PASS(float, re, im, k, h, last, twr, twi);
             continue;
         }
         for (int32_t g = 0; g < k; g += 4 * h)
@@ -529,6 +529,21 @@ static void smear_products(const al_hlsim_ear *e, batch_work b, int32_t n)
     }
 }
 
+/* The start of an inverse real FFT of size 2k on element type T: the spectrum (xr, xi) merged
+ * into the conjugated half-size complex input in bit-reversed order (re, im; rfft_merge), then
+ * its first two stages. */
+#define FFT_INVERSE_START(T, xr, xi, k, twr, twi, rev, re, im)                             \
+    do {                                                                                  \
+        (re)[0] = 0.5f * ((xr)[0] + (xr)[k]) - 0.5f * ((xr)[0] - (xr)[k]) * (twi)[0];     \
+        (im)[0] = -0.5f * ((xr)[0] - (xr)[k]) * (twr)[0];                                 \
+        for (int32_t m_ = 1; m_ < (k); m_++)                                              \
+            FFT_MERGE(T, (xr)[m_], (xi)[m_], (xr)[(k) - m_], -(xi)[(k) - m_], (twr)[m_],   \
+                      (twi)[m_], (re)[(rev)[m_]], (im)[(rev)[m_]]);                       \
+        for (int32_t i_ = 0; i_ < (k); i_ += 4)                                           \
+            FFT_FIRST4(T, (re)[i_], (im)[i_], (re)[i_ + 1], (im)[i_ + 1], (re)[i_ + 2],    \
+                       (im)[i_ + 2], (re)[i_ + 3], (im)[i_ + 3]);                         \
+    } while (0)
+
 /* An inverse real FFT of the spectra (xr, xi) of lane group g (FFT_MERGE, then the complex
  * FFT, on lanes), of which only the first frame_len samples are made, stored per frame from
  * out (the group's first frame). */
@@ -541,14 +556,7 @@ group_inverse(const al_hlsim_ear *e, batch_work b, lane_group lg, float *out)
     const int32_t *restrict rev = f->bitrev;
     const al_vfn *restrict xr = lg.xr, *restrict xi = lg.xi;
     al_vfn *restrict re = b.zr, *restrict im = b.zi;
-    re[0] = 0.5f * (xr[0] + xr[k]) - 0.5f * (xr[0] - xr[k]) * twi[0];
-    im[0] = -0.5f * (xr[0] - xr[k]) * twr[0];
-    for (int32_t m = 1; m < k; m++)
-        FFT_MERGE(al_vfn, xr[m], xi[m], xr[k - m], -xi[k - m], twr[m], twi[m], re[rev[m]],
-                  im[rev[m]]);
-    for (int32_t i = 0; i < k; i += 4)
-        FFT_FIRST4(al_vfn, re[i], im[i], re[i + 1], im[i + 1], re[i + 2], im[i + 2], re[i + 3],
-                   im[i + 3]);
+    FFT_INVERSE_START(al_vfn, xr, xi, k, twr, twi, rev, re, im);
     lane_stages(f, re, im, 1); /* k == frame_len (ear_valid) */
     /* The samples (conjugated back, scaled by 1/n), transposed out to the frames. */
     const float scale = 1.0f / (float)k;
@@ -623,14 +631,7 @@ frame_inverse(const al_hlsim_ear *e, batch_work b, const float *restrict xr,
     const float *restrict twr = f->rtw_re, *restrict twi = f->rtw_im;
     const int32_t *restrict rev = f->bitrev;
     float *restrict re = (float *)b.zr, *restrict im = (float *)b.zi;
-    re[0] = 0.5f * (xr[0] + xr[k]) - 0.5f * (xr[0] - xr[k]) * twi[0];
-    im[0] = -0.5f * (xr[0] - xr[k]) * twr[0];
-    for (int32_t m = 1; m < k; m++)
-        FFT_MERGE(float, xr[m], xi[m], xr[k - m], -xi[k - m], twr[m], twi[m], re[rev[m]],
-                  im[rev[m]]);
-    for (int32_t i = 0; i < k; i += 4)
-        FFT_FIRST4(float, re[i], im[i], re[i + 1], im[i + 1], re[i + 2], im[i + 2], re[i + 3],
-                   im[i + 3]);
+    FFT_INVERSE_START(float, xr, xi, k, twr, twi, rev, re, im);
     frame_stages(f, re, im, 1);
     const float scale = 1.0f / (float)k;
     for (int32_t i = 0; i < nf / 2; i++) {
